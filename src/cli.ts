@@ -1,0 +1,75 @@
+/**
+ * `sms-outbox <command>`: the command line. Each command lives in src/cli/<command>.ts and is
+ * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
+ */
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from './config.js';
+
+export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
+
+Usage: sms-outbox <command> [options]
+
+Commands:
+  migrate     apply migrations/ and Graphile Worker's schema to DATABASE_URL (safe to run again)
+  worker      run the worker against DATABASE_URL and SMPP_URL until SIGTERM/SIGINT
+  simulator   run a standalone SMSC simulator (default port 2775)
+  dev         embedded Postgres + simulator + worker; prints how to connect with psql
+  status      print sms_stats for DATABASE_URL
+  bench       end-to-end benchmark (--json for a JSON summary)
+
+Run \`sms-outbox <command> --help\` for a command's options. Configuration comes from the
+environment; see README.md for the full table.
+`;
+
+type Command = (args: string[]) => Promise<number | void>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  migrate: async () => (await import('./cli/migrate.js')).migrateCommand,
+  worker: async () => (await import('./cli/worker.js')).workerCommand,
+  simulator: async () => (await import('./cli/simulator.js')).simulatorCommand,
+  dev: async () => (await import('./cli/dev.js')).devCommand,
+  status: async () => (await import('./cli/status.js')).statusCommand,
+  bench: async () => (await import('./cli/bench.js')).benchCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`sms-outbox: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const code = await (await load())(rest);
+    return typeof code === 'number' ? code : 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sms-outbox ${name}: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+}
+
+// Run directly (tsx src/cli.ts ...); the published bin imports main() instead.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`sms-outbox: ${err?.stack ?? err}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

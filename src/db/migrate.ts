@@ -1,0 +1,141 @@
+/**
+ * `sms-outbox migrate`: applies migrations/NNNN_name.sql in order, each once, and installs
+ * Graphile Worker's schema.
+ *
+ * - Each file runs in its own transaction and is recorded in sms_schema_migrations with a
+ *   checksum; an applied file that has since changed is refused, not silently skipped.
+ * - A session advisory lock serialises concurrent runs (two deploys at once, two test files),
+ *   so running it again, or from two processes at once, is safe.
+ * - A database that has migrations this code does not know (a newer release ran) is refused.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { runMigrations as runGraphileMigrations } from 'graphile-worker';
+import { graphileLogger } from './graphile-logger.js';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+/** Arbitrary constant: the advisory lock key every `migrate` takes (per database). */
+const MIGRATE_LOCK_KEY = 7_316_846_112;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const files = readdirSync(dir).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  const seen = new Set<number>();
+  return files.map((file) => {
+    const version = Number(file.slice(0, 4));
+    if (seen.has(version)) throw new Error(`two migrations share version ${version}: ${file}`);
+    seen.add(version);
+    const sql = readFileSync(`${dir}/${file}`, 'utf8');
+    return { version, name: file, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+  });
+}
+
+export interface MigrateOptions {
+  /** Values written into sms_settings after the migrations (only those given). */
+  settings?: { defaultSender?: string | undefined; defaultValidity?: string | undefined; maxSegments?: number | undefined };
+  /** Skip Graphile Worker's schema (used by tests that check our SQL alone). */
+  skipGraphile?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface MigrateResult {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+export class SchemaVersionError extends Error {}
+
+/** The latest migration version recorded in the database, or null before the first migrate. */
+export async function schemaVersion(client: pg.ClientBase): Promise<number | null> {
+  const exists = await client.query<{ t: string | null }>(`select to_regclass('public.sms_schema_migrations')::text as t`);
+  if (!exists.rows[0]?.t) return null;
+  const r = await client.query<{ v: number | null }>('select max(version) as v from public.sms_schema_migrations');
+  return r.rows[0]?.v ?? null;
+}
+
+export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const log = options.log ?? (() => {});
+  const migrations = loadMigrations();
+  const client = new pg.Client({ connectionString, application_name: 'sms-outbox migrate' });
+  await client.connect();
+  const applied: string[] = [];
+  let alreadyApplied = 0;
+  try {
+    await client.query('select pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+    await client.query(`
+      create table if not exists public.sms_schema_migrations (
+        version    integer primary key,
+        name       text not null,
+        checksum   text not null,
+        applied_at timestamptz not null default now()
+      )`);
+    await client.query('revoke all on public.sms_schema_migrations from public');
+    const done = new Map(
+      (await client.query<{ version: number; name: string; checksum: string }>('select version, name, checksum from public.sms_schema_migrations')).rows.map(
+        (r) => [r.version, r],
+      ),
+    );
+    const known = new Set(migrations.map((m) => m.version));
+    const unknown = [...done.keys()].filter((v) => !known.has(v));
+    if (unknown.length) {
+      throw new SchemaVersionError(
+        `the database has migration ${Math.max(...unknown)}, newer than this sms-outbox knows (${Math.max(0, ...known)}); upgrade sms-outbox before migrating`,
+      );
+    }
+    for (const m of migrations) {
+      const prior = done.get(m.version);
+      if (prior) {
+        if (prior.checksum !== m.checksum) {
+          throw new Error(`migration ${m.name} was applied with different content (checksum mismatch); migrations must not be edited after release, add a new one`);
+        }
+        alreadyApplied++;
+        continue;
+      }
+      log(`applying ${m.name}`);
+      await client.query('begin');
+      try {
+        await client.query(m.sql);
+        await client.query('insert into public.sms_schema_migrations (version, name, checksum) values ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        await client.query('commit');
+      } catch (err) {
+        await client.query('rollback');
+        const e = err as Error & { position?: string };
+        throw new Error(`migration ${m.name} failed: ${e.message}`, { cause: err });
+      }
+      applied.push(m.name);
+    }
+    if (!options.skipGraphile) {
+      await runGraphileMigrations({ connectionString, logger: graphileLogger() });
+      // The worker role drives Graphile Worker; give it what the runner needs.
+      // Graphile's schema is created after ours, so the worker role's grants on it come here
+      // (sms_grant_worker_graphile is defined in migrations/).
+      await client.query('select public.sms_grant_worker_graphile()');
+    }
+    await applySettings(client, options.settings ?? {});
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
+    await client.end();
+  }
+  return { applied, alreadyApplied };
+}
+
+async function applySettings(client: pg.ClientBase, s: NonNullable<MigrateOptions['settings']>): Promise<void> {
+  if (s.defaultSender !== undefined) {
+    await client.query('update public.sms_settings set default_sender = $1, updated_at = now()', [s.defaultSender]);
+  }
+  if (s.defaultValidity !== undefined) {
+    await client.query('update public.sms_settings set default_validity = $1::interval, updated_at = now()', [s.defaultValidity]);
+  }
+  if (s.maxSegments !== undefined) {
+    await client.query('update public.sms_settings set max_segments = $1, updated_at = now()', [s.maxSegments]);
+  }
+}

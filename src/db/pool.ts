@@ -1,0 +1,28 @@
+/** Postgres connection pools and the typed query builder over them. */
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'sms-outbox',
+    // A dead server must surface as an error quickly, not hang a drain for minutes.
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  });
+  // An idle client losing its connection (server restart) must not crash the process;
+  // the pool drops it and the next checkout reconnects.
+  pool.on('error', () => {});
+  return pool;
+}
+
+export function createDb(pool: pg.Pool): Kysely<Database> {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}

@@ -1,0 +1,128 @@
+/**
+ * TypeScript shapes of the tables in migrations/, for kysely. Keep in step with the SQL:
+ * test/sql/schema-types.test.ts compares these column lists with information_schema.
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+export type MessageStatus =
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'expired'
+  | 'rejected'
+  | 'failed'
+  | 'cancelled';
+
+export const FINAL_STATUSES: readonly MessageStatus[] = ['delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'];
+
+export type Encoding = 'gsm7' | 'ucs2';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+
+export interface SmsOutboxTable {
+  id: Generated<string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  recipient: string;
+  sender: string;
+  body: string;
+  encoding: Encoding;
+  segments: number;
+  priority: Generated<number>;
+  send_at: Timestamp;
+  expires_at: Timestamp;
+  idempotency_key: string | null;
+  metadata: unknown | null;
+  status: Generated<MessageStatus>;
+  attempts: Generated<number>;
+  /** When the row is next due: send_at at first, later the retry back-off. */
+  next_attempt_at: Timestamp;
+  /** While `sending`: until when the claiming worker holds it. */
+  lease_until: NullableTimestamp;
+  worker_id: string | null;
+  submitted_at: NullableTimestamp;
+  done_at: NullableTimestamp;
+  /** SMSC message ids, one per part, in part order (as the SMSC sent them). */
+  message_ids: string[] | null;
+  error_code: string | null;
+  error_message: string | null;
+  /** Raw receipt state that decided the status (DELIVRD, UNDELIV, ...). */
+  receipt_state: string | null;
+  receipt_error: string | null;
+}
+
+export interface SmsOutboxPartTable {
+  outbox_id: string;
+  part_no: number;
+  /** Normalised SMSC id (lower case, leading zeros stripped) for receipt matching. */
+  message_id: string;
+  submitted_at: Generated<Date>;
+  receipt_state: string | null;
+  receipt_error: string | null;
+  done_at: NullableTimestamp;
+}
+
+export interface SmsReceiptTable {
+  id: Generated<string>;
+  received_at: Generated<Date>;
+  /** Normalised id as received. */
+  message_id: string;
+  raw_message_id: string;
+  state: string | null;
+  error: string | null;
+  source_addr: string | null;
+  destination_addr: string | null;
+  text: string | null;
+  outbox_id: string | null;
+  matched_at: NullableTimestamp;
+}
+
+export interface SmsInboxTable {
+  id: Generated<string>;
+  received_at: Generated<Date>;
+  sender: string;
+  recipient: string;
+  body: string;
+  encoding: string;
+  parts: number;
+  /** Parts that never arrived (assembled after the reassembly timeout); 0 when complete. */
+  missing_parts: Generated<number>;
+}
+
+export interface SmsInboxPartTable {
+  sender: string;
+  recipient: string;
+  ref: number;
+  total: number;
+  seq: number;
+  data_coding: number;
+  payload: Buffer;
+  received_at: Generated<Date>;
+}
+
+export interface SmsSettingsTable {
+  id: Generated<boolean>;
+  default_sender: string | null;
+  default_validity: Generated<string>;
+  max_segments: Generated<number>;
+  max_attempts: Generated<number>;
+  updated_at: Generated<Date>;
+}
+
+export interface SmsWakeupTable {
+  id: Generated<boolean>;
+  armed: boolean;
+}
+
+export interface Database {
+  sms_outbox: SmsOutboxTable;
+  sms_outbox_part: SmsOutboxPartTable;
+  sms_receipt: SmsReceiptTable;
+  sms_inbox: SmsInboxTable;
+  sms_inbox_part: SmsInboxPartTable;
+  sms_settings: SmsSettingsTable;
+  sms_wakeup: SmsWakeupTable;
+}

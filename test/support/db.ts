@@ -1,0 +1,95 @@
+/**
+ * A private, fully migrated database per test file (cloned from the runner's template), dropped
+ * when the file's tests finish. Tests never share tables, so files run in parallel.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+import { createDb, createPool } from '../../src/db/pool.js';
+import type { Database } from '../../src/db/schema.js';
+import { migrate } from '../../src/db/migrate.js';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: pg.Pool;
+  db: Kysely<Database>;
+  /** A fresh single connection (for LISTEN, SET ROLE, explicit transactions). */
+  connect(): Promise<pg.Client>;
+  drop(): Promise<void>;
+}
+
+/** `url` with its database name replaced. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export function serverUrl(): string {
+  const url = process.env.SMS_TEST_SERVER_URL || process.env.DATABASE_URL;
+  if (!url) throw new Error('no Postgres for tests: run them with `npm test` (which starts one) or set DATABASE_URL');
+  return url;
+}
+
+export interface CreateOptions {
+  /** Apply the migrations (default). With false the database is empty. */
+  migrated?: boolean;
+}
+
+export async function createTestDatabase(options: CreateOptions = {}): Promise<TestDatabase> {
+  const server = serverUrl();
+  const caller = path.basename(process.argv[1] ?? 'test').replace(/\.test\.ts$/, '').replace(/[^a-z0-9]/gi, '_').toLowerCase();
+  const name = `sms_t_${caller.slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  const template = process.env.SMS_TEST_TEMPLATE;
+  const migrated = options.migrated ?? true;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    if (migrated && template) {
+      // Cloning needs the template idle; parallel clones can collide briefly, so retry.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await admin.query(`create database ${name} template ${template}`);
+          break;
+        } catch (err) {
+          if (attempt >= 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+        }
+      }
+    } else {
+      await admin.query(`create database ${name}`);
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(server, name);
+  if (migrated && !template) await migrate(url);
+  const pool = createPool(url, { max: 20, applicationName: `test ${caller}` });
+  const db = createDb(pool);
+  let dropped = false;
+  return {
+    name,
+    url,
+    pool,
+    db,
+    async connect() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      return client;
+    },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await db.destroy().catch(() => {});
+      const a = new pg.Client({ connectionString: server });
+      await a.connect();
+      try {
+        await a.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
