@@ -1,0 +1,109 @@
+/**
+ * Incoming (MO) SMS: decoding user data by data_coding and reassembling concatenated parts.
+ *
+ * The worker stores every part in Postgres before it acknowledges the deliver_sm, so reassembly is
+ * a pure function over stored parts: it can run when the last part arrives, or later by a sweep
+ * that gives up waiting for a part that never came.
+ */
+import { decodeLatin1, decodeIso8859_5 } from './charsets.js';
+import { decodeGsm7 } from './gsm7.js';
+import { decodeUcs2 } from './ucs2.js';
+
+/** Stands in for each run of missing parts in a reassembled text, so a gap is visible. */
+export const MISSING_PART_MARKER = '…';
+
+type Alphabet = 'gsm7' | 'ascii' | 'latin1' | 'iso8859_5' | 'ucs2';
+
+/**
+ * The alphabet of a data_coding value. 0x00–0x0F are SMPP's own values; 0x10 and up follow the
+ * TS 23.038 coding groups (general data coding, message waiting, data coding/message class).
+ */
+export function alphabetOf(dataCoding: number): Alphabet {
+  const dc = dataCoding & 0xff;
+  if (dc < 0x10) {
+    switch (dc) {
+      case 0x00:
+        return 'gsm7';
+      case 0x01:
+        return 'ascii';
+      case 0x06:
+        return 'iso8859_5';
+      case 0x08:
+        return 'ucs2';
+      // 0x02 and 0x04 (8-bit binary), 0x03 (Latin-1) and the rest: Latin-1 maps every octet 1:1,
+      // so nothing is lost and the payload bytes stay available beside the text.
+      default:
+        return 'latin1';
+    }
+  }
+  const group = dc >> 4;
+  if (group <= 0x7) {
+    // 00xx general data coding and 01xx (the same, marked for automatic deletion): bits 3-2 give
+    // the alphabet (compressed text, bit 5, is not decodable and falls to Latin-1).
+    const alpha = (dc >> 2) & 0x3;
+    return alpha === 0 ? 'gsm7' : alpha === 2 ? 'ucs2' : 'latin1';
+  }
+  if (group === 0xc || group === 0xd) return 'gsm7';
+  if (group === 0xe) return 'ucs2';
+  if (group === 0xf) return dc & 0x04 ? 'latin1' : 'gsm7';
+  return 'latin1';
+}
+
+/**
+ * Decodes user data (without UDH). GSM-7 is taken unpacked, one septet per octet, as SMSCs send it
+ * over SMPP; an octet above 0x7F cannot be a septet, so such a payload labelled 0x00 is read as
+ * Latin-1 (some SMSCs put Latin-1 there). UCS-2 is big-endian UTF-16, so a surrogate pair split
+ * across two parts decodes correctly once the payloads are concatenated (see `reassemble`).
+ */
+export function decodePayload(payload: Buffer, dataCoding: number): string {
+  const alphabet = alphabetOf(dataCoding);
+  switch (alphabet) {
+    case 'gsm7':
+      return payload.some((b) => b > 0x7f) ? decodeLatin1(payload) : decodeGsm7(payload);
+    case 'ascii':
+    case 'latin1':
+      return decodeLatin1(payload);
+    case 'iso8859_5':
+      return decodeIso8859_5(payload);
+    case 'ucs2':
+      return decodeUcs2(payload);
+  }
+}
+
+export interface StoredPart {
+  seq: number;
+  payload: Buffer;
+}
+
+/**
+ * Joins the parts of one concatenated message (1-based `seq`, `total` parts). Duplicates of a
+ * sequence number are ignored (the first one stored wins); parts outside 1..total are ignored.
+ * Adjacent parts are concatenated as bytes before decoding, so an escape or a surrogate pair that a
+ * sender split across parts comes out whole. Each run of missing parts shows as one
+ * MISSING_PART_MARKER and is listed in `missing`, so a caller can tell "complete" from "gave up".
+ */
+export function reassemble(parts: StoredPart[], total: number, dataCoding: number): { text: string; missing: number[] } {
+  const bySeq = new Map<number, Buffer>();
+  for (const p of parts) {
+    if (Number.isInteger(p.seq) && p.seq >= 1 && p.seq <= total && !bySeq.has(p.seq)) bySeq.set(p.seq, p.payload);
+  }
+  const missing: number[] = [];
+  let text = '';
+  let run: Buffer[] = [];
+  const flush = () => {
+    if (run.length) text += decodePayload(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run), dataCoding);
+    run = [];
+  };
+  for (let seq = 1; seq <= total; seq++) {
+    const payload = bySeq.get(seq);
+    if (payload) {
+      run.push(payload);
+    } else {
+      flush();
+      if (missing.length === 0 || missing[missing.length - 1] !== seq - 1) text += MISSING_PART_MARKER;
+      missing.push(seq);
+    }
+  }
+  flush();
+  return { text, missing };
+}
