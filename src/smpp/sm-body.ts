@@ -66,6 +66,35 @@ export function parseSmBody(pdu: Buffer): SmFields {
   if (o + smLength > pdu.length) throw new PduFormatError(`short_message: sm_length ${smLength} runs past the end of the PDU`);
   const shortMessage = pdu.subarray(o, o + smLength);
   o += smLength;
+  return { serviceType, sourceTon, sourceNpi, source, destTon, destNpi, destination, esmClass, protocolId, priorityFlag,
+    scheduleDeliveryTime, validityPeriod, registeredDelivery, replaceIfPresent, dataCoding, smDefaultMsgId, shortMessage,
+    tlvs: readTlvs(pdu, o) };
+}
+
+/**
+ * Parses a data_sm (SMPP 3.4 4.7.1), which some SMSCs use for receipts and MO: no short_message,
+ * the text (if any) in TLV message_payload. Returned in the submit/deliver shape.
+ */
+export function parseDataSmBody(pdu: Buffer): SmFields {
+  let o = HEADER_LENGTH;
+  let serviceType: string, source: string, destination: string;
+  [serviceType, o] = readCString(pdu, o, 5, 'service_type');
+  const sourceTon = u8(pdu, o++, 'source_addr_ton');
+  const sourceNpi = u8(pdu, o++, 'source_addr_npi');
+  [source, o] = readCString(pdu, o, 64, 'source_addr');
+  const destTon = u8(pdu, o++, 'dest_addr_ton');
+  const destNpi = u8(pdu, o++, 'dest_addr_npi');
+  [destination, o] = readCString(pdu, o, 64, 'destination_addr');
+  const esmClass = u8(pdu, o++, 'esm_class');
+  const registeredDelivery = u8(pdu, o++, 'registered_delivery');
+  const dataCoding = u8(pdu, o++, 'data_coding');
+  return { serviceType, sourceTon, sourceNpi, source, destTon, destNpi, destination, esmClass, protocolId: 0, priorityFlag: 0,
+    scheduleDeliveryTime: '', validityPeriod: '', registeredDelivery, replaceIfPresent: 0, dataCoding, smDefaultMsgId: 0,
+    shortMessage: Buffer.alloc(0), tlvs: readTlvs(pdu, o) };
+}
+
+function readTlvs(pdu: Buffer, start: number): Map<number, Buffer> {
+  let o = start;
   const tlvs = new Map<number, Buffer>();
   while (o < pdu.length) {
     if (o + 4 > pdu.length) throw new PduFormatError(`optional parameters: ${pdu.length - o} stray octets at the end`);
@@ -76,26 +105,7 @@ export function parseSmBody(pdu: Buffer): SmFields {
     if (!tlvs.has(tag)) tlvs.set(tag, pdu.subarray(o, o + len));
     o += len;
   }
-  return {
-    serviceType,
-    sourceTon,
-    sourceNpi,
-    source,
-    destTon,
-    destNpi,
-    destination,
-    esmClass,
-    protocolId,
-    priorityFlag,
-    scheduleDeliveryTime,
-    validityPeriod,
-    registeredDelivery,
-    replaceIfPresent,
-    dataCoding,
-    smDefaultMsgId,
-    shortMessage,
-    tlvs,
-  };
+  return tlvs;
 }
 
 /** A C-Octet string TLV, tolerant of a missing NUL (the TLV length bounds it). */

@@ -1,0 +1,68 @@
+/** Shared set-up for the SMPP integration tests: a real simulator on loopback and a real session. */
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/smpp/simulator/index.js';
+
+export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+/** Small timeouts keep the suite fast; each test overrides what it exercises. */
+export function sessionOptions(sim: Simulator, overrides: Partial<SessionOptions> = {}): SessionOptions {
+  return {
+    host: '127.0.0.1',
+    port: sim.port,
+    tls: false,
+    tlsVerify: true,
+    systemId: 'test',
+    password: 'secret',
+    systemType: 'OTP',
+    bindMode: 'transceiver',
+    window: 10,
+    enquireLinkSeconds: 30,
+    responseTimeoutMs: 2000,
+    reconnectMaxMs: 2000,
+    reconnectMinMs: 20,
+    throttleBackoffMinMs: 10,
+    throttleBackoffMaxMs: 100,
+    drainTimeoutMs: 2000,
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  sim: Simulator;
+  session: SmppSession;
+  close(): Promise<void>;
+}
+
+/** Starts a simulator and a session bound to it. */
+export async function bound(simOptions: SimulatorOptions = {}, overrides: Partial<SessionOptions> = {}): Promise<Harness> {
+  const sim = await startSimulator(simOptions);
+  const session = new SmppSession(sessionOptions(sim, overrides), logger);
+  const ready = once(session, 'bound');
+  session.start();
+  await ready;
+  return {
+    sim,
+    session,
+    close: async () => {
+      await session.stop({ drainTimeoutMs: 200 });
+      await sim.stop();
+    },
+  };
+}
+
+/** Polls `check` until it is truthy (or throws after `timeoutMs`). */
+export async function until<T>(check: () => T, timeoutMs = 3000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function msg(i: number | string, body = `Your code is ${String(i).padStart(6, '0')}`, destination = '79991234567') {
+  return { id: `m${i}`, source: 'MyShop', destination, body };
+}
