@@ -1,4 +1,87 @@
-// Placeholder until the simulator command lands (see the open issues); replaced, not kept.
-export async function simulatorCommand(_args: string[]): Promise<number> {
-  throw new Error('sms-outbox simulator is not available in this build yet');
+/** `sms-outbox simulator`: a standalone SMSC simulator for development, demos and benchmarks. */
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { startSimulator, type IdFormat, type ReceiptForm } from '../smpp/simulator/index.js';
+import { parseCommandArgs } from './args.js';
+
+const HELP = `Usage: sms-outbox simulator [options]
+
+A standalone SMSC simulator speaking SMPP 3.4: accepts binds, answers submit_sm with message ids,
+sends delivery receipts, and can throttle. Prints "SMSC simulator listening on HOST:PORT" when ready;
+stops on SIGINT/SIGTERM. Binds and submits are logged at LOG_LEVEL=debug.
+
+Options:
+  --port N               port to listen on (default 2775; 0 picks a free one)
+  --host H               address to listen on (default 127.0.0.1)
+  --system-id ID         accept only binds with this system_id (default: any)
+  --password PW          accept only binds with this password (default: any)
+  --receipts on|off      send delivery receipts when requested (default on)
+  --receipt-delay-ms N   delay before each receipt (default 100)
+  --receipt-form F       text, tlv or both (default both)
+  --id-format F          message ids in hex or decimal (default hex)
+  --throttle-rate R      answer this share of submit_sm (0..1) with ESME_RTHROTTLED (default 0)
+  --tls-cert FILE        serve SMPP over TLS with this PEM certificate ...
+  --tls-key FILE         ... and this PEM key (test/fixtures/tls has a self-signed pair for tests)
+`;
+
+function number(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`sms-outbox simulator: --${name} expects a number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`sms-outbox simulator: --${name} expects ${allowed.join(' or ')}, got "${value}"`);
+  return value as T;
+}
+
+export async function simulatorCommand(args: string[]): Promise<number> {
+  const values = parseCommandArgs(
+    'simulator',
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'system-id': { type: 'string' },
+      password: { type: 'string' },
+      receipts: { type: 'string' },
+      'receipt-delay-ms': { type: 'string' },
+      'receipt-form': { type: 'string' },
+      'id-format': { type: 'string' },
+      'throttle-rate': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
+    HELP,
+  );
+  if (!values) return 0;
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new Error('sms-outbox simulator: --tls-cert and --tls-key go together');
+  const config = loadConfig();
+  const logger = createLogger(config.log, 'smsc-simulator');
+  const sim = await startSimulator({
+    port: number('port', values.port, 2775, 0, 65535),
+    host: values.host ?? '127.0.0.1',
+    systemId: values['system-id'] ?? null,
+    password: values.password ?? null,
+    receipts: oneOf('receipts', values.receipts, ['on', 'off'], 'on') === 'on',
+    receiptDelayMs: number('receipt-delay-ms', values['receipt-delay-ms'], 100, 0, 86_400_000),
+    receiptForm: oneOf<ReceiptForm>('receipt-form', values['receipt-form'], ['text', 'tlv', 'both'], 'both'),
+    idFormat: oneOf<IdFormat>('id-format', values['id-format'], ['hex', 'decimal'], 'hex'),
+    throttleRate: number('throttle-rate', values['throttle-rate'], 0, 0, 1),
+    tls: values['tls-cert'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) } : null,
+    record: false,
+    logger,
+  });
+  process.stdout.write(`SMSC simulator listening on ${sim.host}:${sim.port}${values['tls-cert'] ? ' (TLS)' : ''}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await sim.stop();
+  logger.info({ ...sim.counters }, 'SMSC simulator stopped');
+  return 0;
 }

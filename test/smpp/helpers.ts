@@ -7,7 +7,7 @@ import { startSimulator, type Simulator, type SimulatorOptions } from '../../src
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** Small timeouts keep the suite fast; each test overrides what it exercises. */
-export function sessionOptions(sim: Simulator, overrides: Partial<SessionOptions> = {}): SessionOptions {
+export function sessionOptions(sim: { port: number }, overrides: Partial<SessionOptions> = {}): SessionOptions {
   return {
     host: '127.0.0.1',
     port: sim.port,

@@ -152,6 +152,8 @@ export interface Counters {
   moSent: number;
   deliverResps: number;
   redeliveries: number;
+  /** Most submit_sm received on one connection and not yet answered at the same time (the ESME's window as seen on the wire). */
+  peakUnanswered: number;
 }
 
 export interface MoOptions {
@@ -190,6 +192,7 @@ interface SimSession {
   canReceive: boolean;
   canSubmit: boolean;
   systemId: string;
+  unanswered: number;
   deliveries: Map<number, Delivery>;
 }
 
@@ -250,7 +253,7 @@ const REDELIVER_ON = new Set([STATUS.ESME_RX_T_APPN, STATUS.ESME_RSYSERR, STATUS
 export class Simulator extends EventEmitter {
   readonly options: Required2;
   readonly received: Received = emptyReceived();
-  readonly counters: Counters = { connections: 0, binds: 0, submits: 0, accepted: 0, throttled: 0, rejected: 0, dropped: 0, receiptsSent: 0, moSent: 0, deliverResps: 0, redeliveries: 0 };
+  readonly counters: Counters = { connections: 0, binds: 0, submits: 0, accepted: 0, throttled: 0, rejected: 0, dropped: 0, receiptsSent: 0, moSent: 0, deliverResps: 0, redeliveries: 0, peakUnanswered: 0 };
   private readonly server: Server;
   private readonly sessions = new Set<SimSession>();
   private readonly random: () => number;
@@ -408,6 +411,7 @@ export class Simulator extends EventEmitter {
       canReceive: false,
       canSubmit: false,
       systemId: '',
+      unanswered: 0,
       deliveries: new Map(),
     };
     session.conn = new PduConnection(socket, {
@@ -526,6 +530,7 @@ export class Simulator extends EventEmitter {
       session.conn.write(headerOnly(CMD.submit_sm_resp, STATUS.ESME_RINVCMDLEN, header.sequence));
       return;
     }
+    if (++session.unanswered > this.counters.peakUnanswered) this.counters.peakUnanswered = session.unanswered;
     let status = 0;
     let drop = false;
     let cut = false;
@@ -589,6 +594,7 @@ export class Simulator extends EventEmitter {
         : null;
     const respond = () => {
       if (receipt && o.receiptBeforeResponse) this.deliver(receipt, session);
+      session.unanswered--;
       session.conn.write(resp);
       if (receipt && !o.receiptBeforeResponse) this.scheduleReceipt(receipt, session);
     };
