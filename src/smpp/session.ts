@@ -338,6 +338,11 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     return this.effectiveWindow;
   }
 
+  /** Octets written but not yet taken by the kernel (bounded by back-pressure, about one high-water mark). */
+  get writeBuffered(): number {
+    return this.conn?.socket.writableLength ?? 0;
+  }
+
   /** Parts waiting to be sent (not yet on the wire). */
   get queuedParts(): number {
     return this.queue.length + this.resends.length;
