@@ -361,6 +361,16 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   // ---------------------------------------------------------------- sending
 
   submit(msg: OutboundMessage, options: SubmitOptions = {}): Promise<SubmitResult> {
+    try {
+      return this.enqueue(msg, options);
+    } catch (err) {
+      // Never reject: a bug here must still account for the message.
+      this.log.error({ err, messageId: msg.id }, 'bug: submit failed before sending');
+      return Promise.resolve(retryResult(`internal error before sending: ${(err as Error).message}`, false));
+    }
+  }
+
+  private enqueue(msg: OutboundMessage, options: SubmitOptions): Promise<SubmitResult> {
     if (this.stopping) return Promise.resolve(retryResult('session is stopping', false));
     let source: SmppAddress, destination: SmppAddress;
     try {

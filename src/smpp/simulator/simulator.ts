@@ -201,9 +201,9 @@ interface PendingReceipt {
   delivery: Delivery;
 }
 
-type Required2 = Required<Omit<SimulatorOptions, 'tls' | 'logger' | 'random'>>;
+type ResolvedOptions = Required<Omit<SimulatorOptions, 'tls' | 'logger' | 'random'>>;
 
-const DEFAULTS: Required2 = {
+const DEFAULTS: ResolvedOptions = {
   port: 0,
   host: '127.0.0.1',
   systemId: null,
@@ -251,7 +251,7 @@ const STATE_TLV: Record<string, number> = {
 const REDELIVER_ON = new Set([STATUS.ESME_RX_T_APPN, STATUS.ESME_RSYSERR, STATUS.ESME_RMSGQFUL, STATUS.ESME_RTHROTTLED]);
 
 export class Simulator extends EventEmitter {
-  readonly options: Required2;
+  readonly options: ResolvedOptions;
   readonly received: Received = emptyReceived();
   readonly counters: Counters = { connections: 0, binds: 0, submits: 0, accepted: 0, throttled: 0, rejected: 0, dropped: 0, receiptsSent: 0, moSent: 0, deliverResps: 0, redeliveries: 0, peakUnanswered: 0 };
   private readonly server: Server;
