@@ -139,3 +139,23 @@ async function applySettings(client: pg.ClientBase, s: NonNullable<MigrateOption
     await client.query('update public.sms_settings set max_segments = $1, updated_at = now()', [s.maxSegments]);
   }
 }
+
+/**
+ * Refuses to run against a database whose schema is missing, behind, or ahead of this code,
+ * with the command that fixes it.
+ */
+export async function assertSchemaCurrent(client: pg.ClientBase): Promise<void> {
+  const latest = Math.max(0, ...loadMigrations().map((m) => m.version));
+  const current = await schemaVersion(client);
+  if (current === null) {
+    throw new SchemaVersionError('the sms-outbox schema is not installed in this database: run `sms-outbox migrate` (with the same DATABASE_URL) first');
+  }
+  if (current < latest) {
+    throw new SchemaVersionError(`the database schema is at migration ${current} but this sms-outbox needs ${latest}: run \`sms-outbox migrate\``);
+  }
+  if (current > latest) {
+    throw new SchemaVersionError(
+      `the database schema is at migration ${current}, newer than this sms-outbox (${latest}): deploy the newer sms-outbox, or roll the database back`,
+    );
+  }
+}

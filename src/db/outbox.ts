@@ -1,0 +1,307 @@
+/**
+ * The outbox queries of one message's path through the worker: claim (queued → sending), the
+ * submit outcome (sending → sent | queued again | failed), and the lease that lets another worker
+ * take over the rows of one that died.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, Encoding, MessageStatus } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** sms_send accepts priorities in this range; the claim visits each level in turn. */
+export const PRIORITY_MAX = 10;
+export const PRIORITY_MIN = -10;
+
+export interface ClaimedMessage {
+  id: string;
+  recipient: string;
+  sender: string;
+  body: string;
+  encoding: Encoding;
+  segments: number;
+  priority: number;
+  /** The attempt this claim is (1 on the first send); result writes are fenced on it. */
+  attempts: number;
+  nextAttemptAt: Date;
+}
+
+export interface ClaimResult {
+  /** Rows now `sending`, held by this worker, highest priority first, then oldest. */
+  messages: ClaimedMessage[];
+  /** Rows found past expires_at and marked `expired` instead of being sent. */
+  expired: number;
+}
+
+/**
+ * Claims up to `limit` due rows: queued, next_attempt_at reached, highest priority first then
+ * oldest, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED). One index probe per
+ * priority level, so a backlog of rows scheduled for later never slows the claim. Rows already
+ * past expires_at become `expired` here and are never sent.
+ */
+export async function claimDue(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimResult> {
+  const { rows } = await sql<{
+    id: string;
+    status: MessageStatus;
+    recipient: string;
+    sender: string;
+    body: string;
+    encoding: Encoding;
+    segments: number;
+    priority: number;
+    attempts: number;
+    next_attempt_at: Date;
+  }>`
+    with picked as (
+      select c.id
+        from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
+        cross join lateral (
+          select o.id
+            from public.sms_outbox o
+           where o.status = 'queued' and o.priority = p.priority and o.next_attempt_at <= now()
+           order by o.next_attempt_at
+           limit ${limit}
+             for update skip locked
+        ) c
+       limit ${limit}
+    )
+    update public.sms_outbox o
+       set status = case when o.expires_at <= now() then 'expired' else 'sending' end,
+           attempts = o.attempts + case when o.expires_at <= now() then 0 else 1 end,
+           lease_until = case when o.expires_at <= now() then null else now() + make_interval(secs => ${leaseSeconds}) end,
+           worker_id = case when o.expires_at <= now() then null else ${workerId} end,
+           done_at = case when o.expires_at <= now() then now() end,
+           error_message = case when o.expires_at <= now() then 'expired before it could be sent' else o.error_message end,
+           updated_at = now()
+      from picked
+     where o.id = picked.id
+    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at
+  `.execute(db);
+  const messages: ClaimedMessage[] = [];
+  let expired = 0;
+  for (const r of rows) {
+    if (r.status === 'expired') {
+      expired++;
+      continue;
+    }
+    messages.push({
+      id: r.id,
+      recipient: r.recipient,
+      sender: r.sender,
+      body: r.body,
+      encoding: r.encoding,
+      segments: r.segments,
+      priority: r.priority,
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+    });
+  }
+  messages.sort((a, b) => b.priority - a.priority || a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
+  return { messages, expired };
+}
+
+/**
+ * When the next queued row falls due (the earliest next_attempt_at), or null when none is queued.
+ * One index probe per priority level.
+ */
+export async function nextDueAt(db: Db): Promise<Date | null> {
+  const { rows } = await sql<{ due: Date | null }>`
+    select min(c.next_attempt_at) as due
+      from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
+      cross join lateral (
+        select o.next_attempt_at from public.sms_outbox o
+         where o.status = 'queued' and o.priority = p.priority
+         order by o.next_attempt_at limit 1
+      ) c
+  `.execute(db);
+  return rows[0]?.due ?? null;
+}
+
+/**
+ * The wake-up flag sms_send reads: armed, every app commit that enqueues sends a NOTIFY; disarmed
+ * (a worker is draining anyway), apps pay only the read. Returns true when this call changed it.
+ */
+export async function setWakeupArmed(db: Db, armed: boolean): Promise<boolean> {
+  const r = await db.updateTable('sms_wakeup').set({ armed }).where('armed', '=', !armed).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Extends the lease of every row this worker holds. */
+export async function renewLeases(db: Db, workerId: string, leaseSeconds: number): Promise<number> {
+  const r = await db
+    .updateTable('sms_outbox')
+    .set({ lease_until: sql`now() + make_interval(secs => ${leaseSeconds})` })
+    .where('status', '=', 'sending')
+    .where('worker_id', '=', workerId)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/**
+ * Takes back rows whose worker stopped renewing its lease (killed, frozen, cut off): they return
+ * to the queue, or fail when their attempts are used up. Any worker runs this every few seconds.
+ */
+export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
+  const { rows } = await sql<{ status: MessageStatus }>`
+    update public.sms_outbox o
+       set status = case when o.attempts >= s.max_attempts then 'failed' else 'queued' end,
+           done_at = case when o.attempts >= s.max_attempts then now() end,
+           error_code = case when o.attempts >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
+           error_message = case when o.attempts >= s.max_attempts
+                                then 'gave up after ' || o.attempts || ' attempts: the worker holding it stopped (lease expired)'
+                                else o.error_message end,
+           next_attempt_at = now(),
+           lease_until = null,
+           worker_id = null,
+           updated_at = now()
+      from public.sms_settings s
+     where o.status = 'sending' and o.lease_until < now()
+    returning o.status
+  `.execute(db);
+  const failed = rows.filter((r) => r.status === 'failed').length;
+  return { requeued: rows.length - failed, failed };
+}
+
+/** Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt. */
+export async function releaseUnsent(db: Db, workerId: string, claims: { id: string; attempts: number }[]): Promise<number> {
+  if (!claims.length) return 0;
+  const { rows } = await sql<{ id: string }>`
+    update public.sms_outbox o
+       set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
+      from jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) as r(id uuid, attempts int)
+     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+    returning o.id
+  `.execute(db);
+  return rows.length;
+}
+
+export interface AcceptedResult {
+  id: string;
+  attempts: number;
+  /** Raw SMSC ids, one per part, as the SMSC returned them. */
+  messageIds: string[];
+  /** The same ids normalised for receipt matching. */
+  normalizedIds: string[];
+}
+
+export interface FailedResult {
+  id: string;
+  attempts: number;
+  errorCode: string;
+  errorMessage: string;
+}
+
+export interface RetryResult extends FailedResult {
+  /** Back-off before the next attempt. */
+  delayMs: number;
+}
+
+/**
+ * sending → sent, with the SMSC id of every part (in sms_outbox.message_ids and one
+ * sms_outbox_part row per part, which receipts are matched against). Fenced: only rows this
+ * worker still holds at this attempt change. Returns the ids that changed.
+ */
+export async function markSent(db: Db, workerId: string, results: AcceptedResult[]): Promise<Set<string>> {
+  if (!results.length) return new Set();
+  const payload = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
+  const { rows } = await sql<{ id: string }>`
+    with r as (
+      select * from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
+    ), sent as (
+      update public.sms_outbox o
+         set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
+             lease_until = null, error_code = null, error_message = null, updated_at = now()
+        from r
+       where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+      returning o.id
+    ), parts as (
+      insert into public.sms_outbox_part (outbox_id, part_no, message_id)
+      select r.id, p.part_no, p.message_id
+        from r join sent using (id)
+        cross join lateral unnest(r.parts) with ordinality as p(message_id, part_no)
+      on conflict (outbox_id, part_no) do update
+        set message_id = excluded.message_id, submitted_at = now(), receipt_state = null, receipt_error = null, done_at = null
+    )
+    select id from sent
+  `.execute(db);
+  return new Set(rows.map((r) => r.id));
+}
+
+/** sending → failed: a permanent submit error. */
+export async function markFailed(db: Db, workerId: string, results: FailedResult[]): Promise<Set<string>> {
+  if (!results.length) return new Set();
+  const payload = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, code: r.errorCode, message: r.errorMessage })));
+  const { rows } = await sql<{ id: string }>`
+    update public.sms_outbox o
+       set status = 'failed', done_at = now(), error_code = r.code, error_message = r.message,
+           lease_until = null, updated_at = now()
+      from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, code text, message text)
+     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+    returning o.id
+  `.execute(db);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * sending → queued again after a transient error or an unknown outcome, due after the back-off;
+ * → failed when the attempts are used up (sms_settings.max_attempts).
+ */
+export async function markRetry(db: Db, workerId: string, results: RetryResult[]): Promise<Map<string, MessageStatus>> {
+  if (!results.length) return new Map();
+  const payload = JSON.stringify(
+    results.map((r) => ({ id: r.id, attempts: r.attempts, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
+  );
+  const { rows } = await sql<{ id: string; status: MessageStatus }>`
+    update public.sms_outbox o
+       set status = case when o.attempts >= s.max_attempts then 'failed' else 'queued' end,
+           done_at = case when o.attempts >= s.max_attempts then now() end,
+           next_attempt_at = now() + r.delay_ms * interval '1 millisecond',
+           error_code = r.code,
+           error_message = case when o.attempts >= s.max_attempts
+                                then 'gave up after ' || o.attempts || ' attempts: ' || r.message
+                                else r.message end,
+           lease_until = null, worker_id = null, updated_at = now()
+      from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, code text, message text, delay_ms int),
+           public.sms_settings s
+     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+    returning o.id, o.status
+  `.execute(db);
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Marks queued rows past expires_at as `expired` (the housekeeping sweep). */
+export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
+  const { rows } = await sql<{ id: string }>`
+    with overdue as (
+      select id from public.sms_outbox
+       where status = 'queued' and expires_at <= now()
+       limit ${limit}
+         for update skip locked
+    )
+    update public.sms_outbox o
+       set status = 'expired', done_at = now(), error_message = 'expired before it could be sent', updated_at = now()
+      from overdue where o.id = overdue.id
+    returning o.id
+  `.execute(db);
+  return rows.length;
+}
+
+/**
+ * Deletes messages that finished more than `retentionDays` ago (and `sent` ones that never got a
+ * receipt, by their submit time), with their parts. In batches, so no long lock is held.
+ */
+export async function purgeFinished(db: Db, retentionDays: number, batch = 5000): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    with old as (
+      select id from public.sms_outbox
+       where (done_at < now() - make_interval(days => ${retentionDays}))
+          or (status = 'sent' and submitted_at < now() - make_interval(days => ${retentionDays}))
+       limit ${batch}
+    ), parts as (
+      delete from public.sms_outbox_part p using old where p.outbox_id = old.id
+    ), gone as (
+      delete from public.sms_outbox o using old where o.id = old.id returning 1
+    )
+    select count(*)::int as n from gone
+  `.execute(db);
+  return rows[0]?.n ?? 0;
+}

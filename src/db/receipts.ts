@@ -1,0 +1,181 @@
+/**
+ * Delivery receipts: matched to the submitted part by SMSC message id, and the message's status
+ * decided from all its parts. A receipt that matches nothing yet (it raced its own submit_sm_resp,
+ * or the submit result is still being written, or by another worker) is kept in sms_receipt and
+ * matched later: when the parts are written, and by the reconcile task.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, MessageStatus } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Receipt states that end a part; the rest (ACCEPTD, ENROUTE) are progress only. */
+export const FINAL_RECEIPT_STATES = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN'] as const;
+
+export interface IncomingReceipt {
+  /** Raw id as received (TLV receipted_message_id or the `id:` text). */
+  rawId: string;
+  /** Normalised id first, then its hex/decimal reinterpretations. */
+  candidates: string[];
+  state: string | null;
+  error: string | null;
+  text: string;
+  source: string | null;
+  destination: string | null;
+}
+
+export interface PartMatch {
+  index: number;
+  outboxId: string;
+}
+
+/**
+ * Finds the part each receipt belongs to: the first candidate id that matches wins (the id as
+ * received before its reinterpretations), and among parts sharing an id (SMSCs recycle them) the
+ * most recently submitted. Updates the matched parts' receipt state (a final state is never
+ * replaced by a progress state or by a later final one). Returns the matches by input index.
+ */
+export async function applyToParts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<PartMatch[]> {
+  if (!receipts.length) return [];
+  const payload = JSON.stringify(receipts.map((r, index) => ({ index, candidates: r.candidates, state: r.state, error: r.error })));
+  const { rows } = await sql<{ index: number; outbox_id: string }>`
+    with r as (
+      select * from jsonb_to_recordset(${payload}::jsonb) as r(index int, candidates text[], state text, error text)
+    ), m as (
+      select distinct on (r.index) r.index, r.state, r.error, p.outbox_id, p.part_no
+        from r
+        cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
+        join public.sms_outbox_part p on p.message_id = c.message_id
+       order by r.index, c.preference, p.submitted_at desc
+    ), upd as (
+      update public.sms_outbox_part p
+         set receipt_state = m.state, receipt_error = m.error, done_at = now()
+        from m
+       where p.outbox_id = m.outbox_id and p.part_no = m.part_no
+         and m.state is not null
+         and (p.receipt_state is null or p.receipt_state in ('ACCEPTD', 'ENROUTE'))
+    )
+    select index, outbox_id from m
+  `.execute(db);
+  return rows.map((r) => ({ index: r.index, outboxId: r.outbox_id }));
+}
+
+/**
+ * Sets each `sent` message's status from its parts: `delivered` once every part is delivered;
+ * `undelivered` / `expired` / `rejected` as soon as one part ends that way (the first to end
+ * decides). Messages with parts still pending stay `sent`.
+ */
+export async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id: string; status: MessageStatus }[]> {
+  if (!outboxIds.length) return [];
+  const { rows } = await sql<{ id: string; status: MessageStatus }>`
+    with agg as (
+      select p.outbox_id,
+             count(*) filter (where p.receipt_state = 'DELIVRD') as delivered,
+             (array_agg(p.receipt_state order by p.done_at, p.part_no)
+                filter (where p.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')))[1] as bad_state,
+             (array_agg(p.receipt_error order by p.done_at, p.part_no)
+                filter (where p.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')))[1] as bad_error,
+             (array_agg(p.receipt_error order by p.done_at desc, p.part_no)
+                filter (where p.receipt_state = 'DELIVRD'))[1] as ok_error
+        from public.sms_outbox_part p
+       where p.outbox_id = any(${outboxIds}::uuid[])
+       group by p.outbox_id
+    )
+    update public.sms_outbox o
+       set status = case
+                      when agg.bad_state = 'EXPIRED' then 'expired'
+                      when agg.bad_state = 'REJECTD' then 'rejected'
+                      when agg.bad_state is not null then 'undelivered'
+                      else 'delivered'
+                    end,
+           receipt_state = coalesce(agg.bad_state, 'DELIVRD'),
+           receipt_error = case when agg.bad_state is not null then agg.bad_error else agg.ok_error end,
+           error_code = case when agg.bad_state is not null then agg.bad_error else o.error_code end,
+           error_message = case when agg.bad_state is not null then 'receipt: ' || agg.bad_state else o.error_message end,
+           done_at = now(),
+           updated_at = now()
+      from agg
+     where o.id = agg.outbox_id
+       and o.status = 'sent'
+       and (agg.bad_state is not null or agg.delivered >= o.segments)
+    returning o.id, o.status
+  `.execute(db);
+  return rows;
+}
+
+/** Keeps receipts that matched no part yet, for later matching and for inspection. */
+export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promise<void> {
+  if (!receipts.length) return;
+  await db
+    .insertInto('sms_receipt')
+    .values(
+      receipts.map((r) => ({
+        message_id: r.candidates[0] ?? r.rawId,
+        raw_message_id: r.rawId,
+        state: r.state,
+        error: r.error,
+        source_addr: r.source,
+        destination_addr: r.destination,
+        text: r.text,
+      })),
+    )
+    .execute();
+}
+
+export interface StoredReceipt {
+  id: string;
+  rawId: string;
+  state: string | null;
+  error: string | null;
+}
+
+/** Unmatched stored receipts whose normalised id is one of `ids` (the ids of parts just written). */
+export async function unmatchedReceiptsFor(db: Db, ids: string[]): Promise<StoredReceipt[]> {
+  if (!ids.length) return [];
+  const rows = await db
+    .selectFrom('sms_receipt')
+    .select(['id', 'raw_message_id', 'state', 'error'])
+    .where('matched_at', 'is', null)
+    .where('message_id', '=', sql<string>`any(${ids}::text[])`)
+    .orderBy('received_at')
+    .execute();
+  return rows.map((r) => ({ id: String(r.id), rawId: r.raw_message_id, state: r.state, error: r.error }));
+}
+
+/**
+ * Unmatched receipts of the last day, oldest first (skipping the first `offset`), for the
+ * reconcile task. Older ones will not match any more: they stay for inspection until purged.
+ */
+export async function oldestUnmatched(db: Db, limit: number, offset = 0): Promise<StoredReceipt[]> {
+  const rows = await db
+    .selectFrom('sms_receipt')
+    .select(['id', 'raw_message_id', 'state', 'error'])
+    .where('matched_at', 'is', null)
+    .where('received_at', '>', sql<Date>`now() - interval '1 day'`)
+    .orderBy('received_at')
+    .orderBy('id')
+    .offset(offset)
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: String(r.id), rawId: r.raw_message_id, state: r.state, error: r.error }));
+}
+
+export async function markMatched(db: Db, matches: { receiptId: string; outboxId: string }[]): Promise<void> {
+  if (!matches.length) return;
+  const payload = JSON.stringify(matches.map((m) => ({ id: m.receiptId, outbox_id: m.outboxId })));
+  await sql`
+    update public.sms_receipt r
+       set matched_at = now(), outbox_id = m.outbox_id
+      from jsonb_to_recordset(${payload}::jsonb) as m(id bigint, outbox_id uuid)
+     where r.id = m.id
+  `.execute(db);
+}
+
+/** Deletes unmatched receipts older than the retention, and matched ones as they age out too. */
+export async function purgeReceipts(db: Db, unmatchedRetentionDays: number): Promise<number> {
+  const r = await sql`
+    delete from public.sms_receipt
+     where received_at < now() - make_interval(days => ${unmatchedRetentionDays})
+  `.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}

@@ -1,0 +1,21 @@
+/**
+ * `sms_expire`: marks queued messages past their expires_at as `expired` (the crontab runs it
+ * every minute; the claim also expires rows it meets, so this catches rows no worker reached,
+ * e.g. scheduled far ahead or while every worker was down).
+ */
+import type { Task } from 'graphile-worker';
+import { expireOverdue } from '../db/outbox.js';
+import type { TaskContext } from './context.js';
+
+export function expireTask(ctx: TaskContext): Task {
+  return async () => {
+    const batch = 10_000;
+    let total = 0;
+    for (;;) {
+      const n = await expireOverdue(ctx.db, batch);
+      total += n;
+      if (n < batch) break;
+    }
+    if (total) ctx.logger.info({ count: total }, 'expired queued messages past their expires_at');
+  };
+}

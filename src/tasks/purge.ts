@@ -1,0 +1,24 @@
+/**
+ * `sms_purge` (hourly): deletes finished outbox rows, inbox rows and receipts older than their
+ * retention (SMS_RETENTION_DAYS, SMS_INBOX_RETENTION_DAYS, SMS_UNMATCHED_RECEIPT_RETENTION_DAYS).
+ */
+import type { Task } from 'graphile-worker';
+import { purgeFinished } from '../db/outbox.js';
+import { purgeInbox } from '../db/inbox.js';
+import { purgeReceipts } from '../db/receipts.js';
+import type { TaskContext } from './context.js';
+
+export function purgeTask(ctx: TaskContext): Task {
+  return async () => {
+    const { retentionDays, inboxRetentionDays, unmatchedReceiptRetentionDays } = ctx.config;
+    let outbox = 0;
+    for (;;) {
+      const n = await purgeFinished(ctx.db, retentionDays);
+      outbox += n;
+      if (n === 0) break;
+    }
+    const inbox = await purgeInbox(ctx.db, inboxRetentionDays);
+    const receipts = await purgeReceipts(ctx.db, unmatchedReceiptRetentionDays);
+    if (outbox || inbox || receipts) ctx.logger.info({ outbox, inbox, receipts }, 'purged rows past their retention');
+  };
+}

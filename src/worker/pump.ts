@@ -1,0 +1,246 @@
+/**
+ * The drain of the outbox through this worker's SMPP session:
+ *
+ *   claim due rows (queued → sending)  →  session.submit  →  store.recordResult (sent | queued | failed)
+ *
+ * - At most `window` messages are in flight: submitted and not yet durably resolved. A slot is
+ *   freed only after the outcome is committed, so a crash can repeat at most one window of
+ *   messages (those the SMSC accepted but whose result was not yet written).
+ * - Up to `window` more rows are claimed ahead so the session never waits on a claim; those were
+ *   not sent, so a crash only delays them by the lease.
+ * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
+ *   flag in sms_wakeup is armed), for the next scheduled row, or for a kick. A busy pump disarms
+ *   the flag so enqueuing costs apps nothing extra, and re-arms it when it runs out of work,
+ *   then checks once more for rows committed in between. It never polls in a loop.
+ */
+import type { Kysely } from 'kysely';
+import type { Logger } from '../logger.js';
+import type { Database } from '../db/schema.js';
+import { claimDue, nextDueAt, releaseUnsent, setWakeupArmed, type ClaimedMessage } from '../db/outbox.js';
+import type { SmppSession, SubmitResult } from '../smpp/session.js';
+import type { OutboxStore } from './store.js';
+import { Signal, sleep } from './signal.js';
+
+export interface PumpOptions {
+  workerId: string;
+  /** Messages in flight at most (SMPP_WINDOW). */
+  window: number;
+  leaseSeconds: number;
+  /** Largest single claim. */
+  maxClaim?: number;
+  /** A re-check this long after re-arming catches rows whose app transaction spanned the re-arm. */
+  rearmRecheckMs?: number;
+}
+
+export interface PumpEvents {
+  onClaimed?: (count: number, expired: number) => void;
+  onSubmitted?: (message: ClaimedMessage, result: SubmitResult, submitMs: number) => void;
+  /** Time from the row's due time (its commit, for unscheduled rows) to its submit_sm going out. */
+  onDispatch?: (message: ClaimedMessage) => void;
+}
+
+export class Pump {
+  private readonly signal = new Signal();
+  private readonly queue: ClaimedMessage[] = [];
+  private inFlight = 0;
+  private mayHaveWork = true;
+  private stopping = false;
+  private loopDone: Promise<void> | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private idle = false;
+  private dbErrorLogged = 0;
+  private readonly maxClaim: number;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly session: Pick<SmppSession, 'submit' | 'isBound'>,
+    private readonly store: OutboxStore,
+    private readonly logger: Logger,
+    private readonly options: PumpOptions,
+    private readonly events: PumpEvents = {},
+  ) {
+    this.maxClaim = options.maxClaim ?? Math.max(50, options.window);
+  }
+
+  /** Messages claimed but not yet submitted, and submitted but not yet durably resolved. */
+  get held(): { queued: number; inFlight: number } {
+    return { queued: this.queue.length, inFlight: this.inFlight };
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop().catch((err) => {
+      this.logger.fatal({ err }, 'the drain loop crashed');
+      throw err;
+    });
+  }
+
+  /** Something may be due: a NOTIFY, a reclaimed lease, a reconnect, the sms_drain task. */
+  kick(): void {
+    this.mayHaveWork = true;
+    this.signal.notify();
+  }
+
+  /** The session state changed (bound or not): re-evaluate. */
+  poke(): void {
+    this.signal.notify();
+  }
+
+  /** Kicks the pump and resolves when it next runs out of due work (for the sms_drain task). */
+  drainOnce(): Promise<void> {
+    this.kick();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops claiming, returns claimed-but-unsent rows to the queue, and waits (bounded) for the
+   * messages in flight to be resolved and written.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.dueTimer);
+    clearTimeout(this.recheckTimer);
+    this.signal.notify();
+    await this.loopDone;
+    const unsent = this.queue.splice(0);
+    if (unsent.length) {
+      try {
+        const n = await releaseUnsent(this.db, this.options.workerId, unsent);
+        this.logger.info({ released: n }, 'returned claimed, unsent messages to the queue');
+      } catch (err) {
+        this.logger.warn({ err, count: unsent.length }, 'could not return unsent messages now; they return to the queue when their lease expires');
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await this.signal.wait(deadline - Date.now());
+    if (this.inFlight > 0) this.logger.warn({ inFlight: this.inFlight }, 'stopped with messages still in flight; their leases will expire and they will be retried');
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async loop(): Promise<void> {
+    const { window } = this.options;
+    while (!this.stopping) {
+      // Submit what is claimed, as far as the window allows.
+      while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
+
+      const room = window - this.queue.length;
+      if (this.mayHaveWork && room > 0 && this.session.isBound) {
+        this.idle = false;
+        this.mayHaveWork = false; // a wake-up during the claim sets it again
+        const asked = Math.min(room, this.maxClaim);
+        let claimed: ClaimedMessage[];
+        try {
+          const r = await claimDue(this.db, this.options.workerId, asked, this.options.leaseSeconds);
+          claimed = r.messages;
+          this.dbErrorLogged = 0;
+          this.events.onClaimed?.(claimed.length, r.expired);
+          if (r.expired) this.logger.info({ count: r.expired }, 'messages expired before they could be sent');
+          if (claimed.length + r.expired >= asked) {
+            // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
+            this.mayHaveWork = true;
+            if (claimed.length === asked) void this.setArmed(false);
+          }
+        } catch (err) {
+          this.onDbError(err, 'claiming due messages');
+          this.mayHaveWork = true;
+          await sleep(1000);
+          continue;
+        }
+        this.queue.push(...claimed);
+        while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
+        if (this.mayHaveWork) continue;
+        // Out of due work: re-arm the wake-up. If that flipped it, rows committed while it was
+        // off sent no NOTIFY: look again now, and once more a little later.
+        if (await this.setArmed(true)) {
+          this.mayHaveWork = true;
+          this.scheduleRecheck();
+          continue;
+        }
+      }
+
+      if (!this.mayHaveWork && this.queue.length === 0) {
+        await this.goIdle();
+        continue;
+      }
+      await this.signal.wait();
+    }
+  }
+
+  /** Nothing due: arm a timer for the next scheduled row and wait for a NOTIFY or a kick. */
+  private async goIdle(): Promise<void> {
+    if (!this.idle) {
+      this.idle = true;
+      for (const w of this.idleWaiters.splice(0)) w();
+      await this.scheduleNextDue();
+    }
+    await this.signal.wait();
+  }
+
+  private async scheduleNextDue(): Promise<void> {
+    clearTimeout(this.dueTimer);
+    let due: Date | null;
+    try {
+      due = await nextDueAt(this.db);
+    } catch (err) {
+      this.onDbError(err, 'finding the next scheduled message');
+      due = new Date(Date.now() + 1000);
+    }
+    if (!due) return;
+    // Due already but not claimable (another worker holds it locked): look again in a second.
+    const delay = Math.max(due.getTime() - Date.now(), 0) || 1000;
+    this.dueTimer = setTimeout(() => this.kick(), Math.min(delay, 2 ** 31 - 1));
+    this.dueTimer.unref();
+  }
+
+  private scheduleRecheck(): void {
+    clearTimeout(this.recheckTimer);
+    this.recheckTimer = setTimeout(() => this.kick(), this.options.rearmRecheckMs ?? 1000);
+    this.recheckTimer.unref();
+  }
+
+  /** Sets the wake-up flag; true when this call changed it. */
+  private async setArmed(armed: boolean): Promise<boolean> {
+    try {
+      return await setWakeupArmed(this.db, armed);
+    } catch (err) {
+      this.onDbError(err, armed ? 'arming the wake-up' : 'disarming the wake-up');
+      return armed; // unknown: if arming, look again as if it flipped
+    }
+  }
+
+  private dispatch(message: ClaimedMessage): void {
+    this.inFlight++;
+    this.events.onDispatch?.(message);
+    const started = performance.now();
+    this.session
+      .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body })
+      .then((result) => {
+        this.events.onSubmitted?.(message, result, performance.now() - started);
+        if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
+          this.logger.error(
+            { id: message.id, parts: result.messageIds.length, segments: message.segments },
+            'the codec split a message into a different number of parts than sms_send counted',
+          );
+        }
+        return this.store.recordResult(message, result);
+      })
+      .catch((err) => {
+        // The store retries until written; this only happens when it was closed (shutdown
+        // timed out). The row stays `sending` and returns to the queue when its lease expires.
+        this.logger.warn({ err, id: message.id }, 'submit outcome not written before shutdown; the message will be retried after its lease');
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.signal.notify();
+      });
+  }
+
+  private onDbError(err: unknown, doing: string): void {
+    const now = Date.now();
+    if (now - this.dbErrorLogged > 10_000) {
+      this.dbErrorLogged = now;
+      this.logger.error({ err }, `Postgres error while ${doing}; retrying`);
+    }
+  }
+}
