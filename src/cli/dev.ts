@@ -1,4 +1,135 @@
-// Placeholder until the dev command lands (see the open issues); replaced, not kept.
-export async function devCommand(_args: string[]): Promise<number> {
-  throw new Error('sms-outbox dev is not available in this build yet');
+/**
+ * `sms-outbox dev` (`npm start`): the whole product on one machine with nothing installed but
+ * Node: an embedded Postgres (unless DATABASE_URL is set), migrations, the SMSC simulator and the
+ * worker, in one process tree. Prints how to connect with psql, sends a demo message, and logs
+ * every message's way from queued to its final status.
+ */
+import pg from 'pg';
+import { loadConfig, maskUrl, parseSmppUrl, type Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
+import { migrate } from '../db/migrate.js';
+import { startSimulator, type Simulator } from '../smpp/simulator/index.js';
+import { startWorker, type WorkerHandle } from '../worker/main.js';
+import { parseCommandArgs } from './args.js';
+
+const HELP = `Usage: sms-outbox dev [--smpp-port N] [--no-demo]
+
+Starts an embedded Postgres (or uses DATABASE_URL), applies the migrations, starts the SMSC
+simulator and the worker, and prints how to connect with psql. Every message's status changes are
+logged (queued -> sent -> delivered). Ctrl-C stops everything; the embedded database is temporary.
+
+Options:
+  --smpp-port N   simulator port (default 2775; a free one if 2775 is taken)
+  --no-demo       do not send the demo message at start
+`;
+
+export async function devCommand(args: string[]): Promise<number> {
+  const values = parseCommandArgs('dev', args, { 'smpp-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
+  if (!values) return 0;
+  const base = loadConfig({ LOG_PRETTY: process.stdout.isTTY ? '1' : '0', ...process.env });
+  const logger = createLogger(base.log, 'sms-outbox dev');
+
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let simulator: Simulator | undefined;
+  let worker: WorkerHandle | undefined;
+  let watcher: pg.Client | undefined;
+  const cleanup = async () => {
+    await worker?.stop().catch(() => {});
+    await watcher?.end().catch(() => {});
+    await simulator?.stop().catch(() => {});
+    await embedded?.stop().catch(() => {});
+  };
+
+  try {
+    let databaseUrl = base.databaseUrl;
+    if (!databaseUrl) {
+      logger.info('starting an embedded Postgres (set DATABASE_URL to use your own)');
+      embedded = await startEmbeddedPostgres();
+      databaseUrl = embedded.url;
+    }
+    await migrate(databaseUrl, { settings: { ...base.sqlSettings, defaultSender: base.sqlSettings.defaultSender ?? 'SmsOutbox' } });
+
+    const wanted = values['smpp-port'] !== undefined ? Number(values['smpp-port']) : 2775;
+    simulator = await startSimulator({ port: wanted, receiptDelayMs: 300, record: false }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE' || values['smpp-port'] !== undefined) throw err;
+      return startSimulator({ port: 0, receiptDelayMs: 300, record: false });
+    });
+
+    const config: Config = {
+      ...base,
+      databaseUrl,
+      smpp: {
+        ...parseSmppUrl(`smpp://dev:dev@127.0.0.1:${simulator.port}`, undefined),
+        tlsVerify: true,
+        systemType: '',
+        bindMode: 'transceiver',
+        window: 10,
+        tps: 0,
+        enquireLinkSeconds: 30,
+        responseTimeoutMs: 10_000,
+        reconnectMaxMs: 10_000,
+      },
+      worker: { ...base.worker, workerId: 'dev' },
+    };
+    worker = await startWorker(config, logger);
+    watcher = await watchStatuses(databaseUrl, logger);
+
+    const psql = `psql "${databaseUrl}"`;
+    process.stdout.write(
+      [
+        '',
+        'sms-outbox dev is running',
+        `  Postgres        ${maskUrl(databaseUrl)}${embedded ? ' (embedded, temporary)' : ''}`,
+        `  SMSC simulator  127.0.0.1:${simulator.port} (receipts after 300 ms)`,
+        `  connect         ${psql}`,
+        `  send one        ${psql} -c "select sms_send('+79991234567', 'Код: 4821')"`,
+        `  see it          ${psql} -c "select * from sms_status('<id>')"`,
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n') + '\n',
+    );
+    if (!values['no-demo']) {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      const { rows } = await client.query<{ id: string }>(`select sms_send('+79991234567', 'Код: 4821') as id`);
+      await client.end();
+      logger.info({ id: rows[0]!.id }, 'demo message enqueued: select sms_send(\'+79991234567\', \'Код: 4821\')');
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  logger.info('stopping');
+  await cleanup();
+  return 0;
+}
+
+/** Logs each message's status changes as they are announced on the sms_status channel. */
+async function watchStatuses(databaseUrl: string, logger: Logger): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'sms-outbox dev watcher' });
+  await client.connect();
+  const seen = new Map<string, string[]>();
+  client.on('notification', (n) => {
+    if (n.channel === 'sms_inbox') {
+      logger.info({ inbox: n.payload }, 'incoming SMS stored in sms_inbox');
+      return;
+    }
+    const { id, status } = JSON.parse(n.payload ?? '{}') as { id: string; status: string };
+    const path = seen.get(id) ?? ['queued'];
+    path.push(status);
+    seen.set(id, path);
+    if (seen.size > 10_000) seen.delete(seen.keys().next().value!);
+    logger.info({ id }, `message ${path.join(' → ')}`);
+  });
+  client.on('error', () => {});
+  await client.query('listen sms_status');
+  await client.query('listen sms_inbox');
+  return client;
 }
