@@ -1,0 +1,111 @@
+/**
+ * The worker as a real child process (`sms-outbox worker` through tsx), for end-to-end and
+ * fault tests: it can be stopped with SIGTERM or killed with SIGKILL mid-run like in production.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** JSON log lines parsed so far. */
+  logs: Record<string, unknown>[];
+  /** Raw stderr. */
+  stderr: () => string;
+  /** Resolves with the first log line whose msg matches. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+  kill(): Promise<number | string>;
+}
+
+export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker']): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const watchers: { pattern: RegExp; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let buffer = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        entry = { msg: line };
+      }
+      logs.push(entry);
+      for (let i = watchers.length - 1; i >= 0; i--) {
+        if (watchers[i]!.pattern.test(String(entry.msg ?? ''))) watchers.splice(i, 1)[0]!.resolve(entry);
+      }
+      if (process.env.SMS_TEST_WORKER_LOGS) process.stderr.write(`[worker ${child.pid}] ${line}\n`);
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    if (process.env.SMS_TEST_WORKER_LOGS) process.stderr.write(`[worker ${child.pid} stderr] ${chunk}`);
+  });
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    waitForLog(pattern, timeoutMs = 15_000) {
+      const found = logs.find((l) => pattern.test(String(l.msg ?? '')));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`worker log ${pattern} not seen in ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        watchers.push({
+          pattern,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`worker exited before logging ${pattern}; stderr: ${stderr.slice(-2000)}`));
+        });
+      });
+    },
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+/** Polls until every id has one of `statuses` (or the timeout passes); returns id → status. */
+export async function waitForStatuses(
+  pool: pg.Pool,
+  ids: string[],
+  statuses: string[],
+  timeoutMs = 20_000,
+): Promise<Map<string, string>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{ id: string; status: string }>('select id, status from sms_outbox where id = any($1::uuid[])', [ids]);
+    const map = new Map(rows.map((r) => [r.id, r.status]));
+    if (ids.every((id) => statuses.includes(map.get(id) ?? ''))) return map;
+    if (Date.now() > deadline) {
+      const counts: Record<string, number> = {};
+      for (const s of map.values()) counts[s] = (counts[s] ?? 0) + 1;
+      throw new Error(`timed out waiting for ${statuses.join('/')}: ${JSON.stringify(counts)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
