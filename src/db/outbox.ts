@@ -63,7 +63,7 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
              for update skip locked
         ) c
        limit ${limit}
-    )
+    ), claimed as (
     update public.sms_outbox o
        set status = case when o.expires_at <= now() then 'expired' else 'sending' end,
            attempts = o.attempts + case when o.expires_at <= now() then 0 else 1 end,
@@ -75,6 +75,11 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
       from picked
      where o.id = picked.id
     returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status = 'expired'
+    )
+    -- a plain CTE runs only when referenced: the count makes the notifications go out
+    select claimed.*, (select count(*) from announced) as announced from claimed
   `.execute(db);
   const messages: ClaimedMessage[] = [];
   let expired = 0;
@@ -142,6 +147,7 @@ export async function renewLeases(db: Db, workerId: string, leaseSeconds: number
  */
 export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
   const { rows } = await sql<{ status: MessageStatus }>`
+    with taken as (
     update public.sms_outbox o
        set status = case when o.attempts >= s.max_attempts then 'failed' else 'queued' end,
            done_at = case when o.attempts >= s.max_attempts then now() end,
@@ -155,20 +161,32 @@ export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; 
            updated_at = now()
       from public.sms_settings s
      where o.status = 'sending' and o.lease_until < now()
-    returning o.status
+    returning o.id, o.status
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from taken where status = 'failed'
+    )
+    select status, (select count(*) from announced) as announced from taken
   `.execute(db);
   const failed = rows.filter((r) => r.status === 'failed').length;
   return { requeued: rows.length - failed, failed };
 }
 
+// The batch writes below are fenced on "still held by this worker at this attempt", written as
+// worker_id, attempts and `lease_until is not null` (the same as status = 'sending', by a check
+// constraint). Naming the status instead would let the planner pick the partial index of sending
+// rows, which on a busy queue is mostly dead entries it cannot see; this way each row is reached
+// through the primary key. Status changes an app may care about are announced with pg_notify in
+// the same statement (see migrations/0020_worker.sql).
+
 /** Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt. */
 export async function releaseUnsent(db: Db, workerId: string, claims: { id: string; attempts: number }[]): Promise<number> {
   if (!claims.length) return 0;
+  const batch = JSON.stringify(claims.map((c) => ({ id: c.id, attempts: c.attempts })));
   const { rows } = await sql<{ id: string }>`
     update public.sms_outbox o
        set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
-      from jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) as r(id uuid, attempts int)
-     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+      from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int)
+     where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
     returning o.id
   `.execute(db);
   return rows.length;
@@ -183,35 +201,33 @@ export interface AcceptedResult {
   normalizedIds: string[];
 }
 
-export interface FailedResult {
+export interface UnsentResult {
   id: string;
   attempts: number;
+  /** A permanent error: failed now. Otherwise queued again after `delayMs` (or failed when out of attempts). */
+  permanent: boolean;
   errorCode: string;
   errorMessage: string;
-}
-
-export interface RetryResult extends FailedResult {
-  /** Back-off before the next attempt. */
   delayMs: number;
 }
 
 /**
  * sending → sent, with the SMSC id of every part (in sms_outbox.message_ids and one
- * sms_outbox_part row per part, which receipts are matched against). Fenced: only rows this
- * worker still holds at this attempt change. Returns the ids that changed.
+ * sms_outbox_part row per part, which receipts are matched against). Returns the ids that
+ * changed (a row this worker no longer holds does not).
  */
 export async function markSent(db: Db, workerId: string, results: AcceptedResult[]): Promise<Set<string>> {
   if (!results.length) return new Set();
-  const payload = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
+  const batch = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
   const { rows } = await sql<{ id: string }>`
     with r as (
-      select * from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
+      select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
     ), sent as (
       update public.sms_outbox o
          set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
              lease_until = null, error_code = null, error_message = null, updated_at = now()
         from r
-       where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
+       where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
       returning o.id
     ), parts as (
       insert into public.sms_outbox_part (outbox_id, part_no, message_id)
@@ -220,50 +236,48 @@ export async function markSent(db: Db, workerId: string, results: AcceptedResult
         cross join lateral unnest(r.parts) with ordinality as p(message_id, part_no)
       on conflict (outbox_id, part_no) do update
         set message_id = excluded.message_id, submitted_at = now(), receipt_state = null, receipt_error = null, done_at = null
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', 'sent')::text) from sent
     )
-    select id from sent
-  `.execute(db);
-  return new Set(rows.map((r) => r.id));
-}
-
-/** sending → failed: a permanent submit error. */
-export async function markFailed(db: Db, workerId: string, results: FailedResult[]): Promise<Set<string>> {
-  if (!results.length) return new Set();
-  const payload = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, code: r.errorCode, message: r.errorMessage })));
-  const { rows } = await sql<{ id: string }>`
-    update public.sms_outbox o
-       set status = 'failed', done_at = now(), error_code = r.code, error_message = r.message,
-           lease_until = null, updated_at = now()
-      from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, code text, message text)
-     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
-    returning o.id
+    select id, (select count(*) from announced) as announced from sent
   `.execute(db);
   return new Set(rows.map((r) => r.id));
 }
 
 /**
- * sending → queued again after a transient error or an unknown outcome, due after the back-off;
- * → failed when the attempts are used up (sms_settings.max_attempts).
+ * sending → failed (permanent error), or → queued after its back-off (transient error, unknown
+ * outcome), or → failed when sms_settings.max_attempts are used up. Returns the new status of
+ * every row that changed.
  */
-export async function markRetry(db: Db, workerId: string, results: RetryResult[]): Promise<Map<string, MessageStatus>> {
+export async function markUnsent(db: Db, workerId: string, results: UnsentResult[]): Promise<Map<string, MessageStatus>> {
   if (!results.length) return new Map();
-  const payload = JSON.stringify(
-    results.map((r) => ({ id: r.id, attempts: r.attempts, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
+  const batch = JSON.stringify(
+    results.map((r) => ({ id: r.id, attempts: r.attempts, permanent: r.permanent, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
   );
   const { rows } = await sql<{ id: string; status: MessageStatus }>`
-    update public.sms_outbox o
-       set status = case when o.attempts >= s.max_attempts then 'failed' else 'queued' end,
-           done_at = case when o.attempts >= s.max_attempts then now() end,
-           next_attempt_at = now() + r.delay_ms * interval '1 millisecond',
-           error_code = r.code,
-           error_message = case when o.attempts >= s.max_attempts
-                                then 'gave up after ' || o.attempts || ' attempts: ' || r.message
-                                else r.message end,
-           lease_until = null, worker_id = null, updated_at = now()
-      from jsonb_to_recordset(${payload}::jsonb) as r(id uuid, attempts int, code text, message text, delay_ms int),
-           public.sms_settings s
-     where o.id = r.id and o.status = 'sending' and o.worker_id = ${workerId} and o.attempts = r.attempts
-    returning o.id, o.status
+    with r as (
+      select r.*, r.permanent or r.attempts >= s.max_attempts as final
+        from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
+             public.sms_settings s
+    ), changed as (
+      update public.sms_outbox o
+         set status = case when r.final then 'failed' else 'queued' end,
+             done_at = case when r.final then now() end,
+             next_attempt_at = case when r.final then o.next_attempt_at else now() + r.delay_ms * interval '1 millisecond' end,
+             error_code = r.code,
+             error_message = case when r.final and not r.permanent
+                                  then 'gave up after ' || o.attempts || ' attempts: ' || r.message
+                                  else r.message end,
+             lease_until = null,
+             worker_id = case when r.final then o.worker_id end,
+             updated_at = now()
+        from r
+       where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
+      returning o.id, o.status
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from changed where status = 'failed'
+    )
+    select id, status, (select count(*) from announced) as announced from changed
   `.execute(db);
   return new Map(rows.map((r) => [r.id, r.status]));
 }
@@ -277,10 +291,15 @@ export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
        limit ${limit}
          for update skip locked
     )
+    ), expired as (
     update public.sms_outbox o
        set status = 'expired', done_at = now(), error_message = 'expired before it could be sent', updated_at = now()
       from overdue where o.id = overdue.id
     returning o.id
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', 'expired')::text) from expired
+    )
+    select id, (select count(*) from announced) as announced from expired
   `.execute(db);
   return rows.length;
 }

@@ -24,51 +24,60 @@ export interface IncomingReceipt {
   destination: string | null;
 }
 
-export interface PartMatch {
+export interface ReceiptMatch {
+  /** Index of the receipt in the batch. */
   index: number;
   outboxId: string;
+  /** The message's new status when this batch made it final. */
+  finalStatus: MessageStatus | null;
 }
 
 /**
- * Finds the part each receipt belongs to: the first candidate id that matches wins (the id as
- * received before its reinterpretations), and among parts sharing an id (SMSCs recycle them) the
- * most recently submitted. Updates the matched parts' receipt state (a final state is never
- * replaced by a progress state or by a later final one). Returns the matches by input index.
+ * Matches receipts to submitted parts and applies them: each receipt's candidate ids in order
+ * (the id as received, then its hex/decimal reinterpretations), and among parts sharing an id
+ * (SMSCs recycle them) the most recently submitted; a final state is never replaced by a progress
+ * state or by a later final one. Then each touched message's status from all its parts.
+ * Returns the matches.
  */
-export async function applyToParts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<PartMatch[]> {
+export async function applyReceipts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<ReceiptMatch[]> {
   if (!receipts.length) return [];
-  const payload = JSON.stringify(receipts.map((r, index) => ({ index, candidates: r.candidates, state: r.state, error: r.error })));
-  const { rows } = await sql<{ index: number; outbox_id: string }>`
+  const batch = JSON.stringify(receipts.map((r, idx) => ({ idx, candidates: r.candidates, state: r.state, error: r.error })));
+  const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean }>`
     with r as (
-      select * from jsonb_to_recordset(${payload}::jsonb) as r(index int, candidates text[], state text, error text)
-    ), m as (
-      select distinct on (r.index) r.index, r.state, r.error, p.outbox_id, p.part_no
+      select * from jsonb_to_recordset(${batch}::jsonb) as r(idx int, candidates text[], state text, error text)
+    ), m as materialized (
+      select distinct on (r.idx) r.idx, r.state, r.error, p.outbox_id, p.part_no, p.receipt_state as old_state
         from r
         cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
         join public.sms_outbox_part p on p.message_id = c.message_id
-       order by r.index, c.preference, p.submitted_at desc
+       order by r.idx, c.preference, p.submitted_at desc
     ), upd as (
       update public.sms_outbox_part p
          set receipt_state = m.state, receipt_error = m.error, done_at = now()
         from m
-       where p.outbox_id = m.outbox_id and p.part_no = m.part_no
-         and m.state is not null
+       where p.outbox_id = m.outbox_id and p.part_no = m.part_no and m.state is not null
          and (p.receipt_state is null or p.receipt_state in ('ACCEPTD', 'ENROUTE'))
+      returning p.outbox_id, p.part_no
     )
-    select index, outbox_id from m
+    select m.idx, m.outbox_id, u.outbox_id is not null as updated
+      from m left join upd u on u.outbox_id = m.outbox_id and u.part_no = m.part_no
   `.execute(db);
-  return rows.map((r) => ({ index: r.index, outboxId: r.outbox_id }));
+  const touched = [...new Set(rows.filter((r) => r.updated).map((r) => r.outbox_id))];
+  const finals = new Map((await refreshStatuses(db, touched)).map((f) => [f.id, f.status]));
+  return rows.map((r) => ({ index: r.idx, outboxId: r.outbox_id, finalStatus: finals.get(r.outbox_id) ?? null }));
 }
 
 /**
  * Sets each `sent` message's status from its parts: `delivered` once every part is delivered;
  * `undelivered` / `expired` / `rejected` as soon as one part ends that way (the first to end
- * decides). Messages with parts still pending stay `sent`.
+ * decides). Messages with parts still pending stay `sent`. The status test is written
+ * `coalesce(status, '') = 'sent'` so the planner reaches rows by primary key rather than through
+ * the partial index of sent rows (see src/db/outbox.ts).
  */
-export async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id: string; status: MessageStatus }[]> {
+async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id: string; status: MessageStatus }[]> {
   if (!outboxIds.length) return [];
   const { rows } = await sql<{ id: string; status: MessageStatus }>`
-    with agg as (
+    with agg as materialized (
       select p.outbox_id,
              count(*) filter (where p.receipt_state = 'DELIVRD') as delivered,
              (array_agg(p.receipt_state order by p.done_at, p.part_no)
@@ -80,33 +89,37 @@ export async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id
         from public.sms_outbox_part p
        where p.outbox_id = any(${outboxIds}::uuid[])
        group by p.outbox_id
+    ), changed as (
+      update public.sms_outbox o
+         set status = case
+                        when agg.bad_state = 'EXPIRED' then 'expired'
+                        when agg.bad_state = 'REJECTD' then 'rejected'
+                        when agg.bad_state is not null then 'undelivered'
+                        else 'delivered'
+                      end,
+             receipt_state = coalesce(agg.bad_state, 'DELIVRD'),
+             receipt_error = case when agg.bad_state is not null then agg.bad_error else agg.ok_error end,
+             error_code = case when agg.bad_state is not null then agg.bad_error else o.error_code end,
+             error_message = case when agg.bad_state is not null then 'receipt: ' || agg.bad_state else o.error_message end,
+             done_at = now(),
+             updated_at = now()
+        from agg
+       where o.id = agg.outbox_id
+         and coalesce(o.status, '') = 'sent'
+         and (agg.bad_state is not null or agg.delivered >= o.segments)
+      returning o.id, o.status
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from changed
     )
-    update public.sms_outbox o
-       set status = case
-                      when agg.bad_state = 'EXPIRED' then 'expired'
-                      when agg.bad_state = 'REJECTD' then 'rejected'
-                      when agg.bad_state is not null then 'undelivered'
-                      else 'delivered'
-                    end,
-           receipt_state = coalesce(agg.bad_state, 'DELIVRD'),
-           receipt_error = case when agg.bad_state is not null then agg.bad_error else agg.ok_error end,
-           error_code = case when agg.bad_state is not null then agg.bad_error else o.error_code end,
-           error_message = case when agg.bad_state is not null then 'receipt: ' || agg.bad_state else o.error_message end,
-           done_at = now(),
-           updated_at = now()
-      from agg
-     where o.id = agg.outbox_id
-       and o.status = 'sent'
-       and (agg.bad_state is not null or agg.delivered >= o.segments)
-    returning o.id, o.status
+    select id, status, (select count(*) from announced) as announced from changed
   `.execute(db);
   return rows;
 }
 
-/** Keeps receipts that matched no part yet, for later matching and for inspection. */
-export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promise<void> {
-  if (!receipts.length) return;
-  await db
+/** Keeps receipts that matched no part yet, for later matching and for inspection. Returns their ids. */
+export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promise<string[]> {
+  if (!receipts.length) return [];
+  const rows = await db
     .insertInto('sms_receipt')
     .values(
       receipts.map((r) => ({
@@ -119,7 +132,9 @@ export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promi
         text: r.text,
       })),
     )
+    .returning('id')
     .execute();
+  return rows.map((r) => String(r.id));
 }
 
 export interface StoredReceipt {
@@ -138,6 +153,18 @@ export async function unmatchedReceiptsFor(db: Db, ids: string[]): Promise<Store
     .where('matched_at', 'is', null)
     .where('message_id', '=', sql<string>`any(${ids}::text[])`)
     .orderBy('received_at')
+    .execute();
+  return rows.map((r) => ({ id: String(r.id), rawId: r.raw_message_id, state: r.state, error: r.error }));
+}
+
+/** Stored receipts by id that are still unmatched. */
+export async function receiptsById(db: Db, ids: string[]): Promise<StoredReceipt[]> {
+  if (!ids.length) return [];
+  const rows = await db
+    .selectFrom('sms_receipt')
+    .select(['id', 'raw_message_id', 'state', 'error'])
+    .where('id', '=', sql<string>`any(${ids}::bigint[])`)
+    .where('matched_at', 'is', null)
     .execute();
   return rows.map((r) => ({ id: String(r.id), rawId: r.raw_message_id, state: r.state, error: r.error }));
 }
@@ -161,14 +188,10 @@ export async function oldestUnmatched(db: Db, limit: number, offset = 0): Promis
 }
 
 export async function markMatched(db: Db, matches: { receiptId: string; outboxId: string }[]): Promise<void> {
-  if (!matches.length) return;
-  const payload = JSON.stringify(matches.map((m) => ({ id: m.receiptId, outbox_id: m.outboxId })));
-  await sql`
-    update public.sms_receipt r
-       set matched_at = now(), outbox_id = m.outbox_id
-      from jsonb_to_recordset(${payload}::jsonb) as m(id bigint, outbox_id uuid)
-     where r.id = m.id
-  `.execute(db);
+  // Few rows, and sms_receipt's only other index is on unmatched rows: by primary key, row by row.
+  for (const m of matches) {
+    await db.updateTable('sms_receipt').set({ matched_at: sql`now()`, outbox_id: m.outboxId }).where('id', '=', m.receiptId).execute();
+  }
 }
 
 /** Deletes unmatched receipts older than the retention, and matched ones as they age out too. */

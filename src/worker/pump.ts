@@ -52,6 +52,8 @@ export class Pump {
   private idle = false;
   private dbErrorLogged = 0;
   private readonly maxClaim: number;
+  private claims = { count: 0, rows: 0, ms: 0 };
+  private statsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -70,6 +72,10 @@ export class Pump {
   }
 
   start(): void {
+    if (this.logger.isLevelEnabled('debug')) {
+      this.statsTimer = setInterval(() => this.logStats(), 1000);
+      this.statsTimer.unref();
+    }
     this.loopDone ??= this.loop().catch((err) => {
       this.logger.fatal({ err }, 'the drain loop crashed');
       throw err;
@@ -99,6 +105,7 @@ export class Pump {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.statsTimer);
     clearTimeout(this.dueTimer);
     clearTimeout(this.recheckTimer);
     this.signal.notify();
@@ -131,7 +138,11 @@ export class Pump {
         const asked = Math.min(room, this.maxClaim);
         let claimed: ClaimedMessage[];
         try {
+          const claimStarted = performance.now();
           const r = await claimDue(this.db, this.options.workerId, asked, this.options.leaseSeconds);
+          this.claims.count++;
+          this.claims.rows += r.messages.length;
+          this.claims.ms += performance.now() - claimStarted;
           claimed = r.messages;
           this.dbErrorLogged = 0;
           this.events.onClaimed?.(claimed.length, r.expired);
@@ -232,8 +243,31 @@ export class Pump {
       })
       .finally(() => {
         this.inFlight--;
+        // Refill the slot at once from the claimed rows, even while the loop awaits a claim.
+        if (!this.stopping && this.queue.length && this.session.isBound) this.dispatch(this.queue.shift()!);
         this.signal.notify();
       });
+  }
+
+  /** Once a second at LOG_LEVEL=debug: where messages are in the pipeline. */
+  private logStats(): void {
+    const c = this.claims;
+    this.claims = { count: 0, rows: 0, ms: 0 };
+    const f = this.store.takeStats();
+    this.logger.debug(
+      {
+        queued: this.queue.length,
+        inFlight: this.inFlight,
+        storePending: this.store.pending,
+        claims: c.count,
+        claimedRows: c.rows,
+        claimMs: Math.round(c.ms),
+        flushes: f.flushes,
+        flushedItems: f.items,
+        flushMs: Math.round(f.ms),
+      },
+      'pipeline',
+    );
   }
 
   private onDbError(err: unknown, doing: string): void {

@@ -1,18 +1,35 @@
 /**
- * Writes what the SMPP session produces back into Postgres: submit outcomes, delivery receipts and
- * incoming SMS. Everything goes through one group commit, so a batch is one transaction, results
- * and receipts of the same message are never written by two racing transactions of this worker,
- * and a receipt that arrives before its own submit_sm_resp is matched in the same flush that
- * writes the parts.
+ * Writes what the SMPP session produces back into Postgres, through two group commits that run
+ * side by side on their own connections:
+ *
+ * - outcomes: submit results (sent / queued again / failed) and the parts' SMSC ids;
+ * - inbound: delivery receipts and incoming SMS.
  *
  * Callers await their item: the pump frees a window slot, and the session sends deliver_sm_resp,
- * only after the item is committed.
+ * only once the item is committed.
+ *
+ * A receipt can race its own submit result: it may arrive before the submit_sm_resp, or be written
+ * while the outcome batch holding its message's parts is still open. Three cases, all matched:
+ * the receipt committed first (the outcome flush looks for waiting receipts of its new parts);
+ * the outcome committed first (the receipt flush finds the parts); both at once (the receipt flush
+ * stores it unmatched and queues a re-match behind the outcome flush in progress, which by then
+ * has committed). The reconcile task is the safety net for receipts that arrive on another
+ * worker's session.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database, MessageStatus } from '../db/schema.js';
-import { markFailed, markRetry, markSent, type ClaimedMessage, type RetryResult } from '../db/outbox.js';
-import { applyToParts, markMatched, refreshStatuses, storeUnmatched, unmatchedReceiptsFor, type IncomingReceipt } from '../db/receipts.js';
+import { markSent, markUnsent, type ClaimedMessage, type UnsentResult } from '../db/outbox.js';
+import {
+  applyReceipts,
+  markMatched,
+  receiptsById,
+  storeUnmatched,
+  unmatchedReceiptsFor,
+  type IncomingReceipt,
+  type ReceiptMatch,
+  type StoredReceipt,
+} from '../db/receipts.js';
 import { deleteParts, insertInboxMessages, storePart, type InboxMessage } from '../db/inbox.js';
 import type { InboundEvent, MoPart, SubmitResult } from '../smpp/session.js';
 import { normalizeMessageId, receiptIdCandidates } from '../smpp/message-id.js';
@@ -21,9 +38,7 @@ import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
 import { encodingName, normalizeReceiptState } from './inbound-format.js';
 
-type StoreItem =
-  | { kind: 'result'; message: ClaimedMessage; result: SubmitResult }
-  | { kind: 'inbound'; event: InboundEvent };
+type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[] };
 
 export interface StoreOptions {
   workerId: string;
@@ -48,14 +63,33 @@ export interface FlushSummary {
   fenced: number;
   receiptsMatched: number;
   receiptsUnmatched: number;
+  /** Receipts stored earlier, matched now that their parts are known. */
   lateMatches: number;
   /** Messages that reached a final status from receipts, by that status. */
   finalFromReceipts: Partial<Record<MessageStatus, number>>;
   inbox: number;
 }
 
+function emptySummary(): FlushSummary {
+  return {
+    sent: 0,
+    failed: 0,
+    retried: 0,
+    exhausted: 0,
+    fenced: 0,
+    receiptsMatched: 0,
+    receiptsUnmatched: 0,
+    lateMatches: 0,
+    finalFromReceipts: {},
+    inbox: 0,
+  };
+}
+
 export class OutboxStore {
-  private readonly commit: GroupCommit<StoreItem>;
+  private readonly outcomes: GroupCommit<OutcomeItem>;
+  private readonly inbound: GroupCommit<InboundEvent>;
+  /** Flushes and their time since the last `takeStats()`, for the pipeline debug line. */
+  private stats = { flushes: 0, items: 0, ms: 0 };
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -63,185 +97,183 @@ export class OutboxStore {
     private readonly options: StoreOptions,
     private readonly events: StoreEvents = {},
   ) {
-    this.commit = new GroupCommit<StoreItem>({
-      flush: (items) => this.flush(items),
-      maxBatch: 2000,
-      onFlushError: (err, attempt, size) =>
-        this.logger.error({ err, attempt, batch: size }, 'writing results to Postgres failed; retrying (nothing is acknowledged until it is written)'),
-    });
+    const onFlushError = (what: string) => (err: unknown, attempt: number, size: number) =>
+      this.logger.error({ err, attempt, batch: size }, `writing ${what} to Postgres failed; retrying (nothing is acknowledged until it is written)`);
+    this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, onFlushError: onFlushError('submit results') });
+    this.inbound = new GroupCommit<InboundEvent>({ flush: (items) => this.timed(items.length, () => this.writeInbound(items)), maxBatch: 2000, onFlushError: onFlushError('receipts and incoming SMS') });
   }
 
   /** Resolves once the submit outcome is committed. */
   recordResult(message: ClaimedMessage, result: SubmitResult): Promise<void> {
-    return this.commit.add({ kind: 'result', message, result });
+    return this.outcomes.add({ kind: 'result', message, result });
   }
 
   /** Resolves once the receipt or incoming part is committed (then deliver_sm_resp may go). */
   recordInbound(event: InboundEvent): Promise<void> {
-    return this.commit.add({ kind: 'inbound', event });
+    return this.inbound.add(event);
   }
 
   get pending(): number {
-    return this.commit.pending;
+    return this.outcomes.pending + this.inbound.pending;
   }
 
-  idle(): Promise<void> {
-    return this.commit.idle();
+  takeStats(): { flushes: number; items: number; ms: number } {
+    const s = this.stats;
+    this.stats = { flushes: 0, items: 0, ms: 0 };
+    return s;
   }
 
-  close(timeoutMs: number): Promise<void> {
-    return this.commit.close(timeoutMs);
+  async idle(): Promise<void> {
+    await Promise.all([this.outcomes.idle(), this.inbound.idle()]);
+    await this.outcomes.idle(); // re-matches queued by the last inbound flush
   }
 
-  private async flush(items: StoreItem[]): Promise<void> {
+  async close(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.inbound.close(timeoutMs);
+    await this.outcomes.close(Math.max(0, deadline - Date.now()));
+  }
+
+  private async timed(items: number, write: () => Promise<void>): Promise<void> {
+    const started = performance.now();
+    await write();
+    this.stats.flushes++;
+    this.stats.items += items;
+    this.stats.ms += performance.now() - started;
+  }
+
+  private async writeOutcomes(items: OutcomeItem[]): Promise<void> {
     const accepted: { id: string; attempts: number; messageIds: string[]; normalizedIds: string[] }[] = [];
-    const failed: { id: string; attempts: number; errorCode: string; errorMessage: string }[] = [];
-    const retry: RetryResult[] = [];
-    const receipts: IncomingReceipt[] = [];
-    const mo: MoPart[] = [];
+    const unsent: UnsentResult[] = [];
+    const rematch: string[] = [];
     for (const item of items) {
-      if (item.kind === 'inbound') {
-        if (item.event.kind === 'receipt') {
-          const r = item.event.receipt;
-          receipts.push({
-            rawId: r.messageId,
-            candidates: receiptIdCandidates(r.messageId),
-            state: normalizeReceiptState(r.state),
-            error: r.error,
-            text: r.text,
-            source: r.source || null,
-            destination: r.destination || null,
-          });
-        } else {
-          mo.push(item.event.part);
-        }
+      if (item.kind === 'rematch') {
+        rematch.push(...item.receiptIds);
         continue;
       }
       const { message, result } = item;
       if (result.outcome === 'accepted') {
-        accepted.push({
-          id: message.id,
-          attempts: message.attempts,
-          messageIds: result.messageIds,
-          normalizedIds: result.messageIds.map(normalizeMessageId),
-        });
+        accepted.push({ id: message.id, attempts: message.attempts, messageIds: result.messageIds, normalizedIds: result.messageIds.map(normalizeMessageId) });
       } else if (result.outcome === 'rejected') {
-        failed.push({
+        unsent.push({
           id: message.id,
           attempts: message.attempts,
+          permanent: true,
           errorCode: result.statusName,
           errorMessage: `${result.description} (command_status 0x${result.commandStatus.toString(16).padStart(8, '0')})`,
+          delayMs: 0,
         });
       } else {
-        const what = result.unknown ? 'outcome unknown' : 'not sent';
-        retry.push({
+        unsent.push({
           id: message.id,
           attempts: message.attempts,
+          permanent: false,
           errorCode: result.statusName ?? (result.unknown ? 'UNKNOWN_OUTCOME' : 'NOT_SENT'),
-          errorMessage: `${what}: ${result.reason}`,
+          errorMessage: `${result.unknown ? 'outcome unknown' : 'not sent'}: ${result.reason}`,
           delayMs: retryDelayMs(message.attempts, this.options.retryBaseMs, this.options.retryMaxMs),
         });
       }
     }
 
-    const summary: FlushSummary = {
-      sent: 0,
-      failed: 0,
-      retried: 0,
-      exhausted: 0,
-      fenced: 0,
-      receiptsMatched: 0,
-      receiptsUnmatched: 0,
-      lateMatches: 0,
-      finalFromReceipts: {},
-      inbox: 0,
-    };
+    const summary = emptySummary();
     const workerId = this.options.workerId;
-    const newInbox: string[] = [];
-
     await this.db.transaction().execute(async (tx) => {
       const sent = await markSent(tx, workerId, accepted);
-      const failedIds = await markFailed(tx, workerId, failed);
-      const retried = await markRetry(tx, workerId, retry);
+      const unsentStatus = await markUnsent(tx, workerId, unsent);
       summary.sent = sent.size;
-      summary.failed = failedIds.size;
-      for (const status of retried.values()) {
-        if (status === 'failed') summary.exhausted++;
+      const permanentIds = new Set(unsent.filter((u) => u.permanent).map((u) => u.id));
+      for (const [id, status] of unsentStatus) {
+        if (permanentIds.has(id)) summary.failed++;
+        else if (status === 'failed') summary.exhausted++;
         else summary.retried++;
       }
-      summary.fenced = accepted.length + failed.length + retry.length - sent.size - failedIds.size - retried.size;
+      summary.fenced = accepted.length + unsent.length - sent.size - unsentStatus.size;
       if (summary.fenced) {
-        const lost = [...accepted, ...failed, ...retry].filter((r) => !sent.has(r.id) && !failedIds.has(r.id) && !retried.has(r.id));
+        const lost = [...accepted, ...unsent].filter((r) => !sent.has(r.id) && !unsentStatus.has(r.id));
         this.logger.warn(
           { ids: lost.map((r) => r.id) },
           'submit results for messages this worker no longer held (its lease expired and another worker took them): not applied; a duplicate may have been sent',
         );
       }
 
-      const touched = new Set<string>();
-
-      // Receipts that arrived before these parts were written (the receipt raced its own
-      // submit_sm_resp, or arrived while the result waited for this flush).
+      // Receipts already stored that belong to the parts just written, or that an inbound flush
+      // running beside the last outcome flush could not match.
       const newPartIds = accepted.filter((a) => sent.has(a.id)).flatMap((a) => a.normalizedIds.flatMap((id) => receiptIdCandidates(id)));
-      const waiting = await unmatchedReceiptsFor(tx, [...new Set(newPartIds)]);
-      if (waiting.length) {
-        const matches = await applyToParts(
+      const waiting = new Map<string, StoredReceipt>();
+      for (const r of await unmatchedReceiptsFor(tx, [...new Set(newPartIds)])) waiting.set(r.id, r);
+      for (const r of await receiptsById(tx, rematch)) waiting.set(r.id, r);
+      if (waiting.size) {
+        const list = [...waiting.values()];
+        const matches = await applyReceipts(
           tx,
-          waiting.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
+          list.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
         );
-        await markMatched(
-          tx,
-          matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })),
-        );
-        for (const m of matches) touched.add(m.outboxId);
+        await markMatched(tx, matches.map((m) => ({ receiptId: list[m.index]!.id, outboxId: m.outboxId })));
         summary.lateMatches = matches.length;
+        countFinals(summary, matches);
       }
+    });
+    this.events.onCommitted?.(summary);
+  }
 
+  private async writeInbound(events: InboundEvent[]): Promise<void> {
+    const receipts: IncomingReceipt[] = [];
+    const mo: MoPart[] = [];
+    for (const event of events) {
+      if (event.kind === 'mo') {
+        mo.push(event.part);
+        continue;
+      }
+      const r = event.receipt;
+      receipts.push({
+        rawId: r.messageId,
+        candidates: receiptIdCandidates(r.messageId),
+        state: normalizeReceiptState(r.state),
+        error: r.error,
+        text: r.text,
+        source: r.source || null,
+        destination: r.destination || null,
+      });
+    }
+
+    const summary = emptySummary();
+    let stored: string[] = [];
+    await this.db.transaction().execute(async (tx) => {
       if (receipts.length) {
-        const matches = await applyToParts(tx, receipts);
+        const matches = await applyReceipts(tx, receipts);
         const matched = new Set(matches.map((m) => m.index));
-        for (const m of matches) touched.add(m.outboxId);
         const unmatched = receipts.filter((_, i) => !matched.has(i));
-        await storeUnmatched(tx, unmatched);
+        stored = await storeUnmatched(tx, unmatched);
         summary.receiptsMatched = matches.length;
         summary.receiptsUnmatched = unmatched.length;
-      }
-
-      for (const { status } of await refreshStatuses(tx, [...touched])) {
-        summary.finalFromReceipts[status] = (summary.finalFromReceipts[status] ?? 0) + 1;
+        countFinals(summary, matches);
       }
 
       const complete: InboxMessage[] = [];
       for (const part of mo) {
         if (!part.concat) {
-          complete.push({
-            sender: part.source,
-            recipient: part.destination,
-            body: part.text,
-            encoding: encodingName(part.dataCoding),
-            parts: 1,
-            missingParts: 0,
-          });
+          complete.push({ sender: part.source, recipient: part.destination, body: part.text, encoding: encodingName(part.dataCoding), parts: 1, missingParts: 0 });
           continue;
         }
         const key = { sender: part.source, recipient: part.destination, ref: part.concat.ref, total: part.concat.total };
         const set = await storePart(tx, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
         if (set) {
           const { text, missing } = reassemble(set, key.total, set[0]!.dataCoding);
-          complete.push({
-            sender: key.sender,
-            recipient: key.recipient,
-            body: text,
-            encoding: encodingName(set[0]!.dataCoding),
-            parts: key.total,
-            missingParts: missing.length,
-          });
+          complete.push({ sender: key.sender, recipient: key.recipient, body: text, encoding: encodingName(set[0]!.dataCoding), parts: key.total, missingParts: missing.length });
           await deleteParts(tx, key);
         }
       }
-      newInbox.push(...(await insertInboxMessages(tx, complete)));
-      summary.inbox = newInbox.length;
+      summary.inbox = (await insertInboxMessages(tx, complete)).length;
     });
+    // Unmatched receipts may belong to an outcome batch that was open beside this one: look
+    // again behind it. (Not awaited: the receipts are stored, their deliver_sm may be answered.)
+    if (stored.length) void this.outcomes.add({ kind: 'rematch', receiptIds: stored }).catch(() => {});
     this.events.onCommitted?.(summary);
   }
+}
+
+function countFinals(summary: FlushSummary, matches: ReceiptMatch[]): void {
+  const finals = new Map<string, MessageStatus>();
+  for (const m of matches) if (m.finalStatus) finals.set(m.outboxId, m.finalStatus);
+  for (const status of finals.values()) summary.finalFromReceipts[status] = (summary.finalFromReceipts[status] ?? 0) + 1;
 }

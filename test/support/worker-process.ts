@@ -23,7 +23,10 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker']): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  // Node options (e.g. --cpu-prof) go before the script; the rest are sms-outbox's arguments.
+  const nodeArgs = args.filter((a) => a.startsWith('--cpu-prof'));
+  const cliArgs = args.filter((a) => !a.startsWith('--cpu-prof'));
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CLI, ...cliArgs], {
     env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
