@@ -1,0 +1,217 @@
+/**
+ * Fault tests: the worker (a real child process) is killed, its SMSC connection dropped, its
+ * Postgres restarted, and run twice under one account-wide rate limit. Every message must end in
+ * a final status with none lost; duplicates are bounded as the README promises.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
+import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Enqueues `n` messages with bodies `${prefix} <i>` through sms_send, in one statement. */
+async function enqueue(pool: pg.Pool, n: number, prefix: string): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `select sms_send('+7999' || lpad(i::text, 7, '0'), $2 || ' ' || i) as id from generate_series(1, $1::int) i`,
+    [n, prefix],
+  );
+  return rows.map((r) => r.id);
+}
+
+async function countByStatus(pool: pg.Pool): Promise<Record<string, number>> {
+  const { rows } = await pool.query<{ status: string; n: number }>('select status, count(*)::int as n from sms_outbox group by status');
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(50);
+  }
+}
+
+function workerEnv(tdbUrl: string, sim: Simulator, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: tdbUrl,
+    SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
+    SMPP_WINDOW: '10',
+    SMPP_RECONNECT_MAX_S: '1',
+    SMS_LEASE_S: '2',
+    SMS_SHUTDOWN_TIMEOUT_S: '10',
+    ...extra,
+  };
+}
+
+/** Wire submits per body (one part per message in these tests). */
+function submitsByBody(sim: Simulator): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const s of sim.received.submits) counts.set(s.text, (counts.get(s.text) ?? 0) + 1);
+  return counts;
+}
+
+async function withSetup(fn: (tdb: TestDatabase, sim: Simulator) => Promise<void>, simOptions = {}): Promise<void> {
+  const tdb = await createTestDatabase();
+  await tdb.pool.query(`update sms_settings set default_sender = 'FaultTest', max_attempts = 20`);
+  const sim = await startSimulator({ receiptDelayMs: 5, ...simOptions });
+  try {
+    await fn(tdb, sim);
+  } finally {
+    await sim.stop();
+    await tdb.drop();
+  }
+}
+
+test('SIGKILL three times in a 5,000-message run: every message delivered, at most one window of duplicates per kill', async (t) => {
+  await withSetup(async (tdb, sim) => {
+    const ids = await enqueue(tdb.pool, 5000, 'kill');
+    const window = 10;
+    let worker: WorkerProcess | undefined;
+    const kills = [1000, 2500, 4000];
+    for (const atSubmits of kills) {
+      worker = startWorkerProcess(workerEnv(tdb.url, sim, { SMPP_WINDOW: String(window) }));
+      await worker.waitForLog(/worker started/);
+      await waitUntil(`${atSubmits} submits`, async () => sim.counters.submits >= atSubmits, 60_000);
+      await worker.kill();
+      const stuck = (await countByStatus(tdb.pool)).sending ?? 0;
+      assert.ok(stuck <= 2 * window, `at most the window plus the claimed-ahead rows are left sending (${stuck})`);
+    }
+    worker = startWorkerProcess(workerEnv(tdb.url, sim));
+    try {
+      await waitForStatuses(tdb.pool, ids, ['delivered'], 120_000);
+    } finally {
+      await worker.stop();
+    }
+    const counts = submitsByBody(sim);
+    assert.equal(counts.size, 5000, 'every message reached the SMSC');
+    const duplicates = [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
+    t.diagnostic(`${duplicates} duplicate submits over ${kills.length} kills (window ${window})`);
+    assert.ok(duplicates <= kills.length * window, `${duplicates} duplicates for ${kills.length} kills of a window of ${window}`);
+    const { rows } = await tdb.pool.query(`select count(*)::int as n from sms_outbox where status = 'delivered' and done_at is not null`);
+    assert.equal(rows[0].n, 5000);
+  });
+});
+
+test('the SMSC drops the connection again and again mid-run: none lost', async (t) => {
+  await withSetup(async (tdb, sim) => {
+    const ids = await enqueue(tdb.pool, 2000, 'drop');
+    const worker = startWorkerProcess(workerEnv(tdb.url, sim));
+    try {
+      await worker.waitForLog(/worker started/);
+      let drops = 0;
+      while (sim.counters.submits < 1800 && drops < 40) {
+        await sleep(150);
+        if (sim.counters.submits > 100) {
+          sim.closeConnections();
+          drops++;
+        }
+      }
+      assert.ok(drops >= 5, `dropped the connection ${drops} times`);
+      t.diagnostic(`connection dropped ${drops} times`);
+      await waitForStatuses(tdb.pool, ids, ['delivered'], 120_000);
+    } finally {
+      await worker.stop();
+    }
+    const counts = submitsByBody(sim);
+    assert.equal(counts.size, 2000, 'every message reached the SMSC');
+    assert.ok(sim.counters.connections > 5, 'the worker reconnected');
+  });
+});
+
+test('Postgres restarted mid-run: the worker recovers on its own and finishes', async () => {
+  const cluster = await startEmbeddedPostgres({ settings: { fsync: 'off' } });
+  const sim = await startSimulator({ receiptDelayMs: 5 });
+  const url = cluster.url.replace(/\/postgres$/, '/faults');
+  const admin = new pg.Client({ connectionString: cluster.url });
+  await admin.connect();
+  await admin.query('create database faults');
+  await admin.end();
+  await migrate(url, { settings: { defaultSender: 'FaultTest' } });
+  let pool = new pg.Pool({ connectionString: url });
+  pool.on('error', () => {});
+  const worker = startWorkerProcess(workerEnv(url, sim));
+  try {
+    await worker.waitForLog(/worker started/);
+    const ids = await enqueue(pool, 3000, 'pgrestart');
+    await waitUntil('500 submits', async () => sim.counters.submits >= 500, 60_000);
+    await pool.end();
+    await cluster.restart();
+    pool = new pg.Pool({ connectionString: url });
+    pool.on('error', () => {});
+    await waitForStatuses(pool, ids, ['delivered'], 120_000);
+    assert.equal(worker.child.exitCode, null, 'the same worker process is still running');
+    assert.ok(worker.logs.some((l) => /connection re-established|failed; retrying|Postgres error/.test(String(l.msg))), 'the worker noticed the restart');
+    assert.equal(submitsByBody(sim).size, 3000);
+  } finally {
+    await worker.stop();
+    await pool.end().catch(() => {});
+    await sim.stop();
+    await cluster.stop();
+  }
+});
+
+test('two workers with SMPP_TPS=40 together stay within 40 submit_sm per second', async (t) => {
+  await withSetup(async (tdb, sim) => {
+    const ids = await enqueue(tdb.pool, 240, 'tps');
+    const env = workerEnv(tdb.url, sim, { SMPP_TPS: '40' });
+    const a = startWorkerProcess({ ...env, SMS_WORKER_ID: 'tps-a' });
+    const b = startWorkerProcess({ ...env, SMS_WORKER_ID: 'tps-b' });
+    try {
+      await Promise.all([a.waitForLog(/worker started/), b.waitForLog(/worker started/)]);
+      await waitForStatuses(tdb.pool, ids, ['delivered'], 60_000);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const times = sim.received.submits.map((s) => s.at).sort((x, y) => x - y);
+    assert.equal(times.length, 240);
+    // Every one-second window of submits, wherever it starts, holds at most 40 (+2 for timer
+    // edges), and the two workers' sessions both did work.
+    let worst = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! >= 1000) j++;
+      worst = Math.max(worst, i - j + 1);
+    }
+    t.diagnostic(`worst one-second window: ${worst} submits`);
+    assert.ok(worst <= 42, `${worst} submits in one second`);
+    const span = (times.at(-1)! - times[0]!) / 1000;
+    assert.ok(span >= 240 / 40 - 1.5, `240 submits took ${span.toFixed(1)} s at 40/s`);
+    const { rows } = await tdb.pool.query(`select count(distinct worker_id)::int as n from sms_outbox`);
+    assert.equal(rows[0].n, 2, 'both workers sent');
+  });
+});
+
+test('SIGTERM: the worker drains its window, writes results, unbinds and exits 0', async () => {
+  await withSetup(
+    async (tdb, sim) => {
+      const ids = await enqueue(tdb.pool, 3000, 'term');
+      const worker = startWorkerProcess(workerEnv(tdb.url, sim, { SMPP_WINDOW: '50' }));
+      await worker.waitForLog(/worker started/);
+      await waitUntil('some submits', async () => sim.counters.submits >= 300);
+      const started = Date.now();
+      const code = await worker.stop('SIGTERM');
+      assert.equal(code, 0);
+      assert.ok(Date.now() - started < 10_000, 'exited within the shutdown timeout');
+      assert.ok(sim.received.unbinds >= 1, 'unbound cleanly');
+      const counts = await countByStatus(tdb.pool);
+      assert.equal(counts.sending ?? 0, 0, 'nothing left held by the stopped worker');
+      // Everything submitted has its outcome written: no wire submit is missing from the table.
+      const { rows } = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status in ('sent', 'delivered')`);
+      assert.equal(rows[0]!.n, sim.counters.accepted);
+      // A new worker finishes the rest.
+      const again = startWorkerProcess(workerEnv(tdb.url, sim));
+      try {
+        await waitForStatuses(tdb.pool, ids, ['delivered'], 60_000);
+      } finally {
+        await again.stop();
+      }
+      assert.equal(submitsByBody(sim).size, 3000);
+      assert.equal([...submitsByBody(sim).values()].filter((n) => n > 1).length, 0, 'a graceful stop repeats nothing');
+    },
+    { responseDelayMs: 5 },
+  );
+});
