@@ -53,21 +53,19 @@ comment on function public.sms_uuidv7() is
 -- The same sets are in test/vectors/segments.json ("every basic char", the extension cases);
 -- test/sql/segments.test.ts checks every BMP code point against them.
 
--- sms_check_body: validates an SMS body and counts what it costs.
+-- sms_count_segments: what a text costs as an SMS. Pure counting, any text (sms_send's rules
+-- about what may be sent are in sms_check_body); this is what sms_segments() exposes.
 --   encoding  'gsm7' when every character is in the basic or extension table, else 'ucs2'
 --   units     septets (gsm7: extension characters count 2) or UTF-16 code units (ucs2:
 --             characters above U+FFFF count 2)
 --   segments  1 when units fit one message (160 / 70), else parts of 153 / 67 filled greedily,
---             never splitting an escape pair or a surrogate pair
--- With max_segments given, a body needing more parts is rejected (22001).
+--             never splitting an escape pair or a surrogate pair (an empty text is 1)
 --
--- Speed matters: this runs inside the app's transaction on every sms_send. The common paths
--- are a few regular-expression scans (C code) and a translate(); the exact greedy walk runs
--- only for multi-part bodies that contain weight-2 characters, and then loops once per such
--- character, not per character of the body.
-create function public.sms_check_body(body text, max_segments integer default null,
-                                      out encoding text, out units integer, out segments integer)
-language plpgsql immutable parallel safe
+-- Speed matters: this runs inside the app's transaction. The common paths are two or three
+-- regular-expression scans (C code); the exact greedy walk runs only for multi-part texts that
+-- contain weight-2 characters, and then loops once per such character, not per character.
+create function public.sms_count_segments(body text, out encoding text, out units integer, out segments integer)
+language plpgsql immutable strict parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
 declare
@@ -79,46 +77,7 @@ declare
   run_len integer;
   fill integer;
   i integer;
-  bad text;
-  pos integer;
-  what text;
 begin
-  if body is null then
-    raise exception 'body must not be null'
-      using errcode = '22004', column = 'body';
-  end if;
-  if body = '' then
-    raise exception 'body must not be empty'
-      using errcode = '22023', column = 'body';
-  end if;
-
-  -- Characters that never belong in an SMS: C0 controls other than tab, LF, FF and CR; DEL and
-  -- the C1 controls (usually Windows-1252 text decoded as Latin-1); U+FFFD, the replacement
-  -- character a decoder leaves where it met bytes it could not read; U+FFFE and U+FFFF, which
-  -- are not characters. NUL cannot reach here: PostgreSQL rejects it in any text value (22021).
-  if body ~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]' then
-    bad := substring(body from '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]');
-    pos := strpos(body, bad);
-    what := case
-      when bad = U&'\FFFD' then 'the replacement character, left where text was mangled before it reached the database'
-      when bad in (U&'\FFFE', U&'\FFFF') then 'not a character'
-      else 'a control character' end;
-    if bad = U&'\FFFD' or ascii(bad) between 128 and 159 then
-      raise exception 'body contains U+% (%) at character %; only printable text, tab, line feed, form feed and carriage return can be sent',
-          lpad(upper(to_hex(ascii(bad))), 4, '0'), what, pos
-        using errcode = '22021', column = 'body',
-              hint = 'check that the client sends UTF-8 and decodes its input with the right character set';
-    end if;
-    raise exception 'body contains U+% (%) at character %; only printable text, tab, line feed, form feed and carriage return can be sent',
-        lpad(upper(to_hex(ascii(bad))), 4, '0'), what, pos
-      using errcode = '22021', column = 'body';
-  end if;
-
-  if body !~ '[^\s\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]' then
-    raise exception 'body must contain more than white space'
-      using errcode = '22023', column = 'body';
-  end if;
-
   n := char_length(body);
   if body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]' then
     encoding := 'ucs2';
@@ -176,6 +135,66 @@ begin
       end if;
     end loop;
   end if;
+end
+$$;
+
+comment on function public.sms_count_segments(text) is
+  'sms-outbox internal: encoding (gsm7/ucs2), units and segments of a text; the counter behind sms_segments and sms_send';
+
+
+-- sms_check_body: the rules for what sms_send may send, then the count; with max_segments
+-- given, a body needing more parts is rejected (22001) with the reason in the message.
+create function public.sms_check_body(body text, max_segments integer default null,
+                                      out encoding text, out units integer, out segments integer)
+language plpgsql immutable parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  cost record;
+  bad text;
+  pos integer;
+  what text;
+begin
+  if body is null then
+    raise exception 'body must not be null'
+      using errcode = '22004', column = 'body';
+  end if;
+  if body = '' then
+    raise exception 'body must not be empty'
+      using errcode = '22023', column = 'body';
+  end if;
+
+  -- Characters that never belong in an SMS: C0 controls other than tab, LF, FF and CR; DEL and
+  -- the C1 controls (usually Windows-1252 text decoded as Latin-1); U+FFFD, the replacement
+  -- character a decoder leaves where it met bytes it could not read; U+FFFE and U+FFFF, which
+  -- are not characters. NUL cannot reach here: PostgreSQL rejects it in any text value (22021).
+  if body ~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]' then
+    bad := substring(body from '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF]');
+    pos := strpos(body, bad);
+    what := case
+      when bad = U&'\FFFD' then 'the replacement character, left where text was mangled before it reached the database'
+      when bad in (U&'\FFFE', U&'\FFFF') then 'not a character'
+      else 'a control character' end;
+    if bad = U&'\FFFD' or ascii(bad) between 128 and 159 then
+      raise exception 'body contains U+% (%) at character %; only printable text, tab, line feed, form feed and carriage return can be sent',
+          lpad(upper(to_hex(ascii(bad))), 4, '0'), what, pos
+        using errcode = '22021', column = 'body',
+              hint = 'check that the client sends UTF-8 and decodes its input with the right character set';
+    end if;
+    raise exception 'body contains U+% (%) at character %; only printable text, tab, line feed, form feed and carriage return can be sent',
+        lpad(upper(to_hex(ascii(bad))), 4, '0'), what, pos
+      using errcode = '22021', column = 'body';
+  end if;
+
+  if body !~ '[^\s\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]' then
+    raise exception 'body must contain more than white space'
+      using errcode = '22023', column = 'body';
+  end if;
+
+  cost := public.sms_count_segments(body);
+  encoding := cost.encoding;
+  units := cost.units;
+  segments := cost.segments;
 
   if segments > max_segments then
     if encoding = 'ucs2' then
@@ -194,15 +213,15 @@ end
 $$;
 
 comment on function public.sms_check_body(text, integer) is
-  'sms-outbox internal: validates a body and returns its encoding, units and segments; with max_segments, rejects longer bodies (22001)';
+  'sms-outbox internal: validates a body for sms_send and returns its encoding, units and segments; with max_segments, rejects longer bodies (22001)';
 
 
 -- sms_check_sender: validates a sender and returns it normalised (a numeric sender loses its
 -- "+"). NULL stays NULL (the caller decides what a missing sender means). `arg` names the
 -- argument in messages: 'sender' from sms_send, 'default_sender' from the settings trigger.
 --   numeric:       optional "+", then 1..15 digits (sent with TON 1 / NPI 1)
---   alphanumeric:  1..11 characters of the GSM 03.38 basic table, no line breaks, no
---                  leading or trailing space (sent with TON 5 / NPI 0)
+--   alphanumeric:  1..11 characters of the GSM 03.38 basic table, at least one of them a letter, no
+--                  line breaks, no leading or trailing space (sent with TON 5 / NPI 0)
 create function public.sms_check_sender(sender text, arg text default 'sender')
 returns text
 language plpgsql immutable parallel safe
@@ -233,12 +252,14 @@ begin
       using errcode = '22021', column = arg,
             hint = 'use Latin letters, digits, space and common punctuation, e.g. ''MyShop'' or ''Shop-24''; for a phone number pass digits only';
   end if;
+  -- Networks treat an all-digit sender as a number; an alphanumeric one needs a letter. What
+  -- has none is most likely a formatted phone number.
+  if sender !~ '[A-Za-z\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9]' then
+    raise exception '% % has no letter: an alphanumeric sender needs one, a numeric sender is digits only', arg, quote_literal(sender)
+      using errcode = '22023', column = arg,
+            hint = 'to send from a phone number, pass its digits only, e.g. ''79991234567''';
+  end if;
   if char_length(sender) > 11 then
-    if sender ~ '^\+?[0-9 ().-]+$' then
-      raise exception 'alphanumeric % % has % characters; at most 11 are allowed', arg, quote_literal(sender), char_length(sender)
-        using errcode = '22001', column = arg,
-              hint = 'to send from a phone number, pass its digits only, e.g. ''79991234567''';
-    end if;
     raise exception 'alphanumeric % % has % characters; at most 11 are allowed', arg, quote_literal(sender), char_length(sender)
       using errcode = '22001', column = arg;
   end if;

@@ -273,13 +273,14 @@ comment on function public.sms_status(uuid) is
   'sms-outbox: status of one message (zero rows for an unknown id)';
 
 
--- sms_segments: the counter sms_send uses, so an app can preview what a body costs. It applies
--- the same body rules but not the max_segments limit (it reports the count instead).
+-- sms_segments: the counter sms_send uses, so an app can preview what a text costs. It counts
+-- any text (NULL gives NULLs); whether sms_send would accept it (non-blank, no control
+-- characters, within sms_settings.max_segments) is sms_send's business.
 create function public.sms_segments(body text, out encoding text, out units integer, out segments integer)
-language sql immutable security definer
+language sql immutable strict security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select c.encoding, c.units, c.segments from public.sms_check_body($1) c
+  select c.encoding, c.units, c.segments from public.sms_count_segments($1) c
 $$;
 
 comment on function public.sms_segments(text) is
@@ -323,11 +324,15 @@ comment on view public.sms_stats is
 
 -- Graphile Worker's schema is installed after these migrations, so the worker role's rights on
 -- it are granted by this function, which `sms-outbox migrate` calls after installing it (and
--- again on every run, so tables added by a Graphile upgrade are covered).
+-- again on every run, so tables added by a Graphile upgrade are covered). Graphile enables row
+-- level security on its tables without policies (only their owner may use them), so the worker
+-- role also gets a policy allowing it every row.
 create function public.sms_grant_worker_graphile() returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+  t regclass;
 begin
   if to_regnamespace('graphile_worker') is null then
     raise exception 'schema graphile_worker does not exist; sms-outbox migrate installs it before calling sms_grant_worker_graphile()'
@@ -337,6 +342,16 @@ begin
   grant all on all tables in schema graphile_worker to sms_worker;
   grant all on all sequences in schema graphile_worker to sms_worker;
   grant all on all routines in schema graphile_worker to sms_worker;
+  for t in
+    select c.oid::regclass
+      from pg_class c
+     where c.relnamespace = 'graphile_worker'::regnamespace
+       and c.relkind in ('r', 'p')
+       and c.relrowsecurity
+       and not exists (select from pg_policy p where p.polrelid = c.oid and p.polname = 'sms_worker_all')
+  loop
+    execute format('create policy sms_worker_all on %s for all to sms_worker using (true) with check (true)', t);
+  end loop;
 end
 $$;
 
