@@ -149,7 +149,23 @@ begin
   end if;
 
   if v_id is null then
-    -- Nothing inserted: a setting refused the message, or the idempotency key exists.
+    -- Nothing inserted: the idempotency key is taken, or a setting refused the message. The key
+    -- comes first: a repeat returns the message it repeats even if the settings changed since.
+    if sms_send.idempotency_key is not null then
+      select o.id, o.recipient, o.body into v_prior
+        from public.sms_outbox o
+       where o.idempotency_key = sms_send.idempotency_key;
+      if found then
+        if v_prior.recipient = v_recipient and v_prior.body = sms_send.body then
+          return v_prior.id;                                 -- a repeat: nothing inserted, no wake-up
+        end if;
+        raise exception 'idempotency_key % was already used for a different message (id %)',
+            quote_literal(sms_send.idempotency_key), v_prior.id
+          using errcode = '23505', column = 'idempotency_key',
+                detail = case when v_prior.recipient <> v_recipient then 'The recipient differs.' else 'The body differs.' end,
+                hint = 'a repeat must have the same recipient and body; use a new key for a new message';
+      end if;
+    end if;
     select s.default_sender, s.max_segments into cfg from public.sms_settings s;
     if not found then
       raise exception 'sms-outbox is not set up: sms_settings has no row'
@@ -163,22 +179,13 @@ begin
         using errcode = '22004', column = 'sender',
               hint = 'pass sender, or set a default: update sms_settings set default_sender = ''MyBrand''; (or SMS_DEFAULT_SENDER for sms-outbox migrate)';
     end if;
-    select o.id, o.recipient, o.body into v_prior
-      from public.sms_outbox o
-     where o.idempotency_key = sms_send.idempotency_key;
-    if not found then
-      -- The conflicting row went away between the two statements (purged): start over.
+    if sms_send.idempotency_key is not null then
+      -- ON CONFLICT saw the key, but the row was gone by the SELECT (purged): start over.
       return public.sms_send(sms_send.recipient, sms_send.body, sms_send.sender, sms_send.send_at,
                              sms_send.expires_at, sms_send.priority, sms_send.idempotency_key, sms_send.metadata);
     end if;
-    if v_prior.recipient = v_recipient and v_prior.body = sms_send.body then
-      return v_prior.id;                                   -- a repeat: nothing inserted, no wake-up
-    end if;
-    raise exception 'idempotency_key % was already used for a different message (id %)',
-        quote_literal(sms_send.idempotency_key), v_prior.id
-      using errcode = '23505', column = 'idempotency_key',
-            detail = case when v_prior.recipient <> v_recipient then 'The recipient differs.' else 'The body differs.' end,
-            hint = 'a repeat must have the same recipient and body; use a new key for a new message';
+    raise exception 'sms_send inserted nothing and found no reason (this is a bug in sms-outbox)'
+      using errcode = 'XX000';
   end if;
 
   -- Wake an idle worker. NOTIFY is transactional: delivered at commit, discarded on rollback,

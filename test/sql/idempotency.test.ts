@@ -70,6 +70,25 @@ describe('one session', () => {
     assert.equal(await rowsWithKey(key), 1);
   });
 
+  test('a repeat returns the first id even if the settings would now refuse the message', async () => {
+    const key = uniqueName('k');
+    const body = 'a'.repeat(400); // 3 parts
+    const first = await sendWithKey(tdb.pool, key, '+79991234567', body);
+    const client = await tdb.connect();
+    try {
+      await client.query('begin');
+      await client.query('update sms_settings set default_sender = null, max_segments = 1');
+      assert.equal(await sendWithKey(client, key, '+79991234567', body), first);
+      await client.query('savepoint s');
+      await rejectsWith(sendWithKey(client, uniqueName('k'), '+79991234567', body), '22001', 'body');
+      await client.query('rollback to savepoint s');
+      await rejectsWith(sendWithKey(client, uniqueName('k'), '+79991234567', 'short'), '22004', 'sender');
+    } finally {
+      await client.query('rollback');
+      await client.end();
+    }
+  });
+
   test('keys are independent of each other', async () => {
     const a = await sendWithKey(tdb.pool, uniqueName('k'));
     const b = await sendWithKey(tdb.pool, uniqueName('k'));
@@ -158,6 +177,34 @@ describe('two sessions racing the same key', () => {
       await b.end();
     }
     assert.equal(await rowsWithKey(key), 1);
+  });
+
+  test('under REPEATABLE READ the second gets a serialization failure (40001) to retry', async () => {
+    const key = uniqueName('k');
+    const a = await tdb.connect();
+    const b = await tdb.connect();
+    try {
+      const pidB = await pidOf(b);
+      await a.query('begin');
+      await b.query('begin isolation level repeatable read');
+      await b.query('select 1'); // takes the snapshot
+      await sendWithKey(a, key);
+      const pending = sendWithKey(b, key);
+      pending.catch(() => {});
+      await waitUntilBlocked(pidB);
+      await a.query('commit');
+      await rejectsWith(pending, '40001');
+      await b.query('rollback');
+      // The retry, in a new transaction, finds the committed row.
+      await b.query('begin isolation level repeatable read');
+      const retried = await sendWithKey(b, key);
+      await b.query('commit');
+      const r = await tdb.pool.query<{ id: string }>('select id from public.sms_outbox where idempotency_key = $1', [key]);
+      assert.deepEqual(r.rows, [{ id: retried }]);
+    } finally {
+      await a.end();
+      await b.end();
+    }
   });
 
   test('sixteen concurrent callers with one key: one row, one id', async () => {
