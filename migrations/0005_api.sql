@@ -6,15 +6,17 @@
 -- sms_send: validate, insert one row, and wake an idle worker. Argument names are API:
 -- Supabase RPC passes them as JSON keys.
 --
--- Built to cost little more than the INSERT it wraps (npm run bench:enqueue measures it):
---   * the checks are regular expressions evaluated in C; the usual call (an international
---     number, a body of at most 70 characters, optional arguments left out) calls no helper:
---     such a body is one part in either encoding (at most 70 UTF-16 units, or 140 septets), so
---     only its encoding needs deciding. Other recipients and bodies go through
---     sms_check_recipient / sms_check_body, which normalise, count and explain what is wrong;
---   * the settings are read by the INSERT itself (INSERT ... SELECT FROM sms_settings, with the
---     wake-up flag in its RETURNING), so the happy path runs one SQL statement. When it inserts
---     nothing, a slow path works out why and raises the matching error.
+-- Built to cost little more than the INSERT it wraps (npm run bench:enqueue measures it). In a
+-- PL/pgSQL function every statement has a price (each expression is prepared once per
+-- transaction, and an enqueue usually is a transaction), so:
+--   * the usual call (an international number, a body of at most 70 characters, no optional
+--     argument) is one condition and one INSERT: such a body is one part in either encoding (at
+--     most 70 UTF-16 units, or 140 septets), so only its encoding needs deciding, and the INSERT
+--     reads sms_settings and the wake-up flag itself (INSERT ... SELECT ... RETURNING);
+--   * every other call takes the general path: the same rules argument by argument, helpers
+--     that normalise, count and explain (sms_check_recipient / _body / _sender), and when the
+--     INSERT inserts nothing, a slow path that works out why and raises the matching error.
+-- The checks are regular expressions, evaluated in C.
 create function public.sms_send(
   recipient       text,
   body            text,
@@ -45,6 +47,30 @@ declare
   cfg record;
   v_prior record;
 begin
+  if sms_send.sender is null and sms_send.send_at is null and sms_send.expires_at is null
+     and coalesce(sms_send.priority, 0) = 0 and sms_send.metadata is null and sms_send.idempotency_key is null
+     and sms_send.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$'
+     and char_length(sms_send.body) <= 70
+     and sms_send.body !~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF\U00010000-\U0010FFFF]'
+     and sms_send.body ~ '[^\s\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]' then
+    insert into public.sms_outbox
+      (recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at)
+    select ltrim(sms_send.recipient, '+'), s.default_sender, sms_send.body,
+           case when sms_send.body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]'
+                then 'ucs2' else 'gsm7' end,
+           1, 0, now(), now() + s.default_validity, now()
+      from public.sms_settings s
+     where s.default_sender is not null
+    returning id, (select w.armed from public.sms_wakeup w) into v_id, v_armed;
+    if v_id is not null then
+      if v_armed then
+        perform pg_notify('sms_outbox_wakeup', '');      -- see the end of the function
+      end if;
+      return v_id;
+    end if;
+    -- No default sender: the general path says so.
+  end if;
+
   if sms_send.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$' then
     v_recipient := ltrim(sms_send.recipient, '+');
   else

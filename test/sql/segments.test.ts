@@ -76,10 +76,15 @@ async function segmentsOf(bodies: string[]): Promise<{ encoding: string; units: 
 
 const isBlank = (body: string) => !/[^\s\u00A0\u1680\u2000-\u200B\u2028\u2029\u202F\u205F\u3000\uFEFF]/u.test(body);
 
-/** sms_send for each body (one statement), then what was stored, in input order. */
-async function sendAll(bodies: string[], client: { query: TestDatabase['pool']['query'] } = tdb.pool) {
+/**
+ * sms_send for each body (one statement), then what was stored, in input order. `path` picks
+ * sms_send's path: 'fast' passes only recipient and body (the usual call), 'general' also passes
+ * an optional argument, which takes the argument-by-argument path.
+ */
+async function sendAll(bodies: string[], client: { query: TestDatabase['pool']['query'] } = tdb.pool, path: 'fast' | 'general' = 'fast') {
+  const extra = path === 'general' ? ', priority => 1' : '';
   const ids = await client.query<{ id: string }>(
-    `select public.sms_send('+79991234567', t.body) as id from unnest($1::text[]) with ordinality t(body, i) order by t.i`,
+    `select public.sms_send('+79991234567', t.body${extra}) as id from unnest($1::text[]) with ordinality t(body, i) order by t.i`,
     [bodies],
   );
   const rows = await client.query<{ body: string; encoding: string; segments: number }>(
@@ -112,8 +117,10 @@ describe('shared vectors', () => {
     for (const v of vectors.cases) {
       if (isBlank(v.body)) continue; // counted, but not sent (see validation.test.ts)
       if (v.segments <= vectors.limits.maxSegments) {
-        const [row] = await sendAll([v.body]);
-        assert.deepEqual(row, { body: v.body, encoding: v.encoding, segments: v.segments }, v.name);
+        for (const path of ['fast', 'general'] as const) {
+          const [row] = await sendAll([v.body], tdb.pool, path);
+          assert.deepEqual(row, { body: v.body, encoding: v.encoding, segments: v.segments }, `${v.name} (${path} path)`);
+        }
       } else {
         const err = await rejectsWith(tdb.pool.query(`select public.sms_send('+79991234567', $1)`, [v.body]), '22001', 'body');
         const label = v.encoding === 'gsm7' ? 'GSM-7' : 'UCS-2';
@@ -199,14 +206,16 @@ describe('random texts against the reference', () => {
     }
   });
 
-  test('sms_send (short-body fast path and full counter alike) stores what the reference says', async () => {
+  test('sms_send (both paths, short bodies and long) stores what the reference says', async () => {
     const sendable = text.filter((b) => !isBlank(b) && reference(b).segments <= 10);
     const samples = fc.sample(sendable, { numRuns: 300, seed: 1234 });
-    const rows = await sendAll(samples);
-    rows.forEach((row, j) => {
-      const want = reference(samples[j]!);
-      assert.deepEqual({ encoding: row.encoding, segments: row.segments }, { encoding: want.encoding, segments: want.segments }, JSON.stringify(samples[j]));
-    });
+    for (const path of ['fast', 'general'] as const) {
+      const rows = await sendAll(samples, tdb.pool, path);
+      rows.forEach((row, j) => {
+        const want = reference(samples[j]!);
+        assert.deepEqual({ encoding: row.encoding, segments: row.segments }, { encoding: want.encoding, segments: want.segments }, `${path}: ${JSON.stringify(samples[j])}`);
+      });
+    }
   });
 });
 
@@ -247,12 +256,14 @@ describe('the alphabet, code point by code point', () => {
       await client.query('begin');
       const cps: number[] = [];
       for (let cp = 32; cp <= 1279; cp++) if (cp < 127 || cp > 159) cps.push(cp);
-      const rows = await sendAll(cps.map((cp) => `x${String.fromCodePoint(cp)}`), client);
-      const wrong = rows.filter((row) => {
-        const ch = [...row.body][1]!;
-        return row.encoding !== (BASIC.has(ch) || EXT.has(ch) ? 'gsm7' : 'ucs2');
-      });
-      assert.deepEqual(wrong, []);
+      for (const path of ['fast', 'general'] as const) {
+        const rows = await sendAll(cps.map((cp) => `x${String.fromCodePoint(cp)}`), client, path);
+        const wrong = rows.filter((row) => {
+          const ch = [...row.body][1]!;
+          return row.encoding !== (BASIC.has(ch) || EXT.has(ch) ? 'gsm7' : 'ucs2');
+        });
+        assert.deepEqual(wrong, [], path);
+      }
       assert.deepEqual(await sendAll(['\u20AC\f'], client), [{ body: '\u20AC\f', encoding: 'gsm7', segments: 1 }]);
     } finally {
       await client.query('rollback');
@@ -265,21 +276,28 @@ describe('the alphabet, code point by code point', () => {
     const client = await tdb.connect();
     try {
       await client.query(`
-        create function pg_temp.probe(cp integer) returns text language plpgsql as $$
+        create function pg_temp.probe(cp integer, general boolean) returns text language plpgsql as $$
         begin
-          perform public.sms_send('+79991234567', 'a' || chr(cp) || 'b');
+          if general then
+            perform public.sms_send('+79991234567', 'a' || chr(cp) || 'b', priority => 1);
+          else
+            perform public.sms_send('+79991234567', 'a' || chr(cp) || 'b');
+          end if;
           return 'ok';
         exception when others then
           return sqlstate;
         end $$`);
-      const r = await client.query<{ cp: number; state: string }>(
-        `select cp, pg_temp.probe(cp) as state
-           from generate_series(1, 65535) cp
-          where cp < 256 or cp >= 65500
-          order by cp`,
-      );
-      const wrong = r.rows.filter((row) => row.state !== (rejected(row.cp) ? '22021' : 'ok'));
-      assert.deepEqual(wrong, []);
+      for (const general of [false, true]) {
+        const r = await client.query<{ cp: number; state: string }>(
+          `select cp, pg_temp.probe(cp, $1) as state
+             from generate_series(1, 65535) cp
+            where cp < 256 or cp >= 65500
+            order by cp`,
+          [general],
+        );
+        const wrong = r.rows.filter((row) => row.state !== (rejected(row.cp) ? '22021' : 'ok'));
+        assert.deepEqual(wrong, [], general ? 'general path' : 'fast path');
+      }
     } finally {
       await client.end();
     }
