@@ -285,3 +285,21 @@ test('positional calls work the same as named ones', async () => {
   assert.equal(row.sender, 'Shop');
   assert.equal(row.priority, 3);
 });
+
+test('a database whose sms_settings row was deleted says how to repair it (55000), inserting nothing', async () => {
+  const client = await tdb.connect();
+  try {
+    await client.query('begin');
+    await client.query('delete from sms_settings');
+    const before = await outboxCount(client);
+    await client.query('savepoint s');
+    const err = await rejectsWith(client.query(`select public.sms_send('+79991234567', 'hi')`), '55000');
+    assert.match(err.message, /sms_settings has no row/);
+    assert.match(err.hint ?? '', /insert into sms_settings default values/);
+    await client.query('rollback to savepoint s');
+    assert.equal(await outboxCount(client), before);
+  } finally {
+    await client.query('rollback');
+    await client.end();
+  }
+});
