@@ -1,4 +1,86 @@
-// Placeholder until the status command lands (see the open issues); replaced, not kept.
-export async function statusCommand(_args: string[]): Promise<number> {
-  throw new Error('sms-outbox status is not available in this build yet');
+/** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
+import pg from 'pg';
+import { loadConfig, maskUrl, required } from '../config.js';
+import { parseCommandArgs } from './args.js';
+
+const HELP = `Usage: sms-outbox status [--json]
+
+Prints the sms_stats view of DATABASE_URL: messages per status, the age of the oldest due
+queued message, and how many were sent (accepted by the SMSC) and delivered in the last minute.
+
+  --json   one JSON object instead of the table
+`;
+
+export const STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'] as const;
+
+export type Stats = Record<(typeof STATUSES)[number], number> & {
+  /** Seconds since the oldest due queued message became due; null when none is waiting. */
+  oldest_queued_age_seconds: number | null;
+  sent_last_minute: number;
+  delivered_last_minute: number;
+};
+
+/** Reads sms_stats (one row) with counts as numbers and the age in seconds. */
+export async function readStats(client: pg.ClientBase): Promise<Stats> {
+  const r = await client.query<Record<string, string | null>>(
+    `select ${STATUSES.join(', ')}, extract(epoch from oldest_queued_age)::float8 as oldest_queued_age_seconds,
+            sent_last_minute, delivered_last_minute
+       from public.sms_stats`,
+  );
+  const row = r.rows[0];
+  if (!row) throw new Error('sms_stats returned no row');
+  const out: Record<string, number | null> = {};
+  for (const [key, value] of Object.entries(row)) out[key] = value === null ? null : Number(value);
+  return out as Stats;
+}
+
+function formatAge(seconds: number | null): string {
+  if (seconds === null) return 'none due';
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (seconds < 172800) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86400)} days ${Math.round((seconds % 86400) / 3600)} h`;
+}
+
+export function formatStats(stats: Stats, target: string): string {
+  const width = Math.max(...STATUSES.map((s) => String(stats[s]).length));
+  const lines = [`sms-outbox status for ${target}`, ''];
+  for (const s of STATUSES) {
+    let note = '';
+    if (s === 'queued') note = `   oldest due: ${formatAge(stats.oldest_queued_age_seconds)}`;
+    lines.push(`  ${s.padEnd(12)}${String(stats[s]).padStart(width)}${note}`);
+  }
+  lines.push('', `  last minute: ${stats.sent_last_minute} sent, ${stats.delivered_last_minute} delivered`, '');
+  return lines.join('\n');
+}
+
+export async function statusCommand(args: string[]): Promise<number> {
+  const opts = parseCommandArgs('status', args, { json: { type: 'boolean' } }, HELP);
+  if (!opts) return 0;
+  const config = loadConfig();
+  const url = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
+  const client = new pg.Client({ connectionString: url, application_name: 'sms-outbox status', connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    let stats: Stats;
+    try {
+      stats = await readStats(client);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      if (e.code === '42P01') {
+        process.stderr.write(`sms-outbox status: ${maskUrl(url)} has no sms_stats view; run \`sms-outbox migrate\` first\n`);
+        return 1;
+      }
+      if (e.code === '42501') {
+        process.stderr.write(`sms-outbox status: permission denied for sms_stats; connect as a role with sms_reader (grant sms_reader to <role>)\n`);
+        return 1;
+      }
+      throw err;
+    }
+    process.stdout.write(opts.json ? `${JSON.stringify(stats)}\n` : formatStats(stats, maskUrl(url)));
+    return 0;
+  } finally {
+    await client.end();
+  }
 }

@@ -22,6 +22,27 @@ export type Encoding = 'gsm7' | 'ucs2';
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
 
+/**
+ * An `interval` as node-postgres returns it (the postgres-interval object); written as text
+ * such as '12 hours'.
+ */
+export interface PgInterval {
+  years?: number;
+  months?: number;
+  days?: number;
+  hours?: number;
+  minutes?: number;
+  seconds?: number;
+  milliseconds?: number;
+  toPostgres(): string;
+  toISO(): string;
+}
+
+/**
+ * sms_outbox. Rows are created only by sms_send (which validates recipient through metadata);
+ * the worker role may update only the delivery columns (status through receipt_error, and
+ * updated_at, which nothing maintains automatically).
+ */
 export interface SmsOutboxTable {
   id: Generated<string>;
   created_at: Generated<Date>;
@@ -106,7 +127,7 @@ export interface SmsInboxPartTable {
 export interface SmsSettingsTable {
   id: Generated<boolean>;
   default_sender: string | null;
-  default_validity: Generated<string>;
+  default_validity: ColumnType<PgInterval, string | undefined, string>;
   max_segments: Generated<number>;
   max_attempts: Generated<number>;
   updated_at: Generated<Date>;
@@ -114,7 +135,8 @@ export interface SmsSettingsTable {
 
 export interface SmsWakeupTable {
   id: Generated<boolean>;
-  armed: boolean;
+  /** true: the next sms_send NOTIFYs sms_outbox_wakeup; the worker sets it false while draining. */
+  armed: Generated<boolean>;
 }
 
 export interface Database {

@@ -1,0 +1,57 @@
+-- sms-outbox 0003: settings sms_send reads inside the app's transaction, and the worker's
+-- wake-up switch. Both are single-row tables.
+
+create table public.sms_settings (
+  id               boolean primary key default true check (id),
+  default_sender   text,
+  default_validity interval not null default '24 hours'
+                   check (default_validity >= interval '1 minute'),
+  max_segments     integer not null default 10 check (max_segments between 1 and 255),
+  max_attempts     integer not null default 8 check (max_attempts between 1 and 1000),
+  updated_at       timestamptz not null default now()
+);
+
+comment on table public.sms_settings is
+  'sms-outbox settings (one row). Change with UPDATE, e.g. update sms_settings set default_sender = ''MyBrand''; sms-outbox migrate also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and SMS_MAX_SEGMENTS here when they are set.';
+comment on column public.sms_settings.default_sender is
+  'sender used when sms_send gets none: 1-11 GSM characters or up to 15 digits; NULL = every sms_send must pass sender';
+comment on column public.sms_settings.default_validity is
+  'how long after send_at an unsent message expires when sms_send gets no expires_at';
+comment on column public.sms_settings.max_segments is
+  'sms_send rejects a body that needs more parts (MTS Exolve accepts at most 10)';
+comment on column public.sms_settings.max_attempts is
+  'submit attempts before a message that keeps failing transiently is marked failed';
+
+-- The default sender is checked (and a numeric one normalised) when it is set, by the same
+-- rules as sms_send's sender, so a bad value fails the UPDATE instead of every later send.
+create function public.sms_settings_check() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  new.default_sender := public.sms_check_sender(new.default_sender, 'default_sender');
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+create trigger sms_settings_check
+  before insert or update on public.sms_settings
+  for each row execute function public.sms_settings_check();
+
+insert into public.sms_settings default values;
+
+
+-- The wake-up switch (see sms_send). armed = true: the next enqueue NOTIFYs channel
+-- sms_outbox_wakeup at commit. The worker sets it false while it drains (so a busy worker
+-- costs an enqueue one single-row read and no NOTIFY, which would serialise commits) and true
+-- when it goes idle, after which it re-checks the queue.
+create table public.sms_wakeup (
+  id    boolean primary key default true check (id),
+  armed boolean not null default true
+);
+
+comment on table public.sms_wakeup is
+  'sms-outbox wake-up switch (one row): armed = sms_send NOTIFYs sms_outbox_wakeup; the worker disarms it while draining';
+
+insert into public.sms_wakeup default values;

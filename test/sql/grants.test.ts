@@ -1,0 +1,262 @@
+/**
+ * Roles and grants: PUBLIC can execute nothing; a role without sms_sender gets permission denied;
+ * sms_sender can only call the functions; sms_reader can only read; sms_worker can do the
+ * worker's writes and no others; SECURITY DEFINER functions ignore the caller's search_path;
+ * grants handed out by ALTER DEFAULT PRIVILEGES (as on Supabase) are stripped.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { asRole, rejectsWith, TestRoles } from './helpers.js';
+
+let tdb: TestDatabase;
+let client: pg.Client;
+const roles = new TestRoles();
+let nobody: string;
+let sender: string;
+let reader: string;
+let worker: string;
+let queuedId: string;
+
+before(async () => {
+  tdb = await createTestDatabase();
+  await tdb.pool.query(`update sms_settings set default_sender = 'MyShop'`);
+  queuedId = (await tdb.pool.query<{ id: string }>(`select public.sms_send('+79991234567', 'grants') as id`)).rows[0]!.id;
+  nobody = await roles.create();
+  sender = await roles.create({ memberOf: ['sms_sender'] });
+  reader = await roles.create({ memberOf: ['sms_reader'] });
+  worker = await roles.create({ memberOf: ['sms_worker'] });
+  client = await tdb.connect();
+});
+after(async () => {
+  await client?.end();
+  await tdb.drop();
+  await roles.dropAll();
+});
+
+const denied = (sql: string, params: unknown[] = []) => rejectsWith(client.query(sql, params), '42501');
+
+describe('catalog', () => {
+  test('PUBLIC has no privilege on any sms_ function, table, view or sequence', async () => {
+    const r = await client.query<{ name: string; privilege: string }>(`
+      select p.oid::regprocedure::text as name, a.privilege_type as privilege
+        from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+       where p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%' and a.grantee = 0
+      union all
+      select c.oid::regclass::text, a.privilege_type
+        from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+       where c.relnamespace = 'public'::regnamespace and c.relname like 'sms\\_%' and a.grantee = 0`);
+    assert.deepEqual(r.rows, []);
+  });
+
+  test('the API functions are SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp', async () => {
+    const r = await client.query<{ name: string; secdef: boolean; config: string[] | null }>(`
+      select p.proname as name, p.prosecdef as secdef, p.proconfig as config
+        from pg_proc p
+       where p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%'
+       order by 1`);
+    const api = ['sms_send', 'sms_cancel', 'sms_status', 'sms_segments', 'sms_grant_worker_graphile'];
+    for (const name of api) {
+      const fn = r.rows.find((row) => row.name === name);
+      assert.ok(fn, `${name} exists`);
+      assert.equal(fn.secdef, true, `${name} is SECURITY DEFINER`);
+    }
+    for (const fn of r.rows) {
+      if (fn.name === 'sms_uuidv7') {
+        assert.equal(fn.secdef, false);
+        continue; // plain SQL, fully schema-qualified, so the planner can inline it
+      }
+      assert.deepEqual(fn.config, ['search_path=pg_catalog, pg_temp'], `${fn.name} pins search_path`);
+    }
+  });
+
+  test('the sender role holds exactly EXECUTE on the four functions', async () => {
+    const r = await client.query<{ fn: string }>(`
+      select p.oid::regprocedure::text as fn
+        from pg_proc p, aclexplode(p.proacl) a
+       where a.grantee = 'sms_sender'::regrole and p.pronamespace = 'public'::regnamespace
+       order by 1`);
+    assert.deepEqual(
+      r.rows.map((row) => row.fn),
+      [
+        'sms_cancel(uuid)',
+        'sms_segments(text)',
+        'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb)',
+        'sms_status(uuid)',
+      ],
+    );
+    const tables = await client.query(`
+      select 1 from pg_class c, aclexplode(c.relacl) a
+       where a.grantee = 'sms_sender'::regrole and c.relnamespace = 'public'::regnamespace`);
+    assert.equal(tables.rowCount, 0);
+  });
+});
+
+describe('a role with no sms_ grant', () => {
+  test('cannot call any function (42501)', async () => {
+    await asRole(client, nobody, async () => {
+      await denied(`select public.sms_send('+79991234567', 'nope')`);
+      await denied(`select public.sms_cancel($1)`, [queuedId]);
+      await denied(`select * from public.sms_status($1)`, [queuedId]);
+      await denied(`select * from public.sms_segments('x')`);
+      await denied(`select public.sms_check_body('x')`);
+      await denied(`select public.sms_grant_worker_graphile()`);
+    });
+  });
+  test('cannot read or write the tables', async () => {
+    await asRole(client, nobody, async () => {
+      await denied('select * from public.sms_outbox');
+      await denied('select * from public.sms_stats');
+      await denied('select * from public.sms_inbox');
+      await denied('select * from public.sms_settings');
+      await denied(`update public.sms_wakeup set armed = false`);
+    });
+  });
+});
+
+describe('sms_sender', () => {
+  test('can send, preview, read a status and cancel', async () => {
+    await asRole(client, sender, async () => {
+      const id = (await client.query<{ id: string }>(`select public.sms_send('+79991234567', 'as sender') as id`)).rows[0]!.id;
+      assert.equal((await client.query('select * from public.sms_status($1)', [id])).rowCount, 1);
+      assert.deepEqual((await client.query('select * from public.sms_segments($1)', ['hi'])).rows[0], { encoding: 'gsm7', units: 2, segments: 1 });
+      assert.equal((await client.query<{ ok: boolean }>('select public.sms_cancel($1) as ok', [id])).rows[0]!.ok, true);
+    });
+  });
+  test('cannot write or read sms_outbox directly, nor change settings or internals', async () => {
+    await asRole(client, sender, async () => {
+      await denied(
+        `insert into public.sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at)
+         values ('79991234567', 'X', 'forged', 'gsm7', 1, now(), now() + interval '1 h', now())`,
+      );
+      await denied(`update public.sms_outbox set body = 'changed'`);
+      await denied(`delete from public.sms_outbox`);
+      await denied('select * from public.sms_outbox');
+      await denied(`update public.sms_settings set max_segments = 255`);
+      await denied(`select public.sms_check_recipient('+79991234567')`);
+      await denied(`select public.sms_count_segments('x')`);
+    });
+  });
+});
+
+describe('sms_reader', () => {
+  test('can read sms_outbox, sms_inbox and sms_stats', async () => {
+    await asRole(client, reader, async () => {
+      assert.ok(((await client.query('select * from public.sms_outbox')).rowCount ?? 0) >= 1);
+      await client.query('select * from public.sms_inbox');
+      assert.equal((await client.query('select * from public.sms_stats')).rowCount, 1);
+    });
+  });
+  test('cannot write or send', async () => {
+    await asRole(client, reader, async () => {
+      await denied(`update public.sms_outbox set status = 'cancelled', done_at = now()`);
+      await denied(`insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ('1', '2', 'x', 'gsm7', 1)`);
+      await denied(`select public.sms_send('+79991234567', 'nope')`);
+      await denied('select * from public.sms_receipt');
+    });
+  });
+});
+
+describe('sms_worker', () => {
+  test('can do the worker writes', async () => {
+    await asRole(client, worker, async () => {
+      await client.query('begin');
+      try {
+        await client.query(
+          `update public.sms_outbox set status = 'sending', lease_until = now() + interval '15 s', worker_id = 'w1',
+                  attempts = attempts + 1, updated_at = now()
+            where id = $1`,
+          [queuedId],
+        );
+        await client.query(`select id from public.sms_outbox where status = 'sending' for update skip locked`);
+        await client.query(`insert into public.sms_outbox_part (outbox_id, part_no, message_id) values ($1, 1, 'abc')`, [queuedId]);
+        await client.query(`insert into public.sms_receipt (message_id, raw_message_id, state) values ('abc', '0ABC', 'DELIVRD')`);
+        const inbox = await client.query<{ id: string }>(
+          `insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ('79991234567', '1234', 'STOP', 'gsm7', 1) returning id`,
+        );
+        assert.match(inbox.rows[0]!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+        await client.query(
+          `insert into public.sms_inbox_part (sender, recipient, ref, total, seq, data_coding, payload) values ('1', '2', 7, 2, 1, 0, '\\x00')`,
+        );
+        await client.query(`update public.sms_wakeup set armed = false`);
+        await client.query('select * from public.sms_settings');
+        await client.query('select * from public.sms_stats');
+        await client.query(`delete from public.sms_outbox where status = 'cancelled'`);
+        await client.query(`select graphile_worker.add_job('sms-outbox-grant-check', '{}'::json)`);
+        await client.query(`select count(*) from graphile_worker.jobs`);
+      } finally {
+        await client.query('rollback');
+      }
+    });
+  });
+  test('cannot create messages, change what the app sent, or change settings', async () => {
+    await asRole(client, worker, async () => {
+      await denied(
+        `insert into public.sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at)
+         values ('79991234567', 'X', 'forged', 'gsm7', 1, now(), now() + interval '1 h', now())`,
+      );
+      await denied(`update public.sms_outbox set body = 'changed'`);
+      await denied(`update public.sms_outbox set recipient = '70000000000'`);
+      await denied(`update public.sms_settings set default_sender = 'Worker'`);
+      await denied(`select public.sms_send('+79991234567', 'nope')`);
+    });
+  });
+});
+
+describe('search_path', () => {
+  test("a caller's schema objects cannot hijack the SECURITY DEFINER functions", async () => {
+    await client.query(`create schema sms_test_evil`);
+    try {
+      await client.query(`grant usage on schema sms_test_evil to public`);
+      await client.query(`create table sms_test_evil.sms_settings as select * from public.sms_settings`);
+      await client.query(`update sms_test_evil.sms_settings set default_sender = 'Evil', max_segments = 255`);
+      await client.query(`create function sms_test_evil.always(text, text) returns boolean language sql as 'select true'`);
+      await client.query(`create operator sms_test_evil.~ (leftarg = text, rightarg = text, function = sms_test_evil.always)`);
+      await client.query(`create function sms_test_evil.now() returns timestamptz language sql as $$select '2000-01-01'::timestamptz$$`);
+      await asRole(client, sender, async () => {
+        await client.query('set search_path = sms_test_evil, public, pg_catalog');
+        try {
+          const id = (await client.query<{ id: string }>(`select public.sms_send('+79991234567', 'path') as id`)).rows[0]!.id;
+          const row = (await client.query('select * from public.sms_status($1)', [id])).rows[0] as { sender: string; created_at: Date };
+          assert.equal(row.sender, 'MyShop', 'the real settings were read');
+          assert.ok(row.created_at.getFullYear() > 2000, 'the real now() was used');
+          await rejectsWith(client.query(`select public.sms_send('not a number', 'path')`), '22023', 'recipient');
+          await rejectsWith(client.query(`select public.sms_send('+79991234567', repeat('a', 1600))`), '22001', 'body');
+        } finally {
+          await client.query('reset search_path');
+        }
+      });
+    } finally {
+      await client.query('drop schema sms_test_evil cascade');
+    }
+  });
+});
+
+test('grants that ALTER DEFAULT PRIVILEGES hands out (as Supabase does) are stripped', async () => {
+  const grabby = await roles.create();
+  const fresh = await createTestDatabase({ migrated: false });
+  try {
+    const c = await fresh.connect();
+    try {
+      await c.query(`alter default privileges in schema public grant all on tables to ${grabby}`);
+      await c.query(`alter default privileges in schema public grant all on functions to ${grabby}`);
+      await c.query(`alter default privileges in schema public grant all on sequences to ${grabby}`);
+    } finally {
+      await c.end();
+    }
+    await migrate(fresh.url);
+    const r = await fresh.pool.query<{ name: string }>(
+      `select c.oid::regclass::text as name from pg_class c, aclexplode(c.relacl) a
+        where c.relnamespace = 'public'::regnamespace and c.relname like 'sms\\_%' and a.grantee = $1::regrole
+       union all
+       select p.oid::regprocedure::text from pg_proc p, aclexplode(p.proacl) a
+        where p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%' and a.grantee = $1::regrole`,
+      [grabby],
+    );
+    assert.deepEqual(r.rows, []);
+  } finally {
+    await fresh.drop();
+  }
+});
