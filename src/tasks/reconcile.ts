@@ -5,7 +5,7 @@
  * concatenated incoming SMS whose missing parts never came, after SMS_MO_REASSEMBLY_TIMEOUT.
  */
 import type { Task } from 'graphile-worker';
-import { applyToParts, markMatched, oldestUnmatched, refreshStatuses } from '../db/receipts.js';
+import { applyReceipts, markMatched, oldestUnmatched } from '../db/receipts.js';
 import { deleteParts, insertInboxMessages, staleSets } from '../db/inbox.js';
 import { receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
@@ -24,12 +24,11 @@ export function reconcileTask(ctx: TaskContext, batch = 1000): Task {
       const n = await ctx.db.transaction().execute(async (tx) => {
         const waiting = await oldestUnmatched(tx, batch, offsetGuard);
         if (!waiting.length) return { seen: 0, matched: 0 };
-        const matches = await applyToParts(
+        const matches = await applyReceipts(
           tx,
           waiting.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
         );
         await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
-        await refreshStatuses(tx, [...new Set(matches.map((m) => m.outboxId))]);
         return { seen: waiting.length, matched: matches.length };
       });
       matched += n.matched;
