@@ -42,16 +42,18 @@ create trigger sms_settings_check
 insert into public.sms_settings default values;
 
 
--- The wake-up switch (see sms_send). armed = true: the next enqueue NOTIFYs channel
--- sms_outbox_wakeup at commit. The worker sets it false while it drains (so a busy worker
--- costs an enqueue one single-row read and no NOTIFY, which would serialise commits) and true
--- when it goes idle, after which it re-checks the queue.
+-- The wake-up switch (see sms_send). While armed_until is in the future, every enqueue NOTIFYs
+-- channel sms_outbox_wakeup at commit. An idle worker keeps it armed (a lease it renews); a
+-- draining worker clears it, so a busy worker costs an enqueue one single-row read and no NOTIFY
+-- (which would serialise commits); it re-arms when it runs out of work and re-checks the queue.
+-- A lease rather than a flag: when no worker runs (crashed, stopped), it lapses within a
+-- minute and apps stop paying for NOTIFYs nobody hears.
 create table public.sms_wakeup (
-  id    boolean primary key default true check (id),
-  armed boolean not null default true
+  id          boolean primary key default true check (id),
+  armed_until timestamptz
 );
 
 comment on table public.sms_wakeup is
-  'sms-outbox wake-up switch (one row): armed = sms_send NOTIFYs sms_outbox_wakeup; the worker disarms it while draining';
+  'sms-outbox wake-up switch (one row): while armed_until > now(), sms_send NOTIFYs sms_outbox_wakeup; idle workers renew it, a draining worker clears it';
 
 insert into public.sms_wakeup default values;

@@ -61,7 +61,7 @@ begin
            1, 0, now(), now() + s.default_validity, now()
       from public.sms_settings s
      where s.default_sender is not null
-    returning id, (select w.armed from public.sms_wakeup w) into v_id, v_armed;
+    returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
     if v_id is not null then
       if v_armed then
         perform pg_notify('sms_outbox_wakeup', '');      -- see the end of the function
@@ -151,7 +151,7 @@ begin
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
-    returning id, (select w.armed from public.sms_wakeup w) into v_id, v_armed;
+    returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   else
     if sms_send.idempotency_key = '' then
       raise exception 'idempotency_key must not be empty; pass NULL for none'
@@ -171,7 +171,7 @@ begin
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
     on conflict (idempotency_key) where idempotency_key is not null do nothing
-    returning id, (select w.armed from public.sms_wakeup w) into v_id, v_armed;
+    returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   end if;
 
   if v_id is null then
@@ -217,9 +217,9 @@ begin
   -- Wake an idle worker. NOTIFY is transactional: delivered at commit, discarded on rollback,
   -- and identical notifications in one transaction are folded into one. While the worker is
   -- draining it disarms the switch and enqueues skip the NOTIFY (which serialises commits).
-  -- The flag is read in the INSERT's snapshot, so a worker that arms the switch after that and
-  -- re-checks the queue before this transaction commits does not see this row: the worker keeps
-  -- a fallback poll for that window.
+  -- The switch is read in the INSERT's snapshot, so a worker that arms it after that and
+  -- re-checks the queue before this transaction commits does not see this row: the worker
+  -- re-checks once more a second after arming, and the sms_drain cron job each minute.
   if v_armed then
     perform pg_notify('sms_outbox_wakeup', '');
   end if;

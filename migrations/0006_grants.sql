@@ -13,8 +13,13 @@
 
 -- First strip every privilege these objects were born with, apart from their owner's: PUBLIC's
 -- default EXECUTE on functions, and whatever ALTER DEFAULT PRIVILEGES handed out (Supabase, for
--- one, grants everything created in public to anon, authenticated and service_role).
-do $$
+-- one, grants everything created in public to anon, authenticated and service_role). Grants to
+-- our own three roles are left alone, so later migrations call it again for the objects they
+-- add without undoing earlier grants.
+create function public.sms_strip_inherited_grants() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
 declare
   obj record;
   grantee_name text;
@@ -39,12 +44,14 @@ begin
         from pg_catalog.aclexplode(obj.acl) a
         join pg_catalog.pg_roles r on r.oid = a.grantee
        where a.grantee <> obj.owner
+         and r.rolname not in ('sms_sender', 'sms_reader', 'sms_worker')
     loop
       execute pg_catalog.format('revoke all on %s %s from %I', obj.kind, obj.name, grantee_name);
     end loop;
   end loop;
 end
 $$;
+select public.sms_strip_inherited_grants();
 
 -- The sender role: the four functions, nothing else.
 grant execute on function public.sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb) to sms_sender;

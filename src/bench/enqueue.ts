@@ -155,7 +155,7 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
       await c.connect();
       clients.push(c);
     }
-    const setArmed = (armed: boolean) => clients[0]!.query('update public.sms_wakeup set armed = $1', [armed]);
+    const setArmed = (armed: boolean) => clients[0]!.query(`update public.sms_wakeup set armed_until = case when $1 then now() + interval '1 hour' end`, [armed]);
     const checkpoint = () => admin.query('checkpoint').catch(() => {}); // needs superuser or pg_checkpoint; optional
 
     await setArmed(false);

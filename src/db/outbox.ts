@@ -121,13 +121,27 @@ export async function nextDueAt(db: Db): Promise<Date | null> {
   return rows[0]?.due ?? null;
 }
 
+/** How long an idle worker's arming of the wake-up holds; it renews it well before. */
+export const WAKEUP_LEASE_SECONDS = 60;
+
 /**
- * The wake-up flag sms_send reads: armed, every app commit that enqueues sends a NOTIFY; disarmed
- * (a worker is draining anyway), apps pay only the read. Returns true when this call changed it.
+ * Arms the wake-up sms_send reads (a lease an idle worker renews: while it holds, every app
+ * commit that enqueues sends a NOTIFY). Returns true when it was not armed before, i.e. apps may
+ * have committed rows without a NOTIFY and the queue needs another look.
  */
-export async function setWakeupArmed(db: Db, armed: boolean): Promise<boolean> {
-  const r = await db.updateTable('sms_wakeup').set({ armed }).where('armed', '=', !armed).executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
+export async function armWakeup(db: Db): Promise<boolean> {
+  const { rows } = await sql<{ lapsed: boolean }>`
+    update public.sms_wakeup w
+       set armed_until = now() + make_interval(secs => ${WAKEUP_LEASE_SECONDS})
+      from (select armed_until from public.sms_wakeup for update) before
+    returning before.armed_until is null or before.armed_until <= now() as lapsed
+  `.execute(db);
+  return rows[0]?.lapsed ?? true;
+}
+
+/** Disarms the wake-up while draining a backlog: apps then pay only a one-row read. */
+export async function disarmWakeup(db: Db): Promise<void> {
+  await db.updateTable('sms_wakeup').set({ armed_until: null }).where('armed_until', 'is not', null).execute();
 }
 
 /** Extends the lease of every row this worker holds. */
@@ -172,11 +186,12 @@ export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; 
 }
 
 // The batch writes below are fenced on "still held by this worker at this attempt", written as
-// worker_id, attempts and `lease_until is not null` (the same as status = 'sending', by a check
-// constraint). Naming the status instead would let the planner pick the partial index of sending
-// rows, which on a busy queue is mostly dead entries it cannot see; this way each row is reached
-// through the primary key. Status changes an app may care about are announced with pg_notify in
-// the same statement (see migrations/0020_worker.sql).
+// worker_id, attempts and `lease_until is not null`. lease_until is set exactly while a row is
+// `sending` (every statement that moves a row in or out of sending sets or clears it; the tests
+// check the invariant; a CHECK constraint would cost every sms_send insert). Naming the status
+// instead would let the planner pick the partial index of sending rows, which on a busy queue is
+// mostly dead entries it cannot see; this way each row is reached through the primary key. Status changes an app may care about are announced with pg_notify in
+// the same statement (see migrations/0007_worker.sql).
 
 /** Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt. */
 export async function releaseUnsent(db: Db, workerId: string, claims: { id: string; attempts: number }[]): Promise<number> {

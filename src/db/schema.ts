@@ -136,7 +136,15 @@ export interface SmsSettingsTable {
 export interface SmsWakeupTable {
   id: Generated<boolean>;
   /** true: the next sms_send NOTIFYs sms_outbox_wakeup; the worker sets it false while draining. */
-  armed: Generated<boolean>;
+  /** While in the future, sms_send NOTIFYs sms_outbox_wakeup; null or past: disarmed. */
+  armed_until: NullableTimestamp;
+}
+
+/** The account-wide submit rate bucket shared by all workers (SMPP_TPS). */
+export interface SmsRateLimitTable {
+  id: Generated<boolean>;
+  tokens: Generated<number>;
+  refilled_at: Generated<Date>;
 }
 
 export interface Database {
@@ -147,4 +155,5 @@ export interface Database {
   sms_inbox_part: SmsInboxPartTable;
   sms_settings: SmsSettingsTable;
   sms_wakeup: SmsWakeupTable;
+  sms_rate_limit: SmsRateLimitTable;
 }

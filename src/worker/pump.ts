@@ -9,14 +9,16 @@
  * - Up to `window` more rows are claimed ahead so the session never waits on a claim; those were
  *   not sent, so a crash only delays them by the lease.
  * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
- *   flag in sms_wakeup is armed), for the next scheduled row, or for a kick. A busy pump disarms
- *   the flag so enqueuing costs apps nothing extra, and re-arms it when it runs out of work,
- *   then checks once more for rows committed in between. It never polls in a loop.
+ *   wake-up lease in sms_wakeup is armed; idle workers renew it), for the next scheduled row, or
+ *   for a kick. A pump draining a backlog disarms it so enqueuing costs apps nothing extra, and
+ *   re-arms it when it runs out of work, then checks once more for rows committed in between,
+ *   and again a second later (for app transactions that spanned the re-arming). It never polls
+ *   in a loop.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import { claimDue, nextDueAt, releaseUnsent, setWakeupArmed, type ClaimedMessage } from '../db/outbox.js';
+import { armWakeup, claimDue, disarmWakeup, nextDueAt, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
 import type { SmppSession, SubmitResult } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
 import { Signal, sleep } from './signal.js';
@@ -54,6 +56,12 @@ export class Pump {
   private readonly maxClaim: number;
   private claims = { count: 0, rows: 0, ms: 0 };
   private statsTimer: NodeJS.Timeout | undefined;
+  private wakeupTimer: NodeJS.Timeout | undefined;
+  /**
+   * Whether this worker last armed (true) or disarmed (false) the wake-up. Assumed armed at
+   * start (a previous worker's lease may still hold), so a backlog found at start disarms it.
+   */
+  private armed = true;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -76,6 +84,8 @@ export class Pump {
       this.statsTimer = setInterval(() => this.logStats(), 1000);
       this.statsTimer.unref();
     }
+    this.wakeupTimer = setInterval(() => void this.renewWakeup(), (WAKEUP_LEASE_SECONDS * 1000) / 3);
+    this.wakeupTimer.unref();
     this.loopDone ??= this.loop().catch((err) => {
       this.logger.fatal({ err }, 'the drain loop crashed');
       throw err;
@@ -106,6 +116,7 @@ export class Pump {
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.statsTimer);
+    clearInterval(this.wakeupTimer);
     clearTimeout(this.dueTimer);
     clearTimeout(this.recheckTimer);
     this.signal.notify();
@@ -150,7 +161,10 @@ export class Pump {
           if (claimed.length + r.expired >= asked) {
             // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
             this.mayHaveWork = true;
-            if (claimed.length === asked) void this.setArmed(false);
+            if (claimed.length === asked && this.armed) {
+              this.armed = false;
+              void disarmWakeup(this.db).catch((err) => this.onDbError(err, 'disarming the wake-up'));
+            }
           }
         } catch (err) {
           this.onDbError(err, 'claiming due messages');
@@ -161,9 +175,9 @@ export class Pump {
         this.queue.push(...claimed);
         while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
         if (this.mayHaveWork) continue;
-        // Out of due work: re-arm the wake-up. If that flipped it, rows committed while it was
-        // off sent no NOTIFY: look again now, and once more a little later.
-        if (await this.setArmed(true)) {
+        // Out of due work: re-arm the wake-up. If it was off, rows committed meanwhile sent no
+        // NOTIFY: look again now, and once more a little later.
+        if (await this.arm()) {
           this.mayHaveWork = true;
           this.scheduleRecheck();
           continue;
@@ -210,14 +224,22 @@ export class Pump {
     this.recheckTimer.unref();
   }
 
-  /** Sets the wake-up flag; true when this call changed it. */
-  private async setArmed(armed: boolean): Promise<boolean> {
+  /** Arms (renews) the wake-up lease; true when it had lapsed or was off. */
+  private async arm(): Promise<boolean> {
     try {
-      return await setWakeupArmed(this.db, armed);
+      const lapsed = await armWakeup(this.db);
+      this.armed = true;
+      return lapsed;
     } catch (err) {
-      this.onDbError(err, armed ? 'arming the wake-up' : 'disarming the wake-up');
-      return armed; // unknown: if arming, look again as if it flipped
+      this.onDbError(err, 'arming the wake-up');
+      return true; // unknown: look again as if it had been off
     }
+  }
+
+  /** While idle, renew the wake-up lease; if it had lapsed (or another worker cleared it), look again. */
+  private async renewWakeup(): Promise<void> {
+    if (!this.idle || this.stopping) return;
+    if (await this.arm()) this.kick();
   }
 
   private dispatch(message: ClaimedMessage): void {

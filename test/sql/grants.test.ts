@@ -111,7 +111,7 @@ describe('a role with no sms_ grant', () => {
       await denied('select * from public.sms_stats');
       await denied('select * from public.sms_inbox');
       await denied('select * from public.sms_settings');
-      await denied(`update public.sms_wakeup set armed = false`);
+      await denied(`update public.sms_wakeup set armed_until = null`);
     });
   });
 });
@@ -180,7 +180,7 @@ describe('sms_worker', () => {
         await client.query(
           `insert into public.sms_inbox_part (sender, recipient, ref, total, seq, data_coding, payload) values ('1', '2', 7, 2, 1, 0, '\\x00')`,
         );
-        await client.query(`update public.sms_wakeup set armed = false`);
+        await client.query(`update public.sms_wakeup set armed_until = null`);
         await client.query('select * from public.sms_settings');
         await client.query('select * from public.sms_stats');
         await client.query(`delete from public.sms_outbox where status = 'cancelled'`);

@@ -1,5 +1,5 @@
 /**
- * The wake-up: while sms_wakeup.armed, an enqueue NOTIFYs sms_outbox_wakeup, delivered at
+ * The wake-up: while sms_wakeup.armed_until is ahead, an enqueue NOTIFYs sms_outbox_wakeup, delivered at
  * COMMIT and never before; disarmed, it does not; a rollback (or a rejected call) leaves no row
  * and no notification a worker could act on.
  */
@@ -16,6 +16,7 @@ const received: { channel: string; payload: string | undefined; at: number }[] =
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'MyShop'`);
+  await tdb.pool.query("update public.sms_wakeup set armed_until = now() + interval '1 hour'");
   listener = await tdb.connect();
   listener.on('notification', (n) => received.push({ channel: n.channel, payload: n.payload, at: Date.now() }));
   await listener.query('listen sms_outbox_wakeup');
@@ -25,7 +26,7 @@ after(async () => {
   await tdb.drop();
 });
 afterEach(async () => {
-  await tdb.pool.query('update public.sms_wakeup set armed = true');
+  await tdb.pool.query("update public.sms_wakeup set armed_until = now() + interval '1 hour'");
   received.length = 0;
 });
 
@@ -89,12 +90,19 @@ describe('armed (an idle worker)', () => {
 
 describe('disarmed (a busy worker)', () => {
   test('no notification, the row is still there', async () => {
-    await tdb.pool.query('update public.sms_wakeup set armed = false');
+    await tdb.pool.query('update public.sms_wakeup set armed_until = null');
     const before = await outboxCount(tdb.pool);
     await tdb.pool.query(`select public.sms_send('+79991234567', 'quietly')`);
     await settle();
     assert.equal(received.length, 0);
     assert.equal(await outboxCount(tdb.pool), before + 1);
+  });
+
+  test('a lapsed lease (no worker renewed it: none running) is disarmed too', async () => {
+    await tdb.pool.query("update public.sms_wakeup set armed_until = now() - interval '1 second'");
+    await tdb.pool.query(`select public.sms_send('+79991234567', 'nobody listens')`);
+    await settle();
+    assert.equal(received.length, 0);
   });
 });
 

@@ -7,7 +7,7 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/smpp/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
@@ -15,6 +15,8 @@ import { STATUS } from '../../src/smpp/command-status.js';
 let tdb: TestDatabase;
 let sim: Simulator;
 let worker: WorkerProcess;
+/** The worker logs in as a role that has nothing but membership of sms_worker, as in production. */
+const workerRole = `sms_e2e_worker_${process.pid}`;
 
 const DEFAULTS: Partial<SimulatorOptions> = {
   receiptDelayMs: 20,
@@ -50,8 +52,12 @@ before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'TestBrand'`);
   sim = await startSimulator(DEFAULTS);
+  await tdb.pool.query(`create role ${workerRole} login password 'e2e-only' in role sms_worker`);
+  const workerUrl = new URL(tdb.url);
+  workerUrl.username = workerRole;
+  workerUrl.password = 'e2e-only';
   worker = startWorkerProcess({
-    DATABASE_URL: tdb.url,
+    DATABASE_URL: workerUrl.toString(),
     SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
     SMPP_WINDOW: '10',
     SMPP_RECONNECT_MAX_S: '1',
@@ -65,7 +71,14 @@ beforeEach(() => sim.configure(DEFAULTS));
 after(async () => {
   await worker?.stop();
   await sim?.stop();
+  // The invariant the worker's writes rely on (src/db/outbox.ts): a lease exactly while sending.
+  const { rows } = await tdb.pool.query(`select count(*)::int as n from sms_outbox where (status = 'sending') <> (lease_until is not null)`);
+  assert.equal(rows[0].n, 0, 'lease_until is set exactly on sending rows');
   await tdb?.drop();
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  await admin.query(`drop role if exists ${workerRole}`);
+  await admin.end();
 });
 
 test('a Latin message is delivered, sent as GSM-7 from the alphanumeric default sender', async () => {

@@ -35,7 +35,6 @@ begin
   return greatest(0, -left_tokens / rate);
 end;
 $$;
-revoke all on function public.sms_rate_reserve(integer, double precision, double precision) from public;
 
 -- Status changes an app may care about are announced on channel `sms_status` with a JSON
 -- payload {"id": "...", "status": "..."}, delivered after the change commits. Every statement
@@ -54,19 +53,14 @@ begin
   return null;
 end;
 $$;
-revoke all on function public.sms_notify_inbox() from public;
 
 create trigger sms_inbox_notify
   after insert on public.sms_inbox
   for each row
   execute function public.sms_notify_inbox();
 
+select public.sms_strip_inherited_grants();
+-- The worker checks at start that the schema matches its code.
+grant select on public.sms_schema_migrations to sms_worker;
 grant select, update on public.sms_rate_limit to sms_worker;
 grant execute on function public.sms_rate_reserve(integer, double precision, double precision) to sms_worker;
-
--- The worker fences its writes on "still held by me at this attempt": worker_id, attempts and a
--- lease. Writing that fence as `lease_until is not null` instead of `status = 'sending'` keeps the
--- planner off the partial index of sending rows, which on a busy queue is mostly dead entries
--- it cannot see (src/db/outbox.ts); this constraint makes the two conditions the same.
-alter table public.sms_outbox
-  add constraint sms_outbox_lease_iff_sending check ((status = 'sending') = (lease_until is not null));
