@@ -1,4 +1,88 @@
-// Placeholder until the bench command lands (see the open issues); replaced, not kept.
-export async function benchCommand(_args: string[]): Promise<number> {
-  throw new Error('sms-outbox bench is not available in this build yet');
+/** `sms-outbox bench`: the end-to-end benchmark (src/bench/e2e.ts). */
+import { loadConfig } from '../config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
+import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
+import { parseCommandArgs } from './args.js';
+
+const HELP = `Usage: sms-outbox bench [options]
+
+End to end on this machine: messages enqueued with sms_send from C connections, drained by a
+worker process over SMPP to the simulator, until every one is delivered. Reports the plain INSERT
+rate of the server, the enqueue rate, the end-to-end rate, the latency from each commit to its
+submit_sm at full and at light load, and the worker's peak RSS. Runs in a scratch database next to
+DATABASE_URL (dropped after), or in an embedded Postgres when DATABASE_URL is unset.
+
+Options:
+  --messages N          messages at full load (default 100000)
+  --connections C       enqueuing connections (default 16)
+  --window W            SMPP_WINDOW of the worker (default 100)
+  --light-rate R        messages per second at light load (default 50)
+  --light-seconds S     duration of the light load (default 20)
+  --receipt-delay-ms D  simulator receipt delay (default 10)
+  --no-baseline         skip the plain INSERT measurement
+  --json                print the summary as JSON on stdout
+`;
+
+function int(name: string, v: string | undefined, fallback: number, min: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`sms-outbox bench: --${name} expects an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+export async function benchCommand(args: string[]): Promise<number> {
+  const v = parseCommandArgs(
+    'bench',
+    args,
+    {
+      messages: { type: 'string' },
+      connections: { type: 'string' },
+      window: { type: 'string' },
+      'light-rate': { type: 'string' },
+      'light-seconds': { type: 'string' },
+      'receipt-delay-ms': { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!v) return 0;
+  const config = loadConfig();
+  let embedded: EmbeddedPostgresHandle | undefined;
+  let url = config.databaseUrl;
+  const say = (m: string) => process.stderr.write(`${m}\n`);
+  if (!url) {
+    say('DATABASE_URL is unset: starting an embedded Postgres (default settings)');
+    embedded = await startEmbeddedPostgres();
+    url = embedded.url;
+  }
+  const tty = process.stderr.isTTY;
+  let lastLine = '';
+  const progress = (phase: string, done: number, total: number) => {
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    const line = `${phase.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+    if (tty) process.stderr.write(`\r${line}`);
+    else if (line !== lastLine && (done === total || done % Math.max(1, Math.round(total / 10)) === 0)) say(line);
+    lastLine = line;
+  };
+  try {
+    const result = await runE2eBench({
+      url,
+      messages: int('messages', v.messages, 100_000, 1),
+      connections: int('connections', v.connections, 16, 1),
+      window: int('window', v.window, 100, 1),
+      lightRate: int('light-rate', v['light-rate'], 50, 1),
+      lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
+      receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 10, 0),
+      noBaseline: v['no-baseline'] ?? false,
+      progress,
+      log: (m) => say(`${tty ? '\n' : ''}${m}`),
+    });
+    if (tty) process.stderr.write('\n');
+    process.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatE2eBench(result)}\n`);
+    return 0;
+  } finally {
+    await embedded?.stop();
+  }
 }

@@ -550,6 +550,8 @@ export class Simulator extends EventEmitter {
       if (reject !== undefined) status = reject;
     }
     const messageId = status === 0 && !cut && !drop ? this.assignId() : null;
+    // A light event for benchmarks, which keep no records: who it was for and when it arrived.
+    if (this.listenerCount('arrival')) this.emit('arrival', fields.destination, performance.now());
     if (o.record) {
       const udh = fields.esmClass & ESM_CLASS_UDHI ? parseUdh(fields.shortMessage) : null;
       const payload = udh ? fields.shortMessage.subarray(udh.length) : fields.shortMessage;

@@ -1,0 +1,271 @@
+/**
+ * `sms-outbox bench`: the whole product end to end on one machine.
+ *
+ *   clients --sms_send--> Postgres <--claim/results-- worker (child process) --SMPP--> simulator (thread)
+ *                                   <--receipts------------------------------------------'
+ *
+ * In a scratch database next to DATABASE_URL (or in an embedded Postgres), it measures:
+ * 1. the plain single-row INSERT rate of this server (the ceiling enqueue is compared with);
+ * 2. full load: N messages enqueued through sms_send from C connections while the worker drains
+ *    them, until every one is `delivered`: enqueue rate, end-to-end rate, and the latency from
+ *    each app commit to its submit_sm arriving at the SMSC (p50/p99);
+ * 3. light load: messages at a steady rate (50/s by default), the same latency;
+ * and the worker's peak RSS. Commit times are taken by the clients, arrival times by the
+ * simulator, both as epoch time at microsecond resolution on the same machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import pg from 'pg';
+import { benchEnqueue } from './enqueue.js';
+import { migrate } from '../db/migrate.js';
+
+export interface E2eBenchOptions {
+  /** Any database on the server; the benchmark works in a scratch database next to it. */
+  url: string;
+  messages: number;
+  connections: number;
+  window: number;
+  lightRate: number;
+  lightSeconds: number;
+  receiptDelayMs: number;
+  /** Skip the plain-INSERT baseline (saves ~10 s). */
+  noBaseline?: boolean;
+  progress?: (phase: string, done: number, total: number) => void;
+  log?: (message: string) => void;
+}
+
+export interface LatencyMs {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+export interface E2eBenchResult {
+  server: string;
+  messages: number;
+  connections: number;
+  window: number;
+  plainInsertPerSecond: number | null;
+  enqueuePerSecond: number;
+  endToEndPerSecond: number;
+  /** Seconds from the first enqueue to the last message delivered. */
+  endToEndSeconds: number;
+  fullLoadCommitToSubmitMs: LatencyMs;
+  light: { rate: number; seconds: number; messages: number; commitToSubmitMs: LatencyMs };
+  workerPeakRssMb: number;
+  duplicates: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function latency(commits: Map<number, number>, arrivals: Map<number, number>): LatencyMs {
+  const values: number[] = [];
+  for (const [n, committed] of commits) {
+    const arrived = arrivals.get(n);
+    if (arrived !== undefined) values.push(arrived - committed);
+  }
+  values.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return { p50: round(percentile(values, 50)), p99: round(percentile(values, 99)), max: round(values.at(-1) ?? NaN), samples: values.length };
+}
+
+/** The destination that identifies message n (unique per message, so the SMSC side can time it). */
+const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
+const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
+const body = (n: number) => BODIES[n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
+
+class SimulatorThread {
+  private constructor(private readonly worker: Worker, readonly port: number) {}
+
+  static async start(receiptDelayMs: number): Promise<SimulatorThread> {
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './simulator-thread.ts' : './simulator-thread.js', import.meta.url).href;
+    // Run from source (tsx), a thread needs tsx's loader registered in it before the import.
+    const worker = fromSource
+      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: { receiptDelayMs } })
+      : new Worker(new URL(entry), { workerData: { receiptDelayMs } });
+    const port = await new Promise<number>((resolve, reject) => {
+      worker.once('message', (m: { port: number }) => resolve(m.port));
+      worker.once('error', reject);
+    });
+    return new SimulatorThread(worker, port);
+  }
+
+  arrivals(): Promise<{ arrivals: Map<number, number>; submits: number; accepted: number }> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (m: { arrivals: [number, number][]; counters: { submits: number; accepted: number } }) =>
+        resolve({ arrivals: new Map(m.arrivals), submits: m.counters.submits, accepted: m.counters.accepted }),
+      );
+      this.worker.postMessage({ kind: 'arrivals' });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.worker.postMessage({ kind: 'stop' });
+    await new Promise((r) => this.worker.once('exit', r));
+  }
+}
+
+function startWorkerChild(env: Record<string, string>): ChildProcess {
+  const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
+  return spawn(process.execPath, [...process.execArgv, cli, 'worker'], {
+    env: { ...process.env, LOG_LEVEL: 'warn', LOG_PRETTY: '0', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+function rssMb(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitForDelivered(pool: pg.Pool, total: number, onProgress: (n: number) => void, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from public.sms_outbox where status = 'delivered'`);
+    const n = rows[0]!.n;
+    onProgress(n);
+    if (n >= total) return now();
+    if (Date.now() > deadline) throw new Error(`only ${n} of ${total} messages delivered after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
+  const log = o.log ?? (() => {});
+  const progress = o.progress ?? (() => {});
+  let plainInsertPerSecond: number | null = null;
+  if (!o.noBaseline) {
+    log('measuring this server\'s plain single-row INSERT rate (the enqueue ceiling)');
+    const base = await benchEnqueue({ url: o.url, connections: o.connections, durationMs: 4000, warmupMs: 1000, rounds: 1, armedMs: 0 });
+    plainInsertPerSecond = Math.round(base.plain.perSecond);
+  }
+
+  const scratch = `sms_bench_e2e_${process.pid}`;
+  const admin = new pg.Client({ connectionString: o.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${scratch}`);
+  await admin.query(`create database ${scratch}`);
+  const u = new URL(o.url);
+  u.pathname = `/${scratch}`;
+  const url = u.toString();
+  const sim = await SimulatorThread.start(o.receiptDelayMs);
+  let worker: ChildProcess | undefined;
+  const pool = new pg.Pool({ connectionString: url, max: o.connections + 2 });
+  try {
+    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
+    worker = startWorkerChild({
+      DATABASE_URL: url,
+      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
+      SMPP_WINDOW: String(o.window),
+      SMS_WORKER_ID: 'bench',
+    });
+    let peakRss = 0;
+    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(worker!.pid!))), 250);
+    // Let the worker bind and go idle before the clock starts.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
+      if (rows[0]?.armed) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // Full load.
+    log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}`);
+    const commits = new Map<number, number>();
+    let next = 0;
+    const started = now();
+    const enqueueTimer = setInterval(() => progress('enqueue', next, o.messages), 250);
+    await Promise.all(
+      Array.from({ length: o.connections }, async () => {
+        const client = await pool.connect();
+        try {
+          while (next < o.messages) {
+            const n = next++;
+            await client.query('select sms_send($1, $2)', [destination(n), body(n)]);
+            commits.set(n, now());
+          }
+        } finally {
+          client.release();
+        }
+      }),
+    );
+    clearInterval(enqueueTimer);
+    const enqueued = now();
+    const delivered = await waitForDelivered(pool, o.messages, (n) => progress('deliver', n, o.messages), 30 * 60_000);
+    const full = await sim.arrivals();
+
+    // Light load.
+    log(`light load: ${o.lightRate} messages/s for ${o.lightSeconds} s`);
+    const lightCommits = new Map<number, number>();
+    const lightTotal = Math.round(o.lightRate * o.lightSeconds);
+    const base = 500_000_000;
+    const lightStart = now();
+    const client = await pool.connect();
+    try {
+      for (let i = 0; i < lightTotal; i++) {
+        const due = lightStart + (i * 1000) / o.lightRate;
+        const wait = due - now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await client.query('select sms_send($1, $2)', [destination(base + i), body(i)]);
+        lightCommits.set(base + i, now());
+        progress('light', i + 1, lightTotal);
+      }
+    } finally {
+      client.release();
+    }
+    await waitForDelivered(pool, o.messages + lightTotal, () => {}, 60_000);
+    const light = await sim.arrivals();
+    clearInterval(rssTimer);
+
+    return {
+      server: o.url.replace(/\/\/[^@]*@/, '//'),
+      messages: o.messages,
+      connections: o.connections,
+      window: o.window,
+      plainInsertPerSecond,
+      enqueuePerSecond: Math.round(o.messages / ((enqueued - started) / 1000)),
+      endToEndPerSecond: Math.round(o.messages / ((delivered - started) / 1000)),
+      endToEndSeconds: Math.round((delivered - started) / 10) / 100,
+      fullLoadCommitToSubmitMs: latency(commits, full.arrivals),
+      light: { rate: o.lightRate, seconds: o.lightSeconds, messages: lightTotal, commitToSubmitMs: latency(lightCommits, light.arrivals) },
+      workerPeakRssMb: Math.round(peakRss),
+      duplicates: light.accepted - (o.messages + lightTotal),
+    };
+  } finally {
+    if (worker && worker.exitCode === null) {
+      const exited = new Promise((r) => worker!.once('exit', r));
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    await pool.end();
+    await sim.stop();
+    await admin.query(`drop database if exists ${scratch} with (force)`);
+    await admin.end();
+  }
+}
+
+export function formatE2eBench(r: E2eBenchResult): string {
+  const ms = (l: LatencyMs) => `p50 ${l.p50} ms, p99 ${l.p99} ms (max ${l.max} ms, ${l.samples} samples)`;
+  return [
+    `server                        ${r.server}`,
+    `plain single-row INSERT       ${r.plainInsertPerSecond ?? 'not measured'}${r.plainInsertPerSecond ? '/s (this server, ' + r.connections + ' connections)' : ''}`,
+    `enqueue through sms_send      ${r.enqueuePerSecond}/s (${r.messages} messages, ${r.connections} connections)`,
+    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window})`,
+    `commit -> submit_sm, full     ${ms(r.fullLoadCommitToSubmitMs)}`,
+    `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
+    `worker peak RSS               ${r.workerPeakRssMb} MB`,
+    `duplicate submits             ${r.duplicates}`,
+  ].join('\n');
+}
