@@ -19,7 +19,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
 import { armWakeup, claimDue, disarmWakeup, nextDueAt, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
-import type { SmppSession, SubmitResult } from '../smpp/session.js';
+import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
 import { Signal, sleep } from './signal.js';
 
@@ -35,8 +35,6 @@ export interface PumpOptions {
 }
 
 export interface PumpEvents {
-  onClaimed?: (count: number, expired: number) => void;
-  onSubmitted?: (message: ClaimedMessage, result: SubmitResult, submitMs: number) => void;
   /** Time from the row's due time (its commit, for unscheduled rows) to its submit_sm going out. */
   onDispatch?: (message: ClaimedMessage) => void;
 }
@@ -156,7 +154,6 @@ export class Pump {
           this.claims.ms += performance.now() - claimStarted;
           claimed = r.messages;
           this.dbErrorLogged = 0;
-          this.events.onClaimed?.(claimed.length, r.expired);
           if (r.expired) this.logger.info({ count: r.expired }, 'messages expired before they could be sent');
           if (claimed.length + r.expired >= asked) {
             // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
@@ -245,11 +242,9 @@ export class Pump {
   private dispatch(message: ClaimedMessage): void {
     this.inFlight++;
     this.events.onDispatch?.(message);
-    const started = performance.now();
     this.session
       .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body })
       .then((result) => {
-        this.events.onSubmitted?.(message, result, performance.now() - started);
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
           this.logger.error(
             { id: message.id, parts: result.messageIds.length, segments: message.segments },
