@@ -28,6 +28,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { BindMode, SmppConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { AddressError, destinationAddress, sourceAddress, type SmppAddress } from './addresses.js';
 import { Backoff } from './backoff.js';
@@ -45,25 +46,26 @@ export type { InboundEvent, MoPart } from './inbound.js';
 export type { Receipt } from './receipt.js';
 export type { RateLimiter } from './rate-limiter.js';
 
-export type BindMode = 'transceiver' | 'transmitter' | 'receiver';
+export type { BindMode } from '../config.js';
 export type SessionState = 'disconnected' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'closed';
 
-export interface SessionOptions {
-  host: string;
-  port: number;
-  tls: boolean;
-  tlsVerify: boolean;
-  systemId: string;
-  password: string;
-  systemType: string;
-  bindMode: BindMode;
-  /** Outstanding submit_sm at most. */
-  window: number;
-  enquireLinkSeconds: number;
-  /** How long a submit_sm, enquire_link or bind may wait for its response. */
-  responseTimeoutMs: number;
-  /** Cap of the reconnect back-off. */
-  reconnectMaxMs: number;
+/** The session's settings: the connection part of SmppConfig (src/config.ts), plus tuning. */
+export interface SessionOptions
+  extends Pick<
+    SmppConfig,
+    | 'host'
+    | 'port'
+    | 'tls'
+    | 'tlsVerify'
+    | 'systemId'
+    | 'password'
+    | 'systemType'
+    | 'bindMode'
+    | 'window'
+    | 'enquireLinkSeconds'
+    | 'responseTimeoutMs'
+    | 'reconnectMaxMs'
+  > {
   /** Submit rate limiter; default an in-process token bucket from `tps`. */
   rateLimiter?: RateLimiter;
   /** submit_sm PDUs per second; 0 or undefined = unlimited (ignored when rateLimiter is given). */
