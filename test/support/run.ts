@@ -60,6 +60,8 @@ async function main(): Promise<number> {
         'tsx',
         '--test',
         `--test-concurrency=${concurrency}`,
+        // A test waiting on a lock or a dead process fails after 5 minutes instead of hanging CI.
+        `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 300_000}`,
         '--test-reporter=spec',
         '--test-reporter-destination=stdout',
         '--test-reporter=tap',
