@@ -151,7 +151,7 @@ create policy sms_reader_select on public.sms_self_send_settings for select to s
 -- The caller is the JWT PostgREST put in request.jwt.claims (sub = user id). Errors:
 --   42501  the opt-in is off; no signed-in user; no phone, or not verified; user banned,
 --          deleted or anonymous                                  (PostgREST: 403; anon: 401)
---   PT429  a rate limit is reached; DETAIL says which, HINT when to retry     (HTTP 429)
+--   PT429  a rate limit is reached; DETAIL says which, HINT when to retry (UTC, ISO 8601) (HTTP 429)
 --   22001  body needs more than sms_self_send_settings.max_segments parts      (HTTP 400)
 --   22xxx  body rejected by sms_send's rules                                  (HTTP 400)
 --   23505  idempotency_key reused for a different body                        (HTTP 409)
@@ -283,7 +283,8 @@ begin
     raise sqlstate 'PT429'
       using message = format('too many SMS: this user may send %s per %s', cfg.per_user_limit, cfg.per_user_window),
             detail = format('limit: per user; used: %s of %s in the last %s', v_used, cfg.per_user_limit, cfg.per_user_window),
-            hint = format('retry after %s', coalesce(v_oldest + cfg.per_user_window, now() + cfg.per_user_window));
+            hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.per_user_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
   end if;
 
   select count(*), min(l.sent_at) into v_used, v_oldest
@@ -293,7 +294,8 @@ begin
     raise sqlstate 'PT429'
       using message = format('too many SMS: this phone number may receive %s per %s', cfg.per_recipient_limit, cfg.per_recipient_window),
             detail = format('limit: per recipient; used: %s of %s in the last %s', v_used, cfg.per_recipient_limit, cfg.per_recipient_window),
-            hint = format('retry after %s', coalesce(v_oldest + cfg.per_recipient_window, now() + cfg.per_recipient_window));
+            hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.per_recipient_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
   end if;
 
   if cfg.total_limit is not null then
@@ -304,7 +306,8 @@ begin
       raise sqlstate 'PT429'
         using message = format('too many SMS: all users together may send %s per %s', cfg.total_limit, cfg.total_window),
               detail = format('limit: total; used: %s of %s in the last %s', v_used, cfg.total_limit, cfg.total_window),
-              hint = format('retry after %s', coalesce(v_oldest + cfg.total_window, now() + cfg.total_window));
+              hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.total_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
     end if;
   end if;
 

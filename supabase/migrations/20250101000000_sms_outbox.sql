@@ -1496,7 +1496,7 @@ create policy sms_reader_select on public.sms_self_send_settings for select to s
 -- The caller is the JWT PostgREST put in request.jwt.claims (sub = user id). Errors:
 --   42501  the opt-in is off; no signed-in user; no phone, or not verified; user banned,
 --          deleted or anonymous                                  (PostgREST: 403; anon: 401)
---   PT429  a rate limit is reached; DETAIL says which, HINT when to retry     (HTTP 429)
+--   PT429  a rate limit is reached; DETAIL says which, HINT when to retry (UTC, ISO 8601) (HTTP 429)
 --   22001  body needs more than sms_self_send_settings.max_segments parts      (HTTP 400)
 --   22xxx  body rejected by sms_send's rules                                  (HTTP 400)
 --   23505  idempotency_key reused for a different body                        (HTTP 409)
@@ -1628,7 +1628,8 @@ begin
     raise sqlstate 'PT429'
       using message = format('too many SMS: this user may send %s per %s', cfg.per_user_limit, cfg.per_user_window),
             detail = format('limit: per user; used: %s of %s in the last %s', v_used, cfg.per_user_limit, cfg.per_user_window),
-            hint = format('retry after %s', coalesce(v_oldest + cfg.per_user_window, now() + cfg.per_user_window));
+            hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.per_user_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
   end if;
 
   select count(*), min(l.sent_at) into v_used, v_oldest
@@ -1638,7 +1639,8 @@ begin
     raise sqlstate 'PT429'
       using message = format('too many SMS: this phone number may receive %s per %s', cfg.per_recipient_limit, cfg.per_recipient_window),
             detail = format('limit: per recipient; used: %s of %s in the last %s', v_used, cfg.per_recipient_limit, cfg.per_recipient_window),
-            hint = format('retry after %s', coalesce(v_oldest + cfg.per_recipient_window, now() + cfg.per_recipient_window));
+            hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.per_recipient_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
   end if;
 
   if cfg.total_limit is not null then
@@ -1649,7 +1651,8 @@ begin
       raise sqlstate 'PT429'
         using message = format('too many SMS: all users together may send %s per %s', cfg.total_limit, cfg.total_window),
               detail = format('limit: total; used: %s of %s in the last %s', v_used, cfg.total_limit, cfg.total_window),
-              hint = format('retry after %s', coalesce(v_oldest + cfg.total_window, now() + cfg.total_window));
+              hint = format('retry after %s', pg_catalog.to_char(
+                     (coalesce(v_oldest, now()) + cfg.total_window + interval '1 second') at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
     end if;
   end if;
 
@@ -1800,8 +1803,8 @@ $$;
 select public.sms_strip_inherited_grants();
 $sms_outbox_0008$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (8, '0008_supabase.sql', '8ce4d5a31d54d8af6194aeb92b41588388b3818668f20fa913f22479a72a2e71');
-  elsif prior <> '8ce4d5a31d54d8af6194aeb92b41588388b3818668f20fa913f22479a72a2e71' then
+      values (8, '0008_supabase.sql', '4db5c3f2c79f53692e73ce600c7bb2c24e89a5e40097dc4c13861ff9b0820d68');
+  elsif prior <> '4db5c3f2c79f53692e73ce600c7bb2c24e89a5e40097dc4c13861ff9b0820d68' then
     raise exception 'migration 0008_supabase.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end

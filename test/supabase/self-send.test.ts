@@ -155,7 +155,7 @@ describe('switched on with sms_allow_authenticated_send(true)', () => {
     const before = Number((await db.pool.query('select count(*) from sms_outbox')).rows[0].count);
     const err = expectError(await sendToSelf(user, { body: 'one more' }), 429, 'PT429', /this user may send 3 per 01:00:00/);
     assert.match(err.details ?? '', /limit: per user; used: 3 of 3/);
-    assert.match(err.hint ?? '', /^retry after \d{4}-/);
+    assert.match(err.hint ?? '', /^retry after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     assert.equal(Number((await db.pool.query('select count(*) from sms_outbox')).rows[0].count), before);
     const other = await addUser(db, { phone: newPhone() });
     expectSent(await sendToSelf(other, { body: 'another user is not affected' }));
