@@ -162,6 +162,8 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   const ownerUrl = ownerUrlObj.toString();
   const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0 };
   const pool = new pg.Pool({ connectionString: ownerUrl, max: 5 });
+  // drop() ends the database WITH (FORCE): an idle connection told so must not crash the run.
+  pool.on('error', () => {});
   if ((options.migrated ?? true) && options.defaultSender !== null) {
     await pool.query('update sms_settings set default_sender = $1', [options.defaultSender ?? 'TestBrand']);
   }
@@ -306,6 +308,7 @@ export class Postgrest {
     u.username = 'authenticator';
     u.password = AUTHENTICATOR_PASSWORD;
     const pool = new pg.Pool({ connectionString: u.toString(), max: 4, application_name: 'postgrest (test)' });
+    pool.on('error', () => {}); // idle connections ended by a forced DROP DATABASE
     const who = await pool.query<{ session_user: string; rolsuper: boolean; rolinherit: boolean }>(
       `select session_user, r.rolsuper, r.rolinherit from pg_roles r where r.rolname = session_user`,
     );
