@@ -113,6 +113,9 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       }
       applied.push(m.name);
     }
+    // Supabase's API roles (service_role, authenticated) get their grants on every run, so
+    // roles created after the first migration are covered too; a no-op where they do not exist.
+    await client.query('select public.sms_grant_supabase_roles()');
     if (!options.skipGraphile) {
       await runGraphileMigrations({ connectionString, logger: graphileLogger() });
       // The worker role drives Graphile Worker; give it what the runner needs.

@@ -147,6 +147,32 @@ export interface SmsRateLimitTable {
   refilled_at: Generated<Date>;
 }
 
+/** The opt-in that lets signed-in Supabase users text their own verified phone (0008). */
+export interface SmsSelfSendSettingsTable {
+  id: Generated<boolean>;
+  enabled: Generated<boolean>;
+  phone_source: Generated<'auth.users' | 'jwt'>;
+  max_segments: Generated<number>;
+  per_user_limit: Generated<number>;
+  per_user_window: ColumnType<PgInterval, string | undefined, string>;
+  per_recipient_limit: Generated<number>;
+  per_recipient_window: ColumnType<PgInterval, string | undefined, string>;
+  /** null: no total limit. */
+  total_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  total_window: ColumnType<PgInterval, string | undefined, string>;
+  updated_at: Generated<Date>;
+}
+
+/** One row per sms_send_to_self message: what its rate limits count. */
+export interface SmsSelfSendLogTable {
+  id: Generated<string>;
+  sent_at: Generated<Date>;
+  /** The JWT's sub. */
+  user_id: string;
+  recipient: string;
+  outbox_id: string;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
   sms_outbox_part: SmsOutboxPartTable;
@@ -156,4 +182,6 @@ export interface Database {
   sms_settings: SmsSettingsTable;
   sms_wakeup: SmsWakeupTable;
   sms_rate_limit: SmsRateLimitTable;
+  sms_self_send_settings: SmsSelfSendSettingsTable;
+  sms_self_send_log: SmsSelfSendLogTable;
 }

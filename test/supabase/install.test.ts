@@ -1,0 +1,163 @@
+/**
+ * Installing on Supabase: as a non-superuser owner like Supabase's `postgres` (LOGIN CREATEROLE,
+ * not a superuser, not the database's owner, only CREATE on the database and on schema public),
+ * with Supabase's roles and default privileges in place, with `sms-outbox migrate` or with the
+ * generated Supabase CLI migration (supabase/migrations/) followed by `sms-outbox migrate`.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { loadMigrations, migrate } from '../../src/db/migrate.js';
+import { renderSupabaseMigration, REPO_MIGRATION } from '../../scripts/gen-supabase-migration.js';
+import { createSupabaseDatabase, Postgrest, type SupabaseDatabase } from './support.js';
+
+const migrations = loadMigrations();
+
+describe('sms-outbox migrate as a non-superuser owner with only CREATE', () => {
+  let db: SupabaseDatabase;
+  let api: Postgrest;
+  before(async () => {
+    db = await createSupabaseDatabase();
+    api = await Postgrest.connect(db.adminUrl);
+  });
+  after(async () => {
+    await api?.end();
+    await db?.drop();
+  });
+
+  test('the owner is like Supabase\'s postgres: not a superuser, not the database owner, CREATEROLE', async () => {
+    const r = await db.pool.query<{ rolsuper: boolean; rolcreaterole: boolean; owns_db: boolean; can_create: boolean }>(
+      `select r.rolsuper, r.rolcreaterole, d.datdba = r.oid as owns_db, has_database_privilege(current_database(), 'create') as can_create
+         from pg_roles r, pg_database d where r.rolname = current_user and d.datname = current_database()`,
+    );
+    assert.deepEqual(r.rows[0], { rolsuper: false, rolcreaterole: true, owns_db: false, can_create: true });
+  });
+
+  test('every migration and Graphile Worker\'s schema were installed', async () => {
+    assert.deepEqual(db.migrateResult.applied, migrations.map((m) => m.name));
+    const gw = await db.pool.query(`select count(*)::int as n from pg_tables where schemaname = 'graphile_worker'`);
+    assert.ok(gw.rows[0].n > 0);
+  });
+
+  test('service_role sends through the REST API; an app login with sms_sender sends with SQL', async () => {
+    const res = await api.rpc('sms_send', { recipient: '+79991234567', body: 'installed' }, { role: 'service_role' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const app = `sms_t_app_${process.pid}_${Date.now() % 100000}`;
+    const admin = new pg.Client({ connectionString: db.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create role ${app} login password 'app' in role sms_sender`);
+      const u = new URL(db.adminUrl);
+      u.username = app;
+      u.password = 'app';
+      const c = new pg.Client({ connectionString: u.toString() });
+      await c.connect();
+      try {
+        const id = (await c.query<{ id: string }>(`select sms_send('+79991234567', 'from the app') as id`)).rows[0]!.id;
+        assert.equal((await c.query('select status from sms_status($1)', [id])).rows[0].status, 'queued');
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await admin.query(`drop role if exists ${app}`);
+      await admin.end();
+    }
+  });
+
+  test('running migrate again is a no-op, and restores service_role\'s grants (roles created after the install)', async () => {
+    await db.pool.query('revoke execute on function sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb) from service_role');
+    const lost = await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'service_role' });
+    assert.equal(lost.status, 403);
+    const again = await migrate(db.ownerUrl);
+    assert.deepEqual(again, { applied: [], alreadyApplied: migrations.length });
+    const back = await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'service_role' });
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+  });
+});
+
+describe('the Supabase CLI migration (supabase/migrations/)', () => {
+  const generated = renderSupabaseMigration();
+
+  /** Applies the file as the Supabase CLI does: all of it in one transaction, as the owner. */
+  async function applyFile(url: string, sql = generated): Promise<void> {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('begin');
+      try {
+        await c.query(sql);
+        await c.query('commit');
+      } catch (err) {
+        await c.query('rollback');
+        throw err;
+      }
+    } finally {
+      await c.end();
+    }
+  }
+
+  test('is up to date with migrations/ (regenerate with npm run supabase:migration)', () => {
+    assert.equal(readFileSync(REPO_MIGRATION, 'utf8'), generated, 'supabase/migrations is out of date: run npm run supabase:migration');
+  });
+
+  test('applied to a fresh Supabase database, then `sms-outbox migrate` finds everything applied and adds Graphile Worker', async () => {
+    const db = await createSupabaseDatabase({ migrated: false });
+    const api = await Postgrest.connect(db.adminUrl);
+    try {
+      await applyFile(db.ownerUrl);
+      const recorded = await db.pool.query<{ version: number; name: string; checksum: string }>(
+        'select version, name, checksum from sms_schema_migrations order by version',
+      );
+      assert.deepEqual(recorded.rows, migrations.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum })));
+      assert.equal((await db.pool.query(`select to_regnamespace('graphile_worker') as s`)).rows[0].s, null);
+      await db.pool.query(`update sms_settings set default_sender = 'CliBrand'`);
+      const res = await api.rpc<string>('sms_send', { recipient: '+79991234567', body: 'via the CLI migration' }, { role: 'service_role' });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal((await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'anon' })).status, 401);
+
+      const result = await migrate(db.ownerUrl);
+      assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length });
+      assert.notEqual((await db.pool.query(`select to_regnamespace('graphile_worker') as s`)).rows[0].s, null);
+      const policies = await db.pool.query(`select count(*)::int as n from pg_policies where schemaname = 'graphile_worker' and policyname = 'sms_worker_all'`);
+      assert.ok(policies.rows[0].n > 0, 'the worker role was granted Graphile Worker\'s tables');
+
+      await applyFile(db.ownerUrl); // applying it again changes nothing
+      assert.equal((await db.pool.query('select count(*)::int as n from sms_schema_migrations')).rows[0].n, migrations.length);
+    } finally {
+      await api.end();
+      await db.drop();
+    }
+  });
+
+  test('applied to a database `sms-outbox migrate` set up: nothing happens', async () => {
+    const db = await createSupabaseDatabase();
+    try {
+      const before = (await db.pool.query('select version, applied_at from sms_schema_migrations order by 1')).rows;
+      await applyFile(db.ownerUrl);
+      assert.deepEqual((await db.pool.query('select version, applied_at from sms_schema_migrations order by 1')).rows, before);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('an upgrade applies only the new migrations; an edited or a newer one is refused', async () => {
+    const db = await createSupabaseDatabase({ migrated: false });
+    try {
+      // The file an older release generated: the first six migrations.
+      await applyFile(db.ownerUrl, renderSupabaseMigration(migrations.slice(0, 6)));
+      assert.equal((await db.pool.query('select max(version)::int as v from sms_schema_migrations')).rows[0].v, 6);
+      await applyFile(db.ownerUrl);
+      assert.equal((await db.pool.query('select max(version)::int as v from sms_schema_migrations')).rows[0].v, migrations.length);
+
+      await db.pool.query(`update sms_schema_migrations set checksum = 'edited' where version = 3`);
+      await assert.rejects(applyFile(db.ownerUrl), /migration 0003_\w+\.sql was applied with different content/);
+      await db.pool.query(`update sms_schema_migrations set checksum = $1 where version = 3`, [migrations[2]!.checksum]);
+
+      await db.pool.query(`insert into sms_schema_migrations (version, name, checksum) values (9999, '9999_future.sql', 'x')`);
+      await assert.rejects(applyFile(db.ownerUrl), /has migration 9999, newer than this file knows/);
+    } finally {
+      await db.drop();
+    }
+  });
+});
