@@ -16,7 +16,7 @@ Exit codes: 0 stopped cleanly; 1 unexpected error; 69 the database is unreachabl
 `;
 
 /** Past the drain's own bound, a stuck shutdown is cut short so systemd never needs SIGKILL. */
-const SHUTDOWN_GRACE_MS = 5000;
+export const SHUTDOWN_GRACE_MS = 5000;
 
 export async function workerCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('worker', args, {}, HELP)) return 0;
