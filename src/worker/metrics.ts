@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SessionState, SmppSession } from '../smpp/session.js';
-import { classifyStatus } from '../smpp/command-status.js';
+import { classifyStatus, isThrottle } from '../smpp/command-status.js';
 import type { ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
@@ -107,7 +107,12 @@ export class WorkerMetrics {
   });
   readonly throttled = new Counter({
     name: 'smpp_throttled_total',
-    help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits)',
+    help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits the part)',
+    registers: [this.registry],
+  });
+  readonly throttlePauses = new Counter({
+    name: 'smpp_throttle_pauses_total',
+    help: 'Times the session paused sending and halved its window because the SMSC throttled (responses to PDUs sent before a pause do not add one)',
     registers: [this.registry],
   });
   readonly reconnects = new Counter({ name: 'smpp_reconnects_total', help: 'SMPP reconnect attempts (after a lost session or a failed connect or bind)', registers: [this.registry] });
@@ -199,6 +204,7 @@ export class WorkerMetrics {
     });
     session.on('submit_resp', (e: { commandStatus: number; rttMs: number }) => {
       this.submits.inc(statusLabel(e.commandStatus));
+      if (isThrottle(e.commandStatus)) this.throttled.inc();
       this.submitRtt.observe(e.rttMs / 1000);
     });
     session.on('response_timeout', () => this.submitTimeouts.inc());
@@ -206,7 +212,7 @@ export class WorkerMetrics {
     session.on('enquire_link_timeout', () => this.enquireLinkTimeouts.inc());
     session.on('pdu_error', () => this.pduErrors.inc());
     session.on('inbound_error', () => this.inboundErrors.inc());
-    session.on('throttled', () => this.throttled.inc());
+    session.on('throttled', () => this.throttlePauses.inc());
     session.on('reconnect', () => this.reconnects.inc());
 
     new Gauge({

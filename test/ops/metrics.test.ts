@@ -141,6 +141,8 @@ test('throttling responses are counted once each, by status and as throttled', a
       return delta(before, s, 'sms_messages_total', { status: 'delivered' }) === 10 ? s : undefined;
     });
     assert.equal(delta(before, after, 'smpp_throttled_total'), throttled);
+    const pauses = delta(before, after, 'smpp_throttle_pauses_total');
+    assert.ok(pauses >= 1 && pauses <= throttled, `${pauses} pauses for ${throttled} throttling responses`);
     assert.equal(delta(before, after, 'smpp_submit_sm_total', { status: 'ESME_RTHROTTLED', kind: 'transient' }), throttled);
     assert.equal(delta(before, after, 'smpp_submit_sm_total', { status: 'ESME_ROK' }), 10);
     assert.equal(delta(before, after, 'sms_message_retries_total'), 0, 'throttling is absorbed by the session, not retried');
