@@ -13,10 +13,12 @@ import { createTestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
 import { probe, scrape, waitFor } from './helpers.js';
 
+const SMPP_PASSWORD = 'Readyz-Smpp-Pw-77';
+
 function workerEnv(databaseUrl: string, smppPort: number): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
-    SMPP_URL: `smpp://test:secret@127.0.0.1:${smppPort}`,
+    SMPP_URL: `smpp://test:${SMPP_PASSWORD}@127.0.0.1:${smppPort}`,
     SMPP_RECONNECT_MAX_S: '1',
     SMS_SHUTDOWN_TIMEOUT_S: '5',
     METRICS_PORT: '0',
@@ -76,7 +78,7 @@ test('/readyz follows the SMPP session: the simulator goes away, refuses the bin
     assert.ok(refusedScrape.value('smpp_bind_failures_total', { status: 'ESME_RINVPASWD' }) >= 1);
 
     // The SMSC accepts again: ready, and the queue drains to zero.
-    sim.configure({ password: 'secret' });
+    sim.configure({ password: SMPP_PASSWORD });
     await readyz(port, 200);
     await waitForStatuses(tdb.pool, ids, ['delivered'], 20_000);
     await waitFor('the queue gauges to read empty', async () => {
@@ -88,6 +90,10 @@ test('/readyz follows the SMPP session: the simulator goes away, refuses the bin
     await sim.stop();
     await tdb.drop();
   }
+  // Refused binds, lost connections, reconnects: none of it logs the password.
+  const output = `${JSON.stringify(worker.logs)}\n${worker.stderr()}`;
+  assert.match(output, /SMSC refused the bind: ESME_RINVPASWD/);
+  assert.ok(!output.includes(SMPP_PASSWORD), 'the SMPP password never appears in the logs');
 });
 
 test('/readyz follows Postgres: down is 503 naming the database, /metrics still answers; up again is 200', async () => {
