@@ -1,4 +1,4 @@
-import { describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
+import { configWarnings, describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
 import { migrate, SchemaVersionError } from '../db/migrate.js';
 import { parseCommandArgs } from './args.js';
 
@@ -12,6 +12,8 @@ SMS_MAX_SEGMENTS into sms_settings when they are set.
 export async function migrateCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('migrate', args, {}, HELP)) return 0;
   const config = loadConfig();
+  // A misspelt SMS_DEFAULT_SENDER would otherwise be silently not written.
+  for (const warning of configWarnings()) process.stderr.write(`sms-outbox migrate: warning: ${warning}\n`);
   const url = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
   let result: Awaited<ReturnType<typeof migrate>>;
   try {
