@@ -3,7 +3,7 @@
  * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
  */
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from './config.js';
+import { redactSecrets, StartupError } from './config.js';
 
 export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
 
@@ -53,11 +53,15 @@ export async function main(argv: string[]): Promise<number> {
     const code = await (await load())(rest);
     return typeof code === 'number' ? code : 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`sms-outbox ${name}: ${err.message}\n`);
-      return 78; // EX_CONFIG
+    // Expected operator errors (bad configuration, database down, schema not migrated, port
+    // taken): the message alone, no stack trace, with their exit code (78 configuration, 69
+    // unavailable). Anything else is a bug: the stack, exit 1. Secrets are scrubbed from both.
+    if (err instanceof StartupError) {
+      process.stderr.write(redactSecrets(`sms-outbox ${name}: ${err.message}\n`));
+      return err.exitCode;
     }
-    throw err;
+    process.stderr.write(redactSecrets(`sms-outbox ${name}: ${(err as Error)?.stack ?? String(err)}\n`));
+    return 1;
   }
 }
 

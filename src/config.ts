@@ -2,15 +2,39 @@
  * Configuration, read once from the environment into one typed object.
  *
  * Every bad value is reported with the variable's name and the expected form, e.g.
- * `SMPP_WINDOW: expected an integer from 1 to 1000, got "abc"`. Secrets (the SMPP and database
- * passwords) live only here and in the connections they open; `describeConfig` masks them.
+ * `SMPP_WINDOW: expected an integer from 1 to 1000, got "abc"`, all bad variables at once.
+ * Secrets (the SMPP and database passwords) live only here and in the connections they open:
+ * a message about SMPP_URL or DATABASE_URL shows the URL with its password masked, and
+ * `redactSecrets` scrubs them from any text before it is printed.
+ *
+ * Errors an operator is expected to fix carry an exit code (sysexits.h):
+ *   64 EX_USAGE        a bad command-line option
+ *   69 EX_UNAVAILABLE  a dependency is unavailable right now (Postgres down): restarting later may work
+ *   78 EX_CONFIG       the configuration is wrong: fix the environment (systemd does not restart: RestartPreventExitStatus=78)
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
 
-export class ConfigError extends Error {
+export const EXIT_USAGE = 64;
+export const EXIT_UNAVAILABLE = 69;
+export const EXIT_CONFIG = 78;
+
+/** An error the operator must fix, reported as one line (no stack trace) with an exit code. */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_CONFIG,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
+}
+
+export class ConfigError extends StartupError {
   constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    // One problem: one line. Several: one line each, all at once, so one edit fixes them all.
+    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  ${problems.join('\n  ')}`, EXIT_CONFIG);
     this.name = 'ConfigError';
   }
 }
@@ -18,7 +42,7 @@ export class ConfigError extends Error {
 export type BindMode = 'transceiver' | 'transmitter' | 'receiver';
 
 export interface SmppConfig {
-  /** `smpp://host:port` with the credentials removed, safe to log. */
+  /** `smpp://system_id@host:port` with the password removed, safe to log. */
   displayUrl: string;
   host: string;
   port: number;
@@ -64,8 +88,10 @@ export interface Config {
   smpp: SmppConfig | undefined;
   worker: WorkerConfig;
   log: LogConfig;
-  /** Port of the Prometheus /metrics, /healthz and /readyz server; undefined = off. */
+  /** Port of the Prometheus /metrics, /healthz and /readyz server; undefined = off, 0 = any free port. */
   metricsPort: number | undefined;
+  /** Address that server listens on (METRICS_HOST, default all IPv4 interfaces). */
+  metricsHost: string;
   /** Settings `sms-outbox migrate` writes into sms_settings when given. */
   sqlSettings: {
     defaultSender: string | undefined;
@@ -76,16 +102,22 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
+/** MTS Exolve drops a session that sent no enquire_link for 15 minutes; keep a minute of margin. */
+export const MAX_ENQUIRE_LINK_S = 840;
+
+const DATABASE_FORM = 'postgres://user:password@host:port/database';
+const SMPP_FORM = 'smpp://system_id:password@host:port (or smpps:// for TLS)';
+
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
-function intVar(min: number, max: number) {
+function intVar(min: number, max: number, what = `an integer from ${min} to ${max}`) {
   return z.preprocess(
     blankToUndefined,
     z
       .string()
-      .regex(/^\s*-?\d+\s*$/, { message: `expected an integer from ${min} to ${max}` })
+      .regex(/^\s*-?\d+\s*$/, { message: `expected ${what}` })
       .transform((s) => Number(s))
-      .refine((n) => n >= min && n <= max, { message: `expected an integer from ${min} to ${max}` })
+      .refine((n) => n >= min && n <= max, { message: `expected ${what}` })
       .optional(),
   );
 }
@@ -115,19 +147,39 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: 'expected postgres://user:password@host:port/database' })
+      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: `expected ${DATABASE_FORM}` })
+      .refine(
+        (s) => {
+          try {
+            new URL(s);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: `expected ${DATABASE_FORM}; this is not a valid URL (percent-encode special characters in the password, e.g. @ as %40)` },
+      )
       .optional(),
   ),
   SMPP_URL: z.preprocess(blankToUndefined, z.string().optional()),
   SMPP_PASSWORD: z.preprocess(blankToUndefined, z.string().optional()),
   SMPP_SYSTEM_TYPE: z.string().max(12, { message: 'expected at most 12 characters (SMPP system_type)' }).optional(),
   SMPP_BIND_MODE: z.preprocess(
-    blankToUndefined,
-    z.enum(['transceiver', 'transmitter', 'receiver'], { message: 'expected transceiver, transmitter or receiver' }).optional(),
+    (v) => (typeof blankToUndefined(v) === 'string' ? String(v).trim().toLowerCase() : undefined),
+    z
+      .enum(['transceiver', 'transmitter', 'receiver'], { message: 'expected transceiver (the default) or transmitter' })
+      .refine((m) => m !== 'receiver', {
+        message: 'expected transceiver (the default) or transmitter; a receiver session cannot submit, and this worker sends',
+      })
+      .optional(),
   ),
-  SMPP_WINDOW: intVar(1, 1000),
+  SMPP_WINDOW: intVar(1, 1000, 'an integer from 1 to 1000 (outstanding submit_sm)'),
   SMPP_TPS: numberVar(0, 100000, 'a number of submit_sm per second, 0 (unlimited) or more'),
-  SMPP_ENQUIRE_LINK_S: intVar(1, 840),
+  SMPP_ENQUIRE_LINK_S: intVar(
+    1,
+    MAX_ENQUIRE_LINK_S,
+    `whole seconds from 1 to ${MAX_ENQUIRE_LINK_S} (MTS Exolve drops a session without enquire_link for 15 minutes)`,
+  ),
   SMPP_RESPONSE_TIMEOUT_S: numberVar(0.1, 300, 'seconds from 0.1 to 300'),
   SMPP_RECONNECT_MAX_S: numberVar(1, 3600, 'seconds from 1 to 3600'),
   SMPP_TLS_INSECURE: boolVar,
@@ -135,13 +187,13 @@ const envSchema = z.object({
   SMS_DEFAULT_VALIDITY: z.preprocess(blankToUndefined, z.string().optional()),
   SMS_MAX_SEGMENTS: intVar(1, 255),
   SMS_WORKER_ID: z.preprocess(blankToUndefined, z.string().max(100, { message: 'expected at most 100 characters' }).optional()),
-  SMS_LEASE_S: intVar(2, 3600),
+  SMS_LEASE_S: intVar(2, 3600, 'whole seconds from 2 to 3600'),
   SMS_SHUTDOWN_TIMEOUT_S: numberVar(1, 600, 'seconds from 1 to 600'),
-  SMS_RETENTION_DAYS: intVar(1, 3650),
-  SMS_INBOX_RETENTION_DAYS: intVar(1, 3650),
-  SMS_UNMATCHED_RECEIPT_RETENTION_DAYS: intVar(1, 3650),
+  SMS_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
+  SMS_INBOX_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
+  SMS_UNMATCHED_RECEIPT_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
   LOG_LEVEL: z.preprocess(
-    (v) => (typeof blankToUndefined(v) === 'string' ? String(v).toLowerCase() : undefined),
+    (v) => (typeof blankToUndefined(v) === 'string' ? String(v).trim().toLowerCase() : undefined),
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         message: 'expected fatal, error, warn, info, debug, trace or silent',
@@ -149,27 +201,81 @@ const envSchema = z.object({
       .optional(),
   ),
   LOG_PRETTY: boolVar,
-  METRICS_PORT: intVar(1, 65535),
+  METRICS_PORT: intVar(0, 65535, 'a TCP port from 1 to 65535 (0 picks a free one; unset turns the server off)'),
+  METRICS_HOST: z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9.:_-]+$/, { message: 'expected an address to listen on, e.g. 0.0.0.0, 127.0.0.1 or ::' })
+      .optional(),
+  ),
 });
 
+/** Every environment variable the configuration reads. */
+export const KNOWN_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+/** Variables whose values are (or contain) secrets: never printed as they are. */
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
+
+/**
+ * A URL with its password replaced by `***`, for messages. Text that does not parse as
+ * scheme://user:password@host keeps only what cannot be a password: the scheme and whatever
+ * follows the last `@` (a password with an unescaped `#`, `/` or `@` splits the URL oddly).
+ */
+export function maskSecretUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    const afterAuthority = `${u.pathname}${u.search}${u.hash}`;
+    if (raw.includes('//') && u.host && !afterAuthority.includes('@') && !afterAuthority.includes('%40')) {
+      if (u.password) u.password = '***';
+      return u.toString();
+    }
+  } catch {
+    // fall through
+  }
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? '';
+  const rest = raw.slice(scheme.length);
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) return `${scheme}***@${rest.slice(at + 1)}`;
+  // No '@': a `name:value` could still be credentials; `host:port` cannot.
+  return rest.includes(':') && !/^[^:]*:\d*(\/.*)?$/.test(rest) ? `${scheme}***` : raw;
+}
+
 /** Parses SMPP_URL (and SMPP_PASSWORD) into the session settings, or explains what is wrong. */
-export function parseSmppUrl(raw: string, passwordOverride: string | undefined): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
-  const form = 'expected smpp://system_id:password@host:port (or smpps:// for TLS)';
+export function parseSmppUrl(
+  raw: string,
+  passwordOverride: string | undefined,
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
+  const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
-    url = new URL(raw);
+    url = new URL(raw.trim());
   } catch {
-    throw new Error(`${form}, got something that is not a URL`);
+    throw new Error(
+      `${form}; this is not a valid URL (percent-encode special characters in the password, e.g. # as %23 and @ as %40, or put the password in SMPP_PASSWORD)`,
+    );
   }
   if (url.protocol !== 'smpp:' && url.protocol !== 'smpps:') {
-    throw new Error(`${form}, got scheme "${url.protocol.replace(/:$/, '')}"`);
+    throw new Error(`${form}; the scheme is "${url.protocol.replace(/:$/, '')}"`);
   }
-  if (!url.hostname) throw new Error(`${form}, the host is missing`);
-  const systemId = decodeURIComponent(url.username);
-  if (!systemId) throw new Error(`${form}, the system_id (user name) is missing`);
-  if (systemId.length > 15) throw new Error('the system_id may have at most 15 characters (SMPP 3.4)');
-  const password = passwordOverride ?? decodeURIComponent(url.password);
+  if (!url.hostname) throw new Error(`${form}; the host is missing`);
+  if ((url.pathname && url.pathname !== '/') || url.search || url.hash) {
+    throw new Error(`${form}; unexpected "${url.pathname}${url.search}${url.hash}" after host:port (a # in the password must be written %23)`);
+  }
+  let systemId: string;
+  let urlPassword: string;
+  try {
+    systemId = decodeURIComponent(url.username);
+    urlPassword = decodeURIComponent(url.password);
+  } catch {
+    throw new Error(`${form}; the system_id or password has a malformed %-escape`);
+  }
+  if (!systemId) throw new Error(`${form}; the system_id (user name) is missing`);
+  if (systemId.length > 15) throw new Error(`${form}; the system_id may have at most 15 characters (SMPP 3.4)`);
+  const password = passwordOverride ?? urlPassword;
+  if (!password) throw new Error(`${form}; no password: put it in the URL or in SMPP_PASSWORD`);
   const port = url.port === '' ? 2775 : Number(url.port);
+  if (!(port >= 1 && port <= 65535)) throw new Error(`${form}; the port must be from 1 to 65535`);
   const tls = url.protocol === 'smpps:';
   return {
     displayUrl: `${url.protocol}//${systemId}@${url.hostname}:${port}`,
@@ -182,9 +288,10 @@ export function parseSmppUrl(raw: string, passwordOverride: string | undefined):
 }
 
 function formatIssue(name: string, message: string, value: string | undefined): string {
-  const secret = /PASSWORD|DATABASE_URL|SMPP_URL/.test(name);
-  const shown = value === undefined ? '' : secret ? ' (value hidden)' : `, got ${JSON.stringify(value)}`;
-  return `${name}: ${message}${shown}`;
+  if (value === undefined) return `${name}: ${message}`;
+  if (name === 'SMPP_PASSWORD') return `${name}: ${message} (value hidden)`;
+  const shown = SECRET_VARIABLES.has(name) ? maskSecretUrl(value) : value;
+  return `${name}: ${message}, got ${JSON.stringify(shown)}`;
 }
 
 /** Reads the whole configuration. Throws ConfigError listing every bad variable at once. */
@@ -196,30 +303,32 @@ export function loadConfig(env: Env = process.env): Config {
       const name = String(issue.path[0] ?? '?');
       problems.push(formatIssue(name, issue.message, env[name]));
     }
-    throw new ConfigError(problems);
   }
-  const e = parsed.data;
+  const e = parsed.success ? parsed.data : undefined;
 
   let smpp: SmppConfig | undefined;
-  if (e.SMPP_URL !== undefined) {
+  const smppUrl = blankToUndefined(env.SMPP_URL) as string | undefined;
+  if (smppUrl !== undefined) {
     try {
-      const base = parseSmppUrl(e.SMPP_URL, e.SMPP_PASSWORD);
-      smpp = {
-        ...base,
-        tlsVerify: !(e.SMPP_TLS_INSECURE ?? false),
-        systemType: e.SMPP_SYSTEM_TYPE ?? '',
-        bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
-        window: e.SMPP_WINDOW ?? 10,
-        tps: e.SMPP_TPS ?? 0,
-        enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
-        responseTimeoutMs: Math.round((e.SMPP_RESPONSE_TIMEOUT_S ?? 10) * 1000),
-        reconnectMaxMs: Math.round((e.SMPP_RECONNECT_MAX_S ?? 60) * 1000),
-      };
+      const base = parseSmppUrl(smppUrl, blankToUndefined(env.SMPP_PASSWORD) as string | undefined);
+      if (e) {
+        smpp = {
+          ...base,
+          tlsVerify: !(e.SMPP_TLS_INSECURE ?? false),
+          systemType: e.SMPP_SYSTEM_TYPE ?? '',
+          bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
+          window: e.SMPP_WINDOW ?? 10,
+          tps: e.SMPP_TPS ?? 0,
+          enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
+          responseTimeoutMs: Math.round((e.SMPP_RESPONSE_TIMEOUT_S ?? 10) * 1000),
+          reconnectMaxMs: Math.round((e.SMPP_RECONNECT_MAX_S ?? 60) * 1000),
+        };
+      }
     } catch (err) {
-      problems.push(formatIssue('SMPP_URL', (err as Error).message, e.SMPP_URL));
+      problems.push(formatIssue('SMPP_URL', (err as Error).message, smppUrl));
     }
   }
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length || !e) throw new ConfigError(problems);
 
   return {
     databaseUrl: e.DATABASE_URL,
@@ -237,12 +346,91 @@ export function loadConfig(env: Env = process.env): Config {
       pretty: e.LOG_PRETTY ?? false,
     },
     metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST ?? '0.0.0.0',
     sqlSettings: {
       defaultSender: e.SMS_DEFAULT_SENDER,
       defaultValidity: e.SMS_DEFAULT_VALIDITY,
       maxSegments: e.SMS_MAX_SEGMENTS,
     },
   };
+}
+
+/** Variables with these prefixes belong to the test runner and tools, not the worker. */
+const IGNORED_PREFIXES = ['SMS_TEST_'];
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Things that are allowed but probably not what the operator meant, one sentence each:
+ * variables that look like ours but are not read (typos), and settings with a known catch.
+ */
+export function configWarnings(env: Env = process.env, config?: Config): string[] {
+  const warnings: string[] = [];
+  const known = new Set(KNOWN_VARIABLES);
+  for (const name of Object.keys(env).sort()) {
+    if (known.has(name) || IGNORED_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const closest = KNOWN_VARIABLES.map((k) => ({ k, d: editDistance(name, k) })).sort((x, y) => x.d - y.d)[0];
+    const ours = /^(SMPP|SMS)_/.test(name);
+    if (closest && closest.d <= 2) {
+      warnings.push(`${name} is set but not read by sms-outbox; did you mean ${closest.k}?`);
+    } else if (ours) {
+      warnings.push(`${name} is set but not read by sms-outbox (see the Configuration table in README.md)`);
+    }
+  }
+  if (config?.smpp?.bindMode === 'transmitter') {
+    warnings.push(
+      'SMPP_BIND_MODE=transmitter: delivery receipts and incoming SMS never arrive on a transmitter session, so messages stay `sent` (MTS Exolve offers transceiver)',
+    );
+  }
+  if (config?.smpp && !config.smpp.tlsVerify) {
+    warnings.push('SMPP_TLS_INSECURE is on: the SMSC certificate is not verified (use it only with a test SMSC)');
+  }
+  return warnings;
+}
+
+/**
+ * `text` with every secret of the environment replaced by `***`: the SMPP password (from
+ * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password, raw and percent-encoded.
+ */
+export function redactSecrets(text: string, env: Env = process.env): string {
+  const secrets = new Set<string>();
+  const add = (s: string | undefined) => {
+    if (!s || s.length < 3) return; // too short to redact without mangling ordinary words
+    secrets.add(s);
+    try {
+      secrets.add(decodeURIComponent(s));
+    } catch {
+      // keep the raw form only
+    }
+    secrets.add(encodeURIComponent(s));
+  };
+  add(env.SMPP_PASSWORD?.trim());
+  for (const name of ['SMPP_URL', 'DATABASE_URL']) {
+    const raw = env[name]?.trim();
+    if (!raw) continue;
+    try {
+      add(new URL(raw).password);
+    } catch {
+      // Unparseable: the part between the first ':' after '//' and the last '@' may be a password.
+      const m = /^[^:]*:\/\/[^:@/]*:(.*)@[^@]*$/.exec(raw);
+      add(m?.[1]);
+    }
+  }
+  let out = text;
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
+  return out;
 }
 
 /** Throws a ConfigError naming `name` unless the value is present. */
@@ -260,4 +448,47 @@ export function maskUrl(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
+}
+
+/** `database@host:port` of a Postgres URL, for messages (never the user's password). */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.searchParams.get('host') ?? (u.hostname || 'localhost');
+    const port = u.port || '5432';
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
+    return `database "${database}" on ${host}${host.startsWith('/') ? '' : `:${port}`}${u.username ? ` as "${decodeURIComponent(u.username)}"` : ''}`;
+  } catch {
+    return 'the database';
+  }
+}
+
+/**
+ * An error from connecting to (or first querying) DATABASE_URL as one operator-facing line:
+ * exit 78 when the configuration must change (wrong password, unknown role or database, TLS),
+ * 69 when Postgres may come back by itself (refused, unreachable, starting up, full).
+ */
+export function explainDatabaseError(err: unknown, databaseUrl: string): StartupError {
+  const e = err as Error & { code?: string };
+  const code = e?.code ?? '';
+  const message = e?.message || String(err);
+  const target = describeDatabase(databaseUrl);
+  const fixes: Record<string, string> = {
+    '28P01': 'check the user name and password in DATABASE_URL',
+    '28000': 'the server refused this role: check the user name in DATABASE_URL and pg_hba.conf',
+    '3D000': 'check the database name in DATABASE_URL',
+    '42501': 'the role lacks a privilege it needs',
+  };
+  const tls = /SSL|TLS|certificate/i.test(message);
+  if (fixes[code] || tls) {
+    const fix = fixes[code] ?? 'check sslmode in DATABASE_URL and the server certificate';
+    return new StartupError(`DATABASE_URL (${target}): ${message}${code ? ` [${code}]` : ''}: ${fix}`, EXIT_CONFIG, { cause: err });
+  }
+  const network = /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|timeout/i.test(`${code} ${message}`);
+  const codeNote = code && !message.includes(code) ? ` [${code}]` : '';
+  return new StartupError(
+    `DATABASE_URL (${target}): cannot connect: ${message}${codeNote}${network ? '; is Postgres running and reachable from this host?' : ''}`,
+    EXIT_UNAVAILABLE,
+    { cause: err },
+  );
 }

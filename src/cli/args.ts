@@ -1,8 +1,9 @@
 /** Minimal, strict option parsing for the subcommands (node's util.parseArgs underneath). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EXIT_USAGE, StartupError } from '../config.js';
 
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
-  command: string,
+  _command: string,
   args: string[],
   options: T,
   help: string,
@@ -15,6 +16,6 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     }
     return parsed.values as { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string };
   } catch (err) {
-    throw new Error(`sms-outbox ${command}: ${(err as Error).message}\n\n${help}`);
+    throw new StartupError(`${(err as Error).message}\n\n${help}`, EXIT_USAGE);
   }
 }

@@ -1,6 +1,6 @@
 /** `sms-outbox simulator`: a standalone SMSC simulator for development, demos and benchmarks. */
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../config.js';
+import { EXIT_USAGE, loadConfig, StartupError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startSimulator, type IdFormat, type ReceiptForm } from '../smpp/simulator/index.js';
 import { parseCommandArgs } from './args.js';
@@ -28,13 +28,13 @@ Options:
 function number(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`sms-outbox simulator: --${name} expects a number from ${min} to ${max}, got "${value}"`);
+  if (!Number.isFinite(n) || n < min || n > max) throw new StartupError(`--${name} expects a number from ${min} to ${max}, got "${value}"`, EXIT_USAGE);
   return n;
 }
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) throw new Error(`sms-outbox simulator: --${name} expects ${allowed.join(' or ')}, got "${value}"`);
+  if (!(allowed as readonly string[]).includes(value)) throw new StartupError(`--${name} expects ${allowed.join(' or ')}, got "${value}"`, EXIT_USAGE);
   return value as T;
 }
 
@@ -58,7 +58,7 @@ export async function simulatorCommand(args: string[]): Promise<number> {
     HELP,
   );
   if (!values) return 0;
-  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new Error('sms-outbox simulator: --tls-cert and --tls-key go together');
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new StartupError('--tls-cert and --tls-key go together', EXIT_USAGE);
   const config = loadConfig();
   const logger = createLogger(config.log, 'smsc-simulator');
   const sim = await startSimulator({

@@ -1,6 +1,6 @@
 /** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
 import pg from 'pg';
-import { loadConfig, maskUrl, required } from '../config.js';
+import { explainDatabaseError, loadConfig, maskUrl, required } from '../config.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox status [--json]
@@ -61,7 +61,13 @@ export async function statusCommand(args: string[]): Promise<number> {
   const config = loadConfig();
   const url = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
   const client = new pg.Client({ connectionString: url, application_name: 'sms-outbox status', connectionTimeoutMillis: 10_000 });
-  await client.connect();
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw explainDatabaseError(err, url);
+  }
   try {
     let stats: Stats;
     try {

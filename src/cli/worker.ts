@@ -1,4 +1,4 @@
-import { loadConfig } from '../config.js';
+import { configWarnings, loadConfig, redactSecrets } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startWorker } from '../worker/main.js';
 import { parseCommandArgs } from './args.js';
@@ -8,22 +8,45 @@ const HELP = `Usage: sms-outbox worker
 Runs the worker against DATABASE_URL and SMPP_URL until SIGTERM or SIGINT: one SMPP session,
 the outbox drain, receipts and incoming SMS, and the housekeeping tasks. On SIGTERM it stops
 claiming, lets the window drain, writes the results, unbinds and exits 0 (bounded by
-SMS_SHUTDOWN_TIMEOUT_S). See README.md for every variable.
+SMS_SHUTDOWN_TIMEOUT_S); a second signal exits at once. With METRICS_PORT set it serves
+/metrics, /healthz and /readyz. See README.md for every variable.
+
+Exit codes: 0 stopped cleanly; 1 unexpected error; 69 the database is unreachable (retry later);
+78 the configuration or the database schema must be fixed first (the message says which).
 `;
+
+/** Past the drain's own bound, a stuck shutdown is cut short so systemd never needs SIGKILL. */
+export const SHUTDOWN_GRACE_MS = 5000;
 
 export async function workerCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('worker', args, {}, HELP)) return 0;
   const config = loadConfig();
   const logger = createLogger(config.log);
+  for (const warning of configWarnings(process.env, config)) logger.warn(warning);
+
+  // A bug that escapes every handler: log it as JSON (secrets scrubbed) and exit non-zero,
+  // so the supervisor restarts a clean process instead of one in an unknown state.
+  const fatal = (kind: string) => (err: unknown) => {
+    logger.fatal({ err: { message: redactSecrets(String((err as Error)?.message ?? err)), stack: redactSecrets(String((err as Error)?.stack ?? '')) } }, `${kind}; exiting`);
+    process.exit(70); // EX_SOFTWARE
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+
   const worker = await startWorker(config, logger);
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting now');
+        logger.warn({ signal }, 'second signal: exiting now without waiting for the drain');
         process.exit(1);
       }
-      logger.info({ signal }, 'shutting down');
+      const boundMs = config.worker.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
+      logger.info({ signal, shutdownTimeoutS: config.worker.shutdownTimeoutMs / 1000 }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ afterMs: boundMs }, 'shutdown did not finish in time; exiting without it');
+        process.exit(1);
+      }, boundMs).unref();
       worker.stop().then(
         () => resolve(0),
         (err: unknown) => {

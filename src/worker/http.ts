@@ -1,69 +1,127 @@
 /**
  * The worker's HTTP endpoints on METRICS_PORT, for Prometheus and Kubernetes probes:
  *   /metrics  Prometheus text format
- *   /healthz  200 while the process runs (liveness)
+ *   /healthz  200 while the process runs and its event loop answers (liveness: restart when it fails)
  *   /readyz   200 when Postgres answers and the SMPP session is bound, else 503 with the reasons
+ *             (readiness: alert or hold a rollout on it, but do not restart for it; the worker
+ *             reconnects by itself)
+ * Both probes answer JSON; nothing here needs a body or authentication, and nothing secret is shown.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type pg from 'pg';
 import type { Registry } from 'prom-client';
+import type { SessionStatus } from './metrics.js';
 
 export interface Readiness {
-  pool: pg.Pool;
-  isBound: () => boolean;
+  /** Resolves when Postgres answers a trivial query. */
+  checkDatabase: () => Promise<void>;
+  smpp: () => SessionStatus;
+  /** True once a graceful stop has begun. */
+  stopping?: () => boolean;
+  /** How long the database may take to answer (default 2 s). */
+  databaseTimeoutMs?: number;
 }
 
-export async function startHttpServer(port: number, registry: Registry, readiness: Readiness, host = '0.0.0.0'): Promise<{ server: Server; port: number; close(): Promise<void> }> {
-  const dbReachable = async (): Promise<string | null> => {
+export interface HttpServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(port: number, registry: Registry, readiness: Readiness, host = '0.0.0.0'): Promise<HttpServer> {
+  const started = Date.now();
+  const databaseTimeoutMs = readiness.databaseTimeoutMs ?? 2000;
+
+  const databaseProblem = async (): Promise<string | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`database did not answer within ${databaseTimeoutMs / 1000} s`), databaseTimeoutMs);
+    });
     try {
-      const client = await readiness.pool.connect();
-      try {
-        await client.query({ text: 'select 1', rowMode: 'array' });
-      } finally {
-        client.release();
-      }
-      return null;
-    } catch (err) {
-      return `database unreachable: ${(err as Error).message}`;
+      return await Promise.race([
+        readiness.checkDatabase().then(
+          () => null,
+          (err: Error) => `database unreachable: ${err.message}`,
+        ),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
     }
   };
+
+  const ready = async (): Promise<{ code: number; body: Record<string, unknown> }> => {
+    const smpp = readiness.smpp();
+    const dbProblem = await databaseProblem();
+    const problems: string[] = [];
+    if (readiness.stopping?.()) problems.push('stopping: draining before exit');
+    if (dbProblem) problems.push(dbProblem);
+    if (!smpp.bound) {
+      problems.push(
+        `SMPP session not bound: ${smpp.state} for ${Math.round(smpp.forSeconds)} s${smpp.lastProblem ? ` (last problem: ${smpp.lastProblem})` : ''}`,
+      );
+    }
+    const body = {
+      status: problems.length ? 'not ready' : 'ready',
+      ...(problems.length ? { problems } : {}),
+      database: dbProblem ? 'unreachable' : 'ok',
+      smpp: { state: smpp.state, forSeconds: Math.round(smpp.forSeconds), ...(smpp.lastProblem ? { lastProblem: smpp.lastProblem } : {}) },
+    };
+    return { code: problems.length ? 503 : 200, body };
+  };
+
+  const json = (res: import('node:http').ServerResponse, code: number, body: unknown) =>
+    res.writeHead(code, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    if (url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}\n');
-      return;
+    switch (url) {
+      case '/healthz':
+        json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000) });
+        return;
+      case '/readyz':
+        ready().then(
+          ({ code, body }) => json(res, code, body),
+          (err: Error) => json(res, 503, { status: 'not ready', problems: [`readiness check failed: ${err.message}`] }),
+        );
+        return;
+      case '/metrics':
+        registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+        );
+        return;
+      case '/':
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('sms-outbox worker: /metrics, /healthz, /readyz\n');
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
     }
-    if (url === '/readyz') {
-      const timeout = new Promise<string>((r) => setTimeout(() => r('database did not answer within 2 s'), 2000).unref());
-      void Promise.race([dbReachable(), timeout]).then((dbProblem) => {
-        const problems = [dbProblem, readiness.isBound() ? null : 'SMPP session not bound'].filter((p): p is string => !!p);
-        res
-          .writeHead(problems.length ? 503 : 200, { 'content-type': 'application/json' })
-          .end(JSON.stringify(problems.length ? { status: 'not ready', problems } : { status: 'ready' }) + '\n');
-      });
-      return;
-    }
-    if (url === '/metrics') {
-      registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
   });
+  // A stuck client must not hold a socket (or a shutdown) for long.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive sockets (Prometheus keeps one) would hold close() open; end them.
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      }),
   };
 }

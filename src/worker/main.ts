@@ -8,9 +8,9 @@
 import { run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import type { Config, SmppConfig, WorkerConfig } from '../config.js';
-import { required } from '../config.js';
+import { describeDatabase, EXIT_CONFIG, explainDatabaseError, required, StartupError } from '../config.js';
 import type { Logger } from '../logger.js';
-import { assertSchemaCurrent } from '../db/migrate.js';
+import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
 import { graphileLogger } from '../db/graphile-logger.js';
 import { SmppSession } from '../smpp/session.js';
@@ -53,10 +53,12 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
 
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
-  const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.rateWaits.inc(s)) : undefined;
+  const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
   const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
-  metrics.attachSession(session);
-  metrics.attachDatabase(db);
+  metrics.attachSession(session, smpp.window);
+  // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
+  const probePool = createPool(databaseUrl, { max: 2, applicationName: `sms-outbox worker ${w.workerId} (metrics)` });
+  metrics.attachDatabase(createDb(probePool));
   const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId }, {
     onCommitted: (summary) => {
       measured.store.onCommitted?.(summary);
@@ -77,12 +79,38 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         measured.pump.onDispatch?.(m);
         hooks.pump?.onDispatch?.(m);
       },
+      onClaimed: (count, expired) => {
+        measured.pump.onClaimed?.(count, expired);
+        hooks.pump?.onClaimed?.(count, expired);
+      },
     },
   );
   session.on('state', () => pump.poke());
 
   const leases = new LeaseKeeper(db, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, () => pump.kick());
   const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
+
+  let stopping: Promise<void> | undefined;
+  const closeDatabases = async () => {
+    await db.destroy().catch(() => {});
+    await probePool.end().catch(() => {});
+  };
+  // Before anything starts: a port that is taken fails the start cleanly.
+  const http =
+    config.metricsPort !== undefined
+      ? await startHttpServer(
+          config.metricsPort,
+          metrics.registry,
+          { checkDatabase: () => probePool.query('select 1').then(() => {}), smpp: () => metrics.sessionStatus(), stopping: () => stopping !== undefined },
+          config.metricsHost,
+        ).catch(async (err: NodeJS.ErrnoException) => {
+          await closeDatabases();
+          const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+          throw new StartupError(`METRICS_PORT: cannot listen on ${config.metricsHost}:${config.metricsPort}: ${why} (${err.code ?? 'error'})`, EXIT_CONFIG, {
+            cause: err,
+          });
+        })
+      : undefined;
 
   let runner: Runner;
   try {
@@ -96,29 +124,20 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       logger: graphileLogger(log.child({ component: 'graphile' })),
     });
   } catch (err) {
-    await db.destroy().catch(() => {});
+    await http?.close();
+    await closeDatabases();
     throw err;
   }
-
-  const http =
-    config.metricsPort !== undefined
-      ? await startHttpServer(config.metricsPort, metrics.registry, { pool, isBound: () => session.isBound }).catch(async (err: Error) => {
-          await runner.stop().catch(() => {});
-          await db.destroy().catch(() => {});
-          throw new Error(`METRICS_PORT: cannot listen on port ${config.metricsPort}: ${err.message}`, { cause: err });
-        })
-      : undefined;
 
   session.start();
   wakeup.start();
   leases.start();
   pump.start();
   log.info(
-    { smsc: smpp.displayUrl, window: smpp.window, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port },
+    { smsc: smpp.displayUrl, window: smpp.window, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port, metricsHost: http ? config.metricsHost : undefined },
     'worker started',
   );
 
-  let stopping: Promise<void> | undefined;
   return {
     session,
     pump,
@@ -138,7 +157,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         await wakeup.stop();
         await runner.stop().catch((err: unknown) => log.warn({ err }, 'stopping Graphile Worker failed'));
         await http?.close();
-        await db.destroy().catch(() => {});
+        await closeDatabases();
         log.info('worker stopped');
       })();
       return stopping;
@@ -146,15 +165,34 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   };
 }
 
+/**
+ * Connects once and checks the schema version, turning each expected failure into one line that
+ * names DATABASE_URL: exit 69 when Postgres may come back (restart later), 78 when the
+ * configuration or the schema must be fixed first.
+ */
 async function checkDatabase(databaseUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  const target = describeDatabase(databaseUrl);
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'sms-outbox worker (start-up check)' });
+  client.on('error', () => {});
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`cannot connect to DATABASE_URL: ${(err as Error).message}`, { cause: err });
+    await client.end().catch(() => {});
+    throw explainDatabaseError(err, databaseUrl);
   }
   try {
     await assertSchemaCurrent(client);
+  } catch (err) {
+    if (err instanceof SchemaVersionError) throw new StartupError(`DATABASE_URL (${target}): ${err.message}`, EXIT_CONFIG, { cause: err });
+    const e = err as Error & { code?: string };
+    if (e.code === '42501') {
+      throw new StartupError(
+        `DATABASE_URL (${target}): ${e.message}: connect as a role granted sms_worker (\`grant sms_worker to <login role>\`)`,
+        EXIT_CONFIG,
+        { cause: err },
+      );
+    }
+    throw explainDatabaseError(e, databaseUrl);
   } finally {
     await client.end().catch(() => {});
   }

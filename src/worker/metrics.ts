@@ -1,31 +1,79 @@
 /**
  * Prometheus metrics of one worker (prom-client), fed by the pump, the store and the session's
- * events, plus two gauges read from Postgres on scrape (cheaply: bounded index scans, cached).
+ * events, plus gauges read on scrape: the session's state and window from memory, the queue from
+ * Postgres (cheaply: bounded index scans, at most one query per `cacheMs` however often it is
+ * scraped, on the worker's own probe connections, and never failing the scrape).
+ *
+ * Names follow the Prometheus conventions: `_total` counters, base units (`_seconds`), one
+ * `status` label with a closed set of values. The README's Operations section lists them all
+ * (test/ops/docs.test.ts keeps the two in step).
  */
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { SmppSession } from '../smpp/session.js';
+import type { SessionState, SmppSession } from '../smpp/session.js';
+import { classifyStatus, isThrottle } from '../smpp/command-status.js';
 import type { ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
 
-const SESSION_STATES = ['disconnected', 'connecting', 'binding', 'bound', 'unbinding', 'closed'] as const;
+const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', 'binding', 'bound', 'unbinding', 'closed'];
+
+/** Statuses this worker moves messages to (the SQL API's cancel is not the worker's). */
+export const MESSAGE_STATUSES = ['sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed'] as const;
+
+/** Queue counts stop at this many rows: beyond it the number matters less than the cost. */
+const COUNT_CAP = 1_000_000;
+
+/** How the SMPP session is doing, for /readyz. */
+export interface SessionStatus {
+  bound: boolean;
+  state: SessionState;
+  /** Seconds in the current state. */
+  forSeconds: number;
+  /** Why the session last went down or a bind was refused, if it did. */
+  lastProblem?: string;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A bounded label for a command_status: its SMPP name; unknown codes share one value. */
+function statusLabel(code: number): { status: string; kind: string } {
+  const info = classifyStatus(code);
+  return { status: info.name.startsWith('ESME_UNKNOWN_') ? 'ESME_UNKNOWN' : info.name, kind: info.kind };
+}
 
 export class WorkerMetrics {
   readonly registry = new Registry();
 
   readonly messages = new Counter({
     name: 'sms_messages_total',
-    help: 'Messages this worker moved to a status: sent, failed (permanent or attempts exhausted), retried (back to queued), and the final receipt statuses',
+    help: 'Messages this worker moved to a status: sent (accepted by the SMSC), then the final ones (delivered, undelivered, expired, rejected, failed)',
     labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'sms_message_retries_total',
+    help: 'Messages put back in the queue after a transient error or an unknown outcome (response timeout, connection lost)',
     registers: [this.registry],
   });
   readonly submits = new Counter({
     name: 'smpp_submit_sm_total',
-    help: 'submit_sm responses by command_status name (one per PDU, so per part)',
-    labelNames: ['status'] as const,
+    help: 'submit_sm responses by command_status name and kind (ok, transient, permanent); one per PDU, so per message part',
+    labelNames: ['status', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly submitTimeouts = new Counter({
+    name: 'smpp_submit_sm_timeouts_total',
+    help: 'submit_sm PDUs with no response within SMPP_RESPONSE_TIMEOUT_S: outcome unknown, the message is retried and may be duplicated',
     registers: [this.registry],
   });
   readonly submitRtt = new Histogram({
@@ -36,30 +84,66 @@ export class WorkerMetrics {
   });
   readonly dispatchDelay = new Histogram({
     name: 'sms_due_to_submit_seconds',
-    help: 'From a message falling due (its commit, or send_at) to its submission',
+    help: 'From a message falling due (its commit, or send_at, or its retry time) to its first part going out',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300],
     registers: [this.registry],
   });
   readonly receipts = new Counter({
     name: 'smpp_receipts_total',
-    help: 'Delivery receipts received, by whether they matched a submitted part on arrival',
+    help: 'Delivery receipts stored, by whether they matched a submitted part on arrival (unmatched ones are retried by sms_reconcile)',
     labelNames: ['matched'] as const,
     registers: [this.registry],
   });
-  readonly inbox = new Counter({ name: 'sms_inbox_messages_total', help: 'Incoming SMS stored in sms_inbox', registers: [this.registry] });
-  readonly throttled = new Counter({
-    name: 'smpp_throttled_total',
-    help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits)',
+  readonly lateMatches = new Counter({
+    name: 'smpp_receipts_late_matched_total',
+    help: 'Receipts stored unmatched earlier that matched once their submit result was written',
     registers: [this.registry],
   });
-  readonly reconnects = new Counter({ name: 'smpp_reconnects_total', help: 'SMPP reconnect attempts', registers: [this.registry] });
+  readonly inbox = new Counter({ name: 'sms_inbox_messages_total', help: 'Incoming SMS stored in sms_inbox', registers: [this.registry] });
+  readonly inboundErrors = new Counter({
+    name: 'smpp_inbound_errors_total',
+    help: 'deliver_sm (receipts, incoming SMS) that could not be stored: answered with a temporary error so the SMSC redelivers',
+    registers: [this.registry],
+  });
+  readonly throttled = new Counter({
+    name: 'smpp_throttled_total',
+    help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits the part)',
+    registers: [this.registry],
+  });
+  readonly throttlePauses = new Counter({
+    name: 'smpp_throttle_pauses_total',
+    help: 'Times the session paused sending and halved its window because the SMSC throttled (responses to PDUs sent before a pause do not add one)',
+    registers: [this.registry],
+  });
+  readonly reconnects = new Counter({ name: 'smpp_reconnects_total', help: 'SMPP reconnect attempts (after a lost session or a failed connect or bind)', registers: [this.registry] });
+  readonly disconnects = new Counter({ name: 'smpp_disconnects_total', help: 'SMPP connections lost, or connects that failed (stop() not counted)', registers: [this.registry] });
   readonly bindFailures = new Counter({
     name: 'smpp_bind_failures_total',
-    help: 'Binds refused by the SMSC, by command_status name',
+    help: 'Binds refused by the SMSC, by command_status name (ESME_RINVPASWD / ESME_RINVSYSID: check SMPP_URL and SMPP_PASSWORD)',
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
+  readonly enquireLinkTimeouts = new Counter({
+    name: 'smpp_enquire_link_timeouts_total',
+    help: 'enquire_link without a response in time: the link was declared dead and reconnected',
+    registers: [this.registry],
+  });
+  readonly pduErrors = new Counter({
+    name: 'smpp_pdu_errors_total',
+    help: 'Malformed or unexpected PDUs from the SMSC (generic_nack, framing lost, undecodable bodies)',
+    registers: [this.registry],
+  });
+  readonly lateResponses = new Counter({
+    name: 'smpp_late_responses_total',
+    help: 'submit_sm_resp that arrived after the submit had timed out (that message may be sent twice)',
+    registers: [this.registry],
+  });
   readonly rateWaits = new Counter({
+    name: 'sms_rate_limit_waits_total',
+    help: 'Times submits had to wait for the account-wide rate limit (SMPP_TPS)',
+    registers: [this.registry],
+  });
+  readonly rateWaitSeconds = new Counter({
     name: 'sms_rate_limit_wait_seconds_total',
     help: 'Time submits spent waiting for the account-wide rate limit (SMPP_TPS)',
     registers: [this.registry],
@@ -70,23 +154,99 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private session: { state: SessionState; since: number; lastProblem?: string } = { state: 'disconnected', since: Date.now() };
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'sms_outbox_build_info',
+      help: 'Always 1; the labels say which sms-outbox and Node.js run',
+      labelNames: ['version', 'nodejs'] as const,
+      registers: [this.registry],
+    }).set({ version: packageVersion(), nodejs: process.version }, 1);
+    // Known label values start at 0, so rate() and alerts see a series before the first event.
+    for (const status of MESSAGE_STATUSES) this.messages.inc({ status }, 0);
+    for (const matched of ['true', 'false']) this.receipts.inc({ matched }, 0);
+    this.submits.inc(statusLabel(0), 0);
   }
 
-  /** Gauges read from the session on scrape. */
-  attachSession(session: SmppSession): void {
+  onRateWait(seconds: number): void {
+    this.rateWaits.inc();
+    this.rateWaitSeconds.inc(seconds);
+  }
+
+  sessionStatus(): SessionStatus {
+    const s = this.session;
+    return {
+      bound: s.state === 'bound',
+      state: s.state,
+      forSeconds: (Date.now() - s.since) / 1000,
+      ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
+    };
+  }
+
+  /** Session counters from its events, and gauges read from it on scrape. */
+  attachSession(session: SmppSession, configuredWindow: number): void {
+    this.session = { state: session.state, since: Date.now() };
+    session.on('state', (state: SessionState) => {
+      if (state !== this.session.state) this.session = { ...this.session, state, since: Date.now() };
+    });
+    session.on('bound', () => {
+      delete this.session.lastProblem;
+    });
+    session.on('disconnected', (e: { reason: string }) => {
+      if (session.state !== 'unbinding' && session.state !== 'closed') this.disconnects.inc();
+      this.session.lastProblem = e.reason;
+    });
+    session.on('bind_failed', (e: { commandStatus: number; statusName: string }) => {
+      this.bindFailures.inc({ status: statusLabel(e.commandStatus).status });
+      this.session.lastProblem = `bind refused: ${e.statusName}`;
+    });
+    session.on('submit_resp', (e: { commandStatus: number; rttMs: number }) => {
+      this.submits.inc(statusLabel(e.commandStatus));
+      if (isThrottle(e.commandStatus)) this.throttled.inc();
+      this.submitRtt.observe(e.rttMs / 1000);
+    });
+    session.on('response_timeout', () => this.submitTimeouts.inc());
+    session.on('late_response', () => this.lateResponses.inc());
+    session.on('enquire_link_timeout', () => this.enquireLinkTimeouts.inc());
+    session.on('pdu_error', () => this.pduErrors.inc());
+    session.on('inbound_error', () => this.inboundErrors.inc());
+    session.on('throttled', () => this.throttlePauses.inc());
+    session.on('reconnect', () => this.reconnects.inc());
+
     new Gauge({
       name: 'smpp_window_in_use',
-      help: 'Outstanding submit_sm PDUs',
+      help: 'Outstanding submit_sm PDUs (sent, response not yet received)',
       registers: [this.registry],
       collect() {
         this.set(session.windowInUse);
       },
     });
     new Gauge({
+      name: 'smpp_window_size',
+      help: 'Outstanding submit_sm allowed now: SMPP_WINDOW, less while recovering from throttling',
+      registers: [this.registry],
+      collect() {
+        this.set(session.currentWindow);
+      },
+    });
+    new Gauge({
+      name: 'smpp_window_limit',
+      help: 'SMPP_WINDOW as configured',
+      registers: [this.registry],
+    }).set(configuredWindow);
+    new Gauge({
+      name: 'smpp_queued_parts',
+      help: 'Message parts handed to the session and waiting for a window slot, rate tokens or a bound session',
+      registers: [this.registry],
+      collect() {
+        this.set(session.queuedParts);
+      },
+    });
+    new Gauge({
       name: 'smpp_session_state',
-      help: '1 for the current SMPP session state',
+      help: '1 for the current SMPP session state, 0 for the others',
       labelNames: ['state'] as const,
       registers: [this.registry],
       collect() {
@@ -95,72 +255,95 @@ export class WorkerMetrics {
     });
     new Gauge({
       name: 'smpp_session_bound',
-      help: '1 while the SMPP session is bound',
+      help: '1 while the SMPP session is bound (alert when 0 for minutes)',
       registers: [this.registry],
       collect() {
         this.set(session.isBound ? 1 : 0);
       },
     });
-    session.on('submit_resp', (e: { commandStatus: number; statusName?: string; rttMs: number }) => {
-      this.submits.inc({ status: e.statusName ?? `0x${e.commandStatus.toString(16).padStart(8, '0')}` });
-      this.submitRtt.observe(e.rttMs / 1000);
+    const metrics = this;
+    new Gauge({
+      name: 'smpp_session_state_seconds',
+      help: 'Seconds the SMPP session has been in its current state',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.sessionStatus().forSeconds);
+      },
     });
-    session.on('throttled', () => this.throttled.inc());
-    session.on('reconnect', () => this.reconnects.inc());
-    session.on('bind_failed', (e: { statusName?: string; commandStatus?: number }) =>
-      this.bindFailures.inc({ status: e.statusName ?? String(e.commandStatus ?? 'connect') }),
-    );
   }
 
-  /** Queue gauges read from Postgres on scrape, at most every `cacheMs`. */
-  attachDatabase(db: Kysely<Database>, cacheMs = 5000): void {
-    let cached: { at: number; depth: number; oldest: number; unmatched: number } | undefined;
-    let inflight: Promise<typeof cached> | undefined;
-    const read = async () => {
-      if (cached && Date.now() - cached.at < cacheMs) return cached;
+  /**
+   * Queue gauges read from Postgres on scrape, at most once per `cacheMs`. A failed or slow read
+   * (over `timeoutMs`) sets sms_database_up to 0 and keeps the last values; the scrape itself
+   * always succeeds, so the session metrics stay visible while the database is down.
+   */
+  attachDatabase(db: Kysely<Database>, options: { cacheMs?: number; timeoutMs?: number } = {}): void {
+    const cacheMs = options.cacheMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? 3000;
+    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; oldest: number; unmatched: number };
+    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, oldest: 0, unmatched: 0 };
+    let inflight: Promise<Reading> | undefined;
+    const query = async (): Promise<Reading> => {
+      // Each figure reads a partial index, and counting stops at COUNT_CAP rows. The oldest due
+      // message is found by one probe per priority (-10..10) of sms_outbox_due_idx.
+      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; oldest: number | null; unmatched: number }>`
+        select
+          (select count(*)::int from (select 1 from public.sms_outbox
+             where status = 'queued' and next_attempt_at <= now() limit ${COUNT_CAP}) d) as depth,
+          (select count(*)::int from (select 1 from public.sms_outbox
+             where status = 'sending' limit ${COUNT_CAP}) s) as sending,
+          (select count(*)::int from (select 1 from public.sms_outbox
+             where status = 'sent' limit ${COUNT_CAP}) a) as awaiting,
+          (select extract(epoch from now() - min(c.next_attempt_at))::float8
+             from generate_series(10, -10, -1) p(priority)
+             cross join lateral (select next_attempt_at from public.sms_outbox
+                where status = 'queued' and priority = p.priority and next_attempt_at <= now()
+                order by next_attempt_at limit 1) c) as oldest,
+          (select count(*)::int from (select 1 from public.sms_receipt
+             where matched_at is null limit ${COUNT_CAP}) u) as unmatched
+      `.execute(db);
+      const r = rows[0]!;
+      return { at: Date.now(), ok: true, depth: r.depth, sending: r.sending, awaiting: r.awaiting, oldest: Math.max(0, r.oldest ?? 0), unmatched: r.unmatched };
+    };
+    const read = (): Promise<Reading> => {
+      if (Date.now() - last.at < cacheMs) return Promise.resolve(last);
       inflight ??= (async () => {
-        // Bounded: counting stops at 1,000,000 due rows; the per-priority probe finds the oldest.
-        const { rows } = await sql<{ depth: number; oldest: number | null; unmatched: number }>`
-          select
-            (select count(*)::int from (select 1 from public.sms_outbox
-               where status = 'queued' and next_attempt_at <= now() limit 1000000) d) as depth,
-            (select extract(epoch from now() - min(c.next_attempt_at))::float8
-               from generate_series(10, -10, -1) p(priority)
-               cross join lateral (select next_attempt_at from public.sms_outbox
-                  where status = 'queued' and priority = p.priority and next_attempt_at <= now()
-                  order by next_attempt_at limit 1) c) as oldest,
-            (select count(*)::int from public.sms_receipt where matched_at is null) as unmatched
-        `.execute(db);
-        const r = rows[0]!;
-        cached = { at: Date.now(), depth: r.depth, oldest: r.oldest ?? 0, unmatched: r.unmatched };
-        return cached;
-      })().finally(() => (inflight = undefined));
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        });
+        try {
+          last = await Promise.race([query(), timeout]);
+        } catch {
+          // Keep the last values; say the database did not answer. Retry on the next scrape.
+          last = { ...last, at: 0, ok: false };
+        } finally {
+          clearTimeout(timer);
+          inflight = undefined;
+        }
+        return last;
+      })();
       return inflight;
     };
-    new Gauge({
-      name: 'sms_queue_depth',
-      help: 'Queued messages that are due (capped at 1,000,000)',
-      registers: [this.registry],
-      async collect() {
-        this.set((await read())?.depth ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'sms_oldest_queued_age_seconds',
-      help: 'Age of the oldest due, unsent message (0 when none): the alert that the outbox is not draining',
-      registers: [this.registry],
-      async collect() {
-        this.set((await read())?.oldest ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'sms_unmatched_receipts',
-      help: 'Receipts kept in sms_receipt that matched no message',
-      registers: [this.registry],
-      async collect() {
-        this.set((await read())?.unmatched ?? 0);
-      },
-    });
+    const gauge = (name: string, help: string, pick: (r: Reading) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          this.set(pick(await read()));
+        },
+      });
+    gauge('sms_database_up', '1 when the last read of the queue gauges from Postgres succeeded, 0 when it failed or timed out', (r) => (r.ok ? 1 : 0));
+    gauge('sms_queue_depth', `Queued messages that are due now (counted up to ${COUNT_CAP})`, (r) => r.depth);
+    gauge('sms_sending_messages', 'Messages a worker has claimed and is submitting (status sending)', (r) => r.sending);
+    gauge('sms_awaiting_receipt_messages', 'Messages accepted by the SMSC and waiting for a delivery receipt (status sent)', (r) => r.awaiting);
+    gauge(
+      'sms_oldest_queued_age_seconds',
+      'Age of the oldest due, unsent message (0 when none): rising means the outbox is not draining',
+      (r) => r.oldest,
+    );
+    gauge('sms_unmatched_receipts', 'Receipts kept in sms_receipt that matched no message (yet)', (r) => r.unmatched);
   }
 
   /** Hooks for the pump and the store. */
@@ -168,15 +351,19 @@ export class WorkerMetrics {
     return {
       pump: {
         onDispatch: (m: ClaimedMessage) => this.dispatchDelay.observe(Math.max(0, Date.now() - m.nextAttemptAt.getTime()) / 1000),
+        onClaimed: (_count: number, expired: number) => {
+          if (expired) this.messages.inc({ status: 'expired' }, expired);
+        },
       },
       store: {
         onCommitted: (s: FlushSummary) => {
           if (s.sent) this.messages.inc({ status: 'sent' }, s.sent);
           if (s.failed + s.exhausted) this.messages.inc({ status: 'failed' }, s.failed + s.exhausted);
-          if (s.retried) this.messages.inc({ status: 'retried' }, s.retried);
-          for (const [status, n] of Object.entries(s.finalFromReceipts)) this.messages.inc({ status }, n);
-          if (s.receiptsMatched) this.receipts.inc({ matched: 'yes' }, s.receiptsMatched);
-          if (s.receiptsUnmatched) this.receipts.inc({ matched: 'no' }, s.receiptsUnmatched);
+          if (s.retried) this.retries.inc(s.retried);
+          for (const [status, n] of Object.entries(s.finalFromReceipts)) if (n) this.messages.inc({ status }, n);
+          if (s.receiptsMatched) this.receipts.inc({ matched: 'true' }, s.receiptsMatched);
+          if (s.receiptsUnmatched) this.receipts.inc({ matched: 'false' }, s.receiptsUnmatched);
+          if (s.lateMatches) this.lateMatches.inc(s.lateMatches);
           if (s.inbox) this.inbox.inc(s.inbox);
           if (s.fenced) this.fenced.inc(s.fenced);
         },

@@ -1,0 +1,225 @@
+/**
+ * The deployment recipes and the operator docs against the code they describe: the systemd
+ * unit's stop timeout covers the drain, configuration errors are not restarted, the Dockerfile
+ * ships production dependencies as a non-root user under tini, every variable and metric is
+ * documented (and nothing documented is gone), the alert rules and env examples name only what
+ * exists.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import { KNOWN_VARIABLES, loadConfig } from '../../src/config.js';
+import type { Database } from '../../src/db/schema.js';
+import type { SmppSession } from '../../src/smpp/session.js';
+import { SHUTDOWN_GRACE_MS } from '../../src/cli/worker.js';
+import { WorkerMetrics } from '../../src/worker/metrics.js';
+import { ROOT } from './helpers.js';
+
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
+const readme = read('README.md');
+
+function section(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `README has "${heading}"`);
+  const level = heading.split(' ')[0]!;
+  const rest = markdown.slice(start + heading.length + 2);
+  const end = rest.search(new RegExp(`^#{1,${level.length}} `, 'm'));
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** Metric names of the worker (default process metrics aside). */
+function workerMetricNames(): string[] {
+  const metrics = new WorkerMetrics();
+  const fakeSession = Object.assign(new EventEmitter(), { state: 'bound', isBound: true, windowInUse: 0, currentWindow: 10, queuedParts: 0 });
+  metrics.attachSession(fakeSession as unknown as SmppSession, 10);
+  metrics.attachDatabase({} as Kysely<Database>);
+  return metrics.registry
+    .getMetricsAsArray()
+    .map((m) => (m as unknown as { name: string }).name)
+    .filter((n) => /^(sms|smpp)_/.test(n))
+    .sort();
+}
+
+/** `KEY=value` settings of a unit file section. */
+function unitSection(text: string, name: string): Map<string, string> {
+  const body = text.split(/^\[/m).find((s) => s.startsWith(`${name}]`)) ?? '';
+  const out = new Map<string, string>();
+  for (const line of body.split('\n').slice(1)) {
+    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+    if (m) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+const seconds = (v: string | undefined) => Number(/^(\d+)s?$/.exec(v ?? '')?.[1] ?? NaN);
+
+describe('systemd', () => {
+  const unit = read('deploy/systemd/sms-outbox-worker.service');
+  const service = unitSection(unit, 'Service');
+  const unitPart = unitSection(unit, 'Unit');
+
+  test('the stop timeout outlasts the longest drain the example configuration allows', () => {
+    const env = read('deploy/systemd/worker.env.example');
+    const configured = /^SMS_SHUTDOWN_TIMEOUT_S=(\S+)/m.exec(env)?.[1];
+    const drainMs = loadConfig(configured ? { SMS_SHUTDOWN_TIMEOUT_S: configured } : {}).worker.shutdownTimeoutMs;
+    const stopSec = seconds(service.get('TimeoutStopSec'));
+    assert.ok(stopSec * 1000 > drainMs + SHUTDOWN_GRACE_MS, `TimeoutStopSec=${stopSec} s must exceed the drain (${drainMs} ms) plus the exit grace (${SHUTDOWN_GRACE_MS} ms)`);
+    assert.equal(service.get('KillSignal'), 'SIGTERM');
+    assert.equal(service.get('KillMode'), 'mixed', 'SIGTERM to the worker alone, SIGKILL to everything only at the timeout');
+  });
+
+  test('restarts on failure, never on a configuration error, and never gives up', () => {
+    assert.equal(service.get('Restart'), 'always');
+    assert.ok(seconds(service.get('RestartSec')) >= 1);
+    assert.deepEqual(service.get('RestartPreventExitStatus')?.split(/\s+/), ['78']);
+    assert.equal(unitPart.get('StartLimitIntervalSec'), '0', 'in [Unit], where systemd reads it');
+    assert.ok(!service.has('StartLimitIntervalSec') && !service.has('StartLimitBurst'), '[Service] ignores start limits');
+  });
+
+  test('runs the worker as its own user from the environment file', () => {
+    assert.equal(service.get('User'), 'sms-outbox');
+    assert.equal(service.get('EnvironmentFile'), '/etc/sms-outbox/worker.env');
+    assert.match(service.get('ExecStart') ?? '', /^\/usr\/bin\/node \/opt\/sms-outbox\/bin\/sms-outbox\.js worker$/);
+    const migrate = unitSection(read('deploy/systemd/sms-outbox-migrate.service'), 'Service');
+    assert.equal(migrate.get('Type'), 'oneshot');
+    assert.equal(migrate.get('EnvironmentFile'), '/etc/sms-outbox/migrate.env');
+    assert.match(migrate.get('ExecStart') ?? '', / migrate$/);
+  });
+
+  test('systemd-analyze verify finds nothing to complain about', (t) => {
+    const probe = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
+    if (probe.status !== 0) return t.skip('systemd-analyze is not installed');
+    const dir = mkdtempSync(path.join(tmpdir(), 'sms-outbox-units-'));
+    try {
+      const units = ['sms-outbox-worker.service', 'sms-outbox-migrate.service'];
+      for (const u of units) copyFileSync(path.join(ROOT, 'deploy/systemd', u), path.join(dir, u));
+      const r = spawnSync('systemd-analyze', ['verify', '--man=no', ...units], { cwd: dir, encoding: 'utf8' });
+      // Only the host can make /usr/bin/node exist; every other remark is about the units.
+      const remarks = `${r.stdout}${r.stderr}`
+        .split('\n')
+        .filter((l) => l.trim() && !/is not executable|No such file or directory|Failed to prepare filename/.test(l));
+      assert.deepEqual(remarks, []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the environment examples set only variables sms-outbox reads', () => {
+    for (const file of ['deploy/systemd/worker.env.example', 'deploy/systemd/migrate.env.example']) {
+      const names = [...read(file).matchAll(/^#?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
+      assert.ok(names.length > 0, file);
+      for (const n of names) assert.ok(KNOWN_VARIABLES.includes(n), `${file}: ${n} is not read by sms-outbox`);
+    }
+    const worker = read('deploy/systemd/worker.env.example');
+    for (const n of ['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD', 'METRICS_PORT']) assert.match(worker, new RegExp(`^${n}=`, 'm'));
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('deploy/Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+
+  test('multi-stage: build with dev dependencies, run with production ones only', () => {
+    assert.equal(stages.length, 2);
+    assert.match(stages[0]!, /^RUN npm ci --ignore-scripts/m);
+    assert.match(stages[0]!, /^RUN npm run build$/m);
+    const runtime = stages[1]!;
+    assert.match(runtime, /^RUN npm ci --omit=dev --ignore-scripts/m);
+    assert.match(runtime, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    assert.doesNotMatch(runtime, /^COPY (src|test)\b/m);
+  });
+
+  test('non-root, tini as PID 1, SIGTERM, the worker by default', () => {
+    const runtime = stages[1]!;
+    const user = [...runtime.matchAll(/^USER (\S+)$/gm)].pop()?.[1];
+    assert.ok(user && user !== 'root' && user !== '0', `runs as ${user}`);
+    assert.match(runtime, /apt-get install -y --no-install-recommends tini/);
+    assert.match(runtime, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/bin\/sms-outbox\.js"\]$/m);
+    assert.match(runtime, /^CMD \["worker"\]$/m);
+    assert.match(runtime, /^STOPSIGNAL SIGTERM$/m);
+    assert.match(runtime, /^ENV METRICS_PORT=9464$/m);
+  });
+
+  test('the build context leaves out what the image must not carry', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), entry);
+  });
+});
+
+describe('Kubernetes and Prometheus', () => {
+  const yaml = (() => {
+    try {
+      // js-yaml comes with graphile-worker (through cosmiconfig); no dependency of our own.
+      return createRequire(import.meta.url)('js-yaml') as { load(text: string): unknown };
+    } catch {
+      return undefined;
+    }
+  })();
+
+  test('the Deployment replaces its pod, outlasts the drain, probes the right paths', (t) => {
+    if (!yaml) return t.skip('js-yaml is not installed');
+    const d = yaml.load(read('deploy/kubernetes/sms-outbox-worker.yaml')) as {
+      spec: { replicas: number; strategy: { type: string }; template: { spec: Record<string, unknown> } };
+    };
+    assert.equal(d.spec.replicas, 1);
+    assert.equal(d.spec.strategy.type, 'Recreate');
+    const pod = d.spec.template.spec as { terminationGracePeriodSeconds: number; containers: Record<string, unknown>[] };
+    assert.ok(pod.terminationGracePeriodSeconds * 1000 > loadConfig({}).worker.shutdownTimeoutMs + SHUTDOWN_GRACE_MS);
+    const c = pod.containers[0] as {
+      args: string[];
+      livenessProbe: { httpGet: { path: string } };
+      readinessProbe: { httpGet: { path: string } };
+      env: { name: string }[];
+    };
+    assert.deepEqual(c.args, ['worker']);
+    assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    for (const e of c.env) assert.ok(KNOWN_VARIABLES.includes(e.name) || e.name === 'NODE_OPTIONS', e.name);
+  });
+
+  test('every alert rule is complete and names only metrics the worker exports', (t) => {
+    if (!yaml) return t.skip('js-yaml is not installed');
+    const known = new Set(workerMetricNames());
+    const rules = (yaml.load(read('deploy/prometheus/sms-outbox-alerts.yml')) as { groups: { rules: Record<string, unknown>[] }[] }).groups.flatMap((g) => g.rules);
+    assert.ok(rules.length >= 8);
+    for (const r of rules) {
+      const rule = r as { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string; description: string } };
+      assert.match(rule.alert, /^[A-Z][A-Za-z]+$/);
+      assert.ok(['critical', 'warning'].includes(rule.labels.severity), rule.alert);
+      assert.ok(rule.annotations.summary && rule.annotations.description, rule.alert);
+      for (const [name] of String(rule.expr).matchAll(/\b(?:sms|smpp)_[a-z_]+\b/g)) {
+        assert.ok(known.has(name.replace(/_(bucket|count|sum)$/, '')), `${rule.alert}: unknown metric ${name}`);
+      }
+    }
+    for (const needed of ['sms_oldest_queued_age_seconds', 'sms_unmatched_receipts', 'smpp_session_bound', 'smpp_reconnects_total', 'sms_messages_total']) {
+      assert.ok(rules.some((r) => String(r.expr).includes(needed)), `an alert on ${needed}`);
+    }
+  });
+});
+
+describe('README', () => {
+  test('Configuration documents every variable sms-outbox reads, and no other', () => {
+    const config = section(readme, '## Configuration');
+    const documented = new Set([...config.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
+    assert.deepEqual([...documented].sort(), [...KNOWN_VARIABLES].sort());
+  });
+
+  test('Operations lists every metric the worker exports, and no other', () => {
+    const ops = section(readme, '### Metrics');
+    const documented = [...ops.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => m[1]!).sort();
+    assert.deepEqual(documented, workerMetricNames());
+  });
+
+  test('Operations covers alerts, password rotation, draining and duplicates', () => {
+    const ops = section(readme, '## Operations');
+    for (const heading of ['### Alerts worth setting', '### Rotating the SMPP password', '### Draining a worker before a deploy', '### Duplicates: what can repeat, and when']) {
+      assert.ok(ops.includes(`\n${heading}\n`), heading);
+    }
+  });
+});

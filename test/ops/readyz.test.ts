@@ -1,0 +1,144 @@
+/**
+ * /readyz and /healthz of a real worker process: ready while Postgres answers and the session is
+ * bound; not ready, with the reason, while the SMSC is gone or refuses the bind, or Postgres is
+ * down; ready again when they come back, without a restart. /healthz and /metrics keep answering.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { migrate } from '../../src/db/migrate.js';
+import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { createTestDatabase } from '../support/db.js';
+import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
+import { probe, scrape, waitFor } from './helpers.js';
+
+const SMPP_PASSWORD = 'Readyz-Smpp-Pw-77';
+
+function workerEnv(databaseUrl: string, smppPort: number): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SMPP_URL: `smpp://test:${SMPP_PASSWORD}@127.0.0.1:${smppPort}`,
+    SMPP_RECONNECT_MAX_S: '1',
+    SMS_SHUTDOWN_TIMEOUT_S: '5',
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
+  };
+}
+
+async function readyz(port: number, status: number) {
+  return waitFor(`/readyz ${status}`, async () => {
+    const r = await probe(port, '/readyz');
+    return r.status === status ? r.body : undefined;
+  });
+}
+
+test('/readyz follows the SMPP session: the simulator goes away, refuses the bind, comes back', async () => {
+  const tdb = await createTestDatabase();
+  await tdb.pool.query(`update sms_settings set default_sender = 'Ready'`);
+  let sim: Simulator = await startSimulator({ receiptDelayMs: 10 });
+  const smppPort = sim.port;
+  const worker = startWorkerProcess(workerEnv(tdb.url, smppPort));
+  try {
+    const port = Number((await worker.waitForLog(/worker started/)).metricsPort);
+    const ready = await readyz(port, 200);
+    assert.deepEqual(ready, { status: 'ready', database: 'ok', smpp: { state: 'bound', forSeconds: (ready.smpp as { forSeconds: number }).forSeconds } });
+    const before = await scrape(port);
+
+    // The SMSC goes away entirely.
+    await sim.stop();
+    const gone = await readyz(port, 503);
+    assert.equal(gone.status, 'not ready');
+    assert.equal(gone.database, 'ok');
+    const problems = gone.problems as string[];
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^SMPP session not bound: (disconnected|connecting|binding) for \d+ s \(last problem: .+\)$/);
+    assert.equal((await probe(port, '/healthz')).status, 200, 'liveness is unaffected');
+
+    // Messages wait in the queue meanwhile, and the queue gauges show it.
+    const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999000200' || i, 'while down ' || i) as id from generate_series(1, 2) i`);
+    const ids = rows.map((r) => r.id);
+    const waiting = await waitFor('the queue gauges to show two waiting', async () => {
+      const s = await scrape(port);
+      return s.value('sms_queue_depth') === 2 && s.value('sms_oldest_queued_age_seconds') > 0 ? s : undefined;
+    });
+    assert.equal(waiting.value('smpp_session_bound'), 0);
+    assert.equal(waiting.value('smpp_session_state', { state: 'bound' }), 0);
+    assert.ok(waiting.value('smpp_reconnects_total') > before.value('smpp_reconnects_total'), 'reconnects are counted');
+    assert.ok(waiting.value('smpp_disconnects_total') > before.value('smpp_disconnects_total'), 'the lost session is counted');
+
+    // It comes back on the same port, but refuses our credentials: still not ready, and why.
+    sim = await startSimulator({ port: smppPort, receiptDelayMs: 10, systemId: 'test', password: 'rotated' });
+    const refused = await waitFor('the bind refusal in /readyz', async () => {
+      const r = await probe(port, '/readyz');
+      return r.status === 503 && /bind refused: ESME_RINVPASWD/.test(JSON.stringify(r.body)) ? r.body : undefined;
+    });
+    assert.match((refused.problems as string[])[0]!, /last problem: bind refused: ESME_RINVPASWD/);
+    const refusedScrape = await scrape(port);
+    assert.ok(refusedScrape.value('smpp_bind_failures_total', { status: 'ESME_RINVPASWD' }) >= 1);
+
+    // The SMSC accepts again: ready, and the queue drains to zero.
+    sim.configure({ password: SMPP_PASSWORD });
+    await readyz(port, 200);
+    await waitForStatuses(tdb.pool, ids, ['delivered'], 20_000);
+    await waitFor('the queue gauges to read empty', async () => {
+      const s = await scrape(port);
+      return s.value('sms_queue_depth') === 0 && s.value('sms_oldest_queued_age_seconds') === 0 && s.value('smpp_session_bound') === 1;
+    });
+  } finally {
+    assert.equal(await worker.stop(), 0);
+    await sim.stop();
+    await tdb.drop();
+  }
+  // Refused binds, lost connections, reconnects: none of it logs the password.
+  const output = `${JSON.stringify(worker.logs)}\n${worker.stderr()}`;
+  assert.match(output, /SMSC refused the bind: ESME_RINVPASWD/);
+  assert.ok(!output.includes(SMPP_PASSWORD), 'the SMPP password never appears in the logs');
+});
+
+test('/readyz follows Postgres: down is 503 naming the database, /metrics still answers; up again is 200', async () => {
+  const cluster = await startEmbeddedPostgres({ settings: { fsync: 'off' } });
+  const sim = await startSimulator({ receiptDelayMs: 10 });
+  const url = cluster.url.replace(/\/postgres$/, '/readyz');
+  const worker = (async () => {
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    await admin.query('create database readyz');
+    await admin.end();
+    await migrate(url, { settings: { defaultSender: 'Ready' } });
+    return startWorkerProcess(workerEnv(url, sim.port));
+  })();
+  const w = await worker;
+  try {
+    const port = Number((await w.waitForLog(/worker started/)).metricsPort);
+    await readyz(port, 200);
+
+    await cluster.stopServer();
+    const down = await readyz(port, 503);
+    assert.equal(down.database, 'unreachable');
+    assert.match((down.problems as string[]).join('\n'), /^database (unreachable: .+|did not answer within 2 s)$/m);
+    assert.equal((await probe(port, '/healthz')).status, 200, 'liveness is unaffected: restarting would not bring Postgres back');
+    const s = await waitFor('sms_database_up 0', async () => {
+      const m = await scrape(port);
+      return m.value('sms_database_up') === 0 ? m : undefined;
+    });
+    assert.equal(s.value('smpp_session_bound'), 1, 'the session metrics are still served');
+
+    await cluster.start();
+    await readyz(port, 200);
+    await waitFor('sms_database_up 1', async () => (await scrape(port)).value('sms_database_up') === 1);
+
+    // And it still works end to end.
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      const { rows } = await pool.query<{ id: string }>(`select sms_send('+79990003001', 'after the restart') as id`);
+      await waitForStatuses(pool, [rows[0]!.id], ['delivered'], 30_000);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await w.stop();
+    await sim.stop();
+    await cluster.stop();
+  }
+});
