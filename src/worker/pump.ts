@@ -35,6 +35,8 @@ export interface PumpOptions {
 }
 
 export interface PumpEvents {
+  /** After each claim: rows now held, and rows found past expires_at (marked expired, not sent). */
+  onClaimed?: (count: number, expired: number) => void;
   /** Time from the row's due time (its commit, for unscheduled rows) to its submit_sm going out. */
   onDispatch?: (message: ClaimedMessage) => void;
 }
@@ -154,6 +156,7 @@ export class Pump {
           this.claims.ms += performance.now() - claimStarted;
           claimed = r.messages;
           this.dbErrorLogged = 0;
+          this.events.onClaimed?.(claimed.length, r.expired);
           if (r.expired) this.logger.info({ count: r.expired }, 'messages expired before they could be sent');
           if (claimed.length + r.expired >= asked) {
             // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
