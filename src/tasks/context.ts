@@ -10,4 +10,6 @@ export interface TaskContext {
   logger: Logger;
   pump: Pump;
   config: WorkerConfig;
+  /** Queued messages the expiry sweep marked expired (for metrics). */
+  onExpired?: (count: number) => void;
 }

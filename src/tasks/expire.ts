@@ -16,6 +16,9 @@ export function expireTask(ctx: TaskContext): Task {
       total += n;
       if (n < batch) break;
     }
-    if (total) ctx.logger.info({ count: total }, 'expired queued messages past their expires_at');
+    if (total) {
+      ctx.logger.info({ count: total }, 'expired queued messages past their expires_at');
+      ctx.onExpired?.(total);
+    }
   };
 }

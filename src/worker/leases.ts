@@ -18,7 +18,8 @@ export class LeaseKeeper {
     private readonly db: Kysely<Database>,
     private readonly logger: Logger,
     private readonly options: { workerId: string; leaseSeconds: number },
-    private readonly onReclaimed: (count: number) => void,
+    /** Rows taken back: `requeued` go back to the queue, `failed` had used up their attempts. */
+    private readonly onReclaimed: (requeued: number, failed: number) => void,
   ) {}
 
   start(): void {
@@ -51,7 +52,7 @@ export class LeaseKeeper {
       const { requeued, failed } = await reclaimExpiredLeases(this.db);
       if (requeued || failed) {
         this.logger.warn({ requeued, failed }, 'took back messages whose worker stopped renewing its lease');
-        this.onReclaimed(requeued);
+        this.onReclaimed(requeued, failed);
       }
     } catch (err) {
       this.logger.debug({ err }, 'reclaiming expired leases failed; will try again');

@@ -87,7 +87,10 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   );
   session.on('state', () => pump.poke());
 
-  const leases = new LeaseKeeper(db, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, () => pump.kick());
+  const leases = new LeaseKeeper(db, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, (requeued, failed) => {
+    if (failed) metrics.messages.inc({ status: 'failed' }, failed);
+    if (requeued) pump.kick();
+  });
   const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
 
   let stopping: Promise<void> | undefined;
@@ -116,7 +119,13 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   try {
     runner = await run({
       pgPool: pool,
-      taskList: createTaskList({ db, logger: log.child({ component: 'tasks' }), pump, config: w }),
+      taskList: createTaskList({
+        db,
+        logger: log.child({ component: 'tasks' }),
+        pump,
+        config: w,
+        onExpired: (n) => metrics.messages.inc({ status: 'expired' }, n),
+      }),
       crontab: CRONTAB,
       concurrency: 2,
       noHandleSignals: true,
