@@ -226,15 +226,30 @@ export interface UnsentResult {
   delayMs: number;
 }
 
+/** A stored receipt that was waiting for a part now written. */
+export interface WaitingReceipt {
+  id: string;
+  rawId: string;
+  state: string | null;
+  error: string | null;
+}
+
 /**
  * sending → sent, with the SMSC id of every part (in sms_outbox.message_ids and one
- * sms_outbox_part row per part, which receipts are matched against). Returns the ids that
- * changed (a row this worker no longer holds does not).
+ * sms_outbox_part row per part, which receipts are matched against). Returns the ids that changed
+ * (a row this worker no longer holds does not), and the stored, unmatched receipts whose id is
+ * one of `receiptCandidates` (the new parts' ids in every form): receipts that arrived before
+ * their own submit result was written, to be matched now.
  */
-export async function markSent(db: Db, workerId: string, results: AcceptedResult[]): Promise<Set<string>> {
-  if (!results.length) return new Set();
+export async function markSent(
+  db: Db,
+  workerId: string,
+  results: AcceptedResult[],
+  receiptCandidates: string[],
+): Promise<{ sent: Set<string>; waiting: WaitingReceipt[] }> {
+  if (!results.length) return { sent: new Set(), waiting: [] };
   const batch = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
-  const { rows } = await sql<{ id: string }>`
+  const { rows } = await sql<{ id: string; waiting: WaitingReceipt[] }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
     ), sent as (
@@ -254,9 +269,14 @@ export async function markSent(db: Db, workerId: string, results: AcceptedResult
     ), announced as (
       select pg_notify('sms_status', json_build_object('id', id, 'status', 'sent')::text) from sent
     )
-    select id, (select count(*) from announced) as announced from sent
+    select id,
+           (select count(*) from announced) as announced,
+           (select coalesce(json_agg(json_build_object('id', w.id::text, 'rawId', w.raw_message_id, 'state', w.state, 'error', w.error)), '[]')
+              from public.sms_receipt w
+             where w.matched_at is null and w.message_id = any(${receiptCandidates}::text[])) as waiting
+      from sent
   `.execute(db);
-  return new Set(rows.map((r) => r.id));
+  return { sent: new Set(rows.map((r) => r.id)), waiting: rows[0]?.waiting ?? [] };
 }
 
 /**

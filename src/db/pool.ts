@@ -6,6 +6,12 @@ import type { Database } from './schema.js';
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /**
+   * Commit without waiting for the WAL flush (synchronous_commit = off) on this pool's
+   * connections. Only for writes a Postgres crash may lose without losing a message: claims,
+   * lease renewals, the wake-up switch. Never for outcomes or receipts.
+   */
+  asyncCommit?: boolean;
 }
 
 export function createPool(connectionString: string, options: PoolOptions = {}): pg.Pool {
@@ -16,6 +22,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     // A dead server must surface as an error quickly, not hang a drain for minutes.
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
+    ...(options.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool drops it and the next checkout reconnects.

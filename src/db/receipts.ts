@@ -42,7 +42,9 @@ export interface ReceiptMatch {
 export async function applyReceipts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<ReceiptMatch[]> {
   if (!receipts.length) return [];
   const batch = JSON.stringify(receipts.map((r, idx) => ({ idx, candidates: r.candidates, state: r.state, error: r.error })));
-  const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean }>`
+  // A single-part message's status follows from its one receipt, so it is set in this same
+  // statement; messages of several parts need all their parts, read afterwards (refreshStatuses).
+  const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(idx int, candidates text[], state text, error text)
     ), m as materialized (
@@ -58,12 +60,35 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
        where p.outbox_id = m.outbox_id and p.part_no = m.part_no and m.state is not null
          and (p.receipt_state is null or p.receipt_state in ('ACCEPTD', 'ENROUTE'))
       returning p.outbox_id, p.part_no
+    ), single as (
+      update public.sms_outbox o
+         set status = case m.state when 'DELIVRD' then 'delivered' when 'EXPIRED' then 'expired'
+                                   when 'REJECTD' then 'rejected' else 'undelivered' end,
+             receipt_state = m.state,
+             receipt_error = m.error,
+             error_code = case when m.state <> 'DELIVRD' then m.error else o.error_code end,
+             error_message = case when m.state <> 'DELIVRD' then 'receipt: ' || m.state else o.error_message end,
+             done_at = now(),
+             updated_at = now()
+        from m
+       where o.id = m.outbox_id and o.segments = 1
+         and coalesce(o.status, '') = 'sent'
+         and m.state in ('DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')
+         and (m.old_state is null or m.old_state in ('ACCEPTD', 'ENROUTE'))
+      returning o.id, o.status
+    ), announced as (
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from single
     )
-    select m.idx, m.outbox_id, u.outbox_id is not null as updated
-      from m left join upd u on u.outbox_id = m.outbox_id and u.part_no = m.part_no
+    select m.idx, m.outbox_id, u.outbox_id is not null as updated, s.status as final_status,
+           (select count(*) from announced) as announced
+      from m
+      left join upd u on u.outbox_id = m.outbox_id and u.part_no = m.part_no
+      left join single s on s.id = m.outbox_id
   `.execute(db);
-  const touched = [...new Set(rows.filter((r) => r.updated).map((r) => r.outbox_id))];
-  const finals = new Map((await refreshStatuses(db, touched)).map((f) => [f.id, f.status]));
+  const finals = new Map<string, MessageStatus>(rows.filter((r) => r.final_status).map((r) => [r.outbox_id, r.final_status!]));
+  // Messages of several parts (and the rare single-part one whose receipt was only progress).
+  const rest = [...new Set(rows.filter((r) => r.updated && !finals.has(r.outbox_id)).map((r) => r.outbox_id))];
+  for (const f of await refreshStatuses(db, rest)) finals.set(f.id, f.status);
   return rows.map((r) => ({ index: r.idx, outboxId: r.outbox_id, finalStatus: finals.get(r.outbox_id) ?? null }));
 }
 
@@ -188,10 +213,14 @@ export async function oldestUnmatched(db: Db, limit: number, offset = 0): Promis
 }
 
 export async function markMatched(db: Db, matches: { receiptId: string; outboxId: string }[]): Promise<void> {
-  // Few rows, and sms_receipt's only other index is on unmatched rows: by primary key, row by row.
-  for (const m of matches) {
-    await db.updateTable('sms_receipt').set({ matched_at: sql`now()`, outbox_id: m.outboxId }).where('id', '=', m.receiptId).execute();
-  }
+  if (!matches.length) return;
+  const batch = JSON.stringify(matches.map((m) => ({ id: m.receiptId, outbox_id: m.outboxId })));
+  await sql`
+    update public.sms_receipt r
+       set matched_at = now(), outbox_id = m.outbox_id
+      from jsonb_to_recordset(${batch}::jsonb) as m(id bigint, outbox_id uuid)
+     where r.id = m.id and r.id = any(${matches.map((m) => m.receiptId)}::bigint[])
+  `.execute(db);
 }
 
 /** Deletes unmatched receipts older than the retention, and matched ones as they age out too. */

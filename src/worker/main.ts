@@ -49,6 +49,11 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
 
   const pool = createPool(databaseUrl, { max: 12, applicationName: `sms-outbox worker ${w.workerId}` });
   const db = createDb(pool);
+  // Claims, leases and the wake-up switch commit without waiting for the WAL flush: a Postgres
+  // crash may lose the last of them, which only returns rows to the queue (and the outcome
+  // commits, which are synchronous, flush them anyway). Outcomes and receipts use `db`.
+  const bookkeepingPool = createPool(databaseUrl, { max: 3, applicationName: `sms-outbox worker ${w.workerId} (claims)`, asyncCommit: true });
+  const bookkeeping = createDb(bookkeepingPool);
   const log = logger.child({ worker: w.workerId });
 
   const metrics = new WorkerMetrics();
@@ -68,7 +73,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   session.setInboundHandler((event) => store.recordInbound(event));
 
   const pump = new Pump(
-    db,
+    bookkeeping,
     session,
     store,
     log.child({ component: 'pump' }),
@@ -87,7 +92,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   );
   session.on('state', () => pump.poke());
 
-  const leases = new LeaseKeeper(db, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, (requeued, failed) => {
+  const leases = new LeaseKeeper(bookkeeping, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, (requeued, failed) => {
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
     if (requeued) pump.kick();
   });
@@ -96,6 +101,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   let stopping: Promise<void> | undefined;
   const closeDatabases = async () => {
     await db.destroy().catch(() => {});
+    await bookkeeping.destroy().catch(() => {});
     await probePool.end().catch(() => {});
   };
   // Before anything starts: a port that is taken fails the start cleanly.

@@ -10,10 +10,11 @@
  *   not sent, so a crash only delays them by the lease.
  * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
  *   wake-up lease in sms_wakeup is armed; idle workers renew it), for the next scheduled row, or
- *   for a kick. A pump draining a backlog disarms it so enqueuing costs apps nothing extra, and
- *   re-arms it when it runs out of work, then checks once more for rows committed in between,
- *   and again a second later (for app transactions that spanned the re-arming). It never polls
- *   in a loop.
+ *   for a kick. While messages keep arriving (a backlog, or more than ~300 a second) it disarms
+ *   the lease, so enqueuing costs apps nothing extra (a NOTIFY serialises their commits), and
+ *   looks again every few milliseconds; when the flow stops it re-arms, checks once more for rows
+ *   committed in between, and again a second later (for app transactions that spanned the
+ *   re-arming). An idle pump never polls.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
@@ -22,6 +23,15 @@ import { armWakeup, claimDue, disarmWakeup, nextDueAt, releaseUnsent, WAKEUP_LEA
 import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
 import { Signal, sleep } from './signal.js';
+
+/**
+ * Above this arrival rate (FLOW_ROWS claimed within FLOW_WINDOW_MS, about 300 a second) the pump
+ * stays disarmed between claims and looks again every FLOW_POLL_MS: apps then pay no NOTIFY, and a
+ * message waits at most that long. Below it, the pump arms the wake-up and sleeps until a NOTIFY.
+ */
+const FLOW_WINDOW_MS = 100;
+const FLOW_ROWS = 30;
+const FLOW_POLL_MS = 5;
 
 export interface PumpOptions {
   workerId: string;
@@ -55,8 +65,13 @@ export class Pump {
   private dbErrorLogged = 0;
   private readonly maxClaim: number;
   private claims = { count: 0, rows: 0, ms: 0 };
+  /** Time messages spent in the session (submit to outcome) and the store (outcome to commit). */
+  private stages = { count: 0, sessionMs: 0, storeMs: 0 };
   private statsTimer: NodeJS.Timeout | undefined;
   private wakeupTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** (time, rows) of the claims of the last FLOW_WINDOW_MS that found rows. */
+  private recentClaims: [number, number][] = [];
   /**
    * Whether this worker last armed (true) or disarmed (false) the wake-up. Assumed armed at
    * start (a previous worker's lease may still hold), so a backlog found at start disarms it.
@@ -117,6 +132,7 @@ export class Pump {
     this.stopping = true;
     clearInterval(this.statsTimer);
     clearInterval(this.wakeupTimer);
+    clearTimeout(this.pollTimer);
     clearTimeout(this.dueTimer);
     clearTimeout(this.recheckTimer);
     this.signal.notify();
@@ -158,13 +174,11 @@ export class Pump {
           this.dbErrorLogged = 0;
           this.events.onClaimed?.(claimed.length, r.expired);
           if (r.expired) this.logger.info({ count: r.expired }, 'messages expired before they could be sent');
+          this.noteFlow(claimed.length + r.expired);
           if (claimed.length + r.expired >= asked) {
             // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
             this.mayHaveWork = true;
-            if (claimed.length === asked && this.armed) {
-              this.armed = false;
-              void disarmWakeup(this.db).catch((err) => this.onDbError(err, 'disarming the wake-up'));
-            }
+            this.disarm();
           }
         } catch (err) {
           this.onDbError(err, 'claiming due messages');
@@ -175,9 +189,14 @@ export class Pump {
         this.queue.push(...claimed);
         while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
         if (this.mayHaveWork) continue;
-        // Out of due work: re-arm the wake-up. If it was off, rows committed meanwhile sent no
-        // NOTIFY: look again now, and once more a little later.
-        if (await this.arm()) {
+        if (this.flowing()) {
+          // Messages keep arriving: stay disarmed (a NOTIFY per app commit would serialise the
+          // apps' commits) and look again shortly instead.
+          this.disarm();
+          this.schedulePoll();
+        } else if (await this.arm()) {
+          // Out of due work: the wake-up is armed again. If it was off, rows committed meanwhile
+          // sent no NOTIFY: look again now, and once more a little later.
           this.mayHaveWork = true;
           this.scheduleRecheck();
           continue;
@@ -224,6 +243,35 @@ export class Pump {
     this.recheckTimer.unref();
   }
 
+  /** Records how many rows a claim found, for the arrival-rate test below. */
+  private noteFlow(rows: number): void {
+    const now = performance.now();
+    if (rows) this.recentClaims.push([now, rows]);
+    while (this.recentClaims.length && now - this.recentClaims[0]![0] > FLOW_WINDOW_MS) this.recentClaims.shift();
+  }
+
+  /** Messages are arriving faster than FLOW_ROWS per FLOW_WINDOW_MS. */
+  private flowing(): boolean {
+    this.noteFlow(0);
+    let rows = 0;
+    for (const [, n] of this.recentClaims) rows += n;
+    return rows >= FLOW_ROWS;
+  }
+
+  private schedulePoll(): void {
+    if (this.pollTimer) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.kick();
+    }, FLOW_POLL_MS);
+  }
+
+  private disarm(): void {
+    if (!this.armed) return;
+    this.armed = false;
+    void disarmWakeup(this.db).catch((err) => this.onDbError(err, 'disarming the wake-up'));
+  }
+
   /** Arms (renews) the wake-up lease; true when it had lapsed or was off. */
   private async arm(): Promise<boolean> {
     try {
@@ -245,16 +293,23 @@ export class Pump {
   private dispatch(message: ClaimedMessage): void {
     this.inFlight++;
     this.events.onDispatch?.(message);
+    const started = performance.now();
+    let submitted = started;
     this.session
       .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body })
       .then((result) => {
+        submitted = performance.now();
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
           this.logger.error(
             { id: message.id, parts: result.messageIds.length, segments: message.segments },
             'the codec split a message into a different number of parts than sms_send counted',
           );
         }
-        return this.store.recordResult(message, result);
+        return this.store.recordResult(message, result).then(() => {
+          this.stages.count++;
+          this.stages.sessionMs += submitted - started;
+          this.stages.storeMs += performance.now() - submitted;
+        });
       })
       .catch((err) => {
         // The store retries until written; this only happens when it was closed (shutdown
@@ -274,6 +329,8 @@ export class Pump {
     const c = this.claims;
     this.claims = { count: 0, rows: 0, ms: 0 };
     const f = this.store.takeStats();
+    const st = this.stages;
+    this.stages = { count: 0, sessionMs: 0, storeMs: 0 };
     this.logger.debug(
       {
         queued: this.queue.length,
@@ -285,6 +342,8 @@ export class Pump {
         flushes: f.flushes,
         flushedItems: f.items,
         flushMs: Math.round(f.ms),
+        avgSessionMs: st.count ? Math.round((st.sessionMs / st.count) * 10) / 10 : null,
+        avgStoreMs: st.count ? Math.round((st.storeMs / st.count) * 10) / 10 : null,
       },
       'pipeline',
     );

@@ -2,7 +2,9 @@
  * The account-wide submit rate (SMPP_TPS) shared by every worker on the database: each worker
  * reserves small blocks of tokens from one bucket in Postgres (sms_rate_reserve) and spends them
  * locally, so the combined rate of all workers holds to the limit while costing one round trip
- * per block (a twentieth of a second's worth), not per PDU.
+ * per block (a fiftieth of a second's worth), not per PDU. The bucket holds at most one token,
+ * so no second window ever holds more than the limit plus one, however long the account idled
+ * (carriers count submits per second and throttle what goes over).
  */
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
@@ -23,7 +25,7 @@ export class PostgresRateLimiter implements RateLimiter {
     private readonly logger: Logger,
     private readonly onWait: (seconds: number) => void = () => {},
   ) {
-    this.block = Math.max(1, Math.ceil(tps / 20));
+    this.block = Math.max(1, Math.ceil(tps / 50));
   }
 
   /** Resolves when `pdus` submit_sm may be sent. Callers are served in order. */
@@ -39,7 +41,7 @@ export class PostgresRateLimiter implements RateLimiter {
       const want = Math.max(this.block, pdus - this.tokens);
       let waitSeconds: number;
       try {
-        const { rows } = await sql<{ wait: number }>`select public.sms_rate_reserve(${want}::int, ${this.tps}::float8, ${this.block}::float8) as wait`.execute(this.db);
+        const { rows } = await sql<{ wait: number }>`select public.sms_rate_reserve(${want}::int, ${this.tps}::float8, 1::float8) as wait`.execute(this.db);
         waitSeconds = Number(rows[0]?.wait ?? 0);
       } catch (err) {
         // Without the shared bucket we cannot know the account's rate: hold submits until it is back.

@@ -25,7 +25,6 @@ import {
   markMatched,
   receiptsById,
   storeUnmatched,
-  unmatchedReceiptsFor,
   type IncomingReceipt,
   type ReceiptMatch,
   type StoredReceipt,
@@ -177,9 +176,15 @@ export class OutboxStore {
 
     const summary = emptySummary();
     const workerId = this.options.workerId;
-    await this.db.transaction().execute(async (tx) => {
-      const sent = await markSent(tx, workerId, accepted);
-      const unsentStatus = await markUnsent(tx, workerId, unsent);
+    // The parts' ids in every form a receipt may use, to find receipts stored before them.
+    const candidates = [...new Set(accepted.flatMap((a) => a.normalizedIds.flatMap((id) => receiptIdCandidates(id))))];
+
+    // Usually the whole batch is accepted submits: one statement, committed on its own (no
+    // BEGIN/COMMIT round trips). Otherwise one transaction for the lot. Either is safe to repeat
+    // when a flush is retried after a failure: rows already written no longer match the fence.
+    const write = async (db: Kysely<Database>) => {
+      const { sent, waiting: waitingForParts } = await markSent(db, workerId, accepted, candidates);
+      const unsentStatus = await markUnsent(db, workerId, unsent);
       summary.sent = sent.size;
       const permanentIds = new Set(unsent.filter((u) => u.permanent).map((u) => u.id));
       for (const [id, status] of unsentStatus) {
@@ -195,24 +200,25 @@ export class OutboxStore {
           'submit results for messages this worker no longer held (its lease expired and another worker took them): not applied; a duplicate may have been sent',
         );
       }
-
       // Receipts already stored that belong to the parts just written, or that an inbound flush
       // running beside the last outcome flush could not match.
-      const newPartIds = accepted.filter((a) => sent.has(a.id)).flatMap((a) => a.normalizedIds.flatMap((id) => receiptIdCandidates(id)));
-      const waiting = new Map<string, StoredReceipt>();
-      for (const r of await unmatchedReceiptsFor(tx, [...new Set(newPartIds)])) waiting.set(r.id, r);
-      for (const r of await receiptsById(tx, rematch)) waiting.set(r.id, r);
-      if (waiting.size) {
-        const list = [...waiting.values()];
+      const waiting = new Map<string, StoredReceipt>(waitingForParts.map((w) => [w.id, w]));
+      for (const r of await receiptsById(db, rematch)) waiting.set(r.id, r);
+      return [...waiting.values()];
+    };
+    const single = unsent.length === 0 && rematch.length === 0;
+    const waiting = single ? await write(this.db) : await this.db.transaction().execute((tx) => write(tx));
+    if (waiting.length) {
+      await this.db.transaction().execute(async (tx) => {
         const matches = await applyReceipts(
           tx,
-          list.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
+          waiting.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
         );
-        await markMatched(tx, matches.map((m) => ({ receiptId: list[m.index]!.id, outboxId: m.outboxId })));
+        await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
         summary.lateMatches = matches.length;
         countFinals(summary, matches);
-      }
-    });
+      });
+    }
     this.events.onCommitted?.(summary);
   }
 
@@ -238,12 +244,15 @@ export class OutboxStore {
 
     const summary = emptySummary();
     let stored: string[] = [];
-    await this.db.transaction().execute(async (tx) => {
+    // Receipts alone (the usual batch) need no transaction: applying one again after a failed
+    // flush changes nothing, so each statement commits on its own. Incoming SMS parts are stored
+    // and assembled under a transaction-level lock, so a batch with them is one transaction.
+    const write = async (db: Kysely<Database>) => {
       if (receipts.length) {
-        const matches = await applyReceipts(tx, receipts);
+        const matches = await applyReceipts(db, receipts);
         const matched = new Set(matches.map((m) => m.index));
         const unmatched = receipts.filter((_, i) => !matched.has(i));
-        stored = await storeUnmatched(tx, unmatched);
+        stored = await storeUnmatched(db, unmatched);
         summary.receiptsMatched = matches.length;
         summary.receiptsUnmatched = unmatched.length;
         countFinals(summary, matches);
@@ -256,15 +265,17 @@ export class OutboxStore {
           continue;
         }
         const key = { sender: part.source, recipient: part.destination, ref: part.concat.ref, total: part.concat.total };
-        const set = await storePart(tx, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
+        const set = await storePart(db, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
         if (set) {
           const { text, missing } = reassemble(set, key.total, set[0]!.dataCoding);
           complete.push({ sender: key.sender, recipient: key.recipient, body: text, encoding: encodingName(set[0]!.dataCoding), parts: key.total, missingParts: missing.length });
-          await deleteParts(tx, key);
+          await deleteParts(db, key);
         }
       }
-      summary.inbox = (await insertInboxMessages(tx, complete)).length;
-    });
+      summary.inbox = (await insertInboxMessages(db, complete)).length;
+    };
+    if (mo.length) await this.db.transaction().execute((tx) => write(tx));
+    else await write(this.db);
     // Unmatched receipts may belong to an outcome batch that was open beside this one: look
     // again behind it. (Not awaited: the receipts are stored, their deliver_sm may be answered.)
     if (stored.length) void this.outcomes.add({ kind: 'rematch', receiptIds: stored }).catch(() => {});

@@ -170,15 +170,15 @@ test('two workers with SMPP_TPS=40 together stay within 40 submit_sm per second'
     }
     const times = sim.received.submits.map((s) => s.at).sort((x, y) => x - y);
     assert.equal(times.length, 240);
-    // Every one-second window of submits, wherever it starts, holds at most 40 (+2 for timer
-    // edges), and the two workers' sessions both did work.
+    // Every one-second window of submits, wherever it starts, holds at most 40 (+1: the one
+    // token the shared bucket may hold), and the two workers' sessions both did work.
     let worst = 0;
     for (let i = 0, j = 0; i < times.length; i++) {
       while (times[i]! - times[j]! >= 1000) j++;
       worst = Math.max(worst, i - j + 1);
     }
     t.diagnostic(`worst one-second window: ${worst} submits`);
-    assert.ok(worst <= 42, `${worst} submits in one second`);
+    assert.ok(worst <= 41, `${worst} submits in one second`);
     const span = (times.at(-1)! - times[0]!) / 1000;
     assert.ok(span >= 240 / 40 - 1.5, `240 submits took ${span.toFixed(1)} s at 40/s`);
     const { rows } = await tdb.pool.query(`select count(distinct worker_id)::int as n from sms_outbox`);
