@@ -48,6 +48,7 @@ export interface E2eBenchResult {
   messages: number;
   connections: number;
   window: number;
+  receiptDelayMs: number;
   plainInsertPerSecond: number | null;
   enqueuePerSecond: number;
   endToEndPerSecond: number;
@@ -234,6 +235,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       messages: o.messages,
       connections: o.connections,
       window: o.window,
+      receiptDelayMs: o.receiptDelayMs,
       plainInsertPerSecond,
       enqueuePerSecond: Math.round(o.messages / ((enqueued - started) / 1000)),
       endToEndPerSecond: Math.round(o.messages / ((delivered - started) / 1000)),
@@ -262,7 +264,7 @@ export function formatE2eBench(r: E2eBenchResult): string {
     `server                        ${r.server}`,
     `plain single-row INSERT       ${r.plainInsertPerSecond ?? 'not measured'}${r.plainInsertPerSecond ? '/s (this server, ' + r.connections + ' connections)' : ''}`,
     `enqueue through sms_send      ${r.enqueuePerSecond}/s (${r.messages} messages, ${r.connections} connections)`,
-    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window})`,
+    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window}, receipts after ${r.receiptDelayMs} ms)`,
     `commit -> submit_sm, full     ${ms(r.fullLoadCommitToSubmitMs)}`,
     `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
     `worker peak RSS               ${r.workerPeakRssMb} MB`,

@@ -18,7 +18,7 @@ Options:
   --window W            SMPP_WINDOW of the worker (default 100)
   --light-rate R        messages per second at light load (default 50)
   --light-seconds S     duration of the light load (default 20)
-  --receipt-delay-ms D  simulator receipt delay (default 10)
+  --receipt-delay-ms D  simulator delay from submit_sm_resp to the receipt (default 100; real SMSCs take seconds)
   --no-baseline         skip the plain INSERT measurement
   --json                print the summary as JSON on stdout
 `;
@@ -74,7 +74,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       window: int('window', v.window, 100, 1),
       lightRate: int('light-rate', v['light-rate'], 50, 1),
       lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
-      receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 10, 0),
+      receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
       noBaseline: v['no-baseline'] ?? false,
       progress,
       log: (m) => say(`${tty ? '\n' : ''}${m}`),
