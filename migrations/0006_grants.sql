@@ -49,6 +49,11 @@ begin
       execute pg_catalog.format('revoke all on %s %s from %I', obj.kind, obj.name, grantee_name);
     end loop;
   end loop;
+  -- From 0008 on: put back the grants Supabase's API roles are meant to have, so stripping their
+  -- default privileges in a later migration cannot take those away.
+  if pg_catalog.to_regprocedure('public.sms_grant_supabase_roles()') is not null then
+    perform public.sms_grant_supabase_roles();
+  end if;
 end
 $$;
 select public.sms_strip_inherited_grants();

@@ -340,7 +340,7 @@ comment on function public.sms_send_to_self(text, text) is
 -- nothing; authenticated gets EXECUTE on sms_send_to_self only while the opt-in is on.
 --
 -- sms_grant_supabase_roles() applies exactly that, and is idempotent. It is called at the end of
--- sms_strip_inherited_grants() (so every later migration re-applies it after stripping
+-- sms_strip_inherited_grants() (0006; so every later migration re-applies it after stripping
 -- Supabase's default grants), by sms_allow_authenticated_send(), and by `sms-outbox migrate`
 -- on every run, so roles created after the first migration are picked up by the next one.
 -- Without those roles (plain PostgreSQL) it does nothing.
@@ -411,46 +411,6 @@ $$;
 
 comment on function public.sms_allow_authenticated_send(boolean) is
   'sms-outbox: switches the opt-in that lets Supabase''s authenticated role call sms_send_to_self (own verified phone, rate-limited); off by default';
-
-
--- The grant stripper of 0006, now ending with the grants Supabase's roles are meant to have, so
--- stripping Supabase's default privileges in a later migration cannot take those away.
-create or replace function public.sms_strip_inherited_grants() returns void
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  obj record;
-  grantee_name text;
-begin
-  for obj in
-    select case c.relkind when 'S' then 'sequence' else 'table' end as kind,
-           c.oid::regclass::text as name, c.relacl as acl, c.relowner as owner
-      from pg_catalog.pg_class c
-     where c.relnamespace = 'public'::regnamespace
-       and c.relname like 'sms\_%'
-       and c.relkind in ('r', 'p', 'v', 'm', 'S')
-    union all
-    select case p.prokind when 'p' then 'procedure' else 'function' end,
-           p.oid::regprocedure::text, p.proacl, p.proowner
-      from pg_catalog.pg_proc p
-     where p.pronamespace = 'public'::regnamespace
-       and p.proname like 'sms\_%'
-  loop
-    execute pg_catalog.format('revoke all on %s %s from public', obj.kind, obj.name);
-    for grantee_name in
-      select distinct r.rolname
-        from pg_catalog.aclexplode(obj.acl) a
-        join pg_catalog.pg_roles r on r.oid = a.grantee
-       where a.grantee <> obj.owner
-         and r.rolname not in ('sms_sender', 'sms_reader', 'sms_worker')
-    loop
-      execute pg_catalog.format('revoke all on %s %s from %I', obj.kind, obj.name, grantee_name);
-    end loop;
-  end loop;
-  perform public.sms_grant_supabase_roles();
-end
-$$;
 
 
 -- Supabase grants everything new in public to anon, authenticated and service_role by default

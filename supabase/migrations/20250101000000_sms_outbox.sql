@@ -1208,6 +1208,11 @@ begin
       execute pg_catalog.format('revoke all on %s %s from %I', obj.kind, obj.name, grantee_name);
     end loop;
   end loop;
+  -- From 0008 on: put back the grants Supabase's API roles are meant to have, so stripping their
+  -- default privileges in a later migration cannot take those away.
+  if pg_catalog.to_regprocedure('public.sms_grant_supabase_roles()') is not null then
+    perform public.sms_grant_supabase_roles();
+  end if;
 end
 $$;
 select public.sms_strip_inherited_grants();
@@ -1245,8 +1250,8 @@ end
 $$;
 $sms_outbox_0006$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (6, '0006_grants.sql', 'd5e99ce9f20f0ac44796f75c1d198f21909ff70a857c5041a64f14bfdeb71708');
-  elsif prior <> 'd5e99ce9f20f0ac44796f75c1d198f21909ff70a857c5041a64f14bfdeb71708' then
+      values (6, '0006_grants.sql', '8e5060774f2ef1d60f32e40a657fa980efdb24fd57d5a98218e5a0f4193a8dd0');
+  elsif prior <> '8e5060774f2ef1d60f32e40a657fa980efdb24fd57d5a98218e5a0f4193a8dd0' then
     raise exception 'migration 0006_grants.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end
@@ -1685,7 +1690,7 @@ comment on function public.sms_send_to_self(text, text) is
 -- nothing; authenticated gets EXECUTE on sms_send_to_self only while the opt-in is on.
 --
 -- sms_grant_supabase_roles() applies exactly that, and is idempotent. It is called at the end of
--- sms_strip_inherited_grants() (so every later migration re-applies it after stripping
+-- sms_strip_inherited_grants() (0006; so every later migration re-applies it after stripping
 -- Supabase's default grants), by sms_allow_authenticated_send(), and by `sms-outbox migrate`
 -- on every run, so roles created after the first migration are picked up by the next one.
 -- Without those roles (plain PostgreSQL) it does nothing.
@@ -1758,53 +1763,13 @@ comment on function public.sms_allow_authenticated_send(boolean) is
   'sms-outbox: switches the opt-in that lets Supabase''s authenticated role call sms_send_to_self (own verified phone, rate-limited); off by default';
 
 
--- The grant stripper of 0006, now ending with the grants Supabase's roles are meant to have, so
--- stripping Supabase's default privileges in a later migration cannot take those away.
-create or replace function public.sms_strip_inherited_grants() returns void
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  obj record;
-  grantee_name text;
-begin
-  for obj in
-    select case c.relkind when 'S' then 'sequence' else 'table' end as kind,
-           c.oid::regclass::text as name, c.relacl as acl, c.relowner as owner
-      from pg_catalog.pg_class c
-     where c.relnamespace = 'public'::regnamespace
-       and c.relname like 'sms\_%'
-       and c.relkind in ('r', 'p', 'v', 'm', 'S')
-    union all
-    select case p.prokind when 'p' then 'procedure' else 'function' end,
-           p.oid::regprocedure::text, p.proacl, p.proowner
-      from pg_catalog.pg_proc p
-     where p.pronamespace = 'public'::regnamespace
-       and p.proname like 'sms\_%'
-  loop
-    execute pg_catalog.format('revoke all on %s %s from public', obj.kind, obj.name);
-    for grantee_name in
-      select distinct r.rolname
-        from pg_catalog.aclexplode(obj.acl) a
-        join pg_catalog.pg_roles r on r.oid = a.grantee
-       where a.grantee <> obj.owner
-         and r.rolname not in ('sms_sender', 'sms_reader', 'sms_worker')
-    loop
-      execute pg_catalog.format('revoke all on %s %s from %I', obj.kind, obj.name, grantee_name);
-    end loop;
-  end loop;
-  perform public.sms_grant_supabase_roles();
-end
-$$;
-
-
 -- Supabase grants everything new in public to anon, authenticated and service_role by default
 -- privileges: take that back for what this migration added, then grant what is meant.
 select public.sms_strip_inherited_grants();
 $sms_outbox_0008$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (8, '0008_supabase.sql', '4db5c3f2c79f53692e73ce600c7bb2c24e89a5e40097dc4c13861ff9b0820d68');
-  elsif prior <> '4db5c3f2c79f53692e73ce600c7bb2c24e89a5e40097dc4c13861ff9b0820d68' then
+      values (8, '0008_supabase.sql', 'd00ff007790021854f2e9e7a8e345b89fc2aa70096ea32dd3bd584e53035eaf6');
+  elsif prior <> 'd00ff007790021854f2e9e7a8e345b89fc2aa70096ea32dd3bd584e53035eaf6' then
     raise exception 'migration 0008_supabase.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end
