@@ -5,7 +5,7 @@
  * every message's way from queued to its final status.
  */
 import pg from 'pg';
-import { loadConfig, maskUrl, parseSmppUrl, type Config } from '../config.js';
+import { loadConfig, maskUrl, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
@@ -56,22 +56,17 @@ export async function devCommand(args: string[]): Promise<number> {
       return startSimulator({ port: 0, receiptDelayMs: 300, record: false });
     });
 
-    const config: Config = {
-      ...base,
-      databaseUrl,
-      smpp: {
-        ...parseSmppUrl(`smpp://dev:dev@127.0.0.1:${simulator.port}`, undefined),
-        tlsVerify: true,
-        systemType: '',
-        bindMode: 'transceiver',
-        window: 10,
-        tps: 0,
-        enquireLinkSeconds: 30,
-        responseTimeoutMs: 10_000,
-        reconnectMaxMs: 10_000,
-      },
-      worker: { ...base.worker, workerId: 'dev' },
-    };
+    // The worker's settings as `sms-outbox worker` reads them (SMPP_WINDOW, SMPP_TPS, ... apply),
+    // pointed at the simulator and this database.
+    const dev = loadConfig({
+      LOG_PRETTY: process.stdout.isTTY ? '1' : '0',
+      SMS_WORKER_ID: 'dev',
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      SMPP_URL: `smpp://dev:dev@127.0.0.1:${simulator.port}`,
+      SMPP_PASSWORD: '',
+    });
+    const config: Config = { ...dev, log: base.log };
     worker = await startWorker(config, logger);
     watcher = await watchStatuses(databaseUrl, logger);
 
