@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Encoding, MessageStatus } from './schema.js';
+import type { StoredReceipt } from './receipts.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -226,14 +227,6 @@ export interface UnsentResult {
   delayMs: number;
 }
 
-/** A stored receipt that was waiting for a part now written. */
-export interface WaitingReceipt {
-  id: string;
-  rawId: string;
-  state: string | null;
-  error: string | null;
-}
-
 /**
  * sending → sent, with the SMSC id of every part (in sms_outbox.message_ids and one
  * sms_outbox_part row per part, which receipts are matched against). Returns the ids that changed
@@ -246,10 +239,10 @@ export async function markSent(
   workerId: string,
   results: AcceptedResult[],
   receiptCandidates: string[],
-): Promise<{ sent: Set<string>; waiting: WaitingReceipt[] }> {
+): Promise<{ sent: Set<string>; waiting: StoredReceipt[] }> {
   if (!results.length) return { sent: new Set(), waiting: [] };
   const batch = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
-  const { rows } = await sql<{ id: string; waiting: WaitingReceipt[] }>`
+  const { rows } = await sql<{ id: string; waiting: StoredReceipt[] }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
     ), sent as (

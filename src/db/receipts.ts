@@ -169,19 +169,6 @@ export interface StoredReceipt {
   error: string | null;
 }
 
-/** Unmatched stored receipts whose normalised id is one of `ids` (the ids of parts just written). */
-export async function unmatchedReceiptsFor(db: Db, ids: string[]): Promise<StoredReceipt[]> {
-  if (!ids.length) return [];
-  const rows = await db
-    .selectFrom('sms_receipt')
-    .select(['id', 'raw_message_id', 'state', 'error'])
-    .where('matched_at', 'is', null)
-    .where('message_id', '=', sql<string>`any(${ids}::text[])`)
-    .orderBy('received_at')
-    .execute();
-  return rows.map((r) => ({ id: String(r.id), rawId: r.raw_message_id, state: r.state, error: r.error }));
-}
-
 /** Stored receipts by id that are still unmatched. */
 export async function receiptsById(db: Db, ids: string[]): Promise<StoredReceipt[]> {
   if (!ids.length) return [];

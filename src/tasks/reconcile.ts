@@ -7,9 +7,8 @@
 import type { Task } from 'graphile-worker';
 import { applyReceipts, markMatched, oldestUnmatched } from '../db/receipts.js';
 import { deleteParts, insertInboxMessages, staleSets } from '../db/inbox.js';
-import { receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
-import { encodingName, normalizeReceiptState } from '../worker/inbound-format.js';
+import { encodingName, matchFields } from '../worker/inbound-format.js';
 import type { TaskContext } from './context.js';
 
 /** Incomplete incoming sets are assembled with what arrived after this long. */
@@ -26,7 +25,7 @@ export function reconcileTask(ctx: TaskContext, batch = 1000): Task {
         if (!waiting.length) return { seen: 0, matched: 0 };
         const matches = await applyReceipts(
           tx,
-          waiting.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
+          waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
         );
         await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
         return { seen: waiting.length, matched: matches.length };

@@ -56,18 +56,6 @@ export class GroupCommit<T> {
     });
   }
 
-  /**
-   * Withdraws an item that has not yet been handed to a flush. Returns false when it is already
-   * being written (its promise will settle with that flush).
-   */
-  withdraw(item: T): boolean {
-    const i = this.queue.findIndex((p) => p.item === item);
-    if (i < 0) return false;
-    const [p] = this.queue.splice(i, 1);
-    p!.reject(new ClosedError());
-    return true;
-  }
-
   /** Resolves when nothing is queued or being written. */
   idle(): Promise<void> {
     if (!this.flushing && this.queue.length === 0) return Promise.resolve();

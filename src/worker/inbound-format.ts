@@ -2,6 +2,7 @@
  * How inbound SMPP data is named in Postgres: receipt states in their SMPP 3.4 short form
  * (SMSCs also send long forms or the numeric message_state), and MO encodings by name.
  */
+import { receiptIdCandidates } from '../smpp/message-id.js';
 
 const STATE_ALIASES: Record<string, string> = {
   DELIVRD: 'DELIVRD',
@@ -34,6 +35,11 @@ export function normalizeReceiptState(state: string | null | undefined): string 
   const s = state.trim().toUpperCase();
   if (!s) return null;
   return STATE_ALIASES[s] ?? s;
+}
+
+/** What receipt matching needs from a receipt: its id in every form, its state normalised. */
+export function matchFields(rawId: string, state: string | null, error: string | null): { candidates: string[]; state: string | null; error: string | null } {
+  return { candidates: receiptIdCandidates(rawId), state: normalizeReceiptState(state), error };
 }
 
 /** sms_inbox.encoding for an SMPP data_coding value. */

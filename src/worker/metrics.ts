@@ -15,7 +15,7 @@ import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SessionState, SmppSession } from '../smpp/session.js';
 import { classifyStatus, isThrottle } from '../smpp/command-status.js';
-import type { ClaimedMessage } from '../db/outbox.js';
+import { PRIORITY_MAX, PRIORITY_MIN, type ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
 
@@ -295,7 +295,7 @@ export class WorkerMetrics {
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'sent' limit ${COUNT_CAP}) a) as awaiting,
           (select extract(epoch from now() - min(c.next_attempt_at))::float8
-             from generate_series(10, -10, -1) p(priority)
+             from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) p(priority)
              cross join lateral (select next_attempt_at from public.sms_outbox
                 where status = 'queued' and priority = p.priority and next_attempt_at <= now()
                 order by next_attempt_at limit 1) c) as oldest,

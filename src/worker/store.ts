@@ -35,7 +35,7 @@ import { normalizeMessageId, receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
 import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
-import { encodingName, normalizeReceiptState } from './inbound-format.js';
+import { encodingName, matchFields } from './inbound-format.js';
 
 type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[] };
 
@@ -212,7 +212,7 @@ export class OutboxStore {
       await this.db.transaction().execute(async (tx) => {
         const matches = await applyReceipts(
           tx,
-          waiting.map((w) => ({ candidates: receiptIdCandidates(w.rawId), state: normalizeReceiptState(w.state), error: w.error })),
+          waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
         );
         await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
         summary.lateMatches = matches.length;
@@ -233,9 +233,7 @@ export class OutboxStore {
       const r = event.receipt;
       receipts.push({
         rawId: r.messageId,
-        candidates: receiptIdCandidates(r.messageId),
-        state: normalizeReceiptState(r.state),
-        error: r.error,
+        ...matchFields(r.messageId, r.state, r.error),
         text: r.text,
         source: r.source || null,
         destination: r.destination || null,

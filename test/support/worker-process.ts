@@ -23,10 +23,7 @@ export interface WorkerProcess {
 }
 
 export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker']): WorkerProcess {
-  // Node options (e.g. --cpu-prof) go before the script; the rest are sms-outbox's arguments.
-  const nodeArgs = args.filter((a) => a.startsWith('--cpu-prof'));
-  const cliArgs = args.filter((a) => !a.startsWith('--cpu-prof'));
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CLI, ...cliArgs], {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
