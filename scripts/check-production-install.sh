@@ -2,7 +2,8 @@
 # The production install runs the worker, without dev dependencies:
 #
 # 1. build, `npm pack` (exactly what `files` in package.json ships), unpack into a temporary
-#    directory with the lockfile, `npm ci --omit=dev --ignore-scripts` there;
+#    directory with the lockfile, `npm ci --omit=dev --ignore-scripts` there, with the `node`
+#    first on PATH (CI runs this on each Node.js it supports) and --engine-strict;
 # 2. no dev dependency installed; `sms-outbox --help`, `--version` and every command's --help
 #    work; a bad configuration fails with exit 78 and a message naming the variable;
 # 3. with a Postgres to use (CHECK_DATABASE_URL, else DATABASE_URL, else the local
@@ -42,8 +43,10 @@ for f in src test scripts deploy; do
   [ ! -e "$app/$f" ] || fail "the package contains $f/, which production does not need"
 done
 
-step "npm ci --omit=dev --ignore-scripts"
-(cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+step "npm ci --omit=dev --ignore-scripts --engine-strict (node $(node --version), npm $(npm --version))"
+# --engine-strict: a production dependency that does not support this node fails the install
+# (npm only warns otherwise).
+(cd "$app" && npm ci --omit=dev --ignore-scripts --engine-strict --no-audit --no-fund --loglevel=error)
 # Only what nothing in production depends on. (typescript and @types/node do arrive:
 # graphile-worker depends on type packages, and typescript is an optional peer of its
 # cosmiconfig, which npm keeps; nothing loads them at run time.)

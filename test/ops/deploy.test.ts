@@ -146,6 +146,14 @@ describe('Dockerfile', () => {
     assert.match(runtime, /^ENV METRICS_PORT=9464$/m);
   });
 
+  test('runs a Node.js line that CI tests, and refuses dependencies that do not support it', () => {
+    const image = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(dockerfile)?.[1];
+    const ciLines = /^EXTRA_NODES=\$\{CI_EXTRA_NODES-([\d ]+)\}$/m.exec(read('.ci/run'))?.[1]?.split(' ') ?? [];
+    assert.ok(image && ciLines.includes(image), `the image's Node ${image} is one that .ci/run tests (${ciLines.join(', ')})`);
+    assert.equal(stages.filter((s) => s.startsWith('${NODE_IMAGE}')).length, 2, 'both stages on the same image');
+    for (const stage of stages) assert.match(stage, /^RUN npm ci [^\n]*--engine-strict/m);
+  });
+
   test('the build context leaves out what the image must not carry', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules', 'dist', '.git']) assert.ok(ignored.includes(entry), entry);
