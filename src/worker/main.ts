@@ -60,7 +60,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
   const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
-  metrics.attachSession(session, smpp.window);
+  metrics.attachSession(session, smpp.window, smpp.tps);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `sms-outbox worker ${w.workerId} (metrics)` });
   metrics.attachDatabase(createDb(probePool));
@@ -68,6 +68,10 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     onCommitted: (summary) => {
       measured.store.onCommitted?.(summary);
       hooks.store?.onCommitted?.(summary);
+    },
+    onWriteRetry: (what) => {
+      measured.store.onWriteRetry?.(what);
+      hooks.store?.onWriteRetry?.(what);
     },
   });
   session.setInboundHandler((event) => store.recordInbound(event));
