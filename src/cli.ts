@@ -3,7 +3,7 @@
  * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
  */
 import { pathToFileURL } from 'node:url';
-import { redactSecrets, StartupError } from './config.js';
+import { EXIT_USAGE, redactSecrets, StartupError } from './config.js';
 
 export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
 
@@ -34,9 +34,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    process.stderr.write(`sms-outbox: a command is required\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
-    return name ? 0 : 1;
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFileSync } = await import('node:fs');
@@ -47,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[name];
   if (!load) {
     process.stderr.write(`sms-outbox: unknown command "${name}"\n\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
   try {
     const code = await (await load())(rest);

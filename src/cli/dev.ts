@@ -5,13 +5,13 @@
  * every message's way from queued to its final status.
  */
 import pg from 'pg';
-import { EXIT_USAGE, loadConfig, maskUrl, StartupError, type Config } from '../config.js';
+import { loadConfig, maskUrl, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
 import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../smpp/simulator/index.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
-import { parseCommandArgs } from './args.js';
+import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox dev [--smpp-port N] [--control-port N] [--no-demo]
 
@@ -133,12 +133,7 @@ export async function devCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function portOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new StartupError(`--${name} expects a port number from 0 to 65535, got "${value}"`, EXIT_USAGE);
-  return n;
-}
+const portOption = (value: string | undefined, name: string, fallback: number) => numberOption(name, value, fallback, 0, 65535, true);
 
 /** Logs each message's status changes as they are announced on the sms_status channel. */
 async function watchStatuses(databaseUrl: string, logger: Logger): Promise<pg.Client> {

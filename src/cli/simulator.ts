@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT_CONFIG, EXIT_USAGE, loadConfig, StartupError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startControlServer, startSimulator, type IdFormat, type ReceiptForm } from '../smpp/simulator/index.js';
-import { parseCommandArgs } from './args.js';
+import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox simulator [options]
 
@@ -30,12 +30,7 @@ Options:
   --control-port N       serve the control API on 127.0.0.1:N (0 picks a free one; default off)
 `;
 
-function number(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new StartupError(`--${name} expects a number from ${min} to ${max}, got "${value}"`, EXIT_USAGE);
-  return n;
-}
+const port = (name: string, value: string | undefined, fallback: number) => numberOption(name, value, fallback, 0, 65535, true);
 
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
@@ -72,27 +67,27 @@ export async function simulatorCommand(args: string[]): Promise<number> {
   );
   if (!values) return 0;
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new StartupError('--tls-cert and --tls-key go together', EXIT_USAGE);
-  const controlPort = values['control-port'] === undefined ? undefined : number('control-port', values['control-port'], 0, 0, 65535);
+  const controlPort = values['control-port'] === undefined ? undefined : port('control-port', values['control-port'], 0);
   const config = loadConfig();
   const logger = createLogger(config.log, 'smsc-simulator');
-  const port = number('port', values.port, 2775, 0, 65535);
+  const smppPort = port('port', values.port, 2775);
   const host = values.host ?? '127.0.0.1';
   const sim = await startSimulator({
-    port,
+    port: smppPort,
     host,
     systemId: values['system-id'] ?? null,
     password: values.password ?? null,
     receipts: oneOf('receipts', values.receipts, ['on', 'off'], 'on') === 'on',
-    receiptDelayMs: number('receipt-delay-ms', values['receipt-delay-ms'], 100, 0, 86_400_000),
+    receiptDelayMs: numberOption('receipt-delay-ms', values['receipt-delay-ms'], 100, 0, 86_400_000),
     receiptForm: oneOf<ReceiptForm>('receipt-form', values['receipt-form'], ['text', 'tlv', 'both'], 'both'),
     idFormat: oneOf<IdFormat>('id-format', values['id-format'], ['hex', 'decimal'], 'hex'),
-    throttleRate: number('throttle-rate', values['throttle-rate'], 0, 0, 1),
+    throttleRate: numberOption('throttle-rate', values['throttle-rate'], 0, 0, 1),
     tls: values['tls-cert'] ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']!) } : null,
     record: false,
     keepRecent: controlPort === undefined ? 0 : 100,
     logger,
   }).catch((err: NodeJS.ErrnoException) => {
-    throw portError('--port', host, port, err);
+    throw portError('--port', host, smppPort, err);
   });
   const control =
     controlPort === undefined

@@ -103,10 +103,13 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
 
   let stopping: Promise<void> | undefined;
+  // Kysely ends its pool only if it ever ran a query; Graphile Worker uses `pool` too, so an idle
+  // worker stopped before its first write would keep three connections (and the process) alive.
+  const endPool = (p: pg.Pool) => (p.ending ? Promise.resolve() : p.end().catch(() => {}));
   const closeDatabases = async () => {
     await db.destroy().catch(() => {});
     await bookkeeping.destroy().catch(() => {});
-    await probePool.end().catch(() => {});
+    await Promise.all([endPool(pool), endPool(bookkeepingPool), endPool(probePool)]);
   };
   // Before anything starts: a port that is taken fails the start cleanly.
   const http =

@@ -250,7 +250,7 @@ describe('the command line', () => {
   test('a bad --control-port is a usage error (64); a taken one says so (78)', async () => {
     const bad = await runCli({}, ['simulator', '--control-port', 'x']);
     assert.equal(bad.code, 64);
-    assert.match(bad.stderr, /^sms-outbox simulator: --control-port expects a number from 0 to 65535, got "x"$/m);
+    assert.match(bad.stderr, /^sms-outbox simulator: --control-port expects a whole number from 0 to 65535, got "x"$/m);
     const taken = new URL(control).port;
     const busy = await runCli({}, ['simulator', '--port', '0', '--control-port', taken]);
     assert.equal(busy.code, 78);
