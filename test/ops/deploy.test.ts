@@ -119,6 +119,20 @@ describe('systemd', () => {
     const worker = read('deploy/systemd/worker.env.example');
     for (const n of ['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD', 'METRICS_PORT']) assert.match(worker, new RegExp(`^${n}=`, 'm'));
   });
+
+  test('the environment examples read the same under systemd, docker --env-file and kubectl --from-env-file', () => {
+    // systemd strips quotes and reads backslashes as escapes; Docker and kubectl take the rest of
+    // the line literally. Values without quotes, backslashes or edge spaces mean one thing to all.
+    for (const file of ['deploy/systemd/worker.env.example', 'deploy/systemd/migrate.env.example']) {
+      for (const line of read(file).split('\n')) {
+        const m = /^#?([A-Z][A-Z0-9_]+)=(.*)$/.exec(line);
+        if (!m) continue;
+        const value = m[2]!;
+        assert.doesNotMatch(value, /["'\\]/, `${file}: ${m[1]} has a quote or a backslash`);
+        assert.equal(value, value.trim(), `${file}: ${m[1]} has spaces at an edge`);
+      }
+    }
+  });
 });
 
 describe('Dockerfile', () => {
@@ -178,9 +192,32 @@ describe('Kubernetes and Prometheus', () => {
       env: { name: string }[];
     };
     assert.deepEqual(c.args, ['worker']);
+    assert.equal((c as { imagePullPolicy?: string }).imagePullPolicy, 'IfNotPresent', 'a locally built sms-outbox:latest must start');
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
     for (const e of c.env) assert.ok(KNOWN_VARIABLES.includes(e.name) || e.name === 'NODE_OPTIONS', e.name);
+  });
+
+  test('the migrate Job runs `migrate` with the same image, once, and gives up on a configuration error', (t) => {
+    if (!yaml) return t.skip('js-yaml is not installed');
+    const job = yaml.load(read('deploy/kubernetes/sms-outbox-migrate.yaml')) as {
+      kind: string;
+      spec: {
+        backoffLimit: number;
+        podFailurePolicy: { rules: { action: string; onExitCodes: { operator: string; values: number[] } }[] };
+        template: { spec: { restartPolicy: string; containers: { image: string; imagePullPolicy: string; args: string[]; envFrom: { secretRef: { name: string } }[] }[] } };
+      };
+    };
+    const deployment = yaml.load(read('deploy/kubernetes/sms-outbox-worker.yaml')) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(job.kind, 'Job');
+    assert.equal(job.spec.template.spec.restartPolicy, 'Never', 'podFailurePolicy needs restartPolicy Never');
+    const [c] = job.spec.template.spec.containers;
+    assert.deepEqual(c!.args, ['migrate']);
+    assert.equal(c!.image, deployment.spec.template.spec.containers[0]!.image);
+    assert.equal(c!.imagePullPolicy, 'IfNotPresent');
+    assert.equal(c!.envFrom[0]!.secretRef.name, 'sms-outbox-migrate');
+    assert.ok(job.spec.podFailurePolicy.rules.some((r) => r.action === 'FailJob' && r.onExitCodes.operator === 'In' && r.onExitCodes.values.includes(78)));
+    assert.ok(job.spec.backoffLimit >= 1, 'an unreachable database (69) is retried');
   });
 
   test('every alert rule is complete and names only metrics the worker exports', (t) => {
