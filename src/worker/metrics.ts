@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SessionState, SmppSession } from '../smpp/session.js';
-import { classifyStatus, isThrottle } from '../smpp/command-status.js';
+import { classifyStatus, isThrottle, STATUS } from '../smpp/command-status.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
@@ -180,6 +180,9 @@ export class WorkerMetrics {
     for (const status of MESSAGE_STATUSES) this.messages.inc({ status }, 0);
     for (const matched of ['true', 'false']) this.receipts.inc({ matched }, 0);
     for (const what of ['results', 'inbound']) this.writeRetries.inc({ what }, 0);
+    // The credential refusals the "bind refused" alert watches: a series born at 1 is invisible
+    // to increase(), so the first refused bind would never fire it.
+    for (const code of [STATUS.ESME_RINVPASWD, STATUS.ESME_RINVSYSID, STATUS.ESME_RBINDFAIL]) this.bindFailures.inc({ status: statusLabel(code).status }, 0);
     this.submits.inc(statusLabel(0), 0);
   }
 

@@ -19,6 +19,7 @@ import type { Database } from '../../src/db/schema.js';
 import type { SmppSession } from '../../src/smpp/session.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/worker.js';
 import { WorkerMetrics } from '../../src/worker/metrics.js';
+import { dashboardQueries } from './dashboard.js';
 import { ROOT } from './helpers.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -237,6 +238,55 @@ describe('Kubernetes and Prometheus', () => {
     for (const needed of ['sms_oldest_queued_age_seconds', 'sms_unmatched_receipts', 'smpp_session_bound', 'smpp_reconnects_total', 'sms_messages_total']) {
       assert.ok(rules.some((r) => String(r.expr).includes(needed)), `an alert on ${needed}`);
     }
+  });
+});
+
+describe('Grafana dashboard', () => {
+  const dashboard = JSON.parse(read('deploy/grafana/sms-outbox-dashboard.json')) as {
+    uid: string;
+    panels: { id: number; type: string; title: string; datasource?: { uid: string }; gridPos: { w: number; h: number; x: number; y: number }; targets?: { expr: string }[] }[];
+    templating: { list: { name: string; type: string }[] };
+  };
+
+  test('is importable: unique ids, a layout, the data source as a variable', () => {
+    assert.equal(dashboard.uid, 'sms-outbox');
+    const ids = dashboard.panels.map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'unique panel ids');
+    for (const p of dashboard.panels) {
+      assert.ok(p.gridPos.w > 0 && p.gridPos.w <= 24 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: gridPos`);
+      if (p.type !== 'row') assert.equal(p.datasource?.uid, '${datasource}', `${p.title}: the data source variable`);
+    }
+    assert.deepEqual(dashboard.templating.list.map((v) => `${v.name}:${v.type}`), ['datasource:datasource', 'job:query', 'instance:query']);
+  });
+
+  test('every query reads only metrics the worker exports, filtered by the job and worker variables', () => {
+    const known = new Set(workerMetricNames());
+    const queries = dashboardQueries(dashboard);
+    for (const q of queries) {
+      for (const [name] of q.expr.matchAll(/\b(?:sms|smpp)_[a-z0-9_]+\b/g)) {
+        assert.ok(known.has(name.replace(/_(bucket|count|sum)$/, '')), `${q.panel}: unknown metric ${name}`);
+      }
+      for (const selector of q.expr.match(/\b[a-z_:]+\{[^}]*\}/g) ?? []) {
+        assert.match(selector, /job=~"\$job", instance=~"\$instance"/, `${q.panel}: ${selector}`);
+      }
+    }
+  });
+
+  test('has the panels operators look for', () => {
+    const byTitle = new Map(dashboard.panels.map((p) => [p.title, (p.targets ?? []).map((t) => t.expr).join('\n')]));
+    const wanted: Record<string, RegExp> = {
+      'Queue depth by status': /sms_queue_depth[\s\S]*sms_sending_messages[\s\S]*sms_awaiting_receipt_messages/,
+      'Oldest due message': /sms_oldest_queued_age_seconds/,
+      'Submit rate vs the TPS cap': /rate\(smpp_submit_sm_total[\s\S]*smpp_tps_limit/,
+      'submit_sm results by command_status': /sum by \(status\) \(rate\(smpp_submit_sm_total/,
+      'Receipt latency': /sms_submit_to_receipt_seconds_bucket/,
+      'Delivery ratio': /status="delivered"[\s\S]*status=~"delivered\|undelivered\|expired\|rejected\|failed"/,
+      'Session bound': /smpp_session_bound/,
+      'Reconnects and refused binds': /smpp_reconnects_total[\s\S]*smpp_bind_failures_total/,
+      'Inbound rate': /sms_inbox_messages_total/,
+      'Group-commit retries': /sms_write_retries_total/,
+    };
+    for (const [title, expr] of Object.entries(wanted)) assert.match(byTitle.get(title) ?? '', expr, title);
   });
 });
 
