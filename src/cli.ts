@@ -12,8 +12,9 @@ Usage: sms-outbox <command> [options]
 Commands:
   migrate     apply migrations/ and Graphile Worker's schema to DATABASE_URL (safe to run again)
   worker      run the worker against DATABASE_URL and SMPP_URL until SIGTERM/SIGINT
-  simulator   run a standalone SMSC simulator (default port 2775)
-  dev         embedded Postgres + simulator + worker; prints how to connect with psql
+  simulator   run a standalone SMSC simulator (default port 2775; --control-port N for an HTTP
+              API that sends incoming SMS and receipts and injects faults)
+  dev         embedded Postgres + simulator + worker; prints how to connect with psql and curl
   status      print sms_stats for DATABASE_URL
   bench       end-to-end benchmark (--json for a JSON summary)
 
