@@ -5,7 +5,7 @@
  * Uses the server of DATABASE_URL (in a scratch database it creates and drops), or an embedded
  * Postgres with default (durable) settings when DATABASE_URL is unset.
  */
-import { parseArgs } from 'node:util';
+import { numberOption, parseCommandArgs, runScript } from '../src/cli/args.js';
 import { benchEnqueue, formatEnqueueBench } from '../src/bench/enqueue.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/db/embedded.js';
 
@@ -23,27 +23,26 @@ unset: an embedded Postgres with default settings.
 `;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
+  const values = parseCommandArgs(
+    'bench:enqueue',
+    process.argv.slice(2),
+    {
       connections: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       armed: { type: 'string' },
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const num = (v: string | undefined, name: string, fallback: number) => {
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: expected a non-negative number, got ${JSON.stringify(v)}`);
-    return n;
+    HELP,
+  );
+  if (!values) return 0;
+  const options = {
+    connections: numberOption('connections', values.connections, 16, 1, 1000, true),
+    durationMs: numberOption('duration', values.duration, 10, 0.1) * 1000,
+    warmupMs: numberOption('warmup', values.warmup, 2, 0) * 1000,
+    rounds: numberOption('rounds', values.rounds, 2, 1, 1000, true),
+    armedMs: numberOption('armed', values.armed, 3, 0) * 1000,
   };
   const json = values.json ?? false;
   const log = (m: string) => {
@@ -57,15 +56,7 @@ async function main(): Promise<number> {
       embedded = await startEmbeddedPostgres();
       url = embedded.url;
     }
-    const result = await benchEnqueue({
-      url,
-      connections: num(values.connections, 'connections', 16),
-      durationMs: num(values.duration, 'duration', 10) * 1000,
-      warmupMs: num(values.warmup, 'warmup', 2) * 1000,
-      rounds: num(values.rounds, 'rounds', 2),
-      armedMs: num(values.armed, 'armed', 3) * 1000,
-      log,
-    });
+    const result = await benchEnqueue({ url, ...options, log });
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatEnqueueBench(result));
     return 0;
   } finally {
@@ -73,10 +64,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`bench:enqueue: ${err.stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runScript('bench:enqueue', main);

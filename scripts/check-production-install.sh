@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The production install runs the worker, without dev dependencies:
 #
-# 1. build, `npm pack` (exactly what `files` in package.json ships), unpack into a temporary
-#    directory with the lockfile, `npm ci --omit=dev --ignore-scripts` there, with the `node`
-#    first on PATH (CI runs this on each Node.js it supports) and --engine-strict;
+# 1. build, `npm pack` (exactly what `files` in package.json ships: the code, the migrations,
+#    deploy/ and the lockfile, npm-shrinkwrap.json), unpack into a temporary directory,
+#    `npm ci --omit=dev --ignore-scripts --engine-strict` there with nothing added, with the
+#    `node` first on PATH (CI runs this on each Node.js it supports);
 # 2. no dev dependency installed; `sms-outbox --help`, `--version` and every command's --help
 #    work; a bad configuration fails with exit 78 and a message naming the variable;
+#    LOG_PRETTY=1 says that pino-pretty (a dev dependency) is missing instead of ignoring it;
 # 3. with a Postgres to use (CHECK_DATABASE_URL, else DATABASE_URL, else the local
 #    postgres://postgres@127.0.0.1:5432/postgres if it answers): `sms-outbox migrate` into a
 #    scratch database, `sms-outbox simulator` and `sms-outbox worker` from the install, /readyz
@@ -35,15 +37,15 @@ step "build and pack"
 tarball=$(cd "$root" && npm pack --ignore-scripts --silent --pack-destination "$tmp")
 mkdir -p "$app"
 tar -xzf "$tmp/$tarball" -C "$app" --strip-components=1
-cp "$root/package-lock.json" "$app/"
-for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js migrations/0001_roles.sql; do
+for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js migrations/0001_roles.sql npm-shrinkwrap.json \
+  deploy/systemd/sms-outbox-worker.service deploy/systemd/worker.env.example deploy/kubernetes/sms-outbox-worker.yaml; do
   [ -f "$app/$f" ] || fail "the package does not contain $f (check \"files\" in package.json)"
 done
-for f in src test scripts deploy; do
+for f in src test scripts; do
   [ ! -e "$app/$f" ] || fail "the package contains $f/, which production does not need"
 done
 
-step "npm ci --omit=dev --ignore-scripts --engine-strict (node $(node --version), npm $(npm --version))"
+step "npm ci --omit=dev --ignore-scripts --engine-strict, the pack's own lockfile (node $(node --version), npm $(npm --version))"
 # --engine-strict: a production dependency that does not support this node fails the install
 # (npm only warns otherwise).
 (cd "$app" && npm ci --omit=dev --ignore-scripts --engine-strict --no-audit --no-fund --loglevel=error)
@@ -72,6 +74,14 @@ code=$?
 set -e
 [ "$code" -eq 78 ] && grep -q '^sms-outbox worker: invalid configuration: SMPP_WINDOW: expected an integer' <<<"$out" ||
   fail "a bad SMPP_WINDOW did not fail clearly (exit $code): $out"
+
+step "LOG_PRETTY=1 without pino-pretty: said, not silently ignored"
+set +e
+out=$(cd "$app" && env -i PATH="$PATH" LOG_PRETTY=1 DATABASE_URL=postgres://x:pw@127.0.0.1:1/x SMPP_URL=smpp://u:pw@127.0.0.1:1 node bin/sms-outbox.js worker 2>&1)
+code=$?
+set -e
+[ "$code" -eq 69 ] && grep -q 'LOG_PRETTY=1 but pino-pretty is not installed' <<<"$out" ||
+  fail "LOG_PRETTY=1 without pino-pretty (exit $code): $out"
 
 # ---------------------------------------------------------------- the worker, for real
 server=${CHECK_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}

@@ -3,7 +3,7 @@
  * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
  */
 import { pathToFileURL } from 'node:url';
-import { redactSecrets, StartupError } from './config.js';
+import { EXIT_USAGE, redactSecrets, StartupError } from './config.js';
 
 export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
 
@@ -12,8 +12,9 @@ Usage: sms-outbox <command> [options]
 Commands:
   migrate     apply migrations/ and Graphile Worker's schema to DATABASE_URL (safe to run again)
   worker      run the worker against DATABASE_URL and SMPP_URL until SIGTERM/SIGINT
-  simulator   run a standalone SMSC simulator (default port 2775)
-  dev         embedded Postgres + simulator + worker; prints how to connect with psql
+  simulator   run a standalone SMSC simulator (default port 2775; --control-port N for an HTTP
+              API that sends incoming SMS and receipts and injects faults)
+  dev         embedded Postgres + simulator + worker; prints how to connect with psql and curl
   status      print sms_stats for DATABASE_URL
   bench       end-to-end benchmark (--json for a JSON summary)
 
@@ -34,9 +35,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    process.stderr.write(`sms-outbox: a command is required\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
-    return name ? 0 : 1;
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFileSync } = await import('node:fs');
@@ -47,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[name];
   if (!load) {
     process.stderr.write(`sms-outbox: unknown command "${name}"\n\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
   try {
     const code = await (await load())(rest);

@@ -30,9 +30,12 @@ function prettyAvailable(): boolean {
   }
 }
 
+/** Said once per process: LOG_PRETTY=1 asked for pino-pretty, which a production install does not have. */
+let prettyMissingSaid = false;
+
 export function createLogger(config: LogConfig, name = 'sms-outbox'): Logger {
   const pretty = config.pretty && prettyAvailable();
-  return pino({
+  const logger = pino({
     name,
     level: config.level,
     redact: { paths: REDACT, censor: '[redacted]' },
@@ -40,4 +43,11 @@ export function createLogger(config: LogConfig, name = 'sms-outbox'): Logger {
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
   });
+  if (config.pretty && !pretty && !prettyMissingSaid) {
+    prettyMissingSaid = true;
+    logger.warn(
+      'LOG_PRETTY=1 but pino-pretty is not installed (a development dependency, left out of production installs): logging JSON lines. Install it with `npm install pino-pretty`, or pipe the JSON through `npx pino-pretty`',
+    );
+  }
+  return logger;
 }

@@ -2,7 +2,7 @@
 import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
-import { parseCommandArgs } from './args.js';
+import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox bench [options]
 
@@ -23,12 +23,7 @@ Options:
   --json                print the summary as JSON on stdout
 `;
 
-function int(name: string, v: string | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`sms-outbox bench: --${name} expects an integer >= ${min}, got "${v}"`);
-  return n;
-}
+const int = (name: string, v: string | undefined, fallback: number, min: number) => numberOption(name, v, fallback, min, Number.MAX_SAFE_INTEGER, true);
 
 export async function benchCommand(args: string[]): Promise<number> {
   const v = parseCommandArgs(
@@ -47,6 +42,16 @@ export async function benchCommand(args: string[]): Promise<number> {
     HELP,
   );
   if (!v) return 0;
+  // Options are checked before anything starts.
+  const options = {
+    messages: int('messages', v.messages, 100_000, 1),
+    connections: int('connections', v.connections, 16, 1),
+    window: int('window', v.window, 100, 1),
+    lightRate: int('light-rate', v['light-rate'], 50, 1),
+    lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
+    receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
+    noBaseline: v['no-baseline'] ?? false,
+  };
   const config = loadConfig();
   let embedded: EmbeddedPostgresHandle | undefined;
   let url = config.databaseUrl;
@@ -69,13 +74,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   try {
     const result = await runE2eBench({
       url,
-      messages: int('messages', v.messages, 100_000, 1),
-      connections: int('connections', v.connections, 16, 1),
-      window: int('window', v.window, 100, 1),
-      lightRate: int('light-rate', v['light-rate'], 50, 1),
-      lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
-      receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
-      noBaseline: v['no-baseline'] ?? false,
+      ...options,
       progress,
       log: (m) => say(`${tty ? '\n' : ''}${m}`),
     });

@@ -9,34 +9,48 @@ import { loadConfig, maskUrl, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
-import { startSimulator, type Simulator } from '../smpp/simulator/index.js';
+import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../smpp/simulator/index.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
-import { parseCommandArgs } from './args.js';
+import { numberOption, parseCommandArgs } from './args.js';
 
-const HELP = `Usage: sms-outbox dev [--smpp-port N] [--no-demo]
+const HELP = `Usage: sms-outbox dev [--smpp-port N] [--control-port N] [--no-demo]
 
 Starts an embedded Postgres (or uses DATABASE_URL), applies the migrations, starts the SMSC
-simulator and the worker, and prints how to connect with psql. Every message's status changes are
-logged (queued -> sent -> delivered). Ctrl-C stops everything; the embedded database is temporary.
+simulator (with its control port, to send incoming SMS and receipts with curl) and the worker,
+and prints how to connect with psql. Every message's status changes are logged
+(queued -> sent -> delivered). Ctrl-C stops everything; the embedded database is temporary.
 
 Options:
-  --smpp-port N   simulator port (default 2775; a free one if 2775 is taken)
-  --no-demo       do not send the demo message at start
+  --smpp-port N      simulator port (default 2775; a free one if 2775 is taken)
+  --control-port N   the simulator's control port on 127.0.0.1 (default 2776; a free one if taken)
+  --no-demo          do not send the demo message at start
 `;
 
+/** Starts on `wanted`, or on a free port when `wanted` is the default and already taken. */
+async function onPortOrFree<T>(wanted: number, chosen: boolean, start: (port: number) => Promise<T>): Promise<T> {
+  return start(wanted).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE' || chosen) throw err;
+    return start(0);
+  });
+}
+
 export async function devCommand(args: string[]): Promise<number> {
-  const values = parseCommandArgs('dev', args, { 'smpp-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
+  const values = parseCommandArgs('dev', args, { 'smpp-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
   if (!values) return 0;
+  const smppPort = portOption(values['smpp-port'], 'smpp-port', 2775);
+  const controlPort = portOption(values['control-port'], 'control-port', 2776);
   const base = loadConfig({ LOG_PRETTY: process.stdout.isTTY ? '1' : '0', ...process.env });
   const logger = createLogger(base.log, 'sms-outbox dev');
 
   let embedded: EmbeddedPostgresHandle | undefined;
   let simulator: Simulator | undefined;
+  let control: ControlServer | undefined;
   let worker: WorkerHandle | undefined;
   let watcher: pg.Client | undefined;
   const cleanup = async () => {
     await worker?.stop().catch(() => {});
     await watcher?.end().catch(() => {});
+    await control?.close().catch(() => {});
     await simulator?.stop().catch(() => {});
     await embedded?.stop().catch(() => {});
   };
@@ -50,11 +64,13 @@ export async function devCommand(args: string[]): Promise<number> {
     }
     await migrate(databaseUrl, { settings: { ...base.sqlSettings, defaultSender: base.sqlSettings.defaultSender ?? 'SmsOutbox' } });
 
-    const wanted = values['smpp-port'] !== undefined ? Number(values['smpp-port']) : 2775;
-    simulator = await startSimulator({ port: wanted, receiptDelayMs: 300, record: false }).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EADDRINUSE' || values['smpp-port'] !== undefined) throw err;
-      return startSimulator({ port: 0, receiptDelayMs: 300, record: false });
-    });
+    const sim = await onPortOrFree(smppPort, values['smpp-port'] !== undefined, (port) =>
+      startSimulator({ port, receiptDelayMs: 300, record: false, keepRecent: 100 }),
+    );
+    simulator = sim;
+    control = await onPortOrFree(controlPort, values['control-port'] !== undefined, (port) =>
+      startControlServer(sim, { port, logger }),
+    );
 
     // The worker's settings as `sms-outbox worker` reads them (SMPP_WINDOW, SMPP_TPS, ... apply),
     // pointed at the simulator and this database.
@@ -63,7 +79,7 @@ export async function devCommand(args: string[]): Promise<number> {
       SMS_WORKER_ID: 'dev',
       ...process.env,
       DATABASE_URL: databaseUrl,
-      SMPP_URL: `smpp://dev:dev@127.0.0.1:${simulator.port}`,
+      SMPP_URL: `smpp://dev:dev@127.0.0.1:${sim.port}`,
       SMPP_PASSWORD: '',
     });
     const config: Config = { ...dev, log: base.log };
@@ -71,15 +87,26 @@ export async function devCommand(args: string[]): Promise<number> {
     watcher = await watchStatuses(databaseUrl, logger);
 
     const psql = `psql "${databaseUrl}"`;
+    const ctl = `127.0.0.1:${control.port}`;
     process.stdout.write(
       [
         '',
         'sms-outbox dev is running',
         `  Postgres        ${maskUrl(databaseUrl)}${embedded ? ' (embedded, temporary)' : ''}`,
-        `  SMSC simulator  127.0.0.1:${simulator.port} (receipts after 300 ms)`,
+        `  SMSC simulator  127.0.0.1:${sim.port} (receipts after 300 ms)`,
+        `  control port    http://${ctl} (curl -s ${ctl}/ lists the endpoints)`,
         `  connect         ${psql}`,
         `  send one        ${psql} -c "select sms_send('+79991234567', 'Код: 4821')"`,
         `  see it          ${psql} -c "select * from sms_status('<id>')"`,
+        '',
+        'Try the other direction with the control port:',
+        `  incoming SMS    curl -s ${ctl}/mo -d '{"from":"+79991234567","to":"1234","text":"Привет"}'`,
+        `  read it         ${psql} -c "select sender, recipient, body, parts from sms_inbox"`,
+        `  last submits    curl -s '${ctl}/submits?limit=5'`,
+        `  a receipt       curl -s ${ctl}/receipt -d '{"message_id":"<message_ids[1] from sms_status>","state":"UNDELIV"}'`,
+        `  next fails      curl -s ${ctl}/fail-next -d '{"command_status":"ESME_RINVDSTADR"}'`,
+        `  drop the link   curl -s ${ctl}/disconnect -d '{}'`,
+        '',
         '  Ctrl-C stops everything.',
         '',
       ].join('\n') + '\n',
@@ -105,6 +132,8 @@ export async function devCommand(args: string[]): Promise<number> {
   await cleanup();
   return 0;
 }
+
+const portOption = (value: string | undefined, name: string, fallback: number) => numberOption(name, value, fallback, 0, 65535, true);
 
 /** Logs each message's status changes as they are announced on the sms_status channel. */
 async function watchStatuses(databaseUrl: string, logger: Logger): Promise<pg.Client> {

@@ -1,4 +1,5 @@
-import { configWarnings, describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
+import pg from 'pg';
+import { configWarnings, describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError, type Config } from '../config.js';
 import { migrate, SchemaVersionError } from '../db/migrate.js';
 import { parseCommandArgs } from './args.js';
 
@@ -6,8 +7,16 @@ const HELP = `Usage: sms-outbox migrate
 
 Applies migrations/ and Graphile Worker's schema to DATABASE_URL. Safe to run again and from
 two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
-SMS_MAX_SEGMENTS into sms_settings when they are set.
+SMS_MAX_SEGMENTS into sms_settings when they are set, then prints the settings in force (and
+warns when no default sender is set: sms_send without a sender would fail).
 `;
+
+/** sms_settings columns written from the environment by migrate, and the variable for each. */
+const SETTING_VARIABLES: Record<string, { variable: string; key: keyof Config['sqlSettings'] }> = {
+  default_sender: { variable: 'SMS_DEFAULT_SENDER', key: 'defaultSender' },
+  default_validity: { variable: 'SMS_DEFAULT_VALIDITY', key: 'defaultValidity' },
+  max_segments: { variable: 'SMS_MAX_SEGMENTS', key: 'maxSegments' },
+};
 
 export async function migrateCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('migrate', args, {}, HELP)) return 0;
@@ -27,7 +36,59 @@ export async function migrateCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `migrated ${maskUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date\n`,
   );
+  let settings: Record<string, unknown>;
+  try {
+    settings = await readSettings(url);
+  } catch (err) {
+    throw explainMigrateError(err, url);
+  }
+  process.stdout.write(formatSettings(settings, config.sqlSettings));
+  if (settings.default_sender === null) {
+    process.stderr.write(
+      'sms-outbox migrate: warning: no default sender is set, so sms_send() without a sender fails (22004 "no default sender is configured"). ' +
+        'Set SMS_DEFAULT_SENDER to the sender name registered with your carrier (e.g. SMS_DEFAULT_SENDER=MyBrand) and run migrate again, ' +
+        "or: update sms_settings set default_sender = 'MyBrand';\n",
+    );
+  }
   return 0;
+}
+
+/** sms_settings in column order (intervals in Postgres's text form), without its key and timestamp. */
+async function readSettings(url: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client({ connectionString: url, application_name: 'sms-outbox migrate', connectionTimeoutMillis: 10_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ s: Record<string, unknown> }>('select row_to_json(s) as s from public.sms_settings s');
+    const { id: _id, updated_at: _updatedAt, ...settings } = rows[0]?.s ?? {};
+    return settings;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The settings in force, one per line, each with where it comes from: the variable that set it
+ * in this run, the variable that would (kept otherwise), or an UPDATE of sms_settings.
+ */
+export function formatSettings(settings: Record<string, unknown>, fromEnv: Config['sqlSettings']): string {
+  const names = Object.keys(settings);
+  const width = Math.max(...names.map((n) => n.length));
+  const shown = names.map((n) => {
+    const v = settings[n];
+    return v === null ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v);
+  });
+  const valueWidth = Math.max(...shown.map((v) => v.length));
+  const lines = names.map((name, i) => {
+    const source = SETTING_VARIABLES[name];
+    const note = !source
+      ? `change with: update sms_settings set ${name} = ...`
+      : fromEnv[source.key] !== undefined
+        ? `set now from ${source.variable}`
+        : `${source.variable} not set: kept`;
+    return `  ${name.padEnd(width)}  ${shown[i]!.padEnd(valueWidth)}  ${note}`;
+  });
+  return `settings in force (sms_settings):\n${lines.join('\n')}\n`;
 }
 
 /**
@@ -43,6 +104,8 @@ function explainMigrateError(err: unknown, url: string): unknown {
     const hint = cause?.code === '42501' ? ': run `sms-outbox migrate` as the database owner (not the worker role)' : '';
     return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, 1, { cause: err });
   }
+  const variable = settingVariable(e);
+  if (variable) return new StartupError(`${variable}: sms_settings refused it: ${e.message}; nothing was written to sms_settings`, EXIT_CONFIG, { cause: err });
   if (e.code === '42501') {
     return new StartupError(`DATABASE_URL (${target}): ${e.message}: run \`sms-outbox migrate\` as the database owner (not the worker role)`, EXIT_CONFIG, { cause: err });
   }
@@ -50,4 +113,11 @@ function explainMigrateError(err: unknown, url: string): unknown {
   if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return explainDatabaseError(err, url);
   if (/timeout|terminated/i.test(e.message ?? '')) return explainDatabaseError(err, url);
   return err;
+}
+
+/** The variable behind a value sms_settings refused (a bad sender, interval or range), if it was one. */
+function settingVariable(e: Error & { code?: string; column?: string; constraint?: string; table?: string }): string | undefined {
+  if (typeof e.code !== 'string' || !/^(22|23)/.test(e.code)) return undefined;
+  const column = e.column ?? /^sms_settings_(\w+)_check$/.exec(e.constraint ?? '')?.[1] ?? (/\btype interval\b/.test(e.message) ? 'default_validity' : undefined);
+  return column ? SETTING_VARIABLES[column]?.variable : undefined;
 }

@@ -1,6 +1,6 @@
 /** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
 import pg from 'pg';
-import { explainDatabaseError, loadConfig, maskUrl, required } from '../config.js';
+import { describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox status [--json]
@@ -74,13 +74,20 @@ export async function statusCommand(args: string[]): Promise<number> {
       stats = await readStats(client);
     } catch (err) {
       const e = err as Error & { code?: string };
+      // The same exit code and wording as the worker's start-up check: fix the setup, do not retry.
       if (e.code === '42P01') {
-        process.stderr.write(`sms-outbox status: ${maskUrl(url)} has no sms_stats view; run \`sms-outbox migrate\` first\n`);
-        return 1;
+        throw new StartupError(
+          `DATABASE_URL (${describeDatabase(url)}): the sms-outbox schema is not installed in this database (no sms_stats view): run \`sms-outbox migrate\` (with the same DATABASE_URL) first`,
+          EXIT_CONFIG,
+          { cause: err },
+        );
       }
       if (e.code === '42501') {
-        process.stderr.write(`sms-outbox status: permission denied for sms_stats; connect as a role with sms_reader (grant sms_reader to <role>)\n`);
-        return 1;
+        throw new StartupError(
+          `DATABASE_URL (${describeDatabase(url)}): permission denied for sms_stats: connect as a role granted sms_reader (\`grant sms_reader to <login role>\`)`,
+          EXIT_CONFIG,
+          { cause: err },
+        );
       }
       throw err;
     }

@@ -131,7 +131,20 @@ export async function migrate(connectionString: string, options: MigrateOptions 
   return { applied, alreadyApplied };
 }
 
+/** Writes the given settings in one transaction: a value sms_settings refuses leaves all of them as they were. */
 async function applySettings(client: pg.ClientBase, s: NonNullable<MigrateOptions['settings']>): Promise<void> {
+  if (s.defaultSender === undefined && s.defaultValidity === undefined && s.maxSegments === undefined) return;
+  await client.query('begin');
+  try {
+    await writeSettings(client, s);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback');
+    throw err;
+  }
+}
+
+async function writeSettings(client: pg.ClientBase, s: NonNullable<MigrateOptions['settings']>): Promise<void> {
   if (s.defaultSender !== undefined) {
     await client.query('update public.sms_settings set default_sender = $1, updated_at = now()', [s.defaultSender]);
   }

@@ -30,6 +30,8 @@ export interface ReceiptMatch {
   outboxId: string;
   /** The message's new status when this batch made it final. */
   finalStatus: MessageStatus | null;
+  /** Seconds from the part's submit result being stored to this receipt ending it; null unless this receipt ended the part. */
+  latencySeconds: number | null;
 }
 
 /**
@@ -44,11 +46,11 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
   const batch = JSON.stringify(receipts.map((r, idx) => ({ idx, candidates: r.candidates, state: r.state, error: r.error })));
   // A single-part message's status follows from its one receipt, so it is set in this same
   // statement; messages of several parts need all their parts, read afterwards (refreshStatuses).
-  const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null }>`
+  const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null; latency: number | null }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(idx int, candidates text[], state text, error text)
     ), m as materialized (
-      select distinct on (r.idx) r.idx, r.state, r.error, p.outbox_id, p.part_no, p.receipt_state as old_state
+      select distinct on (r.idx) r.idx, r.state, r.error, p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
         from r
         cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
         join public.sms_outbox_part p on p.message_id = c.message_id
@@ -80,6 +82,8 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from single
     )
     select m.idx, m.outbox_id, u.outbox_id is not null as updated, s.status as final_status,
+           case when u.outbox_id is not null and m.state in ('DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')
+                then extract(epoch from now() - m.submitted_at)::float8 end as latency,
            (select count(*) from announced) as announced
       from m
       left join upd u on u.outbox_id = m.outbox_id and u.part_no = m.part_no
@@ -89,7 +93,7 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
   // Messages of several parts (and the rare single-part one whose receipt was only progress).
   const rest = [...new Set(rows.filter((r) => r.updated && !finals.has(r.outbox_id)).map((r) => r.outbox_id))];
   for (const f of await refreshStatuses(db, rest)) finals.set(f.id, f.status);
-  return rows.map((r) => ({ index: r.idx, outboxId: r.outbox_id, finalStatus: finals.get(r.outbox_id) ?? null }));
+  return rows.map((r) => ({ index: r.idx, outboxId: r.outbox_id, finalStatus: finals.get(r.outbox_id) ?? null, latencySeconds: r.latency }));
 }
 
 /**

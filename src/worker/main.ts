@@ -60,7 +60,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
   const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
-  metrics.attachSession(session, smpp.window);
+  metrics.attachSession(session, smpp.window, smpp.tps);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `sms-outbox worker ${w.workerId} (metrics)` });
   metrics.attachDatabase(createDb(probePool));
@@ -68,6 +68,10 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     onCommitted: (summary) => {
       measured.store.onCommitted?.(summary);
       hooks.store?.onCommitted?.(summary);
+    },
+    onWriteRetry: (what) => {
+      measured.store.onWriteRetry?.(what);
+      hooks.store?.onWriteRetry?.(what);
     },
   });
   session.setInboundHandler((event) => store.recordInbound(event));
@@ -99,10 +103,13 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
 
   let stopping: Promise<void> | undefined;
+  // Kysely ends its pool only if it ever ran a query; Graphile Worker uses `pool` too, so an idle
+  // worker stopped before its first write would keep three connections (and the process) alive.
+  const endPool = (p: pg.Pool) => (p.ending ? Promise.resolve() : p.end().catch(() => {}));
   const closeDatabases = async () => {
     await db.destroy().catch(() => {});
     await bookkeeping.destroy().catch(() => {});
-    await probePool.end().catch(() => {});
+    await Promise.all([endPool(pool), endPool(bookkeepingPool), endPool(probePool)]);
   };
   // Before anything starts: a port that is taken fails the start cleanly.
   const http =

@@ -14,7 +14,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { SessionState, SmppSession } from '../smpp/session.js';
-import { classifyStatus, isThrottle } from '../smpp/command-status.js';
+import { classifyStatus, isThrottle, STATUS } from '../smpp/command-status.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
@@ -148,6 +148,18 @@ export class WorkerMetrics {
     help: 'Time submits spent waiting for the account-wide rate limit (SMPP_TPS)',
     registers: [this.registry],
   });
+  readonly receiptLatency = new Histogram({
+    name: 'sms_submit_to_receipt_seconds',
+    help: "From a part's submit result being stored to the receipt that ended it (DELIVRD, UNDELIV, ...) arriving: the carrier's delivery time",
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400],
+    registers: [this.registry],
+  });
+  readonly writeRetries = new Counter({
+    name: 'sms_write_retries_total',
+    help: 'Group-commit writes to Postgres that failed and were retried (what: results = submit results, inbound = receipts and incoming SMS); nothing is acknowledged until written',
+    labelNames: ['what'] as const,
+    registers: [this.registry],
+  });
   readonly fenced = new Counter({
     name: 'sms_results_fenced_total',
     help: 'Submit results not applied because another worker had taken the message over (lease expired): possible duplicates',
@@ -167,6 +179,10 @@ export class WorkerMetrics {
     // Known label values start at 0, so rate() and alerts see a series before the first event.
     for (const status of MESSAGE_STATUSES) this.messages.inc({ status }, 0);
     for (const matched of ['true', 'false']) this.receipts.inc({ matched }, 0);
+    for (const what of ['results', 'inbound']) this.writeRetries.inc({ what }, 0);
+    // The credential refusals the "bind refused" alert watches: a series born at 1 is invisible
+    // to increase(), so the first refused bind would never fire it.
+    for (const code of [STATUS.ESME_RINVPASWD, STATUS.ESME_RINVSYSID, STATUS.ESME_RBINDFAIL]) this.bindFailures.inc({ status: statusLabel(code).status }, 0);
     this.submits.inc(statusLabel(0), 0);
   }
 
@@ -185,8 +201,8 @@ export class WorkerMetrics {
     };
   }
 
-  /** Session counters from its events, and gauges read from it on scrape. */
-  attachSession(session: SmppSession, configuredWindow: number): void {
+  /** Session counters from its events, and gauges read from it on scrape. `configuredTps` is SMPP_TPS (0: unlimited). */
+  attachSession(session: SmppSession, configuredWindow: number, configuredTps = 0): void {
     this.session = { state: session.state, since: Date.now() };
     session.on('state', (state: SessionState) => {
       if (state !== this.session.state) this.session = { ...this.session, state, since: Date.now() };
@@ -236,6 +252,11 @@ export class WorkerMetrics {
       help: 'SMPP_WINDOW as configured',
       registers: [this.registry],
     }).set(configuredWindow);
+    new Gauge({
+      name: 'smpp_tps_limit',
+      help: 'SMPP_TPS as configured: submit_sm per second allowed for the whole account, shared by every worker (0 = unlimited)',
+      registers: [this.registry],
+    }).set(configuredTps);
     new Gauge({
       name: 'smpp_queued_parts',
       help: 'Message parts handed to the session and waiting for a window slot, rate tokens or a bound session',
@@ -366,7 +387,9 @@ export class WorkerMetrics {
           if (s.lateMatches) this.lateMatches.inc(s.lateMatches);
           if (s.inbox) this.inbox.inc(s.inbox);
           if (s.fenced) this.fenced.inc(s.fenced);
+          for (const seconds of s.receiptLatencies) this.receiptLatency.observe(Math.max(0, seconds));
         },
+        onWriteRetry: (what) => this.writeRetries.inc({ what }),
       },
     };
   }

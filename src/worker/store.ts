@@ -48,6 +48,8 @@ export interface StoreOptions {
 export interface StoreEvents {
   /** Called after each committed flush with what it changed (for metrics and logs). */
   onCommitted?: (summary: FlushSummary) => void;
+  /** Called when a flush failed and will be retried: submit results or inbound (receipts and incoming SMS). */
+  onWriteRetry?: (what: 'results' | 'inbound') => void;
 }
 
 export interface FlushSummary {
@@ -66,6 +68,8 @@ export interface FlushSummary {
   lateMatches: number;
   /** Messages that reached a final status from receipts, by that status. */
   finalFromReceipts: Partial<Record<MessageStatus, number>>;
+  /** For each receipt that ended its part on arrival: seconds since the part's submit result was stored. */
+  receiptLatencies: number[];
   inbox: number;
 }
 
@@ -80,6 +84,7 @@ function emptySummary(): FlushSummary {
     receiptsUnmatched: 0,
     lateMatches: 0,
     finalFromReceipts: {},
+    receiptLatencies: [],
     inbox: 0,
   };
 }
@@ -96,10 +101,12 @@ export class OutboxStore {
     private readonly options: StoreOptions,
     private readonly events: StoreEvents = {},
   ) {
-    const onFlushError = (what: string) => (err: unknown, attempt: number, size: number) =>
+    const onFlushError = (what: string, kind: 'results' | 'inbound') => (err: unknown, attempt: number, size: number) => {
       this.logger.error({ err, attempt, batch: size }, `writing ${what} to Postgres failed; retrying (nothing is acknowledged until it is written)`);
-    this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, onFlushError: onFlushError('submit results') });
-    this.inbound = new GroupCommit<InboundEvent>({ flush: (items) => this.timed(items.length, () => this.writeInbound(items)), maxBatch: 2000, onFlushError: onFlushError('receipts and incoming SMS') });
+      this.events.onWriteRetry?.(kind);
+    };
+    this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, onFlushError: onFlushError('submit results', 'results') });
+    this.inbound = new GroupCommit<InboundEvent>({ flush: (items) => this.timed(items.length, () => this.writeInbound(items)), maxBatch: 2000, onFlushError: onFlushError('receipts and incoming SMS', 'inbound') });
   }
 
   /** Resolves once the submit outcome is committed. */
@@ -253,6 +260,7 @@ export class OutboxStore {
         stored = await storeUnmatched(db, unmatched);
         summary.receiptsMatched = matches.length;
         summary.receiptsUnmatched = unmatched.length;
+        summary.receiptLatencies = matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
         countFinals(summary, matches);
       }
 

@@ -19,6 +19,7 @@ import type { Database } from '../../src/db/schema.js';
 import type { SmppSession } from '../../src/smpp/session.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/worker.js';
 import { WorkerMetrics } from '../../src/worker/metrics.js';
+import { dashboardQueries } from './dashboard.js';
 import { ROOT } from './helpers.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -119,6 +120,20 @@ describe('systemd', () => {
     const worker = read('deploy/systemd/worker.env.example');
     for (const n of ['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD', 'METRICS_PORT']) assert.match(worker, new RegExp(`^${n}=`, 'm'));
   });
+
+  test('the environment examples read the same under systemd, docker --env-file and kubectl --from-env-file', () => {
+    // systemd strips quotes and reads backslashes as escapes; Docker and kubectl take the rest of
+    // the line literally. Values without quotes, backslashes or edge spaces mean one thing to all.
+    for (const file of ['deploy/systemd/worker.env.example', 'deploy/systemd/migrate.env.example']) {
+      for (const line of read(file).split('\n')) {
+        const m = /^#?([A-Z][A-Z0-9_]+)=(.*)$/.exec(line);
+        if (!m) continue;
+        const value = m[2]!;
+        assert.doesNotMatch(value, /["'\\]/, `${file}: ${m[1]} has a quote or a backslash`);
+        assert.equal(value, value.trim(), `${file}: ${m[1]} has spaces at an edge`);
+      }
+    }
+  });
 });
 
 describe('Dockerfile', () => {
@@ -186,9 +201,32 @@ describe('Kubernetes and Prometheus', () => {
       env: { name: string }[];
     };
     assert.deepEqual(c.args, ['worker']);
+    assert.equal((c as { imagePullPolicy?: string }).imagePullPolicy, 'IfNotPresent', 'a locally built sms-outbox:latest must start');
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     assert.equal(c.readinessProbe.httpGet.path, '/readyz');
     for (const e of c.env) assert.ok(KNOWN_VARIABLES.includes(e.name) || e.name === 'NODE_OPTIONS', e.name);
+  });
+
+  test('the migrate Job runs `migrate` with the same image, once, and gives up on a configuration error', (t) => {
+    if (!yaml) return t.skip('js-yaml is not installed');
+    const job = yaml.load(read('deploy/kubernetes/sms-outbox-migrate.yaml')) as {
+      kind: string;
+      spec: {
+        backoffLimit: number;
+        podFailurePolicy: { rules: { action: string; onExitCodes: { operator: string; values: number[] } }[] };
+        template: { spec: { restartPolicy: string; containers: { image: string; imagePullPolicy: string; args: string[]; envFrom: { secretRef: { name: string } }[] }[] } };
+      };
+    };
+    const deployment = yaml.load(read('deploy/kubernetes/sms-outbox-worker.yaml')) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    assert.equal(job.kind, 'Job');
+    assert.equal(job.spec.template.spec.restartPolicy, 'Never', 'podFailurePolicy needs restartPolicy Never');
+    const [c] = job.spec.template.spec.containers;
+    assert.deepEqual(c!.args, ['migrate']);
+    assert.equal(c!.image, deployment.spec.template.spec.containers[0]!.image);
+    assert.equal(c!.imagePullPolicy, 'IfNotPresent');
+    assert.equal(c!.envFrom[0]!.secretRef.name, 'sms-outbox-migrate');
+    assert.ok(job.spec.podFailurePolicy.rules.some((r) => r.action === 'FailJob' && r.onExitCodes.operator === 'In' && r.onExitCodes.values.includes(78)));
+    assert.ok(job.spec.backoffLimit >= 1, 'an unreachable database (69) is retried');
   });
 
   test('every alert rule is complete and names only metrics the worker exports', (t) => {
@@ -208,6 +246,55 @@ describe('Kubernetes and Prometheus', () => {
     for (const needed of ['sms_oldest_queued_age_seconds', 'sms_unmatched_receipts', 'smpp_session_bound', 'smpp_reconnects_total', 'sms_messages_total']) {
       assert.ok(rules.some((r) => String(r.expr).includes(needed)), `an alert on ${needed}`);
     }
+  });
+});
+
+describe('Grafana dashboard', () => {
+  const dashboard = JSON.parse(read('deploy/grafana/sms-outbox-dashboard.json')) as {
+    uid: string;
+    panels: { id: number; type: string; title: string; datasource?: { uid: string }; gridPos: { w: number; h: number; x: number; y: number }; targets?: { expr: string }[] }[];
+    templating: { list: { name: string; type: string }[] };
+  };
+
+  test('is importable: unique ids, a layout, the data source as a variable', () => {
+    assert.equal(dashboard.uid, 'sms-outbox');
+    const ids = dashboard.panels.map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, 'unique panel ids');
+    for (const p of dashboard.panels) {
+      assert.ok(p.gridPos.w > 0 && p.gridPos.w <= 24 && p.gridPos.x + p.gridPos.w <= 24, `${p.title}: gridPos`);
+      if (p.type !== 'row') assert.equal(p.datasource?.uid, '${datasource}', `${p.title}: the data source variable`);
+    }
+    assert.deepEqual(dashboard.templating.list.map((v) => `${v.name}:${v.type}`), ['datasource:datasource', 'job:query', 'instance:query']);
+  });
+
+  test('every query reads only metrics the worker exports, filtered by the job and worker variables', () => {
+    const known = new Set(workerMetricNames());
+    const queries = dashboardQueries(dashboard);
+    for (const q of queries) {
+      for (const [name] of q.expr.matchAll(/\b(?:sms|smpp)_[a-z0-9_]+\b/g)) {
+        assert.ok(known.has(name.replace(/_(bucket|count|sum)$/, '')), `${q.panel}: unknown metric ${name}`);
+      }
+      for (const selector of q.expr.match(/\b[a-z_:]+\{[^}]*\}/g) ?? []) {
+        assert.match(selector, /job=~"\$job", instance=~"\$instance"/, `${q.panel}: ${selector}`);
+      }
+    }
+  });
+
+  test('has the panels operators look for', () => {
+    const byTitle = new Map(dashboard.panels.map((p) => [p.title, (p.targets ?? []).map((t) => t.expr).join('\n')]));
+    const wanted: Record<string, RegExp> = {
+      'Queue depth by status': /sms_queue_depth[\s\S]*sms_sending_messages[\s\S]*sms_awaiting_receipt_messages/,
+      'Oldest due message': /sms_oldest_queued_age_seconds/,
+      'Submit rate vs the TPS cap': /rate\(smpp_submit_sm_total[\s\S]*smpp_tps_limit/,
+      'submit_sm results by command_status': /sum by \(status\) \(rate\(smpp_submit_sm_total/,
+      'Receipt latency': /sms_submit_to_receipt_seconds_bucket/,
+      'Delivery ratio': /status="delivered"[\s\S]*status=~"delivered\|undelivered\|expired\|rejected\|failed"/,
+      'Session bound': /smpp_session_bound/,
+      'Reconnects and refused binds': /smpp_reconnects_total[\s\S]*smpp_bind_failures_total/,
+      'Inbound rate': /sms_inbox_messages_total/,
+      'Group-commit retries': /sms_write_retries_total/,
+    };
+    for (const [title, expr] of Object.entries(wanted)) assert.match(byTitle.get(title) ?? '', expr, title);
   });
 });
 

@@ -65,6 +65,11 @@ test('an idle worker exposes every series, with known labels at zero', async () 
   assert.equal(s.value('smpp_window_limit'), 7);
   assert.equal(s.value('smpp_window_size'), 7);
   assert.equal(s.value('smpp_window_in_use'), 0);
+  assert.equal(s.value('smpp_tps_limit'), 20, 'SMPP_TPS as configured');
+  for (const what of ['results', 'inbound']) {
+    assert.ok(s.samples.some((x) => x.name === 'sms_write_retries_total' && x.labels.what === what && x.value === 0), `sms_write_retries_total{what="${what}"} is 0`);
+  }
+  assert.equal(s.value('sms_submit_to_receipt_seconds_count'), 0);
   assert.equal(s.value('sms_database_up'), 1);
   assert.equal(s.value('sms_queue_depth'), 0);
   assert.equal(s.value('sms_oldest_queued_age_seconds'), 0);
@@ -116,6 +121,14 @@ test('counters and histograms move by what went over the wire', async () => {
     delta(before, after, 'smpp_receipts_total', { matched: 'true' }) + delta(before, after, 'smpp_receipts_total', { matched: 'false' }),
     7,
   );
+  // Each receipt that ended its part on arrival is timed from the part's stored submit result
+  // (one that raced its own result is matched later and not timed).
+  const timed = delta(before, after, 'sms_submit_to_receipt_seconds_count');
+  assert.equal(timed, delta(before, after, 'smpp_receipts_total', { matched: 'true' }));
+  assert.ok(timed >= 1, 'at least one receipt was timed');
+  const timedSum = delta(before, after, 'sms_submit_to_receipt_seconds_sum');
+  assert.ok(timedSum > 0 && timedSum / timed < 10, `receipt latency ${timedSum / timed} s on average (the simulator answers in 20 ms)`);
+  assert.equal(delta(before, after, 'sms_submit_to_receipt_seconds_bucket', { le: '+Inf' }), timed);
   assert.ok(delta(before, after, 'sms_rate_limit_waits_total') > 0, 'SMPP_TPS=20 made some submits wait');
   assert.ok(delta(before, after, 'sms_rate_limit_wait_seconds_total') > 0);
   assert.equal(after.value('smpp_window_in_use'), 0, 'nothing outstanding once every result is in');
@@ -168,4 +181,27 @@ test('unmatched receipts are counted and exposed as a gauge', async () => {
   });
   assert.equal(delta(before, after, 'smpp_receipts_total', { matched: 'false' }), 1);
   assert.equal(after.value('sms_unmatched_receipts'), 1);
+});
+
+test('a write to Postgres that fails is retried, counted, and nothing is lost', async () => {
+  const before = await scrape(port);
+  // The inbox table goes away for a moment (in this test's own database): storing an incoming
+  // SMS fails until it is back, and the group commit retries the batch with back-off.
+  await tdb.pool.query('alter table sms_inbox rename to sms_inbox_away');
+  try {
+    sim.sendMo({ source: '79990007777', destination: '1234', text: 'metrics retried write' });
+    await waitFor('a retried write in the metrics', async () => {
+      const s = await scrape(port);
+      return delta(before, s, 'sms_write_retries_total', { what: 'inbound' }) >= 1 ? s : undefined;
+    });
+  } finally {
+    await tdb.pool.query('alter table sms_inbox_away rename to sms_inbox');
+  }
+  await waitFor('the incoming SMS stored once the table is back', async () => {
+    const { rows } = await tdb.pool.query(`select 1 from sms_inbox where body = 'metrics retried write'`);
+    return rows.length === 1;
+  });
+  const after = await scrape(port);
+  assert.equal(delta(before, after, 'sms_write_retries_total', { what: 'results' }), 0);
+  assert.ok(worker.logs.some((l) => /writing receipts and incoming SMS to Postgres failed; retrying/.test(String(l.msg))));
 });

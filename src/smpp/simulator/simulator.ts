@@ -45,6 +45,8 @@ export interface SimulatorOptions {
   refuseBinds?: number | null;
   /** Keep what was received (default true); false keeps counters only. */
   record?: boolean;
+  /** Keep the last N submit_sm (for the control port's GET /submits), even with `record: false`. */
+  keepRecent?: number;
   /** submit_sm_resp message ids: hex (upper-case, the default) or decimal. */
   idFormat?: IdFormat;
   /** First message id (default 1,000,000,000). */
@@ -164,6 +166,8 @@ export interface MoOptions {
   dataCoding?: number;
   /** Send as a concatenated message: `parts` (default: the natural split), reference, parts to leave out or send twice. */
   concat?: { parts?: number; ref?: number; dropSeq?: number[]; duplicateSeq?: number[]; sixteenBitRef?: boolean };
+  /** Called with each part's first deliver_sm_resp command_status (1-based part number). */
+  onResponse?: (seq: number, status: number) => void;
 }
 
 export interface ManualReceipt {
@@ -174,6 +178,31 @@ export interface ManualReceipt {
   source?: string;
   destination?: string;
   networkErrorCode?: number;
+  /** Called with the first deliver_sm_resp command_status. */
+  onResponse?: (status: number) => void;
+}
+
+/** A recent submit_sm, as the control port's GET /submits shows it. */
+export interface RecentSubmit {
+  at: string;
+  systemId: string;
+  source: string;
+  destination: string;
+  dataCoding: number;
+  registeredDelivery: number;
+  part: ConcatInfo | null;
+  text: string;
+  messageId: string | null;
+  /** command_status answered; -1 when not answered (dropped, or the connection was cut). */
+  status: number;
+}
+
+/** A bound (or binding) connection, as the control port's GET /state shows it. */
+export interface SessionInfo {
+  systemId: string;
+  bind: 'transceiver' | 'transmitter' | 'receiver' | null;
+  bound: boolean;
+  unansweredSubmits: number;
 }
 
 interface Delivery {
@@ -184,11 +213,13 @@ interface Delivery {
   attempts: number;
   sentAt: number;
   session: SimSession | null;
+  onResponse?: ((status: number) => void) | undefined;
 }
 
 interface SimSession {
   conn: PduConnection;
   bound: boolean;
+  bind: SessionInfo['bind'];
   canReceive: boolean;
   canSubmit: boolean;
   systemId: string;
@@ -201,7 +232,7 @@ interface PendingReceipt {
   delivery: Delivery;
 }
 
-type ResolvedOptions = Required<Omit<SimulatorOptions, 'tls' | 'logger' | 'random'>>;
+type ResolvedOptions = Required<Omit<SimulatorOptions, 'tls' | 'logger' | 'random' | 'keepRecent'>>;
 
 const DEFAULTS: ResolvedOptions = {
   port: 0,
@@ -268,6 +299,10 @@ export class Simulator extends EventEmitter {
   private sweepTimer: NodeJS.Timeout;
   private enquireTimer: NodeJS.Timeout | null = null;
   private nextMoRef: number;
+  /** The next submit_sm to answer with a chosen command_status (failNextSubmits). */
+  private failNext = { count: 0, status: 0 };
+  private readonly keepRecent: number;
+  private recent: RecentSubmit[] = [];
   host = '127.0.0.1';
   port = 0;
 
@@ -276,6 +311,7 @@ export class Simulator extends EventEmitter {
     this.options = { ...DEFAULTS };
     this.random = options.random ?? Math.random;
     this.log = options.logger;
+    this.keepRecent = Math.max(0, options.keepRecent ?? 0);
     this.configure(options);
     this.nextId = this.options.firstId;
     this.nextMoRef = Math.floor(this.random() * 256);
@@ -288,7 +324,7 @@ export class Simulator extends EventEmitter {
   /** Changes options at run time (faults, receipts, credentials...). */
   configure(partial: Partial<SimulatorOptions>): void {
     for (const [key, value] of Object.entries(partial)) {
-      if (key === 'tls' || key === 'logger' || key === 'random' || value === undefined) continue;
+      if (key === 'tls' || key === 'logger' || key === 'random' || key === 'keepRecent' || value === undefined) continue;
       (this.options as unknown as Record<string, unknown>)[key] = value;
     }
     if (partial.closeAfterSubmits !== undefined) this.submitsUntilClose = partial.closeAfterSubmits;
@@ -317,6 +353,33 @@ export class Simulator extends EventEmitter {
     let n = 0;
     for (const s of this.sessions) if (s.bound) n++;
     return n;
+  }
+
+  /** Bound sessions that take deliver_sm (transceiver or receiver binds): who gets MO and receipts now. */
+  get receivingSessions(): number {
+    let n = 0;
+    for (const s of this.sessions) if (s.bound && s.canReceive && !s.conn.closed) n++;
+    return n;
+  }
+
+  /** Each open connection: who bound, how, and its submit_sm not yet answered. */
+  sessionInfo(): SessionInfo[] {
+    return [...this.sessions].map((s) => ({ systemId: s.systemId, bind: s.bind, bound: s.bound, unansweredSubmits: s.unanswered }));
+  }
+
+  /** The last `keepRecent` submit_sm, oldest first. */
+  recentSubmits(): RecentSubmit[] {
+    return [...this.recent];
+  }
+
+  /** Answers the next `count` submit_sm with `status` (not accepted, no id, no receipt); 0 clears it. */
+  failNextSubmits(count: number, status: number): void {
+    this.failNext = count > 0 ? { count, status } : { count: 0, status: 0 };
+  }
+
+  /** What failNextSubmits still has to answer. */
+  get pendingFailures(): { count: number; status: number } {
+    return { ...this.failNext };
   }
 
   /** Empties the records (counters too). */
@@ -389,7 +452,8 @@ export class Simulator extends EventEmitter {
       const times = mo.concat?.duplicateSeq?.includes(seq) ? 2 : 1;
       for (let t = 0; t < times; t++) {
         this.counters.moSent++;
-        this.deliver({ kind: 'mo', messageId: null, build: (s) => encodePdu('deliver_sm', s, fields), attempts: 0, sentAt: 0, session: null });
+        const onResponse = mo.onResponse && t === 0 ? (status: number) => mo.onResponse!(seq, status) : undefined;
+        this.deliver({ kind: 'mo', messageId: null, build: (s) => encodePdu('deliver_sm', s, fields), attempts: 0, sentAt: 0, session: null, onResponse });
       }
     }
     return { ref: mo.concat?.sixteenBitRef ? ref : ref & 0xff, total };
@@ -398,7 +462,9 @@ export class Simulator extends EventEmitter {
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
   sendReceipt(r: ManualReceipt): void {
     const state = normalizeState(r.state ?? 'DELIVRD');
-    this.deliver(this.receiptDelivery(r.messageId, state, r.err ?? (state === 'DELIVRD' ? '000' : '001'), r.form ?? this.options.receiptForm, r.source ?? '79990000000', r.destination ?? 'SIM', r.networkErrorCode));
+    const delivery = this.receiptDelivery(r.messageId, state, r.err ?? (state === 'DELIVRD' ? '000' : '001'), r.form ?? this.options.receiptForm, r.source ?? '79990000000', r.destination ?? 'SIM', r.networkErrorCode);
+    delivery.onResponse = r.onResponse;
+    this.deliver(delivery);
   }
 
   // ------------------------------------------------------------ connections
@@ -408,6 +474,7 @@ export class Simulator extends EventEmitter {
     const session: SimSession = {
       conn: null as unknown as PduConnection,
       bound: false,
+      bind: null,
       canReceive: false,
       canSubmit: false,
       systemId: '',
@@ -512,6 +579,7 @@ export class Simulator extends EventEmitter {
     }
     session.bound = true;
     session.systemId = systemId;
+    session.bind = command === 'bind_transmitter' ? 'transmitter' : command === 'bind_receiver' ? 'receiver' : 'transceiver';
     session.canReceive = header.commandId !== CMD.bind_transmitter;
     session.canSubmit = header.commandId !== CMD.bind_receiver;
     session.conn.write(withCString(respId, 0, header.sequence, 'SIMSMSC'));
@@ -538,6 +606,9 @@ export class Simulator extends EventEmitter {
       this.submitsUntilClose = null;
       this.options.closeAfterSubmits = null;
       cut = true;
+    } else if (this.failNext.count > 0) {
+      this.failNext.count--;
+      status = this.failNext.status;
     } else if (o.dropNextResponses > 0) {
       o.dropNextResponses--;
       drop = true;
@@ -552,7 +623,7 @@ export class Simulator extends EventEmitter {
     const messageId = status === 0 && !cut && !drop ? this.assignId() : null;
     // A light event for benchmarks, which keep no records: who it was for and when it arrived.
     if (this.listenerCount('arrival')) this.emit('arrival', fields.destination, performance.now());
-    if (o.record) {
+    if (o.record || this.keepRecent > 0) {
       const udh = fields.esmClass & ESM_CLASS_UDHI ? parseUdh(fields.shortMessage) : null;
       const payload = udh ? fields.shortMessage.subarray(udh.length) : fields.shortMessage;
       const rec: SubmitRecord = {
@@ -574,8 +645,11 @@ export class Simulator extends EventEmitter {
         status: cut || drop ? -1 : status,
         at: performance.now(),
       };
-      this.received.submits.push(rec);
-      this.emit('submit', rec);
+      if (this.keepRecent > 0) this.remember(session, rec);
+      if (o.record) {
+        this.received.submits.push(rec);
+        this.emit('submit', rec);
+      }
     }
     if (cut) {
       this.log?.debug('simulator: closing the connection as configured (closeAfterSubmits)');
@@ -602,6 +676,22 @@ export class Simulator extends EventEmitter {
     };
     if (o.responseDelayMs > 0) setTimeout(respond, o.responseDelayMs);
     else respond();
+  }
+
+  private remember(session: SimSession, rec: SubmitRecord): void {
+    this.recent.push({
+      at: new Date().toISOString(),
+      systemId: session.systemId,
+      source: rec.source,
+      destination: rec.destination,
+      dataCoding: rec.dataCoding,
+      registeredDelivery: rec.registeredDelivery,
+      part: rec.udh,
+      text: rec.text,
+      messageId: rec.messageId,
+      status: rec.status,
+    });
+    if (this.recent.length > this.keepRecent) this.recent.splice(0, this.recent.length - this.keepRecent);
   }
 
   private assignId(): string {
@@ -711,6 +801,11 @@ export class Simulator extends EventEmitter {
     if (!delivery) return;
     session.deliveries.delete(header.sequence);
     this.counters.deliverResps++;
+    if (delivery.onResponse) {
+      const answer = delivery.onResponse;
+      delivery.onResponse = undefined;
+      answer(header.status);
+    }
     this.record(() => this.received.deliverResps.push({ kind: delivery.kind, status: header.status, messageId: delivery.messageId, attempt: delivery.attempts }));
     this.emit('deliver_resp', { kind: delivery.kind, status: header.status, messageId: delivery.messageId, attempt: delivery.attempts });
     if (header.status !== 0 && this.options.redeliver && REDELIVER_ON.has(header.status)) this.requeue(delivery, this.options.redeliverDelayMs);
