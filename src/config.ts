@@ -147,7 +147,11 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: `expected ${DATABASE_FORM}` })
+      .refine((s) => !LOOKS_LIKE_KEYWORDS.test(s), {
+        message: `expected ${DATABASE_FORM}; this is the keyword=value form (host=... password=...), which is not read: write it as a URL`,
+        abort: true,
+      })
+      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: `expected ${DATABASE_FORM}`, abort: true })
       .refine(
         (s) => {
           try {
@@ -218,16 +222,37 @@ export const KNOWN_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
 
 /**
- * A URL with its password replaced by `***`, for messages. Text that does not parse as
- * scheme://user:password@host keeps only what cannot be a password: the scheme and whatever
- * follows the last `@` (a password with an unescaped `#`, `/` or `@` splits the URL oddly).
+ * A libpq keyword/value connection string (`host=db user=app password=secret`), which people
+ * paste into DATABASE_URL: every `...password=` value, quoted ('a \' b', with backslash escapes) or not.
+ */
+const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)((?:'(?:[^'\\]|\\.)*'?)+\S*|\S*)/gi;
+const LOOKS_LIKE_KEYWORDS = /^\s*[a-z_]+\s*=/i;
+
+/** The values of every password-like keyword in a keyword/value connection string. */
+function keywordPasswords(raw: string): string[] {
+  if (!LOOKS_LIKE_KEYWORDS.test(raw)) return [];
+  return [...raw.matchAll(KEYWORD_PASSWORD)].map((m) => {
+    const v = m[2] ?? '';
+    const quoted = /^'((?:[^'\\]|\\.)*)'?$/.exec(v);
+    return quoted ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : v;
+  });
+}
+
+/**
+ * A URL with its password replaced by `***`, for messages: the user-info password, and query
+ * parameters such as `?password=` or `?sslpassword=`. A libpq keyword/value string gets its
+ * password values masked. Text that does not parse as scheme://user:password@host keeps only what
+ * cannot be a password: the scheme and whatever follows the last `@` (a password with an
+ * unescaped `#`, `/` or `@` splits the URL oddly).
  */
 export function maskSecretUrl(raw: string): string {
+  if (LOOKS_LIKE_KEYWORDS.test(raw)) return raw.replace(KEYWORD_PASSWORD, '$1***');
   try {
     const u = new URL(raw);
     const afterAuthority = `${u.pathname}${u.search}${u.hash}`;
     if (raw.includes('//') && u.host && !afterAuthority.includes('@') && !afterAuthority.includes('%40')) {
       if (u.password) u.password = '***';
+      for (const key of [...u.searchParams.keys()]) if (/password/i.test(key)) u.searchParams.set(key, '***');
       return u.toString();
     }
   } catch {
@@ -402,7 +427,8 @@ export function configWarnings(env: Env = process.env, config?: Config): string[
 
 /**
  * `text` with every secret of the environment replaced by `***`: the SMPP password (from
- * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password, raw and percent-encoded.
+ * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password (in the URL, its query, or a libpq
+ * keyword/value string), raw and percent-encoded.
  */
 export function redactSecrets(text: string, env: Env = process.env): string {
   const secrets = new Set<string>();
@@ -420,8 +446,11 @@ export function redactSecrets(text: string, env: Env = process.env): string {
   for (const name of ['SMPP_URL', 'DATABASE_URL']) {
     const raw = env[name]?.trim();
     if (!raw) continue;
+    for (const p of keywordPasswords(raw)) add(p);
     try {
-      add(new URL(raw).password);
+      const u = new URL(raw);
+      add(u.password);
+      for (const [key, value] of u.searchParams) if (/password/i.test(key)) add(value);
     } catch {
       // Unparseable: the part between the first ':' after '//' and the last '@' may be a password.
       const m = /^[^:]*:\/\/[^:@/]*:(.*)@[^@]*$/.exec(raw);
