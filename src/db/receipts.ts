@@ -5,6 +5,7 @@
  * matched later: when the parts are written, and by the reconcile task.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pgText } from './pg-text.js';
 import type { Database, MessageStatus } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -41,7 +42,11 @@ export interface ReceiptMatch {
  */
 export async function applyReceipts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<ReceiptMatch[]> {
   if (!receipts.length) return [];
-  const batch = JSON.stringify(receipts.map((r, idx) => ({ idx, candidates: r.candidates, state: r.state, error: r.error })));
+  // Ids and states come from the SMSC: a NUL or an unpaired surrogate in them would make jsonb
+  // refuse the whole batch (22P05).
+  const batch = JSON.stringify(
+    receipts.map((r, idx) => ({ idx, candidates: r.candidates.map((c) => pgText(c)), state: pgText(r.state), error: pgText(r.error) })),
+  );
   // A single-part message's status follows from its one receipt, so it is set in this same
   // statement; messages of several parts need all their parts, read afterwards (refreshStatuses).
   const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null }>`
@@ -148,13 +153,13 @@ export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promi
     .insertInto('sms_receipt')
     .values(
       receipts.map((r) => ({
-        message_id: r.candidates[0] ?? r.rawId,
-        raw_message_id: r.rawId,
-        state: r.state,
-        error: r.error,
-        source_addr: r.source,
-        destination_addr: r.destination,
-        text: r.text,
+        message_id: pgText(r.candidates[0] ?? r.rawId),
+        raw_message_id: pgText(r.rawId),
+        state: pgText(r.state),
+        error: pgText(r.error),
+        source_addr: pgText(r.source),
+        destination_addr: pgText(r.destination),
+        text: pgText(r.text),
       })),
     )
     .returning('id')

@@ -24,20 +24,22 @@
  * Receiving: deliver_sm (and data_sm) are decoded into a receipt or an MO part and handed to the
  * inbound handler; the response goes only after the handler's promise resolves (ESME_ROK), or
  * with ESME_RX_T_APPN if it rejects, so the SMSC redelivers what was not stored.
+ *
+ * Logs name PDUs by their header (command, status, sequence, length) and what failed to parse,
+ * never by their bytes: bodies carry message text, and one-time codes are message text.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { BindMode, SmppConfig } from '../config.js';
-import type { Logger } from '../logger.js';
+import { errorForLog, type Logger } from '../logger.js';
 import { AddressError, destinationAddress, sourceAddress, type SmppAddress } from './addresses.js';
 import { Backoff } from './backoff.js';
 import { classifyStatus, isCredentialError, isThrottle, STATUS } from './command-status.js';
 import { PduConnection } from './connection.js';
-import { decodeDeliverSm, type InboundEvent } from './inbound.js';
-import { CMD, headerOnly, hexPreview, PduFormatError, withCString, type PduHeader } from './pdu.js';
+import { decodeInboundPdu, type InboundEvent } from './inbound.js';
+import { CMD, describeHeader, headerOnly, PduFormatError, withCString, type PduHeader } from './pdu.js';
 import { TokenBucket, type RateLimiter } from './rate-limiter.js';
-import { parseDataSmBody, parseSmBody } from './sm-body.js';
 import { commandName, decodePdu, encodePdu } from './smpp-lib.js';
 import { encodeMessage, MAX_PARTS } from './split.js';
 import { CONCAT_UDH_LENGTH, concatUdh, ESM_CLASS_UDHI } from './udh.js';
@@ -659,8 +661,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     const conn = new PduConnection(socket, {
       onPdu: (header, pdu) => this.onPdu(conn, header, pdu),
       onFramingError: (error, partial) => this.onFramingError(conn, error, partial),
-      onHandlerError: (error, header, pdu) => {
-        this.log.error({ err: error, commandId: header.commandId, pdu: hexPreview(pdu) }, 'bug: handling a PDU threw');
+      onHandlerError: (error, header) => {
+        this.log.error({ err: error, ...describeHeader(header, commandName) }, 'bug: handling a PDU threw');
         this.emit('pdu_error', { error: error instanceof Error ? error : new Error(String(error)) });
       },
       onDrain: () => this.pump(),
@@ -801,7 +803,10 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   }
 
   private onFramingError(conn: PduConnection, error: Error, partial: Buffer): void {
-    this.log.error({ err: error, bytes: hexPreview(partial) }, 'garbage on the SMPP stream (framing lost); answering generic_nack and reconnecting');
+    // The octets that were meant to be a header may be anyone's message text: only their count and
+    // the length they claimed are logged.
+    const claimedLength = partial.length >= 4 ? partial.readUInt32BE(0) : null;
+    this.log.error({ err: error, commandLength: claimedLength }, 'garbage on the SMPP stream (framing lost); answering generic_nack and reconnecting');
     this.emit('pdu_error', { error });
     const seq = partial.length >= 16 ? partial.readUInt32BE(12) : 0;
     conn.write(headerOnly(CMD.generic_nack, STATUS.ESME_RINVCMDLEN, seq));
@@ -915,11 +920,15 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     const respId = header.commandId === CMD.data_sm ? CMD.data_sm_resp : CMD.deliver_sm_resp;
     let event: InboundEvent;
     try {
-      event = decodeDeliverSm(header.commandId === CMD.data_sm ? parseDataSmBody(pdu) : parseSmBody(pdu));
+      event = decodeInboundPdu(pdu);
     } catch (err) {
-      const error = err as Error;
+      const error = err instanceof Error ? err : new Error(String(err));
       const status = err instanceof PduFormatError ? STATUS.ESME_RINVCMDLEN : STATUS.ESME_RX_P_APPN;
-      this.log.error({ err: error, pdu: hexPreview(pdu, 256) }, `unreadable ${commandName(header.commandId)} from the SMSC; answered ${classifyStatus(status).name}`);
+      // What failed and where, from the header and the parser's message; never the body's bytes.
+      this.log.error(
+        { ...describeHeader(header, commandName), problem: `${error.name}: ${error.message}` },
+        `unreadable ${commandName(header.commandId)} from the SMSC; answered ${classifyStatus(status).name}`,
+      );
       this.emit('pdu_error', { error });
       conn.write(headerOnly(respId, status, header.sequence));
       return;
@@ -943,7 +952,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     done.then(
       () => this.answerDeliver(conn, respId, 0, header.sequence),
       (error: unknown) => {
-        this.log.error({ err: error, kind: event.kind }, 'inbound handler failed; answered ESME_RX_T_APPN so the SMSC redelivers');
+        this.log.error({ error: errorForLog(error), kind: event.kind, ...describeHeader(header, commandName) }, 'inbound handler failed; answered ESME_RX_T_APPN so the SMSC redelivers');
         this.emit('inbound_error', { error, event });
         this.answerDeliver(conn, respId, STATUS.ESME_RX_T_APPN, header.sequence);
       },

@@ -69,6 +69,10 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       measured.store.onCommitted?.(summary);
       hooks.store?.onCommitted?.(summary);
     },
+    onParked: (parked) => {
+      measured.store.onParked?.(parked);
+      hooks.store?.onParked?.(parked);
+    },
   });
   session.setInboundHandler((event) => store.recordInbound(event));
 

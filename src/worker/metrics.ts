@@ -105,6 +105,12 @@ export class WorkerMetrics {
     help: 'deliver_sm (receipts, incoming SMS) that could not be stored: answered with a temporary error so the SMSC redelivers',
     registers: [this.registry],
   });
+  readonly inboundParked = new Counter({
+    name: 'smpp_inbound_parked_total',
+    help: 'deliver_sm / data_sm that Postgres refused to store (a constraint, a trigger, a value it cannot hold): kept in sms_inbound_parked and acknowledged',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly throttled = new Counter({
     name: 'smpp_throttled_total',
     help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits the part)',
@@ -167,6 +173,7 @@ export class WorkerMetrics {
     // Known label values start at 0, so rate() and alerts see a series before the first event.
     for (const status of MESSAGE_STATUSES) this.messages.inc({ status }, 0);
     for (const matched of ['true', 'false']) this.receipts.inc({ matched }, 0);
+    for (const kind of ['receipt', 'mo']) this.inboundParked.inc({ kind }, 0);
     this.submits.inc(statusLabel(0), 0);
   }
 
@@ -367,6 +374,7 @@ export class WorkerMetrics {
           if (s.inbox) this.inbox.inc(s.inbox);
           if (s.fenced) this.fenced.inc(s.fenced);
         },
+        onParked: (p) => this.inboundParked.inc({ kind: p.kind }),
       },
     };
   }

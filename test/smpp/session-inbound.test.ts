@@ -169,9 +169,11 @@ describe('MO messages', () => {
       const first = parts.filter((p) => p.concat?.ref === sent.ref);
       assert.equal(first.length, sent.total);
       assert.ok(sent.total >= 4);
-      assert.deepEqual(reassemble(first.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), first[0]!.concat!.total, 8), { text, missing: [] });
+      const joined = reassemble(first.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), first[0]!.concat!.total, 8);
+      assert.deepEqual({ text: joined.text, missing: joined.missing }, { text, missing: [] });
+      assert.deepEqual(joined.payload, Buffer.from(text, 'utf16le').swap16(), 'the parts\' bytes joined in order');
       const second = parts.filter((p) => p.concat?.ref === 0x1234);
-      assert.deepEqual(reassemble(second.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), 3, 0), { text: 'abc '.repeat(60), missing: [] });
+      assert.equal(reassemble(second.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), 3, 0).text, 'abc '.repeat(60));
     } finally {
       await h.close();
     }
@@ -184,7 +186,8 @@ describe('MO messages', () => {
       await until(() => moParts(h.events).length === 4);
       const parts = moParts(h.events).map((p) => ({ seq: p.concat!.seq, payload: p.payload }));
       assert.deepEqual(parts.map((p) => p.seq), [1, 2, 2, 4]);
-      assert.deepEqual(reassemble(parts, sent.total, 0), { text: `AAAA BBBB ${MISSING_PART_MARKER}DDDD`, missing: [3] });
+      const { text, missing } = reassemble(parts, sent.total, 0);
+      assert.deepEqual({ text, missing }, { text: `AAAA BBBB ${MISSING_PART_MARKER}DDDD`, missing: [3] });
     } finally {
       await h.close();
     }

@@ -20,7 +20,7 @@ import { classifyStatus, STATUS } from '../command-status.js';
 import { PduConnection } from '../connection.js';
 import { encodeGsm7, isGsm7 } from '../gsm7.js';
 import { decodePayload } from '../mo.js';
-import { CMD, headerOnly, hexPreview, withCString, type PduHeader } from '../pdu.js';
+import { CMD, HEADER_LENGTH, headerOnly, withCString, type PduHeader } from '../pdu.js';
 import { formatReceiptText, normalizeState } from '../receipt.js';
 import { parseSmBody } from '../sm-body.js';
 import { decodePdu, encodePdu } from '../smpp-lib.js';
@@ -395,6 +395,31 @@ export class Simulator extends EventEmitter {
     return { ref: mo.concat?.sixteenBitRef ? ref : ref & 0xff, total };
   }
 
+  /**
+   * Sends a request PDU whose body is given as raw bytes (fuzzing: malformed fields, odd codings),
+   * framed with a correct command_length and the session's next sequence number, and tracked like
+   * any deliver_sm: its response is recorded (kind 'raw'), and it is redelivered if so configured.
+   */
+  sendRawRequest(commandId: number, body: Buffer): void {
+    const build = (sequence: number) => {
+      const pdu = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+      pdu.writeUInt32BE(HEADER_LENGTH + body.length, 0);
+      pdu.writeUInt32BE(commandId >>> 0, 4);
+      pdu.writeUInt32BE(0, 8);
+      pdu.writeUInt32BE(sequence, 12);
+      body.copy(pdu, HEADER_LENGTH);
+      return pdu;
+    };
+    this.deliver({ kind: 'raw', messageId: null, build, attempts: 0, sentAt: 0, session: null });
+  }
+
+  /** deliver_sm / data_sm sent and not answered yet (on the wire, or waiting for a session that can receive). */
+  get unansweredDeliveries(): number {
+    let n = this.undelivered.length;
+    for (const s of this.sessions) n += s.deliveries.size;
+    return n;
+  }
+
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
   sendReceipt(r: ManualReceipt): void {
     const state = normalizeState(r.state ?? 'DELIVRD');
@@ -417,7 +442,7 @@ export class Simulator extends EventEmitter {
     session.conn = new PduConnection(socket, {
       onPdu: (header, pdu) => this.onPdu(session, header, pdu),
       onFramingError: (error, partial) => {
-        this.log?.warn({ err: error, bytes: hexPreview(partial) }, 'simulator: framing lost; closing');
+        this.log?.warn({ err: error, commandLength: partial.length >= 4 ? partial.readUInt32BE(0) : null }, 'simulator: framing lost; closing');
         session.conn.destroy();
       },
       onHandlerError: (error) => this.log?.error({ err: error }, 'simulator: handler failed'),
