@@ -55,6 +55,8 @@ export interface SmppConfig {
   bindMode: BindMode;
   /** Outstanding submit_sm at most (SMPP_WINDOW). */
   window: number;
+  /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
+  inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
   tps: number;
   enquireLinkSeconds: number;
@@ -178,6 +180,7 @@ const envSchema = z.object({
       .optional(),
   ),
   SMPP_WINDOW: intVar(1, 1000, 'an integer from 1 to 1000 (outstanding submit_sm)'),
+  SMPP_INBOUND_WINDOW: intVar(1, 100_000, 'an integer from 1 to 100000 (deliver_sm held unanswered)'),
   SMPP_TPS: numberVar(0, 100000, 'a number of submit_sm per second, 0 (unlimited) or more'),
   SMPP_ENQUIRE_LINK_S: intVar(
     1,
@@ -270,7 +273,7 @@ export function maskSecretUrl(raw: string): string {
 export function parseSmppUrl(
   raw: string,
   passwordOverride: string | undefined,
-): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
   const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
@@ -343,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
           systemType: e.SMPP_SYSTEM_TYPE ?? '',
           bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
           window: e.SMPP_WINDOW ?? 10,
+          inboundWindow: e.SMPP_INBOUND_WINDOW ?? 1000,
           tps: e.SMPP_TPS ?? 0,
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
           responseTimeoutMs: Math.round((e.SMPP_RESPONSE_TIMEOUT_S ?? 10) * 1000),

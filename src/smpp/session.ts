@@ -23,7 +23,10 @@
  *
  * Receiving: deliver_sm (and data_sm) are decoded into a receipt or an MO part and handed to the
  * inbound handler; the response goes only after the handler's promise resolves (ESME_ROK), or
- * with ESME_RX_T_APPN if it rejects, so the SMSC redelivers what was not stored.
+ * with ESME_RX_T_APPN if it rejects, so the SMSC redelivers what was not stored. At most
+ * inboundWindow of them are held unanswered: at that bound the session stops reading the socket
+ * (TCP holds the SMSC back) and reads again once half of them are answered. While reading is
+ * paused, responses may be waiting unread in the socket, so no response timeout runs meanwhile.
  *
  * Logs name PDUs by their header (command, status, sequence, length) and what failed to parse,
  * never by their bytes: bodies carry message text, and one-time codes are message text.
@@ -88,6 +91,8 @@ export interface SessionOptions
   throttleGiveUpMs?: number;
   /** stop(): how long to wait for outstanding responses and inbound handlers (default 10 s). */
   drainTimeoutMs?: number;
+  /** Most deliver_sm / data_sm held unanswered before the session stops reading (default 1000). */
+  inboundWindow?: number;
   /** Extra CA certificates to trust for TLS (PEM), besides the system store. */
   tlsCa?: string | Buffer | Array<string | Buffer>;
   /** TLS server name to verify (default the host, unless it is an IP address). */
@@ -147,6 +152,8 @@ export interface SessionEvents {
   late_response: [{ messageId: string; part: number; commandStatus: number; smscMessageId: string | null }];
   pdu_error: [{ error: Error }];
   inbound_error: [{ error: unknown; event: InboundEvent }];
+  /** Reading stopped: `pending` deliver_sm are held unanswered (the inbound window is full). */
+  inbound_paused: [{ pending: number }];
 }
 
 interface Job {
@@ -193,6 +200,7 @@ const DEFAULTS = {
   throttleBackoffMaxMs: 10_000,
   throttleGiveUpMs: 60_000,
   drainTimeoutMs: 10_000,
+  inboundWindow: 1000,
 };
 
 /** Responses to PDUs we gave up on are remembered this many at most, to report late answers. */
@@ -281,12 +289,17 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   private reference: number;
   private inboundHandler: InboundHandler | null = null;
   private inboundPending = 0;
+  /** When reading was paused for the inbound window (performance.now()), 0 while reading. */
+  private readPausedAt = 0;
   private drainWaiters: (() => void)[] = [];
   private warnedNoHandler = false;
 
   constructor(options: SessionOptions, logger: Logger) {
     super();
     if (!Number.isInteger(options.window) || options.window < 1) throw new RangeError('window must be an integer >= 1');
+    if (options.inboundWindow !== undefined && (!Number.isInteger(options.inboundWindow) || options.inboundWindow < 1)) {
+      throw new RangeError('inboundWindow must be an integer >= 1');
+    }
     this.o = {
       host: options.host,
       port: options.port,
@@ -308,6 +321,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       throttleBackoffMaxMs: options.throttleBackoffMaxMs ?? DEFAULTS.throttleBackoffMaxMs,
       throttleGiveUpMs: options.throttleGiveUpMs ?? DEFAULTS.throttleGiveUpMs,
       drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+      inboundWindow: options.inboundWindow ?? DEFAULTS.inboundWindow,
       serviceType: options.serviceType ?? '',
       addressRange: options.addressRange ?? '',
     };
@@ -345,6 +359,11 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   /** Octets written but not yet taken by the kernel (bounded by back-pressure, about one high-water mark). */
   get writeBuffered(): number {
     return this.conn?.socket.writableLength ?? 0;
+  }
+
+  /** deliver_sm / data_sm received and not yet answered (their handlers are storing them). */
+  get inboundInFlight(): number {
+    return this.inboundPending;
   }
 
   /** Parts waiting to be sent (not yet on the wire). */
@@ -741,6 +760,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   /** One timer for every response timeout: submits (oldest first), enquire_link, bind, unbind. */
   private sweep(): void {
     const conn = this.conn;
+    // Responses may be waiting unread while reading is paused: nothing is late until it resumes.
+    if (conn?.isPaused) return;
     const now = performance.now();
     const limit = this.o.responseTimeoutMs;
     if (conn && this.bindSeq && now - this.bindSentAt >= limit) {
@@ -943,6 +964,12 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       return;
     }
     this.inboundPending++;
+    if (this.inboundPending >= this.o.inboundWindow && !conn.isPaused) {
+      conn.pause();
+      this.readPausedAt = performance.now();
+      this.log.debug({ pending: this.inboundPending }, 'inbound window full: not reading from the SMSC until half of it is answered');
+      this.emit('inbound_paused', { pending: this.inboundPending });
+    }
     let done: Promise<void>;
     try {
       done = handler(event);
@@ -965,7 +992,19 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     if (this.conn === conn && conn.writable) {
       conn.write(status === 0 ? withCString(respId, 0, sequence, '') : headerOnly(respId, status, sequence));
     }
+    if (this.conn?.isPaused && this.inboundPending <= this.o.inboundWindow >> 1) this.resumeReading(this.conn);
     this.checkDrained();
+  }
+
+  /** Reads again after an inbound pause; the time spent paused does not count toward response timeouts. */
+  private resumeReading(conn: PduConnection): void {
+    const pausedFor = this.readPausedAt ? performance.now() - this.readPausedAt : 0;
+    this.readPausedAt = 0;
+    if (this.bindSeq) this.bindSentAt += pausedFor;
+    if (this.enquireSeq) this.enquireSentAt += pausedFor;
+    for (const entry of this.outstanding.values()) entry.sentAt += pausedFor;
+    this.log.debug({ pending: this.inboundPending, pausedMs: Math.round(pausedFor) }, 'reading from the SMSC again');
+    conn.resume();
   }
 
   // ---------------------------------------------------------------- shutdown

@@ -111,6 +111,11 @@ export class WorkerMetrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly inboundReadPauses = new Counter({
+    name: 'smpp_inbound_read_pauses_total',
+    help: 'Times the session stopped reading from the SMSC because SMPP_INBOUND_WINDOW deliver_sm were held unanswered (Postgres slow or locked)',
+    registers: [this.registry],
+  });
   readonly throttled = new Counter({
     name: 'smpp_throttled_total',
     help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits the part)',
@@ -219,6 +224,7 @@ export class WorkerMetrics {
     session.on('enquire_link_timeout', () => this.enquireLinkTimeouts.inc());
     session.on('pdu_error', () => this.pduErrors.inc());
     session.on('inbound_error', () => this.inboundErrors.inc());
+    session.on('inbound_paused', () => this.inboundReadPauses.inc());
     session.on('throttled', () => this.throttlePauses.inc());
     session.on('reconnect', () => this.reconnects.inc());
 
@@ -243,6 +249,14 @@ export class WorkerMetrics {
       help: 'SMPP_WINDOW as configured',
       registers: [this.registry],
     }).set(configuredWindow);
+    new Gauge({
+      name: 'smpp_inbound_pending',
+      help: 'deliver_sm / data_sm received and not yet answered (being written to Postgres); at most SMPP_INBOUND_WINDOW',
+      registers: [this.registry],
+      collect() {
+        this.set(session.inboundInFlight);
+      },
+    });
     new Gauge({
       name: 'smpp_queued_parts',
       help: 'Message parts handed to the session and waiting for a window slot, rate tokens or a bound session',

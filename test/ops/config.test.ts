@@ -45,6 +45,7 @@ describe('defaults', () => {
         systemType: '',
         bindMode: 'transceiver',
         window: 10,
+        inboundWindow: 1000,
         tps: 0,
         enquireLinkSeconds: 30,
         responseTimeoutMs: 10_000,
@@ -126,6 +127,7 @@ describe('bad values are named with the expected form', () => {
     ['metrics port out of range', { METRICS_PORT: '70000' }, /^METRICS_PORT: expected a TCP port from 1 to 65535/],
     ['metrics port not a number', { METRICS_PORT: 'http' }, /^METRICS_PORT: .*got "http"$/],
     ['metrics host with a scheme', { METRICS_HOST: 'http://0.0.0.0' }, /^METRICS_HOST: expected an address to listen on/],
+    ['inbound window 0', { SMPP_INBOUND_WINDOW: '0' }, /^SMPP_INBOUND_WINDOW: expected an integer from 1 to 100000 \(deliver_sm held unanswered\), got "0"$/],
   ];
   for (const [what, env, expected] of cases) {
     test(what, () => {

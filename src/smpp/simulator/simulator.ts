@@ -164,6 +164,8 @@ export interface MoOptions {
   dataCoding?: number;
   /** Send as a concatenated message: `parts` (default: the natural split), reference, parts to leave out or send twice. */
   concat?: { parts?: number; ref?: number; dropSeq?: number[]; duplicateSeq?: number[]; sixteenBitRef?: boolean };
+  /** Carry the user data in TLV message_payload instead of short_message (as some SMSCs do for long texts). */
+  messagePayload?: boolean;
 }
 
 export interface ManualReceipt {
@@ -375,7 +377,7 @@ export class Simulator extends EventEmitter {
           : concatUdh(ref, total, seq);
         sm = Buffer.concat([udh, payload]);
       }
-      const fields = {
+      const fields: Record<string, unknown> = {
         source_addr_ton: sourceNumeric ? 1 : 5,
         source_addr_npi: sourceNumeric ? 1 : 0,
         source_addr: mo.source.replace(/^\+/, ''),
@@ -384,7 +386,7 @@ export class Simulator extends EventEmitter {
         destination_addr: mo.destination.replace(/^\+/, ''),
         esm_class: total > 1 ? ESM_CLASS_UDHI : 0,
         data_coding: dc,
-        short_message: sm,
+        ...(mo.messagePayload ? { message_payload: sm } : { short_message: sm }),
       };
       const times = mo.concat?.duplicateSeq?.includes(seq) ? 2 : 1;
       for (let t = 0; t < times; t++) {
@@ -418,6 +420,15 @@ export class Simulator extends EventEmitter {
     let n = this.undelivered.length;
     for (const s of this.sessions) n += s.deliveries.size;
     return n;
+  }
+
+  /** Each connection's ports and the octets written to it that Node has not yet handed to the kernel. */
+  sockets(): { localPort: number; remotePort: number; writeBuffered: number }[] {
+    return [...this.sessions].map((s) => ({
+      localPort: s.conn.socket.localPort ?? 0,
+      remotePort: s.conn.socket.remotePort ?? 0,
+      writeBuffered: s.conn.socket.writableLength,
+    }));
   }
 
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
