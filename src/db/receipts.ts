@@ -106,6 +106,11 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
  */
 async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id: string; status: MessageStatus }[]> {
   if (!outboxIds.length) return [];
+  // Receipts for two parts of one message can be applied at once by two transactions (the store's
+  // inbound flush and a re-match behind an outcome flush, or two workers). Each would see only its
+  // own part delivered and leave the message `sent` for good. So the messages are locked first, in
+  // one order: the second waits for the first to commit, and its next statement sees both parts.
+  await sql`select 1 from public.sms_outbox where id = any(${outboxIds}::uuid[]) order by id for update`.execute(db);
   const { rows } = await sql<{ id: string; status: MessageStatus }>`
     with agg as materialized (
       select p.outbox_id,
