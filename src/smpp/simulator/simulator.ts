@@ -422,13 +422,9 @@ export class Simulator extends EventEmitter {
     return n;
   }
 
-  /** Each connection's ports and the octets written to it that Node has not yet handed to the kernel. */
-  sockets(): { localPort: number; remotePort: number; writeBuffered: number }[] {
-    return [...this.sessions].map((s) => ({
-      localPort: s.conn.socket.localPort ?? 0,
-      remotePort: s.conn.socket.remotePort ?? 0,
-      writeBuffered: s.conn.socket.writableLength,
-    }));
+  /** Each connection's ports (the simulator's, and the ESME's at the other end). */
+  sockets(): { localPort: number; remotePort: number }[] {
+    return [...this.sessions].map((s) => ({ localPort: s.conn.socket.localPort ?? 0, remotePort: s.conn.socket.remotePort ?? 0 }));
   }
 
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
