@@ -55,6 +55,8 @@ export interface SmppConfig {
   bindMode: BindMode;
   /** Outstanding submit_sm at most (SMPP_WINDOW). */
   window: number;
+  /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
+  inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
   tps: number;
   enquireLinkSeconds: number;
@@ -147,7 +149,11 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: `expected ${DATABASE_FORM}` })
+      .refine((s) => !LOOKS_LIKE_KEYWORDS.test(s), {
+        message: `expected ${DATABASE_FORM}; this is the keyword=value form (host=... password=...), which is not read: write it as a URL`,
+        abort: true,
+      })
+      .refine((s) => /^postgres(ql)?:\/\//.test(s), { message: `expected ${DATABASE_FORM}`, abort: true })
       .refine(
         (s) => {
           try {
@@ -174,6 +180,7 @@ const envSchema = z.object({
       .optional(),
   ),
   SMPP_WINDOW: intVar(1, 1000, 'an integer from 1 to 1000 (outstanding submit_sm)'),
+  SMPP_INBOUND_WINDOW: intVar(1, 100_000, 'an integer from 1 to 100000 (deliver_sm held unanswered)'),
   SMPP_TPS: numberVar(0, 100000, 'a number of submit_sm per second, 0 (unlimited) or more'),
   SMPP_ENQUIRE_LINK_S: intVar(
     1,
@@ -218,16 +225,37 @@ export const KNOWN_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
 
 /**
- * A URL with its password replaced by `***`, for messages. Text that does not parse as
- * scheme://user:password@host keeps only what cannot be a password: the scheme and whatever
- * follows the last `@` (a password with an unescaped `#`, `/` or `@` splits the URL oddly).
+ * A libpq keyword/value connection string (`host=db user=app password=secret`), which people
+ * paste into DATABASE_URL: every `...password=` value, quoted ('a \' b', with backslash escapes) or not.
+ */
+const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)((?:'(?:[^'\\]|\\.)*'?)+\S*|\S*)/gi;
+const LOOKS_LIKE_KEYWORDS = /^\s*[a-z_]+\s*=/i;
+
+/** The values of every password-like keyword in a keyword/value connection string. */
+function keywordPasswords(raw: string): string[] {
+  if (!LOOKS_LIKE_KEYWORDS.test(raw)) return [];
+  return [...raw.matchAll(KEYWORD_PASSWORD)].map((m) => {
+    const v = m[2] ?? '';
+    const quoted = /^'((?:[^'\\]|\\.)*)'?$/.exec(v);
+    return quoted ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : v;
+  });
+}
+
+/**
+ * A URL with its password replaced by `***`, for messages: the user-info password, and query
+ * parameters such as `?password=` or `?sslpassword=`. A libpq keyword/value string gets its
+ * password values masked. Text that does not parse as scheme://user:password@host keeps only what
+ * cannot be a password: the scheme and whatever follows the last `@` (a password with an
+ * unescaped `#`, `/` or `@` splits the URL oddly).
  */
 export function maskSecretUrl(raw: string): string {
+  if (LOOKS_LIKE_KEYWORDS.test(raw)) return raw.replace(KEYWORD_PASSWORD, '$1***');
   try {
     const u = new URL(raw);
     const afterAuthority = `${u.pathname}${u.search}${u.hash}`;
     if (raw.includes('//') && u.host && !afterAuthority.includes('@') && !afterAuthority.includes('%40')) {
       if (u.password) u.password = '***';
+      for (const key of [...u.searchParams.keys()]) if (/password/i.test(key)) u.searchParams.set(key, '***');
       return u.toString();
     }
   } catch {
@@ -245,7 +273,7 @@ export function maskSecretUrl(raw: string): string {
 export function parseSmppUrl(
   raw: string,
   passwordOverride: string | undefined,
-): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
   const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
@@ -318,6 +346,7 @@ export function loadConfig(env: Env = process.env): Config {
           systemType: e.SMPP_SYSTEM_TYPE ?? '',
           bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
           window: e.SMPP_WINDOW ?? 10,
+          inboundWindow: e.SMPP_INBOUND_WINDOW ?? 1000,
           tps: e.SMPP_TPS ?? 0,
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
           responseTimeoutMs: Math.round((e.SMPP_RESPONSE_TIMEOUT_S ?? 10) * 1000),
@@ -402,7 +431,8 @@ export function configWarnings(env: Env = process.env, config?: Config): string[
 
 /**
  * `text` with every secret of the environment replaced by `***`: the SMPP password (from
- * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password, raw and percent-encoded.
+ * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password (in the URL, its query, or a libpq
+ * keyword/value string), raw and percent-encoded.
  */
 export function redactSecrets(text: string, env: Env = process.env): string {
   const secrets = new Set<string>();
@@ -420,8 +450,11 @@ export function redactSecrets(text: string, env: Env = process.env): string {
   for (const name of ['SMPP_URL', 'DATABASE_URL']) {
     const raw = env[name]?.trim();
     if (!raw) continue;
+    for (const p of keywordPasswords(raw)) add(p);
     try {
-      add(new URL(raw).password);
+      const u = new URL(raw);
+      add(u.password);
+      for (const [key, value] of u.searchParams) if (/password/i.test(key)) add(value);
     } catch {
       // Unparseable: the part between the first ':' after '//' and the last '@' may be a password.
       const m = /^[^:]*:\/\/[^:@/]*:(.*)@[^@]*$/.exec(raw);

@@ -51,3 +51,19 @@ export function createLogger(config: LogConfig, name = 'sms-outbox'): Logger {
   }
   return logger;
 }
+
+/**
+ * An error as a log line should show it: its name, message and, for a Postgres error, the SQLSTATE
+ * and the names of the constraint, table and column involved. Not the rest: a Postgres error's
+ * `detail` repeats the refused row (message text included) and pino would print it.
+ */
+export function errorForLog(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  // pg names its errors 'error'; the class says more (DatabaseError).
+  const out: Record<string, unknown> = { type: error.name === 'error' ? error.constructor.name : error.name, message: error.message };
+  const e = error as Error & Record<string, unknown>;
+  for (const key of ['code', 'constraint', 'table', 'column'] as const) {
+    if (typeof e[key] === 'string') out[key] = e[key];
+  }
+  return out;
+}

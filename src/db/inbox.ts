@@ -5,6 +5,7 @@
  * incomplete are assembled with what arrived after a timeout (the reconcile task).
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pgText, storableText } from './pg-text.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -12,7 +13,10 @@ type Db = Kysely<Database> | Transaction<Database>;
 export interface InboxMessage {
   sender: string;
   recipient: string;
+  /** The decoded text; characters Postgres cannot store are replaced on insert (body_replaced). */
   body: string;
+  /** The user data as received, without UDH (a concatenated message's parts joined in order). */
+  payload: Buffer;
   encoding: string;
   parts: number;
   missingParts: number;
@@ -36,14 +40,19 @@ export async function insertInboxMessages(db: Db, messages: InboxMessage[]): Pro
   const rows = await db
     .insertInto('sms_inbox')
     .values(
-      messages.map((m) => ({
-        sender: m.sender,
-        recipient: m.recipient,
-        body: m.body,
-        encoding: m.encoding,
-        parts: m.parts,
-        missing_parts: m.missingParts,
-      })),
+      messages.map((m) => {
+        const body = storableText(m.body);
+        return {
+          sender: pgText(m.sender),
+          recipient: pgText(m.recipient),
+          body: body.text,
+          body_replaced: body.replaced,
+          payload: m.payload,
+          encoding: m.encoding,
+          parts: m.parts,
+          missing_parts: m.missingParts,
+        };
+      }),
     )
     .returning('id')
     .execute();
@@ -55,7 +64,8 @@ export async function insertInboxMessages(db: Db, messages: InboxMessage[]): Pro
  * now complete. Parts of one set are serialised by a transaction-level advisory lock, so two
  * workers receiving the last two parts at once cannot both miss completing it.
  */
-export async function storePart(db: Db, key: PartKey, part: StoredPart): Promise<StoredPart[] | null> {
+export async function storePart(db: Db, rawKey: PartKey, part: StoredPart): Promise<StoredPart[] | null> {
+  const key = storableKey(rawKey);
   await sql`select pg_advisory_xact_lock(hashtextextended(${`${key.sender}|${key.recipient}|${key.ref}|${key.total}`}, 1163))`.execute(db);
   await db
     .insertInto('sms_inbox_part')
@@ -64,6 +74,11 @@ export async function storePart(db: Db, key: PartKey, part: StoredPart): Promise
     .execute();
   const parts = await partsOf(db, key);
   return parts.length >= key.total ? parts : null;
+}
+
+/** The key as stored: addresses are C-strings and hold no NUL, but a replayed row is checked too. */
+function storableKey(key: PartKey): PartKey {
+  return { sender: pgText(key.sender), recipient: pgText(key.recipient), ref: key.ref, total: key.total };
 }
 
 async function partsOf(db: Db, key: PartKey): Promise<StoredPart[]> {
@@ -79,7 +94,8 @@ async function partsOf(db: Db, key: PartKey): Promise<StoredPart[]> {
   return rows.map((r) => ({ seq: r.seq, dataCoding: r.data_coding, payload: r.payload }));
 }
 
-export async function deleteParts(db: Db, key: PartKey): Promise<void> {
+export async function deleteParts(db: Db, rawKey: PartKey): Promise<void> {
+  const key = storableKey(rawKey);
   await db
     .deleteFrom('sms_inbox_part')
     .where('sender', '=', key.sender)

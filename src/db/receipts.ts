@@ -5,6 +5,7 @@
  * matched later: when the parts are written, and by the reconcile task.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pgText } from './pg-text.js';
 import type { Database, MessageStatus } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -43,7 +44,11 @@ export interface ReceiptMatch {
  */
 export async function applyReceipts(db: Db, receipts: { candidates: string[]; state: string | null; error: string | null }[]): Promise<ReceiptMatch[]> {
   if (!receipts.length) return [];
-  const batch = JSON.stringify(receipts.map((r, idx) => ({ idx, candidates: r.candidates, state: r.state, error: r.error })));
+  // Ids and states come from the SMSC: a NUL or an unpaired surrogate in them would make jsonb
+  // refuse the whole batch (22P05).
+  const batch = JSON.stringify(
+    receipts.map((r, idx) => ({ idx, candidates: r.candidates.map((c) => pgText(c)), state: pgText(r.state), error: pgText(r.error) })),
+  );
   // A single-part message's status follows from its one receipt, so it is set in this same
   // statement; messages of several parts need all their parts, read afterwards (refreshStatuses).
   const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null; latency: number | null }>`
@@ -105,6 +110,11 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
  */
 async function refreshStatuses(db: Db, outboxIds: string[]): Promise<{ id: string; status: MessageStatus }[]> {
   if (!outboxIds.length) return [];
+  // Receipts for two parts of one message can be applied at once by two transactions (the store's
+  // inbound flush and a re-match behind an outcome flush, or two workers). Each would see only its
+  // own part delivered and leave the message `sent` for good. So the messages are locked first, in
+  // one order: the second waits for the first to commit, and its next statement sees both parts.
+  await sql`select 1 from public.sms_outbox where id = any(${outboxIds}::uuid[]) order by id for update`.execute(db);
   const { rows } = await sql<{ id: string; status: MessageStatus }>`
     with agg as materialized (
       select p.outbox_id,
@@ -152,13 +162,13 @@ export async function storeUnmatched(db: Db, receipts: IncomingReceipt[]): Promi
     .insertInto('sms_receipt')
     .values(
       receipts.map((r) => ({
-        message_id: r.candidates[0] ?? r.rawId,
-        raw_message_id: r.rawId,
-        state: r.state,
-        error: r.error,
-        source_addr: r.source,
-        destination_addr: r.destination,
-        text: r.text,
+        message_id: pgText(r.candidates[0] ?? r.rawId),
+        raw_message_id: pgText(r.rawId),
+        state: pgText(r.state),
+        error: pgText(r.error),
+        source_addr: pgText(r.source),
+        destination_addr: pgText(r.destination),
+        text: pgText(r.text),
       })),
     )
     .returning('id')

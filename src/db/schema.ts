@@ -111,6 +111,36 @@ export interface SmsInboxTable {
   parts: number;
   /** Parts that never arrived (assembled after the reassembly timeout); 0 when complete. */
   missing_parts: Generated<number>;
+  /** The user data as received, without UDH (parts joined in order); null for rows from before 0009. */
+  payload: Buffer | null;
+  /** The body has U+FFFD in place of characters Postgres text cannot hold; payload has the bytes. */
+  body_replaced: Generated<boolean>;
+}
+
+export type ParkedKind = 'receipt' | 'mo' | 'mo_set';
+
+/** Incoming traffic Postgres refused to store, kept with the error until replayed (0009). */
+export interface SmsInboundParkedTable {
+  id: Generated<string>;
+  parked_at: Generated<Date>;
+  kind: ParkedKind;
+  /** deliver_sm or data_sm (receipt, mo). */
+  command_id: number | null;
+  /** The whole PDU as received (receipt, mo). */
+  pdu: Buffer | null;
+  sender: string | null;
+  recipient: string | null;
+  /** A concatenated message's reference, part count, data_coding and parts (mo_set). */
+  concat_ref: number | null;
+  concat_total: number | null;
+  data_coding: number | null;
+  part_seqs: number[] | null;
+  part_payloads: Buffer[] | null;
+  error_code: string;
+  error_message: string;
+  attempts: Generated<number>;
+  last_attempt_at: Generated<Date>;
+  replay_requested_at: NullableTimestamp;
 }
 
 export interface SmsInboxPartTable {
@@ -179,6 +209,7 @@ export interface Database {
   sms_receipt: SmsReceiptTable;
   sms_inbox: SmsInboxTable;
   sms_inbox_part: SmsInboxPartTable;
+  sms_inbound_parked: SmsInboundParkedTable;
   sms_settings: SmsSettingsTable;
   sms_wakeup: SmsWakeupTable;
   sms_rate_limit: SmsRateLimitTable;

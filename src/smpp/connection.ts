@@ -9,6 +9,9 @@
  * - Writes issued in the same tick are corked into one writev; `write` returns false and
  *   `needsDrain` is true while the socket's buffer is over its high-water mark, and 'drain' is
  *   forwarded, so callers can hold back instead of buffering without bound.
+ * - pause() stops handing PDUs to the owner at once, even in the middle of a chunk (the rest of it
+ *   waits here, at most one socket read), and stops reading the socket, so TCP flow control holds
+ *   the peer back; resume() hands on what waited and reads again.
  * - Sequence numbers run 1..0x7FFFFFFF and wrap to 1 (SMPP 3.4 2.6.3).
  */
 import type { Socket } from 'node:net';
@@ -29,6 +32,7 @@ export class PduConnection {
   private sequence = 0;
   private corked = false;
   private framingLost = false;
+  private paused = false;
   closed = false;
 
   constructor(
@@ -73,6 +77,25 @@ export class PduConnection {
     return this.socket.write(pdu);
   }
 
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Stops reading: no PDU is handed on until resume(). */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Hands on the PDUs that waited, then reads the socket again (unless paused meanwhile). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.parse();
+    if (!this.paused && !this.closed) this.socket.resume();
+  }
+
   /** Half-closes after flushing what was written (the peer sees FIN). */
   end(): void {
     if (!this.closed) this.socket.end();
@@ -85,13 +108,17 @@ export class PduConnection {
 
   private onData(chunk: Buffer): void {
     if (this.framingLost) return;
-    let buf = chunk;
-    if (this.pending) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-    }
+    this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.parse();
+  }
+
+  /** Hands on every whole PDU in `pending` until paused; keeps the rest (a partial PDU, or what waits). */
+  private parse(): void {
+    const buf = this.pending;
+    if (!buf || this.framingLost) return;
+    this.pending = null;
     let offset = 0;
-    while (buf.length - offset >= 4) {
+    while (!this.paused && buf.length - offset >= 4) {
       const length = buf.readUInt32BE(offset);
       if (length < HEADER_LENGTH || length > this.maxPduLength) {
         this.framingLost = true;
@@ -110,6 +137,7 @@ export class PduConnection {
       }
       if (this.socket.destroyed || this.framingLost) return;
     }
-    if (offset < buf.length) this.pending = offset === 0 ? Buffer.from(buf) : Buffer.from(buf.subarray(offset));
+    // Copied, so a few octets left over never keep a whole read buffer alive.
+    if (offset < buf.length) this.pending = Buffer.from(buf.subarray(offset));
   }
 }

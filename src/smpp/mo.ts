@@ -81,13 +81,15 @@ export interface StoredPart {
  * Adjacent parts are concatenated as bytes before decoding, so an escape or a surrogate pair that a
  * sender split across parts comes out whole. Each run of missing parts shows as one
  * MISSING_PART_MARKER and is listed in `missing`, so a caller can tell "complete" from "gave up".
+ * `payload` is the user data of the parts used, joined in order: the bytes behind `text`.
  */
-export function reassemble(parts: StoredPart[], total: number, dataCoding: number): { text: string; missing: number[] } {
+export function reassemble(parts: StoredPart[], total: number, dataCoding: number): { text: string; missing: number[]; payload: Buffer } {
   const bySeq = new Map<number, Buffer>();
   for (const p of parts) {
     if (Number.isInteger(p.seq) && p.seq >= 1 && p.seq <= total && !bySeq.has(p.seq)) bySeq.set(p.seq, p.payload);
   }
   const missing: number[] = [];
+  const used: Buffer[] = [];
   let text = '';
   let run: Buffer[] = [];
   const flush = () => {
@@ -98,6 +100,7 @@ export function reassemble(parts: StoredPart[], total: number, dataCoding: numbe
     const payload = bySeq.get(seq);
     if (payload) {
       run.push(payload);
+      used.push(payload);
     } else {
       flush();
       if (missing.length === 0 || missing[missing.length - 1] !== seq - 1) text += MISSING_PART_MARKER;
@@ -105,5 +108,5 @@ export function reassemble(parts: StoredPart[], total: number, dataCoding: numbe
     }
   }
   flush();
-  return { text, missing };
+  return { text, missing, payload: Buffer.concat(used) };
 }

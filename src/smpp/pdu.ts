@@ -52,6 +52,19 @@ export function readHeader(buf: Buffer): PduHeader {
   };
 }
 
+/**
+ * How a PDU is named in logs: its header fields, never its body (bodies carry message text, and
+ * one-time codes are message text). `command` is the SMPP name when `name` knows it.
+ */
+export function describeHeader(header: PduHeader, name?: (commandId: number) => string | undefined): Record<string, unknown> {
+  return {
+    command: name?.(header.commandId) ?? `0x${header.commandId.toString(16).padStart(8, '0')}`,
+    commandStatus: header.status,
+    sequence: header.sequence,
+    commandLength: header.length,
+  };
+}
+
 /** A header-only PDU (enquire_link, unbind, their responses, generic_nack, error responses). */
 export function headerOnly(commandId: number, status: number, sequence: number): Buffer {
   const buf = Buffer.allocUnsafe(HEADER_LENGTH);
@@ -88,10 +101,4 @@ export function readCString(buf: Buffer, offset: number, max: number, field: str
   if (end < 0) throw new PduFormatError(`${field}: no NUL terminator before the end of the PDU`);
   if (end - offset > max) throw new PduFormatError(`${field}: longer than ${max} octets`);
   return [buf.toString('latin1', offset, end), end + 1];
-}
-
-/** A hex dump of at most `max` octets, for logs about PDUs we could not read. */
-export function hexPreview(buf: Buffer, max = 64): string {
-  const shown = buf.subarray(0, max).toString('hex');
-  return buf.length > max ? `${shown}… (${buf.length} octets)` : shown;
 }

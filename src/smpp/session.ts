@@ -23,21 +23,26 @@
  *
  * Receiving: deliver_sm (and data_sm) are decoded into a receipt or an MO part and handed to the
  * inbound handler; the response goes only after the handler's promise resolves (ESME_ROK), or
- * with ESME_RX_T_APPN if it rejects, so the SMSC redelivers what was not stored.
+ * with ESME_RX_T_APPN if it rejects, so the SMSC redelivers what was not stored. At most
+ * inboundWindow of them are held unanswered: at that bound the session stops reading the socket
+ * (TCP holds the SMSC back) and reads again once half of them are answered. While reading is
+ * paused, responses may be waiting unread in the socket, so no response timeout runs meanwhile.
+ *
+ * Logs name PDUs by their header (command, status, sequence, length) and what failed to parse,
+ * never by their bytes: bodies carry message text, and one-time codes are message text.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { BindMode, SmppConfig } from '../config.js';
-import type { Logger } from '../logger.js';
+import { errorForLog, type Logger } from '../logger.js';
 import { AddressError, destinationAddress, sourceAddress, type SmppAddress } from './addresses.js';
 import { Backoff } from './backoff.js';
 import { classifyStatus, isCredentialError, isThrottle, STATUS } from './command-status.js';
 import { PduConnection } from './connection.js';
-import { decodeDeliverSm, type InboundEvent } from './inbound.js';
-import { CMD, headerOnly, hexPreview, PduFormatError, withCString, type PduHeader } from './pdu.js';
+import { decodeInboundPdu, type InboundEvent } from './inbound.js';
+import { CMD, describeHeader, headerOnly, PduFormatError, withCString, type PduHeader } from './pdu.js';
 import { TokenBucket, type RateLimiter } from './rate-limiter.js';
-import { parseDataSmBody, parseSmBody } from './sm-body.js';
 import { commandName, decodePdu, encodePdu } from './smpp-lib.js';
 import { encodeMessage, MAX_PARTS } from './split.js';
 import { CONCAT_UDH_LENGTH, concatUdh, ESM_CLASS_UDHI } from './udh.js';
@@ -86,6 +91,8 @@ export interface SessionOptions
   throttleGiveUpMs?: number;
   /** stop(): how long to wait for outstanding responses and inbound handlers (default 10 s). */
   drainTimeoutMs?: number;
+  /** Most deliver_sm / data_sm held unanswered before the session stops reading (default 1000). */
+  inboundWindow?: number;
   /** Extra CA certificates to trust for TLS (PEM), besides the system store. */
   tlsCa?: string | Buffer | Array<string | Buffer>;
   /** TLS server name to verify (default the host, unless it is an IP address). */
@@ -145,6 +152,8 @@ export interface SessionEvents {
   late_response: [{ messageId: string; part: number; commandStatus: number; smscMessageId: string | null }];
   pdu_error: [{ error: Error }];
   inbound_error: [{ error: unknown; event: InboundEvent }];
+  /** Reading stopped: `pending` deliver_sm are held unanswered (the inbound window is full). */
+  inbound_paused: [{ pending: number }];
 }
 
 interface Job {
@@ -191,6 +200,7 @@ const DEFAULTS = {
   throttleBackoffMaxMs: 10_000,
   throttleGiveUpMs: 60_000,
   drainTimeoutMs: 10_000,
+  inboundWindow: 1000,
 };
 
 /** Responses to PDUs we gave up on are remembered this many at most, to report late answers. */
@@ -279,12 +289,17 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   private reference: number;
   private inboundHandler: InboundHandler | null = null;
   private inboundPending = 0;
+  /** When reading was paused for the inbound window (performance.now()), 0 while reading. */
+  private readPausedAt = 0;
   private drainWaiters: (() => void)[] = [];
   private warnedNoHandler = false;
 
   constructor(options: SessionOptions, logger: Logger) {
     super();
     if (!Number.isInteger(options.window) || options.window < 1) throw new RangeError('window must be an integer >= 1');
+    if (options.inboundWindow !== undefined && (!Number.isInteger(options.inboundWindow) || options.inboundWindow < 1)) {
+      throw new RangeError('inboundWindow must be an integer >= 1');
+    }
     this.o = {
       host: options.host,
       port: options.port,
@@ -306,6 +321,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       throttleBackoffMaxMs: options.throttleBackoffMaxMs ?? DEFAULTS.throttleBackoffMaxMs,
       throttleGiveUpMs: options.throttleGiveUpMs ?? DEFAULTS.throttleGiveUpMs,
       drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+      inboundWindow: options.inboundWindow ?? DEFAULTS.inboundWindow,
       serviceType: options.serviceType ?? '',
       addressRange: options.addressRange ?? '',
     };
@@ -343,6 +359,11 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   /** Octets written but not yet taken by the kernel (bounded by back-pressure, about one high-water mark). */
   get writeBuffered(): number {
     return this.conn?.socket.writableLength ?? 0;
+  }
+
+  /** deliver_sm / data_sm received and not yet answered (their handlers are storing them). */
+  get inboundInFlight(): number {
+    return this.inboundPending;
   }
 
   /** Parts waiting to be sent (not yet on the wire). */
@@ -659,8 +680,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     const conn = new PduConnection(socket, {
       onPdu: (header, pdu) => this.onPdu(conn, header, pdu),
       onFramingError: (error, partial) => this.onFramingError(conn, error, partial),
-      onHandlerError: (error, header, pdu) => {
-        this.log.error({ err: error, commandId: header.commandId, pdu: hexPreview(pdu) }, 'bug: handling a PDU threw');
+      onHandlerError: (error, header) => {
+        this.log.error({ err: error, ...describeHeader(header, commandName) }, 'bug: handling a PDU threw');
         this.emit('pdu_error', { error: error instanceof Error ? error : new Error(String(error)) });
       },
       onDrain: () => this.pump(),
@@ -739,6 +760,8 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   /** One timer for every response timeout: submits (oldest first), enquire_link, bind, unbind. */
   private sweep(): void {
     const conn = this.conn;
+    // Responses may be waiting unread while reading is paused: nothing is late until it resumes.
+    if (conn?.isPaused) return;
     const now = performance.now();
     const limit = this.o.responseTimeoutMs;
     if (conn && this.bindSeq && now - this.bindSentAt >= limit) {
@@ -801,7 +824,10 @@ export class SmppSession extends EventEmitter<SessionEvents> {
   }
 
   private onFramingError(conn: PduConnection, error: Error, partial: Buffer): void {
-    this.log.error({ err: error, bytes: hexPreview(partial) }, 'garbage on the SMPP stream (framing lost); answering generic_nack and reconnecting');
+    // The octets that were meant to be a header may be anyone's message text: only their count and
+    // the length they claimed are logged.
+    const claimedLength = partial.length >= 4 ? partial.readUInt32BE(0) : null;
+    this.log.error({ err: error, commandLength: claimedLength }, 'garbage on the SMPP stream (framing lost); answering generic_nack and reconnecting');
     this.emit('pdu_error', { error });
     const seq = partial.length >= 16 ? partial.readUInt32BE(12) : 0;
     conn.write(headerOnly(CMD.generic_nack, STATUS.ESME_RINVCMDLEN, seq));
@@ -915,11 +941,15 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     const respId = header.commandId === CMD.data_sm ? CMD.data_sm_resp : CMD.deliver_sm_resp;
     let event: InboundEvent;
     try {
-      event = decodeDeliverSm(header.commandId === CMD.data_sm ? parseDataSmBody(pdu) : parseSmBody(pdu));
+      event = decodeInboundPdu(pdu);
     } catch (err) {
-      const error = err as Error;
+      const error = err instanceof Error ? err : new Error(String(err));
       const status = err instanceof PduFormatError ? STATUS.ESME_RINVCMDLEN : STATUS.ESME_RX_P_APPN;
-      this.log.error({ err: error, pdu: hexPreview(pdu, 256) }, `unreadable ${commandName(header.commandId)} from the SMSC; answered ${classifyStatus(status).name}`);
+      // What failed and where, from the header and the parser's message; never the body's bytes.
+      this.log.error(
+        { ...describeHeader(header, commandName), problem: `${error.name}: ${error.message}` },
+        `unreadable ${commandName(header.commandId)} from the SMSC; answered ${classifyStatus(status).name}`,
+      );
       this.emit('pdu_error', { error });
       conn.write(headerOnly(respId, status, header.sequence));
       return;
@@ -934,6 +964,12 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       return;
     }
     this.inboundPending++;
+    if (this.inboundPending >= this.o.inboundWindow && !conn.isPaused) {
+      conn.pause();
+      this.readPausedAt = performance.now();
+      this.log.debug({ pending: this.inboundPending }, 'inbound window full: not reading from the SMSC until half of it is answered');
+      this.emit('inbound_paused', { pending: this.inboundPending });
+    }
     let done: Promise<void>;
     try {
       done = handler(event);
@@ -943,7 +979,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     done.then(
       () => this.answerDeliver(conn, respId, 0, header.sequence),
       (error: unknown) => {
-        this.log.error({ err: error, kind: event.kind }, 'inbound handler failed; answered ESME_RX_T_APPN so the SMSC redelivers');
+        this.log.error({ error: errorForLog(error), kind: event.kind, ...describeHeader(header, commandName) }, 'inbound handler failed; answered ESME_RX_T_APPN so the SMSC redelivers');
         this.emit('inbound_error', { error, event });
         this.answerDeliver(conn, respId, STATUS.ESME_RX_T_APPN, header.sequence);
       },
@@ -956,7 +992,19 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     if (this.conn === conn && conn.writable) {
       conn.write(status === 0 ? withCString(respId, 0, sequence, '') : headerOnly(respId, status, sequence));
     }
+    if (this.conn?.isPaused && this.inboundPending <= this.o.inboundWindow >> 1) this.resumeReading(this.conn);
     this.checkDrained();
+  }
+
+  /** Reads again after an inbound pause; the time spent paused does not count toward response timeouts. */
+  private resumeReading(conn: PduConnection): void {
+    const pausedFor = this.readPausedAt ? performance.now() - this.readPausedAt : 0;
+    this.readPausedAt = 0;
+    if (this.bindSeq) this.bindSentAt += pausedFor;
+    if (this.enquireSeq) this.enquireSentAt += pausedFor;
+    for (const entry of this.outstanding.values()) entry.sentAt += pausedFor;
+    this.log.debug({ pending: this.inboundPending, pausedMs: Math.round(pausedFor) }, 'reading from the SMSC again');
+    conn.resume();
   }
 
   // ---------------------------------------------------------------- shutdown

@@ -7,6 +7,12 @@
  * callers can free a window slot or send deliver_sm_resp only once the item is durable.
  * A failed flush is retried with back-off (the database may be restarting) — results the SMSC
  * already accepted must not be dropped — until it succeeds or `close()` gives up.
+ *
+ * With `isolate`, a flush that fails because of one item (as `isolate.isItemError` judges the
+ * error) is not retried as it is, since it would fail the same way forever: the batch is halved,
+ * and each half written (and split again) on its own, until the item is alone. That item is handed
+ * to `isolate.park`, which must store it somewhere durable; once it has, the item's promise
+ * resolves like a written one. The rest of the batch commits meanwhile.
  */
 export interface GroupCommitOptions<T> {
   flush: (items: T[]) => Promise<void>;
@@ -15,6 +21,10 @@ export interface GroupCommitOptions<T> {
   onFlushError?: (err: unknown, attempt: number, batchSize: number) => void;
   /** Back-off between retries of a failed flush. */
   retryDelayMs?: (attempt: number) => number;
+  isolate?: {
+    isItemError(err: unknown): boolean;
+    park(item: T, err: unknown): Promise<void>;
+  };
 }
 
 interface Pending<T> {
@@ -84,28 +94,49 @@ export class GroupCommit<T> {
   private async run(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.maxBatch);
-        let attempt = 0;
-        for (;;) {
-          try {
-            await this.options.flush(batch.map((p) => p.item));
-            for (const p of batch) p.resolve();
-            break;
-          } catch (err) {
-            attempt++;
-            this.options.onFlushError?.(err, attempt, batch.length);
-            if (this.closed && attempt >= 3) {
-              for (const p of batch) p.reject(err);
-              break;
-            }
-            await this.sleep(this.options.retryDelayMs?.(attempt) ?? Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
-          }
-        }
-      }
+      while (this.queue.length) await this.commit(this.queue.splice(0, this.maxBatch));
     } finally {
       this.flushing = false;
       for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Writes `batch` (splitting it around items that fail on their own), retrying other failures. */
+  private async commit(batch: Pending<T>[]): Promise<void> {
+    const isolate = this.options.isolate;
+    let attempt = 0;
+    for (;;) {
+      let failure: unknown;
+      try {
+        await this.options.flush(batch.map((p) => p.item));
+        for (const p of batch) p.resolve();
+        return;
+      } catch (err) {
+        failure = err;
+      }
+      if (isolate?.isItemError(failure)) {
+        if (batch.length > 1) {
+          const half = Math.ceil(batch.length / 2);
+          await this.commit(batch.slice(0, half));
+          await this.commit(batch.slice(half));
+          return;
+        }
+        const only = batch[0]!;
+        try {
+          await isolate.park(only.item, failure);
+          only.resolve();
+          return;
+        } catch (err) {
+          failure = err; // parking failed (the database went away): retry the item as it is
+        }
+      }
+      attempt++;
+      this.options.onFlushError?.(failure, attempt, batch.length);
+      if (this.closed && attempt >= 3) {
+        for (const p of batch) p.reject(failure);
+        return;
+      }
+      await this.sleep(this.options.retryDelayMs?.(attempt) ?? Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
     }
   }
 

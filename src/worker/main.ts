@@ -73,6 +73,10 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       measured.store.onWriteRetry?.(what);
       hooks.store?.onWriteRetry?.(what);
     },
+    onParked: (parked) => {
+      measured.store.onParked?.(parked);
+      hooks.store?.onParked?.(parked);
+    },
   });
   session.setInboundHandler((event) => store.recordInbound(event));
 

@@ -105,6 +105,17 @@ export class WorkerMetrics {
     help: 'deliver_sm (receipts, incoming SMS) that could not be stored: answered with a temporary error so the SMSC redelivers',
     registers: [this.registry],
   });
+  readonly inboundParked = new Counter({
+    name: 'smpp_inbound_parked_total',
+    help: 'deliver_sm / data_sm that Postgres refused to store (a constraint, a trigger, a value it cannot hold): kept in sms_inbound_parked and acknowledged',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly inboundReadPauses = new Counter({
+    name: 'smpp_inbound_read_pauses_total',
+    help: 'Times the session stopped reading from the SMSC because SMPP_INBOUND_WINDOW deliver_sm were held unanswered (Postgres slow or locked)',
+    registers: [this.registry],
+  });
   readonly throttled = new Counter({
     name: 'smpp_throttled_total',
     help: 'ESME_RTHROTTLED / ESME_RMSGQFUL responses (the session slows down and resubmits the part)',
@@ -183,6 +194,7 @@ export class WorkerMetrics {
     // The credential refusals the "bind refused" alert watches: a series born at 1 is invisible
     // to increase(), so the first refused bind would never fire it.
     for (const code of [STATUS.ESME_RINVPASWD, STATUS.ESME_RINVSYSID, STATUS.ESME_RBINDFAIL]) this.bindFailures.inc({ status: statusLabel(code).status }, 0);
+    for (const kind of ['receipt', 'mo']) this.inboundParked.inc({ kind }, 0);
     this.submits.inc(statusLabel(0), 0);
   }
 
@@ -228,6 +240,7 @@ export class WorkerMetrics {
     session.on('enquire_link_timeout', () => this.enquireLinkTimeouts.inc());
     session.on('pdu_error', () => this.pduErrors.inc());
     session.on('inbound_error', () => this.inboundErrors.inc());
+    session.on('inbound_paused', () => this.inboundReadPauses.inc());
     session.on('throttled', () => this.throttlePauses.inc());
     session.on('reconnect', () => this.reconnects.inc());
 
@@ -257,6 +270,14 @@ export class WorkerMetrics {
       help: 'SMPP_TPS as configured: submit_sm per second allowed for the whole account, shared by every worker (0 = unlimited)',
       registers: [this.registry],
     }).set(configuredTps);
+    new Gauge({
+      name: 'smpp_inbound_pending',
+      help: 'deliver_sm / data_sm received and not yet answered (being written to Postgres); at most SMPP_INBOUND_WINDOW',
+      registers: [this.registry],
+      collect() {
+        this.set(session.inboundInFlight);
+      },
+    });
     new Gauge({
       name: 'smpp_queued_parts',
       help: 'Message parts handed to the session and waiting for a window slot, rate tokens or a bound session',
@@ -390,6 +411,7 @@ export class WorkerMetrics {
           for (const seconds of s.receiptLatencies) this.receiptLatency.observe(Math.max(0, seconds));
         },
         onWriteRetry: (what) => this.writeRetries.inc({ what }),
+        onParked: (p) => this.inboundParked.inc({ kind: p.kind }),
       },
     };
   }

@@ -8,6 +8,11 @@
  * Callers await their item: the pump frees a window slot, and the session sends deliver_sm_resp,
  * only once the item is committed.
  *
+ * An inbound batch that Postgres refuses because of one PDU in it (src/db/row-errors.ts: a
+ * constraint, a trigger's exception, a value it cannot hold) is split until that PDU is alone; the
+ * PDU is parked whole in sms_inbound_parked with its error (and then acknowledged: it is durable
+ * there), the rest commits. Any other failure retries the batch as it is, with back-off.
+ *
  * A receipt can race its own submit result: it may arrive before the submit_sm_resp, or be written
  * while the outcome batch holding its message's parts is still open. Three cases, all matched:
  * the receipt committed first (the outcome flush looks for waiting receipts of its new parts);
@@ -17,25 +22,20 @@
  * worker's session.
  */
 import type { Kysely } from 'kysely';
-import type { Logger } from '../logger.js';
+import { errorForLog, type Logger } from '../logger.js';
 import type { Database, MessageStatus } from '../db/schema.js';
 import { markSent, markUnsent, type ClaimedMessage, type UnsentResult } from '../db/outbox.js';
-import {
-  applyReceipts,
-  markMatched,
-  receiptsById,
-  storeUnmatched,
-  type IncomingReceipt,
-  type ReceiptMatch,
-  type StoredReceipt,
-} from '../db/receipts.js';
-import { deleteParts, insertInboxMessages, storePart, type InboxMessage } from '../db/inbox.js';
-import type { InboundEvent, MoPart, SubmitResult } from '../smpp/session.js';
+import { applyReceipts, markMatched, receiptsById, type ReceiptMatch, type StoredReceipt } from '../db/receipts.js';
+import { parkPdu } from '../db/parked.js';
+import { errorCode, isRowError } from '../db/row-errors.js';
+import type { InboundEvent, SubmitResult } from '../smpp/session.js';
 import { normalizeMessageId, receiptIdCandidates } from '../smpp/message-id.js';
-import { reassemble } from '../smpp/mo.js';
+import { describeHeader, readHeader } from '../smpp/pdu.js';
+import { commandName } from '../smpp/smpp-lib.js';
 import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
-import { encodingName, matchFields } from './inbound-format.js';
+import { matchFields } from './inbound-format.js';
+import { writeInbound } from './inbound-writes.js';
 
 type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[] };
 
@@ -50,6 +50,8 @@ export interface StoreEvents {
   onCommitted?: (summary: FlushSummary) => void;
   /** Called when a flush failed and will be retried: submit results or inbound (receipts and incoming SMS). */
   onWriteRetry?: (what: 'results' | 'inbound') => void;
+  /** Called for each incoming PDU parked in sms_inbound_parked. */
+  onParked?: (parked: { kind: InboundEvent['kind']; code: string }) => void;
 }
 
 export interface FlushSummary {
@@ -101,12 +103,18 @@ export class OutboxStore {
     private readonly options: StoreOptions,
     private readonly events: StoreEvents = {},
   ) {
+    // Only the error's message and SQLSTATE: a Postgres error's detail repeats the refused row.
     const onFlushError = (what: string, kind: 'results' | 'inbound') => (err: unknown, attempt: number, size: number) => {
-      this.logger.error({ err, attempt, batch: size }, `writing ${what} to Postgres failed; retrying (nothing is acknowledged until it is written)`);
+      this.logger.error({ error: errorForLog(err), attempt, batch: size }, `writing ${what} to Postgres failed; retrying (nothing is acknowledged until it is written)`);
       this.events.onWriteRetry?.(kind);
     };
     this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, onFlushError: onFlushError('submit results', 'results') });
-    this.inbound = new GroupCommit<InboundEvent>({ flush: (items) => this.timed(items.length, () => this.writeInbound(items)), maxBatch: 2000, onFlushError: onFlushError('receipts and incoming SMS', 'inbound') });
+    this.inbound = new GroupCommit<InboundEvent>({
+      flush: (items) => this.timed(items.length, () => this.writeInbound(items)),
+      maxBatch: 2000,
+      onFlushError: onFlushError('receipts and incoming SMS', 'inbound'),
+      isolate: { isItemError: isRowError, park: (event, err) => this.park(event, err) },
+    });
   }
 
   /** Resolves once the submit outcome is committed. */
@@ -230,62 +238,34 @@ export class OutboxStore {
   }
 
   private async writeInbound(events: InboundEvent[]): Promise<void> {
-    const receipts: IncomingReceipt[] = [];
-    const mo: MoPart[] = [];
-    for (const event of events) {
-      if (event.kind === 'mo') {
-        mo.push(event.part);
-        continue;
-      }
-      const r = event.receipt;
-      receipts.push({
-        rawId: r.messageId,
-        ...matchFields(r.messageId, r.state, r.error),
-        text: r.text,
-        source: r.source || null,
-        destination: r.destination || null,
-      });
-    }
-
-    const summary = emptySummary();
-    let stored: string[] = [];
     // Receipts alone (the usual batch) need no transaction: applying one again after a failed
     // flush changes nothing, so each statement commits on its own. Incoming SMS parts are stored
     // and assembled under a transaction-level lock, so a batch with them is one transaction.
-    const write = async (db: Kysely<Database>) => {
-      if (receipts.length) {
-        const matches = await applyReceipts(db, receipts);
-        const matched = new Set(matches.map((m) => m.index));
-        const unmatched = receipts.filter((_, i) => !matched.has(i));
-        stored = await storeUnmatched(db, unmatched);
-        summary.receiptsMatched = matches.length;
-        summary.receiptsUnmatched = unmatched.length;
-        summary.receiptLatencies = matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
-        countFinals(summary, matches);
-      }
-
-      const complete: InboxMessage[] = [];
-      for (const part of mo) {
-        if (!part.concat) {
-          complete.push({ sender: part.source, recipient: part.destination, body: part.text, encoding: encodingName(part.dataCoding), parts: 1, missingParts: 0 });
-          continue;
-        }
-        const key = { sender: part.source, recipient: part.destination, ref: part.concat.ref, total: part.concat.total };
-        const set = await storePart(db, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
-        if (set) {
-          const { text, missing } = reassemble(set, key.total, set[0]!.dataCoding);
-          complete.push({ sender: key.sender, recipient: key.recipient, body: text, encoding: encodingName(set[0]!.dataCoding), parts: key.total, missingParts: missing.length });
-          await deleteParts(db, key);
-        }
-      }
-      summary.inbox = (await insertInboxMessages(db, complete)).length;
-    };
-    if (mo.length) await this.db.transaction().execute((tx) => write(tx));
-    else await write(this.db);
+    const written = events.some((e) => e.kind === 'mo')
+      ? await this.db.transaction().execute((tx) => writeInbound(tx, events))
+      : await writeInbound(this.db, events);
     // Unmatched receipts may belong to an outcome batch that was open beside this one: look
     // again behind it. (Not awaited: the receipts are stored, their deliver_sm may be answered.)
-    if (stored.length) void this.outcomes.add({ kind: 'rematch', receiptIds: stored }).catch(() => {});
+    if (written.unmatchedIds.length) void this.outcomes.add({ kind: 'rematch', receiptIds: written.unmatchedIds }).catch(() => {});
+    const summary = emptySummary();
+    summary.receiptsMatched = written.matches.length;
+    summary.receiptsUnmatched = written.unmatchedIds.length;
+    summary.receiptLatencies = written.matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
+    countFinals(summary, written.matches);
+    summary.inbox = written.inbox;
     this.events.onCommitted?.(summary);
+  }
+
+  /** Keeps a PDU Postgres refused, whole, with the error; logged by its header, never its body. */
+  private async park(event: InboundEvent, err: unknown): Promise<void> {
+    const [sender, recipient] = event.kind === 'mo' ? [event.part.source, event.part.destination] : [event.receipt.source, event.receipt.destination];
+    const code = errorCode(err);
+    const id = await parkPdu(this.db, { kind: event.kind, pdu: event.pdu, sender, recipient }, { code, message: err instanceof Error ? err.message : String(err) });
+    this.logger.warn(
+      { parkedId: id, kind: event.kind, ...describeHeader(readHeader(event.pdu), commandName), error: errorForLog(err) },
+      'Postgres refused an incoming PDU: parked in sms_inbound_parked and acknowledged (after fixing the cause: select sms_inbound_replay(id))',
+    );
+    this.events.onParked?.({ kind: event.kind, code });
   }
 }
 

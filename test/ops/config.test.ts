@@ -45,6 +45,7 @@ describe('defaults', () => {
         systemType: '',
         bindMode: 'transceiver',
         window: 10,
+        inboundWindow: 1000,
         tps: 0,
         enquireLinkSeconds: 30,
         responseTimeoutMs: 10_000,
@@ -126,6 +127,7 @@ describe('bad values are named with the expected form', () => {
     ['metrics port out of range', { METRICS_PORT: '70000' }, /^METRICS_PORT: expected a TCP port from 1 to 65535/],
     ['metrics port not a number', { METRICS_PORT: 'http' }, /^METRICS_PORT: .*got "http"$/],
     ['metrics host with a scheme', { METRICS_HOST: 'http://0.0.0.0' }, /^METRICS_HOST: expected an address to listen on/],
+    ['inbound window 0', { SMPP_INBOUND_WINDOW: '0' }, /^SMPP_INBOUND_WINDOW: expected an integer from 1 to 100000 \(deliver_sm held unanswered\), got "0"$/],
   ];
   for (const [what, env, expected] of cases) {
     test(what, () => {
@@ -188,7 +190,25 @@ describe('SMPP_URL and DATABASE_URL', () => {
     }
   });
 
+  test('a DATABASE_URL in libpq keyword=value form is refused with its password masked', () => {
+    const forms: [string, string][] = [
+      ['host=db.internal port=5432 dbname=app user=app password=Kw-Secret-771', 'Kw-Secret-771'],
+      ["host=db.internal password='Kw-Secret-771 with spaces' user=app", 'Kw-Secret-771 with spaces'],
+      ['user=app password = Kw-Secret-771', 'Kw-Secret-771'],
+    ];
+    for (const [url, password] of forms) {
+      const p = problems({ DATABASE_URL: url });
+      assert.equal(p.length, 1, p.join('\n'));
+      assert.match(p[0]!, /^DATABASE_URL: expected postgres:\/\/user:password@host:port\/database; this is the keyword=value form/);
+      assert.match(p[0]!, /password ?= ?\*\*\*/);
+      assert.doesNotMatch(p[0]!, /Kw-Secret-771/);
+      assert.equal(redactSecrets(`the password was ${password}.`, { DATABASE_URL: url }), 'the password was ***.');
+    }
+  });
+
   test('maskSecretUrl hides the password of parseable and unparseable URLs', () => {
+    assert.equal(maskSecretUrl('postgres://app@h/db?sslmode=require&password=Q-Pw-99'), 'postgres://app@h/db?sslmode=require&password=***');
+    assert.equal(maskSecretUrl("host=h password='a \\' b' sslpassword=c user=u"), 'host=h password=*** sslpassword=*** user=u');
     assert.equal(maskSecretUrl('smpp://acme:Smpp-Pw-456@h:2775'), 'smpp://acme:***@h:2775');
     assert.equal(maskSecretUrl('postgres://app:a%40b@h/db'), 'postgres://app:***@h/db');
     assert.equal(maskSecretUrl('smpp://acme:p#ss@h:2775'), 'smpp://***@h:2775');
@@ -227,6 +247,8 @@ describe('secrets and typos', () => {
     const text = 'a d@tabase-pw and d%40tabase-pw, url-pw-1, env-pw-2; ok';
     assert.equal(redactSecrets(text, env), 'a *** and ***, ***, ***; ok');
     assert.equal(redactSecrets('smpp://acme:p#ss1@h', { SMPP_URL: 'smpp://acme:p#ss1@h' }), 'smpp://acme:***@h', 'unparseable URLs too');
+    assert.equal(redactSecrets('pw: Q-Pw-99.', { DATABASE_URL: 'postgres://app@h/db?password=Q-Pw-99' }), 'pw: ***.', 'a password in the query');
+    assert.equal(redactSecrets("pw: it's, a b.", { DATABASE_URL: "host=h password='it\\'s' sslpassword='a b'" }), 'pw: ***, ***.', 'keyword=value values, quoted');
   });
 
   test('variables that look like ours but are not read are warned about, with a suggestion', () => {

@@ -79,6 +79,11 @@ describe('configuration errors exit 78 naming the variable', () => {
     assertOperatorError(r, 78, /SMPP_URL: .*percent-encode special characters in the password/);
   });
 
+  test('DATABASE_URL in libpq keyword=value form: refused, the password never echoed', async () => {
+    const r = await runCli({ DATABASE_URL: `host=127.0.0.1 port=5432 dbname=app user=${role} password=${DB_SECRET}`, SMPP_URL: smppUrl() });
+    assertOperatorError(r, 78, /DATABASE_URL: expected postgres:\/\/user:password@host:port\/database; this is the keyword=value form/, /password=\*\*\*/);
+  });
+
   test('SMPP_URL missing entirely', async () => {
     const r = await runCli({ DATABASE_URL: asRole(migrated.url) });
     assertOperatorError(r, 78, /SMPP_URL: required, expected smpp:\/\/system_id:password@host:port/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeDeliverSm, type InboundEvent } from '../../src/smpp/inbound.js';
+import { decodeDeliverSm, type InboundContent } from '../../src/smpp/inbound.js';
 import { decodePayload, MISSING_PART_MARKER, reassemble } from '../../src/smpp/mo.js';
 import { formatReceiptText, parseReceiptDate, parseReceiptText } from '../../src/smpp/receipt.js';
 import { parseSmBody } from '../../src/smpp/sm-body.js';
@@ -10,7 +10,7 @@ import { encodeUcs2 } from '../../src/smpp/ucs2.js';
 import { encodeIso8859_5 } from '../../src/smpp/charsets.js';
 import { PduFormatError } from '../../src/smpp/pdu.js';
 
-function deliver(fields: Record<string, unknown>, extraTlvs: Buffer[] = []): InboundEvent {
+function deliver(fields: Record<string, unknown>, extraTlvs: Buffer[] = []): InboundContent {
   let pdu = encodePdu('deliver_sm', 7, { source_addr: '79991234567', destination_addr: 'MyShop', data_coding: 0, ...fields });
   if (extraTlvs.length) {
     pdu = Buffer.concat([pdu, ...extraTlvs]);
@@ -127,6 +127,31 @@ describe('MO messages', () => {
     assert.deepEqual(ev.part.concat, { ref: 300, total: 2, seq: 1 });
     assert.equal(ev.part.text, 'part one');
   });
+  it('leaves a part standalone when its SAR TLVs are out of range (sms_inbox_part could not hold them)', () => {
+    const sar = (ref: Buffer, total: Buffer, seq: Buffer) =>
+      deliver({ short_message: encodeGsm7('alone') }, [rawTlv(0x020c, ref), rawTlv(0x020e, total), rawTlv(0x020f, seq)]);
+    const cases = [
+      sar(Buffer.from([0, 1, 0, 0]), Buffer.from([2]), Buffer.from([1])), // a 4-octet reference of 65536
+      sar(Buffer.from([0, 7]), Buffer.from([1, 44]), Buffer.from([1])), // 300 segments
+      sar(Buffer.from([0, 7]), Buffer.from([3]), Buffer.from([4])), // segment 4 of 3
+    ];
+    for (const ev of cases) {
+      assert.ok(ev.kind === 'mo');
+      assert.equal(ev.part.concat, null);
+      assert.equal(ev.part.text, 'alone');
+    }
+  });
+  it('decodeInboundPdu keeps a copy of the whole PDU, detached from the read buffer', async () => {
+    const { decodeInboundPdu } = await import('../../src/smpp/inbound.js');
+    const chunk = Buffer.concat([Buffer.alloc(10), encodePdu('deliver_sm', 7, { source_addr: '7999', destination_addr: 'MyShop', short_message: encodeGsm7('hello') })]);
+    const pdu = chunk.subarray(10);
+    const original = Buffer.from(pdu);
+    const ev = decodeInboundPdu(pdu);
+    assert.deepEqual(ev.pdu, original);
+    chunk.fill(0); // the socket's buffer is reused
+    assert.deepEqual(ev.pdu, original);
+    assert.ok(ev.kind === 'mo' && ev.part.text === 'hello' && ev.part.payload.toString() === 'hello');
+  });
   it('decodes data_coding values sensibly', () => {
     assert.equal(decodePayload(Buffer.from('caf\xe9', 'latin1'), 0x00), 'café', 'octets above 0x7F under 0x00 are Latin-1');
     assert.equal(decodePayload(Buffer.from('abc'), 0x01), 'abc');
@@ -138,7 +163,7 @@ describe('MO messages', () => {
   it('reassembles across a surrogate pair and an escape split between parts', () => {
     const emoji = encodeUcs2('a😀b');
     const u = reassemble([{ seq: 2, payload: emoji.subarray(4) }, { seq: 1, payload: emoji.subarray(0, 4) }], 2, 8);
-    assert.deepEqual(u, { text: 'a😀b', missing: [] });
+    assert.deepEqual(u, { text: 'a😀b', missing: [], payload: emoji });
     const g = encodeGsm7('x€y');
     assert.equal(reassemble([{ seq: 1, payload: g.subarray(0, 2) }, { seq: 2, payload: g.subarray(2) }], 2, 0).text, 'x€y');
   });
@@ -147,6 +172,7 @@ describe('MO messages', () => {
     const out = reassemble([p(1, 'A'), p(1, 'Z'), p(3, 'C'), p(6, 'F'), p(0, '?'), p(9, '?')], 6, 0);
     assert.deepEqual(out.missing, [2, 4, 5]);
     assert.equal(out.text, `A${MISSING_PART_MARKER}C${MISSING_PART_MARKER}F`);
+    assert.deepEqual(out.payload, Buffer.concat([encodeGsm7('A'), encodeGsm7('C'), encodeGsm7('F')]), 'the bytes of the parts used, in order');
   });
 });
 

@@ -169,9 +169,11 @@ describe('MO messages', () => {
       const first = parts.filter((p) => p.concat?.ref === sent.ref);
       assert.equal(first.length, sent.total);
       assert.ok(sent.total >= 4);
-      assert.deepEqual(reassemble(first.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), first[0]!.concat!.total, 8), { text, missing: [] });
+      const joined = reassemble(first.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), first[0]!.concat!.total, 8);
+      assert.deepEqual({ text: joined.text, missing: joined.missing }, { text, missing: [] });
+      assert.deepEqual(joined.payload, Buffer.from(text, 'utf16le').swap16(), 'the parts\' bytes joined in order');
       const second = parts.filter((p) => p.concat?.ref === 0x1234);
-      assert.deepEqual(reassemble(second.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), 3, 0), { text: 'abc '.repeat(60), missing: [] });
+      assert.equal(reassemble(second.map((p) => ({ seq: p.concat!.seq, payload: p.payload })), 3, 0).text, 'abc '.repeat(60));
     } finally {
       await h.close();
     }
@@ -184,7 +186,56 @@ describe('MO messages', () => {
       await until(() => moParts(h.events).length === 4);
       const parts = moParts(h.events).map((p) => ({ seq: p.concat!.seq, payload: p.payload }));
       assert.deepEqual(parts.map((p) => p.seq), [1, 2, 2, 4]);
-      assert.deepEqual(reassemble(parts, sent.total, 0), { text: `AAAA BBBB ${MISSING_PART_MARKER}DDDD`, missing: [3] });
+      const { text, missing } = reassemble(parts, sent.total, 0);
+      assert.deepEqual({ text, missing }, { text: `AAAA BBBB ${MISSING_PART_MARKER}DDDD`, missing: [3] });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('inbound back-pressure', () => {
+  it('holds at most inboundWindow deliver_sm, stops reading meanwhile without timing out submits, and reads again below half', async () => {
+    const h = await bound({ redeliver: false }, { inboundWindow: 5, responseTimeoutMs: 300 });
+    try {
+      const held: (() => void)[] = [];
+      let handled = 0;
+      h.session.setInboundHandler(
+        () =>
+          new Promise<void>((resolve) => {
+            handled++;
+            held.push(resolve);
+          }),
+      );
+      const paused: number[] = [];
+      h.session.on('inbound_paused', (e) => paused.push(e.pending));
+      // One TCP write with all 50: the session must stop inside the chunk, not at its end.
+      for (let i = 0; i < 50; i++) h.sim.sendMo({ source: '79991234567', destination: 'MyShop', text: `mo ${i}` });
+      await until(() => handled === 5);
+      // A submit while reading is paused: its response waits unread, longer than the response timeout.
+      const submitted = h.session.submit(msg(1));
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(handled, 5, 'no more than the window handed on');
+      assert.equal(h.session.inboundInFlight, 5);
+      assert.deepEqual(paused, [5]);
+      assert.equal(h.session.state, 'bound', 'no timeout declared the link dead while it was not read');
+      // Answering 2 of 5 leaves 3 (above half): still paused; answering one more reads again.
+      held.splice(0, 2).forEach((r) => r());
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(handled, 5);
+      held.splice(0, 1).forEach((r) => r());
+      await until(() => handled > 5);
+      // Release everything as it comes: all 50 answered ESME_ROK, and the submit's response,
+      // read late, counts (it did not time out while it could not be read).
+      const drain = setInterval(() => held.splice(0).forEach((r) => r()), 5);
+      try {
+        assert.equal((await submitted).outcome, 'accepted');
+        await until(() => h.sim.received.deliverResps.length === 50, 5000, 'all answered');
+      } finally {
+        clearInterval(drain);
+      }
+      assert.ok(h.sim.received.deliverResps.every((d) => d.status === 0));
+      assert.ok(Math.max(...paused) <= 5);
     } finally {
       await h.close();
     }

@@ -90,7 +90,9 @@ const PG_TO_TS: Record<string, string> = {
   timestamptz: 'Date',
   jsonb: 'unknown',
   _text: 'string[]',
+  _int2: 'number[]',
   bytea: 'Buffer',
+  _bytea: 'Buffer[]',
   interval: 'PgInterval',
 };
 

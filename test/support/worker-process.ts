@@ -89,6 +89,17 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
   };
 }
 
+/**
+ * Starts the worker with its /metrics server on a free loopback port; resolves once it has
+ * bound its SMPP session, with the port.
+ */
+export async function startBoundWorker(env: Record<string, string>): Promise<{ worker: WorkerProcess; metricsPort: number }> {
+  const worker = startWorkerProcess({ METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env });
+  const metricsPort = Number((await worker.waitForLog(/worker started/)).metricsPort);
+  await worker.waitForLog(/SMPP session bound/);
+  return { worker, metricsPort };
+}
+
 /** Polls until every id has one of `statuses` (or the timeout passes); returns id → status. */
 export async function waitForStatuses(
   pool: pg.Pool,

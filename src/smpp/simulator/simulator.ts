@@ -20,7 +20,7 @@ import { classifyStatus, STATUS } from '../command-status.js';
 import { PduConnection } from '../connection.js';
 import { encodeGsm7, isGsm7 } from '../gsm7.js';
 import { decodePayload } from '../mo.js';
-import { CMD, headerOnly, hexPreview, withCString, type PduHeader } from '../pdu.js';
+import { CMD, HEADER_LENGTH, headerOnly, withCString, type PduHeader } from '../pdu.js';
 import { formatReceiptText, normalizeState } from '../receipt.js';
 import { parseSmBody } from '../sm-body.js';
 import { decodePdu, encodePdu } from '../smpp-lib.js';
@@ -168,6 +168,8 @@ export interface MoOptions {
   concat?: { parts?: number; ref?: number; dropSeq?: number[]; duplicateSeq?: number[]; sixteenBitRef?: boolean };
   /** Called with each part's first deliver_sm_resp command_status (1-based part number). */
   onResponse?: (seq: number, status: number) => void;
+  /** Carry the user data in TLV message_payload instead of short_message (as some SMSCs do for long texts). */
+  messagePayload?: boolean;
 }
 
 export interface ManualReceipt {
@@ -438,7 +440,7 @@ export class Simulator extends EventEmitter {
           : concatUdh(ref, total, seq);
         sm = Buffer.concat([udh, payload]);
       }
-      const fields = {
+      const fields: Record<string, unknown> = {
         source_addr_ton: sourceNumeric ? 1 : 5,
         source_addr_npi: sourceNumeric ? 1 : 0,
         source_addr: mo.source.replace(/^\+/, ''),
@@ -447,7 +449,7 @@ export class Simulator extends EventEmitter {
         destination_addr: mo.destination.replace(/^\+/, ''),
         esm_class: total > 1 ? ESM_CLASS_UDHI : 0,
         data_coding: dc,
-        short_message: sm,
+        ...(mo.messagePayload ? { message_payload: sm } : { short_message: sm }),
       };
       const times = mo.concat?.duplicateSeq?.includes(seq) ? 2 : 1;
       for (let t = 0; t < times; t++) {
@@ -457,6 +459,36 @@ export class Simulator extends EventEmitter {
       }
     }
     return { ref: mo.concat?.sixteenBitRef ? ref : ref & 0xff, total };
+  }
+
+  /**
+   * Sends a request PDU whose body is given as raw bytes (fuzzing: malformed fields, odd codings),
+   * framed with a correct command_length and the session's next sequence number, and tracked like
+   * any deliver_sm: its response is recorded (kind 'raw'), and it is redelivered if so configured.
+   */
+  sendRawRequest(commandId: number, body: Buffer): void {
+    const build = (sequence: number) => {
+      const pdu = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+      pdu.writeUInt32BE(HEADER_LENGTH + body.length, 0);
+      pdu.writeUInt32BE(commandId >>> 0, 4);
+      pdu.writeUInt32BE(0, 8);
+      pdu.writeUInt32BE(sequence, 12);
+      body.copy(pdu, HEADER_LENGTH);
+      return pdu;
+    };
+    this.deliver({ kind: 'raw', messageId: null, build, attempts: 0, sentAt: 0, session: null });
+  }
+
+  /** deliver_sm / data_sm sent and not answered yet (on the wire, or waiting for a session that can receive). */
+  get unansweredDeliveries(): number {
+    let n = this.undelivered.length;
+    for (const s of this.sessions) n += s.deliveries.size;
+    return n;
+  }
+
+  /** Each connection's ports (the simulator's, and the ESME's at the other end). */
+  sockets(): { localPort: number; remotePort: number }[] {
+    return [...this.sessions].map((s) => ({ localPort: s.conn.socket.localPort ?? 0, remotePort: s.conn.socket.remotePort ?? 0 }));
   }
 
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
@@ -484,7 +516,7 @@ export class Simulator extends EventEmitter {
     session.conn = new PduConnection(socket, {
       onPdu: (header, pdu) => this.onPdu(session, header, pdu),
       onFramingError: (error, partial) => {
-        this.log?.warn({ err: error, bytes: hexPreview(partial) }, 'simulator: framing lost; closing');
+        this.log?.warn({ err: error, commandLength: partial.length >= 4 ? partial.readUInt32BE(0) : null }, 'simulator: framing lost; closing');
         session.conn.destroy();
       },
       onHandlerError: (error) => this.log?.error({ err: error }, 'simulator: handler failed'),

@@ -1,0 +1,93 @@
+/**
+ * How receipts and incoming SMS are written to Postgres: by the store's group commit as they
+ * arrive, and by the reconcile task when it replays a parked PDU or assembles a set whose parts
+ * stopped coming. The caller decides the transaction: incoming SMS parts are stored and assembled
+ * under a transaction-level advisory lock (src/db/inbox.ts), so a write with parts must be in one.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { applyReceipts, storeUnmatched, type IncomingReceipt, type ReceiptMatch } from '../db/receipts.js';
+import { deleteParts, insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from '../db/inbox.js';
+import type { InboundContent } from '../smpp/inbound.js';
+import { reassemble } from '../smpp/mo.js';
+import { encodingName, matchFields } from './inbound-format.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface InboundWritten {
+  /** Receipts matched to a submitted part. */
+  matches: ReceiptMatch[];
+  /** sms_receipt ids of the receipts that matched nothing yet. */
+  unmatchedIds: string[];
+  /** Rows added to sms_inbox. */
+  inbox: number;
+}
+
+/** Writes receipts and incoming SMS parts; a part that completes its set adds the whole message. */
+export async function writeInbound(db: Db, events: InboundContent[]): Promise<InboundWritten> {
+  const receipts: IncomingReceipt[] = [];
+  const complete: InboxMessage[] = [];
+  const parts: InboundContent[] = [];
+  for (const event of events) {
+    if (event.kind === 'mo') {
+      parts.push(event);
+      continue;
+    }
+    const r = event.receipt;
+    receipts.push({
+      rawId: r.messageId,
+      ...matchFields(r.messageId, r.state, r.error),
+      text: r.text,
+      source: r.source || null,
+      destination: r.destination || null,
+    });
+  }
+
+  let matches: ReceiptMatch[] = [];
+  let unmatchedIds: string[] = [];
+  if (receipts.length) {
+    matches = await applyReceipts(db, receipts);
+    const matched = new Set(matches.map((m) => m.index));
+    unmatchedIds = await storeUnmatched(db, receipts.filter((_, i) => !matched.has(i)));
+  }
+
+  for (const event of parts) {
+    if (event.kind !== 'mo') continue;
+    const part = event.part;
+    if (!part.concat) {
+      complete.push({
+        sender: part.source,
+        recipient: part.destination,
+        body: part.text,
+        payload: part.payload,
+        encoding: encodingName(part.dataCoding),
+        parts: 1,
+        missingParts: 0,
+      });
+      continue;
+    }
+    const key: PartKey = { sender: part.source, recipient: part.destination, ref: part.concat.ref, total: part.concat.total };
+    const set = await storePart(db, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
+    if (set) {
+      complete.push(assembledMessage(key, set));
+      await deleteParts(db, key);
+    }
+  }
+  const inbox = (await insertInboxMessages(db, complete)).length;
+  return { matches, unmatchedIds, inbox };
+}
+
+/** The sms_inbox row for a set of stored parts (complete, or what arrived of it). */
+export function assembledMessage(key: PartKey, parts: StoredPart[]): InboxMessage {
+  const dataCoding = parts[0]?.dataCoding ?? 0;
+  const { text, missing, payload } = reassemble(parts, key.total, dataCoding);
+  return {
+    sender: key.sender,
+    recipient: key.recipient,
+    body: text,
+    payload,
+    encoding: encodingName(dataCoding),
+    parts: key.total,
+    missingParts: missing.length,
+  };
+}
