@@ -1,6 +1,7 @@
 /** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
 import pg from 'pg';
 import { explainDatabaseError, loadConfig, maskUrl, required } from '../config.js';
+import { visibleRoleNames } from '../db/roles.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox status [--json]
@@ -79,7 +80,9 @@ export async function statusCommand(args: string[]): Promise<number> {
         return 1;
       }
       if (e.code === '42501') {
-        process.stderr.write(`sms-outbox status: permission denied for sms_stats; connect as a role with sms_reader (grant sms_reader to <role>)\n`);
+        // The database's reader role may have another prefix (SMS_ROLE_PREFIX); name the real one.
+        const reader = (await visibleRoleNames(client).catch(() => null))?.reader ?? 'sms_reader';
+        process.stderr.write(`sms-outbox status: permission denied for sms_stats; connect as a role with ${reader} (grant ${reader} to <role>)\n`);
         return 1;
       }
       throw err;
