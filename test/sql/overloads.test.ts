@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, TestRoles } from './helpers.js';
 
 let tdb: TestDatabase;
@@ -19,11 +19,7 @@ const password = randomBytes(8).toString('hex');
 const clients: pg.Client[] = [];
 
 async function login(d: TestDatabase, user: string): Promise<pg.Client> {
-  const u = new URL(d.url);
-  u.username = user;
-  u.password = password;
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
+  const c = await connectAs(d.url, user, password);
   clients.push(c);
   return c;
 }

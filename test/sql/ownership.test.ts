@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, TestRoles, type PgError } from './helpers.js';
 
 
@@ -25,11 +25,7 @@ let b: pg.Client;
 
 /** A connection to the test database logged in as `user`. */
 async function login(user: string): Promise<pg.Client> {
-  const u = new URL(tdb.url);
-  u.username = user;
-  u.password = password;
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
+  const c = await connectAs(tdb.url, user, password);
   clients.push(c);
   return c;
 }

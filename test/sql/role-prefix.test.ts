@@ -13,7 +13,7 @@ import pg from 'pg';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { roleNames, visibleRoleNames, type RoleNames } from '../../src/db/roles.js';
 import { renderSupabaseMigration } from '../../scripts/gen-supabase-migration.js';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
+import { connectAs, createTestDatabase, runInOneTransaction, serverUrl, type TestDatabase } from '../support/db.js';
 import { runCli } from '../ops/helpers.js';
 import { TestRoles } from './helpers.js';
 
@@ -40,11 +40,7 @@ function migrateCli(d: TestDatabase, prefix: string | null, args: string[] = [])
 }
 
 async function connect(d: TestDatabase, user: string): Promise<pg.Client> {
-  const u = new URL(d.url);
-  u.username = user;
-  u.password = password;
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
+  const c = await connectAs(d.url, user, password);
   clients.push(c);
   return c;
 }
@@ -268,22 +264,7 @@ describe('switching an installed database to other roles', () => {
 describe('the Supabase CLI migration for a prefix', () => {
   const migrations = loadMigrations();
 
-  async function applyFile(d: TestDatabase, sql: string): Promise<void> {
-    const c = new pg.Client({ connectionString: d.url });
-    await c.connect();
-    try {
-      await c.query('begin');
-      try {
-        await c.query(sql);
-        await c.query('commit');
-      } catch (err) {
-        await c.query('rollback');
-        throw err;
-      }
-    } finally {
-      await c.end();
-    }
-  }
+  const applyFile = (d: TestDatabase, sql: string) => runInOneTransaction(d.url, sql);
 
   test('grants to the prefixed roles only, and refuses a database that uses other names', async () => {
     const forSecond = renderSupabaseMigration(migrations, second.prefix);

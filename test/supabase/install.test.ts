@@ -11,6 +11,7 @@ import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { roleNames } from '../../src/db/roles.js';
 import { renderSupabaseMigration, REPO_MIGRATION } from '../../scripts/gen-supabase-migration.js';
+import { runInOneTransaction } from '../support/db.js';
 import { createSupabaseDatabase, Postgrest, type SupabaseDatabase } from './support.js';
 
 const migrations = loadMigrations();
@@ -81,22 +82,7 @@ describe('the Supabase CLI migration (supabase/migrations/)', () => {
   const generated = renderSupabaseMigration();
 
   /** Applies the file as the Supabase CLI does: all of it in one transaction, as the owner. */
-  async function applyFile(url: string, sql = generated): Promise<void> {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      await c.query('begin');
-      try {
-        await c.query(sql);
-        await c.query('commit');
-      } catch (err) {
-        await c.query('rollback');
-        throw err;
-      }
-    } finally {
-      await c.end();
-    }
-  }
+  const applyFile = (url: string, sql = generated) => runInOneTransaction(url, sql);
 
   test('is up to date with migrations/ (regenerate with npm run supabase:migration)', () => {
     assert.equal(readFileSync(REPO_MIGRATION, 'utf8'), generated, 'supabase/migrations is out of date: run npm run supabase:migration');

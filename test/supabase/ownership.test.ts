@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { serverUrl } from '../support/db.js';
+import { connectAs, serverUrl } from '../support/db.js';
 import { addUser, createSupabaseDatabase, isError, Postgrest, userClaims, type RequestAuth, type SupabaseDatabase } from './support.js';
 
 let db: SupabaseDatabase;
@@ -110,12 +110,7 @@ describe('the service role and codes enqueued by supabase_auth_admin', () => {
     } finally {
       await admin.end();
     }
-    const u = new URL(db.adminUrl);
-    u.username = name;
-    u.password = password;
-    const c = new pg.Client({ connectionString: u.toString() });
-    await c.connect();
-    return c;
+    return connectAs(db.adminUrl, name, password);
   }
 
   test("a NOINHERIT role with EXECUTE (like service_role) sees another login's codes only once granted the reader role", async () => {

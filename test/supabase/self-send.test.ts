@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
+import { connectAs } from '../support/db.js';
 import {
   addUser,
   AUTHENTICATOR_PASSWORD,
@@ -286,11 +287,7 @@ describe('switched on with sms_allow_authenticated_send(true)', () => {
     try {
       await admin.query(`create role ${evil} login password 'evil'`);
       await admin.query(`grant usage, create on schema public to ${evil}`);
-      const u = new URL(db.adminUrl);
-      u.username = evil;
-      u.password = 'evil';
-      const e = new pg.Client({ connectionString: u.toString() });
-      await e.connect();
+      const e = await connectAs(db.adminUrl, evil, 'evil');
       try {
         // 0008's sms_send_to_self called public.sms_send(recipient, body, idempotency_key => ..., metadata => ...).
         await e.query(`create function public.sms_send(recipient text, body text, idempotency_key text, metadata jsonb, evil integer default 0)
@@ -374,13 +371,8 @@ describe('the switch', () => {
 });
 
 /** A connection logged in as PostgREST's authenticator, for requests replayed by hand. */
-async function authenticatorClient(): Promise<pg.Client> {
-  const u = new URL(db.adminUrl);
-  u.username = 'authenticator';
-  u.password = AUTHENTICATOR_PASSWORD;
-  const c = new pg.Client({ connectionString: u.toString() });
-  await c.connect();
-  return c;
+function authenticatorClient(): Promise<pg.Client> {
+  return connectAs(db.adminUrl, 'authenticator', AUTHENTICATOR_PASSWORD);
 }
 
 /** The number moves to a new account: taken off `userId`, given to a new, verified user. */

@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { renderSupabaseMigration } from '../../scripts/gen-supabase-migration.js';
+import { runInOneTransaction } from '../support/db.js';
 import { addUser, createSupabaseDatabase, Postgrest, userClaims, type RequestAuth, type SupabaseDatabase } from './support.js';
 
 const migrations = loadMigrations();
@@ -19,15 +19,7 @@ let api: Postgrest;
 before(async () => {
   db = await createSupabaseDatabase({ migrated: false });
   api = await Postgrest.connect(db.adminUrl);
-  const c = new pg.Client({ connectionString: db.ownerUrl });
-  await c.connect();
-  try {
-    await c.query('begin');
-    await c.query(renderSupabaseMigration(migrations.filter((m) => m.version <= 8)));
-    await c.query('commit');
-  } finally {
-    await c.end();
-  }
+  await runInOneTransaction(db.ownerUrl, renderSupabaseMigration(migrations.filter((m) => m.version <= 8)));
   await db.pool.query(`update sms_settings set default_sender = 'TestBrand'`);
   await db.pool.query('select sms_allow_authenticated_send(true)');
   await db.pool.query('update sms_self_send_settings set per_user_limit = 100, total_limit = null');
