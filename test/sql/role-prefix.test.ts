@@ -231,10 +231,19 @@ describe('switching an installed database to other roles', () => {
     const refused = await migrateCli(db3, third.prefix);
     assert.equal(refused.code, 78, refused.stderr);
 
+    // As the README advises: the new sender role created and granted before the switch.
+    const admin = new pg.Client({ connectionString: serverUrl() });
+    await admin.connect();
+    await admin.query(`create role ${third.sender} nologin`).finally(() => admin.end());
+    const early = await logins.create({ login: password, memberOf: [third.sender] });
+    const earlyClient = await connect(db3, early);
+    assert.equal(await attempt(earlyClient, STATEMENTS.sender[0]!), '42501', 'not before the switch');
+
     const r = await migrateCli(db3, third.prefix, ['--switch-role-prefix']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`moving this database's grants from ${defaults.sender}, ${defaults.reader} and ${defaults.worker} to ${third.sender}`));
     assert.deepEqual(await mentions(db3, defaults), [], 'nothing is left to the old roles');
+    assert.equal(await attempt(earlyClient, STATEMENTS.sender[0]!), 'ok', 'the login granted the new role beforehand sends at once');
 
     const results: string[] = [];
     for (const kind of ['sender', 'reader', 'worker'] as const) {
