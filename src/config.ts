@@ -14,6 +14,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isValidRolePrefix, ROLE_PREFIX_FORM } from './db/roles.js';
 
 export const EXIT_USAGE = 64;
 export const EXIT_UNAVAILABLE = 69;
@@ -94,6 +95,8 @@ export interface Config {
   metricsPort: number | undefined;
   /** Address that server listens on (METRICS_HOST, default all IPv4 interfaces). */
   metricsHost: string;
+  /** SMS_ROLE_PREFIX: the database's roles are <prefix>sender/reader/worker (`migrate`); undefined: as installed, or sms_. */
+  rolePrefix: string | undefined;
   /** Settings `sms-outbox migrate` writes into sms_settings when given. */
   sqlSettings: {
     defaultSender: string | undefined;
@@ -193,6 +196,10 @@ const envSchema = z.object({
   SMS_DEFAULT_SENDER: z.preprocess(blankToUndefined, z.string().optional()),
   SMS_DEFAULT_VALIDITY: z.preprocess(blankToUndefined, z.string().optional()),
   SMS_MAX_SEGMENTS: intVar(1, 255),
+  SMS_ROLE_PREFIX: z.preprocess(
+    (v) => (typeof blankToUndefined(v) === 'string' ? String(v).trim() : undefined),
+    z.string().refine(isValidRolePrefix, { message: `expected ${ROLE_PREFIX_FORM}` }).optional(),
+  ),
   SMS_WORKER_ID: z.preprocess(blankToUndefined, z.string().max(100, { message: 'expected at most 100 characters' }).optional()),
   SMS_LEASE_S: intVar(2, 3600, 'whole seconds from 2 to 3600'),
   SMS_SHUTDOWN_TIMEOUT_S: numberVar(1, 600, 'seconds from 1 to 600'),
@@ -376,6 +383,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     metricsPort: e.METRICS_PORT,
     metricsHost: e.METRICS_HOST ?? '0.0.0.0',
+    rolePrefix: e.SMS_ROLE_PREFIX,
     sqlSettings: {
       defaultSender: e.SMS_DEFAULT_SENDER,
       defaultValidity: e.SMS_DEFAULT_VALIDITY,

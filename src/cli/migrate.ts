@@ -1,14 +1,21 @@
 import pg from 'pg';
 import { configWarnings, describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError, type Config } from '../config.js';
-import { migrate, SchemaVersionError } from '../db/migrate.js';
+import { migrate, RolePrefixError, SchemaVersionError } from '../db/migrate.js';
 import { parseCommandArgs } from './args.js';
 
-const HELP = `Usage: sms-outbox migrate
+const HELP = `Usage: sms-outbox migrate [--switch-role-prefix]
 
 Applies migrations/ and Graphile Worker's schema to DATABASE_URL. Safe to run again and from
 two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
 SMS_MAX_SEGMENTS into sms_settings when they are set, then prints the settings in force (and
 warns when no default sender is set: sms_send without a sender would fail).
+
+SMS_ROLE_PREFIX (default sms_) names the database's roles <prefix>sender, <prefix>reader and
+<prefix>worker when it is installed; later runs keep the names the database recorded.
+
+  --switch-role-prefix   move an installed database whose roles have another prefix to
+                         SMS_ROLE_PREFIX's roles: create them where missing and move every
+                         grant and policy of the old ones in this database to them
 `;
 
 /** sms_settings columns written from the environment by migrate, and the variable for each. */
@@ -19,22 +26,30 @@ const SETTING_VARIABLES: Record<string, { variable: string; key: keyof Config['s
 };
 
 export async function migrateCommand(args: string[]): Promise<number> {
-  if (!parseCommandArgs('migrate', args, {}, HELP)) return 0;
+  const opts = parseCommandArgs('migrate', args, { 'switch-role-prefix': { type: 'boolean' } }, HELP);
+  if (!opts) return 0;
   const config = loadConfig();
   // A misspelt SMS_DEFAULT_SENDER would otherwise be silently not written.
   for (const warning of configWarnings()) process.stderr.write(`sms-outbox migrate: warning: ${warning}\n`);
   const url = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
+  if (opts['switch-role-prefix'] && config.rolePrefix === undefined) {
+    throw new StartupError('--switch-role-prefix needs SMS_ROLE_PREFIX: the prefix of the roles to move this database to', EXIT_CONFIG);
+  }
   let result: Awaited<ReturnType<typeof migrate>>;
   try {
     result = await migrate(url, {
       settings: config.sqlSettings,
+      rolePrefix: config.rolePrefix,
+      switchRolePrefix: opts['switch-role-prefix'] ?? false,
       log: (m) => process.stdout.write(`${m}\n`),
+      warn: (m) => process.stderr.write(`sms-outbox migrate: warning: ${m}\n`),
     });
   } catch (err) {
     throw explainMigrateError(err, url);
   }
   process.stdout.write(
-    `migrated ${maskUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date\n`,
+    `migrated ${maskUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date; ` +
+      `roles ${result.roles.sender}, ${result.roles.reader}, ${result.roles.worker}\n`,
   );
   let settings: Record<string, unknown>;
   try {
@@ -98,7 +113,9 @@ export function formatSettings(settings: Record<string, unknown>, fromEnv: Confi
 function explainMigrateError(err: unknown, url: string): unknown {
   const e = err as Error & { code?: string };
   const target = describeDatabase(url);
-  if (err instanceof SchemaVersionError) return new StartupError(`DATABASE_URL (${target}): ${e.message}`, EXIT_CONFIG, { cause: err });
+  if (err instanceof SchemaVersionError || err instanceof RolePrefixError) {
+    return new StartupError(`DATABASE_URL (${target}): ${e.message}`, EXIT_CONFIG, { cause: err });
+  }
   if (/^migration /.test(e.message ?? '')) {
     const cause = (e as { cause?: { code?: string } }).cause;
     const hint = cause?.code === '42501' ? ': run `sms-outbox migrate` as the database owner (not the worker role)' : '';

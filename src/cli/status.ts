@@ -1,6 +1,7 @@
 /** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
 import pg from 'pg';
 import { describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
+import { visibleRoleNames } from '../db/roles.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox status [--json]
@@ -83,8 +84,10 @@ export async function statusCommand(args: string[]): Promise<number> {
         );
       }
       if (e.code === '42501') {
+        // The database's reader role may have another prefix (SMS_ROLE_PREFIX); name the real one.
+        const reader = (await visibleRoleNames(client).catch(() => null))?.reader ?? 'sms_reader';
         throw new StartupError(
-          `DATABASE_URL (${describeDatabase(url)}): permission denied for sms_stats: connect as a role granted sms_reader (\`grant sms_reader to <login role>\`)`,
+          `DATABASE_URL (${describeDatabase(url)}): permission denied for sms_stats: connect as a role granted ${reader} (\`grant ${reader} to <login role>\`)`,
           EXIT_CONFIG,
           { cause: err },
         );

@@ -7,6 +7,10 @@
  * - A session advisory lock serialises concurrent runs (two deploys at once, two test files),
  *   so running it again, or from two processes at once, is safe.
  * - A database that has migrations this code does not know (a newer release ran) is refused.
+ * - Roles: the grants go to <prefix>sender, <prefix>reader and <prefix>worker (SMS_ROLE_PREFIX,
+ *   src/db/roles.ts). A new database takes the prefix asked for (default sms_); an installed one
+ *   keeps the names it recorded, and a different prefix is refused unless `switchRolePrefix`
+ *   asks to move the database's grants to the new roles.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -14,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runMigrations as runGraphileMigrations } from 'graphile-worker';
 import { graphileLogger } from './graphile-logger.js';
+import { applyRoleNames, DEFAULT_ROLE_PREFIX, recordedRoleNames, roleNames, type RoleNames } from './roles.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
@@ -44,15 +49,31 @@ export interface MigrateOptions {
   settings?: { defaultSender?: string | undefined; defaultValidity?: string | undefined; maxSegments?: number | undefined };
   /** Skip Graphile Worker's schema (used by tests that check our SQL alone). */
   skipGraphile?: boolean;
+  /**
+   * SMS_ROLE_PREFIX. A new database's roles are named with it (default sms_); an installed
+   * database's recorded prefix must match it, unless `switchRolePrefix`. Undefined: the
+   * installed database's own, or the default for a new one.
+   */
+  rolePrefix?: string;
+  /** Move an installed database whose roles have another prefix to `rolePrefix`'s roles. */
+  switchRolePrefix?: boolean;
+  /** Progress lines. */
   log?: (message: string) => void;
+  /** Things the operator should fix that do not stop the migration. */
+  warn?: (message: string) => void;
 }
 
 export interface MigrateResult {
   applied: string[];
   alreadyApplied: number;
+  /** The database's roles after the run. */
+  roles: RoleNames;
 }
 
 export class SchemaVersionError extends Error {}
+
+/** SMS_ROLE_PREFIX does not match the roles an installed database uses. */
+export class RolePrefixError extends Error {}
 
 /** The latest migration version recorded in the database, or null before the first migrate. */
 export async function schemaVersion(client: pg.ClientBase): Promise<number | null> {
@@ -64,11 +85,14 @@ export async function schemaVersion(client: pg.ClientBase): Promise<number | nul
 
 export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
+  const warn = options.warn ?? (() => {});
+  const requested = options.rolePrefix === undefined ? undefined : roleNames(options.rolePrefix);
   const migrations = loadMigrations();
   const client = new pg.Client({ connectionString, application_name: 'sms-outbox migrate' });
   await client.connect();
   const applied: string[] = [];
   let alreadyApplied = 0;
+  let roles: RoleNames;
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
     await client.query(`
@@ -91,6 +115,15 @@ export async function migrate(connectionString: string, options: MigrateOptions 
         `the database has migration ${Math.max(...unknown)}, newer than this sms-outbox knows (${Math.max(0, ...known)}); upgrade sms-outbox before migrating`,
       );
     }
+    const recorded = await recordedRoleNames(client);
+    roles = recorded ?? requested ?? roleNames(DEFAULT_ROLE_PREFIX);
+    const switchTo = recorded && requested && requested.prefix !== recorded.prefix ? requested : null;
+    if (switchTo && !options.switchRolePrefix) {
+      throw new RolePrefixError(
+        `this database's sms-outbox roles are ${describeRoles(recorded!)} but SMS_ROLE_PREFIX is ${switchTo.prefix}: ` +
+          `run \`sms-outbox migrate --switch-role-prefix\` to move this database's grants to ${describeRoles(switchTo)}, or unset SMS_ROLE_PREFIX to keep the current roles`,
+      );
+    }
     for (const m of migrations) {
       const prior = done.get(m.version);
       if (prior) {
@@ -103,7 +136,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       log(`applying ${m.name}`);
       await client.query('begin');
       try {
-        await client.query(m.sql);
+        await client.query(applyRoleNames(m.sql, roles));
         await client.query('insert into public.sms_schema_migrations (version, name, checksum) values ($1, $2, $3)', [m.version, m.name, m.checksum]);
         await client.query('commit');
       } catch (err) {
@@ -112,6 +145,11 @@ export async function migrate(connectionString: string, options: MigrateOptions 
         throw new Error(`migration ${m.name} failed: ${e.message}`, { cause: err });
       }
       applied.push(m.name);
+    }
+    if (switchTo) {
+      log(`moving this database's grants from ${describeRoles(roles)} to ${describeRoles(switchTo)}`);
+      await client.query('select sms_private.switch_role_prefix($1)', [switchTo.prefix]);
+      roles = switchTo;
     }
     // Supabase's API roles (service_role, authenticated) get their grants on every run, so
     // roles created after the first migration are covered too; a no-op where they do not exist.
@@ -124,11 +162,30 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       await client.query('select public.sms_grant_worker_graphile()');
     }
     await applySettings(client, options.settings ?? {});
+    if (await publicMayCreateInPublic(client)) {
+      warn(
+        'every role may create objects in schema public (the default before PostgreSQL 15): a role could add overloads of sms_send that ' +
+          'make callers\' calls ambiguous; unless other apps need it, run as the owner of the schema: revoke create on schema public from public;',
+      );
+    }
   } finally {
     await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
     await client.end();
   }
-  return { applied, alreadyApplied };
+  return { applied, alreadyApplied, roles };
+}
+
+function describeRoles(r: RoleNames): string {
+  return `${r.sender}, ${r.reader} and ${r.worker}`;
+}
+
+/** PUBLIC holds CREATE on schema public (PostgreSQL 14 and older grant it unless revoked). */
+async function publicMayCreateInPublic(client: pg.ClientBase): Promise<boolean> {
+  const r = await client.query<{ yes: boolean }>(
+    `select exists (select from pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                     where n.nspname = 'public' and a.grantee = 0 and a.privilege_type = 'CREATE') as yes`,
+  );
+  return r.rows[0]?.yes ?? false;
 }
 
 /** Writes the given settings in one transaction: a value sms_settings refuses leaves all of them as they were. */

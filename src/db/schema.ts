@@ -39,12 +39,18 @@ export interface PgInterval {
 }
 
 /**
- * sms_outbox. Rows are created only by sms_send (which validates recipient through metadata);
+ * sms_outbox. Rows are created only by sms_send (which validates recipient through metadata and sets the owner);
  * the worker role may update only the delivery columns (status through receipt_error, and
  * updated_at, which nothing maintains automatically).
  */
 export interface SmsOutboxTable {
   id: Generated<string>;
+  /**
+   * Who enqueued it: the role the session acted as, quoted like an SQL identifier, with
+   * `:<JWT sub>` for a request role's user (`authenticated:<user id>`). Set by sms_send; the
+   * default (the inserting role) is for rows written directly by the table's owner.
+   */
+  owner: Generated<string>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   recipient: string;
@@ -197,7 +203,7 @@ export interface SmsSelfSendSettingsTable {
 export interface SmsSelfSendLogTable {
   id: Generated<string>;
   sent_at: Generated<Date>;
-  /** The JWT's sub. */
+  /** The user's canonical id: the JWT's sub, a uuid in lower case. */
   user_id: string;
   recipient: string;
   outbox_id: string;

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
 import { graphileLogger } from '../db/graphile-logger.js';
+import { visibleRoleNames } from '../db/roles.js';
 import { SmppSession } from '../smpp/session.js';
 import { createTaskList, CRONTAB } from '../tasks/index.js';
 import { LeaseKeeper } from './leases.js';
@@ -212,8 +213,10 @@ async function checkDatabase(databaseUrl: string): Promise<void> {
     if (err instanceof SchemaVersionError) throw new StartupError(`DATABASE_URL (${target}): ${err.message}`, EXIT_CONFIG, { cause: err });
     const e = err as Error & { code?: string };
     if (e.code === '42501') {
+      // The database's worker role may have another prefix (SMS_ROLE_PREFIX); name the real one.
+      const worker = (await visibleRoleNames(client).catch(() => null))?.worker ?? 'sms_worker';
       throw new StartupError(
-        `DATABASE_URL (${target}): ${e.message}: connect as a role granted sms_worker (\`grant sms_worker to <login role>\`)`,
+        `DATABASE_URL (${target}): ${e.message}: connect as a role granted ${worker} (\`grant ${worker} to <login role>\`)`,
         EXIT_CONFIG,
         { cause: err },
       );

@@ -39,15 +39,28 @@ after(async () => {
 const denied = (sql: string, params: unknown[] = []) => rejectsWith(client.query(sql, params), '42501');
 
 describe('catalog', () => {
-  test('PUBLIC has no privilege on any sms_ function, table, view or sequence', async () => {
+  test('PUBLIC has no privilege on any sms_ function, table, view or sequence, nor on anything in sms_private', async () => {
     const r = await client.query<{ name: string; privilege: string }>(`
       select p.oid::regprocedure::text as name, a.privilege_type as privilege
         from pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-       where p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%' and a.grantee = 0
+       where ((p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%') or p.pronamespace = 'sms_private'::regnamespace)
+         and a.grantee = 0
       union all
       select c.oid::regclass::text, a.privilege_type
         from pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
-       where c.relnamespace = 'public'::regnamespace and c.relname like 'sms\\_%' and a.grantee = 0`);
+       where ((c.relnamespace = 'public'::regnamespace and c.relname like 'sms\\_%') or c.relnamespace = 'sms_private'::regnamespace)
+         and a.grantee = 0
+      union all
+      select n.nspname, a.privilege_type
+        from pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+       where n.nspname = 'sms_private' and a.grantee <> n.nspowner`);
+    assert.deepEqual(r.rows, []);
+  });
+
+  test('the internals are in sms_private, not in public', async () => {
+    const r = await client.query<{ name: string }>(`
+      select p.oid::regprocedure::text as name from pg_proc p
+       where p.pronamespace = 'public'::regnamespace and p.proname in ('sms_check_body', 'sms_check_sender', 'sms_check_recipient', 'sms_count_segments')`);
     assert.deepEqual(r.rows, []);
   });
 
@@ -55,7 +68,7 @@ describe('catalog', () => {
     const r = await client.query<{ name: string; secdef: boolean; config: string[] | null }>(`
       select p.proname as name, p.prosecdef as secdef, p.proconfig as config
         from pg_proc p
-       where p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%'
+       where (p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%') or p.pronamespace = 'sms_private'::regnamespace
        order by 1`);
     const api = ['sms_send', 'sms_cancel', 'sms_status', 'sms_segments', 'sms_grant_worker_graphile'];
     for (const name of api) {
@@ -101,7 +114,7 @@ describe('a role with no sms_ grant', () => {
       await denied(`select public.sms_cancel($1)`, [queuedId]);
       await denied(`select * from public.sms_status($1)`, [queuedId]);
       await denied(`select * from public.sms_segments('x')`);
-      await denied(`select public.sms_check_body('x')`);
+      await denied(`select sms_private.check_body('x')`);
       await denied(`select public.sms_grant_worker_graphile()`);
     });
   });
@@ -135,8 +148,10 @@ describe('sms_sender', () => {
       await denied(`delete from public.sms_outbox`);
       await denied('select * from public.sms_outbox');
       await denied(`update public.sms_settings set max_segments = 255`);
-      await denied(`select public.sms_check_recipient('+79991234567')`);
-      await denied(`select public.sms_count_segments('x')`);
+      await denied(`select sms_private.check_recipient('+79991234567')`);
+      await denied(`select * from sms_private.count_segments('x')`);
+      await denied(`select sms_private.send('x', '+79991234567', 'forged owner', null, null, null, 0, null, null)`);
+      await denied('select * from sms_private.roles');
     });
   });
 });

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadMigrations, migrate, SchemaVersionError } from '../../src/db/migrate.js';
+import { roleNames } from '../../src/db/roles.js';
 import { createTestDatabase, serverUrl, withDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, TestRoles } from './helpers.js';
 
@@ -39,7 +40,7 @@ describe('re-running', () => {
     const id = (await tdb.pool.query<{ id: string }>(`select public.sms_send('+79991234567', 'survives') as id`)).rows[0]!.id;
     const before = await applied(tdb.pool);
     const result = await migrate(tdb.url);
-    assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length });
+    assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length, roles: roleNames() });
     assert.deepEqual(await applied(tdb.pool), before);
     const settings = await tdb.pool.query<{ default_sender: string }>('select default_sender from sms_settings');
     assert.equal(settings.rows[0]?.default_sender, 'Kept', 'settings are left alone when the environment sets none');

@@ -309,7 +309,7 @@ describe('the alphabet, code point by code point', () => {
       await client.query(`
         create function pg_temp.probe_sender(cp integer) returns text language plpgsql as $$
         begin
-          perform public.sms_check_sender('A' || chr(cp) || 'B');
+          perform sms_private.check_sender('A' || chr(cp) || 'B');
           return 'ok';
         exception when others then
           return sqlstate;

@@ -145,7 +145,35 @@ describe('body', () => {
     await rejected({ body: 'a'.repeat(1531) }, '22001', 'body', /^body needs 11 segments \(GSM-7, 1531 septets\); the limit is 10$/);
     await rejected({ body: 'Ж'.repeat(671) }, '22001', 'body', /^body needs 11 segments \(UCS-2, 671 UTF-16 code units\); the limit is 10$/);
     await rejected({ body: '€'.repeat(765) }, '22001', 'body', /^body needs 11 segments \(GSM-7, 1530 septets\)/);
-    await rejected({ body: 'x'.repeat(100_000) }, '22001', 'body', /needs 654 segments/);
+  });
+  test('a body longer than any SMS is refused by its length, before it is scanned or counted', async () => {
+    await rejected({ body: 'x'.repeat(100_000) }, '22001', 'body', /^body has 100000 characters; the limit of 10 segments holds at most 1530$/);
+    await rejected({ body: '€a'.repeat(5_000_000) }, '22001', 'body', /^body has 10000000 characters; /);
+  });
+  test('made only of invisible characters (format characters, tags, fillers), alone or with white space', async () => {
+    const invisible = [
+      '\u200D',
+      '\u2060\u2060\u2060',
+      '\u202E',
+      '\u200B\u200C\u200D\u200E\u200F \uFEFF',
+      '\u00AD\u034F\u061C',
+      '\u3164\u115F\uFFA0',
+      '\uFE0F\u180E',
+      '\u2800\u2800',
+      '\u{E0041}\u{E0042}\u{E007F}', // tag characters
+      '\u{E0100}', // a variation selector outside the BMP
+      ' \u2066\u2069\u{1D173} ',
+      '\u200D'.repeat(100), // the general path (over 70 characters)
+    ];
+    for (const body of invisible) {
+      const err = await rejected({ body }, '22023', 'body', /more than white space and invisible characters/);
+      assert.match(err.hint ?? '', /display as nothing/);
+    }
+  });
+  test('invisible characters next to visible ones are fine', async () => {
+    for (const body of ['a\u200D', '\u202Eabc', '👨\u200D👩\u200D👧', '\u2060x\u2060', 'ok\u{E0041}']) {
+      assert.equal((await stored(await send({ body }))).body, body);
+    }
   });
   test('tab, LF, CR and FF are allowed; text is stored exactly as given', async () => {
     for (const body of ['a\tb', 'line1\nline2\r\nline3', 'a\fb', '  padded code 4821  ', '😀 Код']) {
@@ -173,6 +201,13 @@ describe('sender', () => {
     await rejected({ sender: 'My\nShop' }, '22021', 'sender', /U\+000A/);
   });
   test('leading or trailing space', () => must({ sender: ' MyShop' }, '22023', 'sender', /must not start or end with a space/));
+  test('a numeric sender is an international number: it cannot start with 0', async () => {
+    for (const sender of ['0', '0000', '+0123456789', '00791234567']) {
+      const err = await rejected({ sender }, '22023', 'sender', /starts with 0; a numeric sender is an international number/);
+      assert.match(err.hint ?? '', /international form/);
+    }
+    await rejectsWith(tdb.pool.query(`update sms_settings set default_sender = '0'`), '22023', 'default_sender');
+  });
   test('no sender and no default', async () => {
     const client = await tdb.connect();
     try {
@@ -196,7 +231,8 @@ describe('sender', () => {
       ['Shop_1.ru', 'Shop_1.ru'],
       ['+79991234567', '79991234567'],
       ['123456789012345', '123456789012345'],
-      ['0', '0'],
+      ['1', '1'],
+      ['900', '900'],
     ];
     for (const [sender, want] of cases) {
       assert.equal((await stored(await send({ sender }))).sender, want, String(sender));
@@ -238,6 +274,17 @@ describe('send_at and expires_at', () => {
   test('expires_at must be finite', async () => {
     await rejected({ expires_at: 'infinity' }, '22023', 'expires_at', /finite/);
     await rejected({ expires_at: '-infinity' }, '22023', 'expires_at', /finite/);
+  });
+  test('a time from the year 10000 on is refused naming the argument (the last time PostgreSQL stores overflowed unnamed)', async () => {
+    await rejected({ send_at: '294276-12-31' }, '22008', 'send_at', /^send_at .* is too far in the future; expected a time before the year 10000$/);
+    await rejected({ expires_at: '294276-12-31' }, '22008', 'expires_at', /^expires_at .* is too far in the future/);
+    await rejected({ send_at: '10000-01-01T00:00:00Z' }, '22008', 'send_at');
+    await rejected({ send_at: '294276-12-30', expires_at: '294276-12-31' }, '22008', 'send_at');
+  });
+  test('the year 9999 is still fine, and a default expiry after it is stored', async () => {
+    const row = await stored(await send({ send_at: '9999-12-31T12:00:00Z' }));
+    assert.equal((row.send_at as Date).toISOString(), '9999-12-31T12:00:00.000Z');
+    assert.equal((row.expires_at as Date).getUTCFullYear(), 10000);
   });
 });
 

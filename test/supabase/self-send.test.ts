@@ -8,8 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
+import { connectAs } from '../support/db.js';
 import {
   addUser,
+  AUTHENTICATOR_PASSWORD,
   createSupabaseDatabase,
   isError,
   Postgrest,
@@ -192,6 +194,118 @@ describe('switched on with sms_allow_authenticated_send(true)', () => {
     assert.deepEqual(results.map((r) => r.status).sort(), [200, 429, 429]);
   });
 
+  for (const total of [null, 1000]) {
+    test(`under REPEATABLE READ, 15 concurrent requests with a limit of 5 send exactly 5 (the others retry on 40001, then get 429); total_limit ${total}`, async () => {
+      await db.pool.query(`update sms_self_send_settings set per_user_limit = 5, total_limit = $1`, [total]);
+      const user = await addUser(db, { phone: newPhone() });
+      const claims = JSON.stringify({ ...userClaims(user), role: 'authenticated' });
+      const connections = await Promise.all(Array.from({ length: 15 }, () => authenticatorClient()));
+      /** One PostgREST request in a REPEATABLE READ transaction whose snapshot is taken by the request's first statement. */
+      const begin = async (c: pg.Client) => {
+        await c.query('begin isolation level repeatable read');
+        await c.query(`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`, [claims]);
+      };
+      const call = async (c: pg.Client, i: number): Promise<string> => {
+        try {
+          await c.query(`select public.sms_send_to_self($1)`, [`race ${i}`]);
+          await c.query('commit');
+          return 'sent';
+        } catch (err) {
+          await c.query('rollback');
+          return (err as { code: string }).code;
+        }
+      };
+      try {
+        // Every snapshot is taken before any of the calls runs, as it is for requests that arrive together.
+        await Promise.all(connections.map(begin));
+        const outcomes: string[] = [];
+        const seen40001: number[] = [];
+        await Promise.all(
+          connections.map(async (c, i) => {
+            let outcome = await call(c, i);
+            for (let retry = 0; outcome === '40001' && retry < 100; retry++) {
+              seen40001.push(i);
+              await begin(c);
+              outcome = await call(c, i);
+            }
+            outcomes.push(outcome);
+          }),
+        );
+        assert.deepEqual(outcomes.sort(), [...Array(5).fill('sent'), ...Array(10).fill('PT429')].sort());
+        assert.ok(seen40001.length > 0, 'callers with a stale snapshot were told to retry');
+        const sent = await db.pool.query(`select count(*)::int as n from sms_outbox where metadata ->> 'user_id' = $1`, [user]);
+        assert.equal(sent.rows[0].n, 5);
+      } finally {
+        await Promise.all(connections.map((c) => c.end()));
+      }
+    });
+  }
+
+  test("the per-user limit counts the user, however the JWT spells the sub: an upper-case uuid gets no fresh quota", async () => {
+    await db.pool.query(`update sms_self_send_settings set per_user_limit = 2`);
+    const user = await addUser(db, { phone: newPhone() });
+    expectSent(await sendToSelf(user, { body: 'one' }));
+    expectSent(await sendToSelf(user.toUpperCase(), { body: 'two' }));
+    expectError(await sendToSelf(user.toUpperCase(), { body: 'three' }), 429, 'PT429', /this user may send 2/);
+    expectError(await sendToSelf(user, { body: 'four' }), 429, 'PT429');
+    const log = await db.pool.query('select distinct user_id from sms_self_send_log where user_id ilike $1', [user]);
+    assert.deepEqual(log.rows, [{ user_id: user }]);
+  });
+
+  test("the message is the user's, and so is its key: the same user through either spelling of the sub finds it", async () => {
+    const user = await addUser(db, { phone: newPhone() });
+    const id = expectSent(await sendToSelf(user, { body: 'mine', idempotency_key: 'k-owner' }));
+    assert.deepEqual(await sendToSelf(user.toUpperCase(), { body: 'mine', idempotency_key: 'k-owner' }), { status: 200, body: id });
+    const row = await db.pool.query('select owner, idempotency_key from sms_outbox where id = $1', [id]);
+    assert.deepEqual(row.rows[0], { owner: `authenticated:${user}`, idempotency_key: 'k-owner' });
+  });
+
+  test('idempotency_key length is checked and reported as the user gave it (255 fit; 256 is 400 22001 "256 characters")', async () => {
+    const user = await addUser(db, { phone: newPhone() });
+    expectSent(await sendToSelf(user, { body: 'a long key', idempotency_key: 'k'.repeat(220) }));
+    expectSent(await sendToSelf(user, { body: 'the longest key', idempotency_key: 'k'.repeat(255) }));
+    const err = expectError(await sendToSelf(user, { body: 'x', idempotency_key: 'k'.repeat(256) }), 400, '22001', /^idempotency_key has 256 characters; at most 255/);
+    assert.equal(err.details, null);
+    expectError(await sendToSelf(user, { body: 'x', idempotency_key: '' }), 400, '22023', /idempotency_key must not be empty/);
+  });
+
+  test('sizes first: a body longer than max_segments can hold is refused by its length; a user over a limit gets 429 before the body is checked', async () => {
+    const user = await addUser(db, { phone: newPhone() });
+    expectError(await sendToSelf(user, { body: '€a'.repeat(5_000_000) }), 400, '22001', /^body has 10000000 characters; sms_send_to_self allows 1 segments, which hold at most 160$/);
+    await db.pool.query(`update sms_self_send_settings set per_user_limit = 1`);
+    expectSent(await sendToSelf(user, { body: 'one' }));
+    // Over the limit: the body (a control character, 22021 otherwise) is not even looked at.
+    expectError(await sendToSelf(user, { body: 'bad\u0007body' }), 429, 'PT429');
+    const fresh = await addUser(db, { phone: newPhone() });
+    expectError(await sendToSelf(fresh, { body: 'bad\u0007body' }), 400, '22021', /control character/);
+  });
+
+  test("an overload of sms_send created in public by another role does not reach sms_send_to_self's own call", async () => {
+    const evil = `sms_t_evil_${process.pid}_${Date.now() % 100000}`;
+    const admin = new pg.Client({ connectionString: db.adminUrl });
+    await admin.connect();
+    try {
+      await admin.query(`create role ${evil} login password 'evil'`);
+      await admin.query(`grant usage, create on schema public to ${evil}`);
+      const e = await connectAs(db.adminUrl, evil, 'evil');
+      try {
+        // 0008's sms_send_to_self called public.sms_send(recipient, body, idempotency_key => ..., metadata => ...).
+        await e.query(`create function public.sms_send(recipient text, body text, idempotency_key text, metadata jsonb, evil integer default 0)
+                       returns uuid language sql as $$select null::uuid$$`);
+        const user = await addUser(db, { phone: newPhone() });
+        expectSent(await sendToSelf(user, { body: 'still works', idempotency_key: 'k-evil' }));
+        expectSent(await sendToSelf(user, { body: 'and without a key' }));
+        await e.query(`drop function public.sms_send(text, text, text, jsonb, integer)`);
+      } finally {
+        await e.end();
+      }
+    } finally {
+      await admin.query(`drop owned by ${evil}`).catch(() => {});
+      await admin.query(`drop role if exists ${evil}`);
+      await admin.end();
+    }
+  });
+
   test('idempotency_key: a retry returns the same id and is not counted; a different body is 409', async () => {
     await db.pool.query(`update sms_self_send_settings set per_user_limit = 1`);
     const user = await addUser(db, { phone: newPhone() });
@@ -255,6 +369,11 @@ describe('the switch', () => {
     }
   });
 });
+
+/** A connection logged in as PostgREST's authenticator, for requests replayed by hand. */
+function authenticatorClient(): Promise<pg.Client> {
+  return connectAs(db.adminUrl, 'authenticator', AUTHENTICATOR_PASSWORD);
+}
 
 /** The number moves to a new account: taken off `userId`, given to a new, verified user. */
 async function movePhone(userId: string, phone: string): Promise<string> {

@@ -37,6 +37,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrate, type MigrateResult } from '../../src/db/migrate.js';
+import { roleNames } from '../../src/db/roles.js';
 import { serverUrl, withDatabase } from '../support/db.js';
 
 export const API_ROLES = ['anon', 'authenticated', 'service_role'] as const;
@@ -160,7 +161,7 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   ownerUrlObj.username = owner;
   ownerUrlObj.password = password;
   const ownerUrl = ownerUrlObj.toString();
-  const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0 };
+  const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0, roles: roleNames() };
   const pool = new pg.Pool({ connectionString: ownerUrl, max: 5 });
   // drop() ends the database WITH (FORCE): an idle connection told so must not crash the run.
   pool.on('error', () => {});

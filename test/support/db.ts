@@ -20,6 +20,37 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * Runs `sql` (any number of statements) in one transaction on a connection of its own, as the
+ * Supabase CLI applies a migration file; rolls back and rethrows on error.
+ */
+export async function runInOneTransaction(url: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('begin');
+    try {
+      await c.query(sql);
+      await c.query('commit');
+    } catch (err) {
+      await c.query('rollback');
+      throw err;
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+/** A new connection to the database of `databaseUrl`, logged in as `user` (the caller ends it). */
+export async function connectAs(databaseUrl: string, user: string, password: string): Promise<pg.Client> {
+  const u = new URL(databaseUrl);
+  u.username = user;
+  u.password = password;
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  return c;
+}
+
 /** `url` with its database name replaced. */
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
