@@ -318,7 +318,6 @@ export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
        where status = 'queued' and expires_at <= now()
        limit ${limit}
          for update skip locked
-    )
     ), expired as (
     update public.sms_outbox o
        set status = 'expired', done_at = now(), error_message = 'expired before it could be sent', updated_at = now()
