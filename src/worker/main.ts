@@ -96,7 +96,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
     if (requeued) pump.kick();
   });
-  const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
+  const wakeup = new WakeupListener(databaseUrl, log, (dueInMs) => pump.wakeIn(dueInMs));
 
   let stopping: Promise<void> | undefined;
   const closeDatabases = async () => {

@@ -9,8 +9,10 @@
  * - Up to `window` more rows are claimed ahead so the session never waits on a claim; those were
  *   not sent, so a crash only delays them by the lease.
  * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
- *   wake-up lease in sms_wakeup is armed; idle workers renew it), for the next scheduled row, or
- *   for a kick. While messages keep arriving (a backlog, or more than ~300 a second) it disarms
+ *   wake-up lease in sms_wakeup is armed; idle workers renew it), for a kick, or for its timer: set
+ *   for the next scheduled row when it goes idle, and brought forward by `wakeIn` whenever a row
+ *   is put back in the queue for later (a retry's back-off, from this worker's store or another
+ *   worker's NOTIFY), so a retry goes out at its time whatever the pump was doing. While messages keep arriving (a backlog, or more than ~300 a second) it disarms
  *   the lease, so enqueuing costs apps nothing extra (a NOTIFY serialises their commits), and
  *   looks again every few milliseconds; when the flow stops it re-arms, checks once more for rows
  *   committed in between, and again a second later (for app transactions that spanned the
@@ -19,7 +21,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import { armWakeup, claimDue, disarmWakeup, nextDueAt, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
+import { armWakeup, claimDue, disarmWakeup, nextDueInMs, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
 import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
 import { Signal, sleep } from './signal.js';
@@ -59,6 +61,8 @@ export class Pump {
   private stopping = false;
   private loopDone: Promise<void> | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
+  /** When dueTimer fires (performance.now() time). */
+  private dueTimerAt = 0;
   private recheckTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private idle = false;
@@ -87,6 +91,7 @@ export class Pump {
     private readonly events: PumpEvents = {},
   ) {
     this.maxClaim = options.maxClaim ?? Math.max(50, options.window);
+    store.onRetriesQueued((ms) => this.wakeIn(ms));
   }
 
   /** Messages claimed but not yet submitted, and submitted but not yet durably resolved. */
@@ -111,6 +116,27 @@ export class Pump {
   kick(): void {
     this.mayHaveWork = true;
     this.signal.notify();
+  }
+
+  /**
+   * A row falls due in `ms` milliseconds (0: now): a retry put back in the queue, a wake-up with
+   * a due time. Kicks now, or arms the timer for then unless it is already set for earlier.
+   */
+  wakeIn(ms: number): void {
+    if (this.stopping) return;
+    if (ms <= 0) {
+      this.kick();
+      return;
+    }
+    const at = performance.now() + ms;
+    if (this.dueTimer && this.dueTimerAt <= at) return;
+    clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.kick();
+    }, Math.min(ms, 2 ** 31 - 1));
+    this.dueTimer.unref();
   }
 
   /** The session state changed (bound or not): re-evaluate. */
@@ -222,20 +248,17 @@ export class Pump {
   }
 
   private async scheduleNextDue(): Promise<void> {
-    clearTimeout(this.dueTimer);
-    let due: Date | null;
+    let due: number | null;
     try {
-      due = await nextDueAt(this.db);
+      due = await nextDueInMs(this.db);
     } catch (err) {
       this.onDbError(err, 'finding the next scheduled message');
-      due = new Date(Date.now() + 1000);
+      due = 1000;
     }
-    if (!due) return;
     // Due already but not claimable (another worker holds it locked): look again in a second.
-    const delay = Math.max(due.getTime() - Date.now(), 0) || 1000;
-    this.dueTimer = setTimeout(() => this.kick(), Math.min(delay, 2 ** 31 - 1));
-    this.dueTimer.unref();
+    if (due !== null) this.wakeIn(due || 1000);
   }
+
 
   private scheduleRecheck(): void {
     clearTimeout(this.recheckTimer);

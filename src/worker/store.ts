@@ -67,6 +67,8 @@ export interface FlushSummary {
   /** Messages that reached a final status from receipts, by that status. */
   finalFromReceipts: Partial<Record<MessageStatus, number>>;
   inbox: number;
+  /** When the soonest message this flush put back in the queue falls due (ms from the flush), or null. */
+  nextRetryInMs: number | null;
 }
 
 function emptySummary(): FlushSummary {
@@ -81,6 +83,7 @@ function emptySummary(): FlushSummary {
     lateMatches: 0,
     finalFromReceipts: {},
     inbox: 0,
+    nextRetryInMs: null,
   };
 }
 
@@ -89,6 +92,7 @@ export class OutboxStore {
   private readonly inbound: GroupCommit<InboundEvent>;
   /** Flushes and their time since the last `takeStats()`, for the pipeline debug line. */
   private stats = { flushes: 0, items: 0, ms: 0 };
+  private readonly retryListeners: ((dueInMs: number) => void)[] = [];
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -110,6 +114,15 @@ export class OutboxStore {
   /** Resolves once the receipt or incoming part is committed (then deliver_sm_resp may go). */
   recordInbound(event: InboundEvent): Promise<void> {
     return this.inbound.add(event);
+  }
+
+  /**
+   * Calls `listener` after each committed flush that put messages back in the queue (transient
+   * errors, unknown outcomes), with how long until the soonest of them falls due: the pump arms
+   * its timer with it, so a retry goes out at its back-off time even when the pump is idle.
+   */
+  onRetriesQueued(listener: (dueInMs: number) => void): void {
+    this.retryListeners.push(listener);
   }
 
   get pending(): number {
@@ -184,7 +197,8 @@ export class OutboxStore {
     // when a flush is retried after a failure: rows already written no longer match the fence.
     const write = async (db: Kysely<Database>) => {
       const { sent, waiting: waitingForParts } = await markSent(db, workerId, accepted, candidates);
-      const unsentStatus = await markUnsent(db, workerId, unsent);
+      const { statuses: unsentStatus, nextDueInMs } = await markUnsent(db, workerId, unsent);
+      summary.nextRetryInMs = nextDueInMs;
       summary.sent = sent.size;
       const permanentIds = new Set(unsent.filter((u) => u.permanent).map((u) => u.id));
       for (const [id, status] of unsentStatus) {
@@ -220,6 +234,7 @@ export class OutboxStore {
       });
     }
     this.events.onCommitted?.(summary);
+    if (summary.nextRetryInMs !== null) for (const listener of this.retryListeners) listener(summary.nextRetryInMs);
   }
 
   private async writeInbound(events: InboundEvent[]): Promise<void> {
