@@ -18,13 +18,14 @@
  *   committed in between, and again a second later (for app transactions that spanned the
  *   re-arming). An idle pump never polls.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
 import { armWakeup, claimDue, disarmWakeup, nextDueInMs, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
 import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
-import { Signal, sleep } from './signal.js';
+import { Signal } from './signal.js';
 
 /**
  * Above this arrival rate (FLOW_ROWS claimed within FLOW_WINDOW_MS, about 300 a second) the pump
@@ -63,6 +64,8 @@ export class Pump {
   private dueTimer: NodeJS.Timeout | undefined;
   /** When dueTimer fires (performance.now() time). */
   private dueTimerAt = 0;
+  /** Aborted by stop(): ends the pauses after a database error at once. */
+  private readonly stopped = new AbortController();
   private recheckTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private idle = false;
@@ -144,8 +147,12 @@ export class Pump {
     this.signal.notify();
   }
 
-  /** Kicks the pump and resolves when it next runs out of due work (for the sms_drain task). */
+  /**
+   * Kicks the pump and resolves when it next runs out of due work (for the sms_drain task), or at
+   * once when it is stopping (it claims nothing more, so there is nothing to wait for).
+   */
   drainOnce(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     this.kick();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -156,6 +163,8 @@ export class Pump {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
+    for (const w of this.idleWaiters.splice(0)) w();
     clearInterval(this.statsTimer);
     clearInterval(this.wakeupTimer);
     clearTimeout(this.pollTimer);
@@ -209,7 +218,7 @@ export class Pump {
         } catch (err) {
           this.onDbError(err, 'claiming due messages');
           this.mayHaveWork = true;
-          await sleep(1000);
+          await this.pause(1000);
           continue;
         }
         this.queue.push(...claimed);
@@ -259,6 +268,10 @@ export class Pump {
     if (due !== null) this.wakeIn(due || 1000);
   }
 
+  /** Waits `ms`, or less when the pump is stopped meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.stopped.signal, ref: false }).catch(() => {});
+  }
 
   private scheduleRecheck(): void {
     clearTimeout(this.recheckTimer);
