@@ -177,7 +177,7 @@ test('stop() returns claimed, unsent messages to the queue and waits for those i
   assert.equal(sim.counters.submits, 2);
 });
 
-test('drainOnce resolves when the pump runs out of due work, and at once when it is stopping', async () => {
+test('drainOnce resolves when the pump runs out of due work, and at once once it has stopped', async () => {
   const { pump } = await setup({ sim: { responseDelayMs: 100 } });
   await sleep(1200);
   // Rows nothing announced: only the kick of drainOnce finds them.
@@ -186,8 +186,9 @@ test('drainOnce resolves when the pump runs out of due work, and at once when it
   const { rows } = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'queued'`);
   assert.equal(rows[0]!.n, 0, 'every due row claimed before it resolved');
 
-  const stopping = pump.stop(2000);
+  // A sms_drain job that starts while the worker shuts down, after the pump stopped, must not
+  // wait (30 s, holding Graphile Worker's shutdown) for a pump that claims no more.
+  await pump.stop(2000);
   const drained = await Promise.race([pump.drainOnce().then(() => 'resolved'), sleep(2000).then(() => 'still waiting')]);
-  assert.equal(drained, 'resolved', 'a sms_drain job started during shutdown does not wait for a pump that claims no more');
-  await stopping;
+  assert.equal(drained, 'resolved');
 });

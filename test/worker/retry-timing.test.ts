@@ -135,13 +135,15 @@ test('the worker that queued a retry stops before it falls due: another worker s
 
 test('claimed messages a stopping worker returns to the queue go out at once on an idle worker', async (t) => {
   const window = 5;
-  // Slow responses keep the first worker's window full, so it holds a second window claimed ahead.
-  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 3000 });
-  const a = startWorkerProcess(workerEnv(sim, 'release-a', { SMPP_WINDOW: String(window) }));
+  // Slow responses keep the first worker's window full, so it holds a second window claimed ahead
+  // for as long as the second worker takes to start (a few seconds on a loaded machine).
+  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 10_000 });
+  const slow = { SMPP_RESPONSE_TIMEOUT_S: '30' };
+  const a = startWorkerProcess(workerEnv(sim, 'release-a', { ...slow, SMPP_WINDOW: String(window) }));
   let b: WorkerProcess | undefined;
   try {
     await a.waitForLog(/SMPP session bound/);
-    await clearOfCron(tdb.pool, 15);
+    await clearOfCron(tdb.pool, 25);
     const { rows } = await tdb.pool.query<{ id: string }>(
       `select sms_send('+7999100' || lpad(i::text, 4, '0'), 'released ' || i) as id from generate_series(1, $1::int) i`,
       [2 * window],
@@ -151,9 +153,11 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
     }, 5000);
-    b = startWorkerProcess(workerEnv(sim, 'release-b'));
+    b = startWorkerProcess(workerEnv(sim, 'release-b', slow));
     await b.waitForLog(/SMPP session bound/);
-    await sleep(300); // B has looked at the queue, found nothing it may take, and gone idle
+    // B looks at the queue, finds nothing it may take, arms its wake-up, looks again a second
+    // later, and goes idle.
+    await sleep(2000);
     assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
 
     a.child.kill('SIGTERM');
@@ -167,7 +171,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     const after = Math.max(...onB.map((s) => wallTime(s) - releasedAt));
     assert.ok(after <= TOLERANCE_MS, `the last released message went out ${after} ms after the release`);
     assert.equal(await a.exited, 0);
-    await waitForStatuses(tdb.pool, ids, ['delivered'], 20_000);
+    await waitForStatuses(tdb.pool, ids, ['delivered'], 30_000);
     const owners = await tdb.pool.query<{ worker_id: string; n: number }>(
       'select worker_id, count(*)::int as n from sms_outbox where id = any($1::uuid[]) group by worker_id order by worker_id',
       [ids],
