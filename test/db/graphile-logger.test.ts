@@ -5,19 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { graphileLogger } from '../../src/db/graphile-logger.js';
+import { captureLogs } from '../support/log-capture.js';
 
 test('graphileLogger maps Graphile levels onto pino and keeps only the error\'s message and code', () => {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = graphileLogger(pino({ level: 'trace' }, sink)).scope({ label: 'worker', taskIdentifier: 'sms_expire' });
+  const { lines, logger: pinoLogger } = captureLogs('trace');
+  const logger = graphileLogger(pinoLogger).scope({ label: 'worker', taskIdentifier: 'sms_expire' });
   const pgClient = { connectionParameters: { password: 'never-logged' } };
   logger.error('Failed task sms_expire', { error: Object.assign(new Error('syntax error at or near ")"'), { code: '42601', client: pgClient }) });
   logger.warn('Runner stopping');

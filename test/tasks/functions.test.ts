@@ -5,9 +5,7 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { pino } from 'pino';
 import type { WorkerConfig } from '../../src/config.js';
 import { SmppSession } from '../../src/smpp/session.js';
 import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
@@ -22,6 +20,7 @@ import { OutboxStore } from '../../src/worker/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertInbox, insertInboxPart, insertMessage, insertMessages, insertReceipt, truncateAll } from '../support/rows.js';
 import { logger as silent, sessionOptions } from '../smpp/helpers.js';
+import { captureLogs } from '../support/log-capture.js';
 
 let tdb: TestDatabase;
 let sim: Simulator;
@@ -65,16 +64,7 @@ after(async () => {
 
 /** A task context on the test database whose log lines and expiry counts are kept. */
 function context() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    }),
-  );
+  const { lines, logger } = captureLogs();
   const expired: number[] = [];
   const ctx: TaskContext = { db: tdb.db, logger, pump, config, onExpired: (n) => expired.push(n) };
   return { ctx, lines, expired };

@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitForStatuses } from '../support/worker-process.js';
 import { insertMessage, truncateAll } from '../support/rows.js';
 import { logger, sessionOptions } from '../smpp/helpers.js';
+import { waitFor } from '../ops/helpers.js';
 
 let tdb: TestDatabase;
 let running: { stop: () => Promise<void> }[] = [];
@@ -81,16 +82,6 @@ async function send(recipient: string, body: string, extra = ''): Promise<string
   return rows[0]!.id;
 }
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 async function dueAt(id: string): Promise<number> {
   const { rows } = await tdb.pool.query<{ next_attempt_at: Date }>('select next_attempt_at from sms_outbox where id = $1', [id]);
   return rows[0]!.next_attempt_at.getTime();
@@ -108,7 +99,7 @@ test('claims what is due and submits it, never more than the window at once', as
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async () => {
   const { sim } = await setup({ sim: { responseDelayMs: 1500, failNextSubmitsTo: { '79990000501': { status: STATUS.ESME_RSYSERR, times: 1 } } }, listen: true });
   const id = await send('+79990000501', 'retry me');
-  const submits = await until('the retry', () => (sim.received.submits.length >= 2 ? sim.received.submits : undefined));
+  const submits = await waitFor('the retry', () => (sim.received.submits.length >= 2 ? sim.received.submits : undefined));
   assert.equal(submits[0]!.status, STATUS.ESME_RSYSERR);
   const late = wallTime(submits[1]!) - (await dueAt(id));
   assert.ok(Math.abs(late) <= 1000, `the retry went out ${late} ms from its due time`);
@@ -117,13 +108,13 @@ test('a transient error that arrives after the pump went idle is retried at its 
 test('throttled past the session\'s give-up time: queued again, and sent at its back-off time', async () => {
   const { sim } = await setup({ sim: { throttleRate: 1 }, session: { throttleGiveUpMs: 300 } });
   const id = await send('+79990000502', 'throttled');
-  await until('the message queued again', async () => {
+  await waitFor('the message queued again', async () => {
     const { rows } = await tdb.pool.query<{ status: string; error_code: string }>('select status, error_code from sms_outbox where id = $1', [id]);
     return rows[0]!.status === 'queued' && rows[0]!.error_code === 'ESME_RTHROTTLED';
   });
   sim.configure({ throttleRate: 0 });
   const throttled = sim.received.submits.length;
-  const accepted = await until('the retry accepted', () => sim.received.submits.slice(throttled).find((s) => s.status === 0));
+  const accepted = await waitFor('the retry accepted', () => sim.received.submits.slice(throttled).find((s) => s.status === 0));
   const late = wallTime(accepted) - (await dueAt(id));
   assert.ok(Math.abs(late) <= 1000, `the retry went out ${late} ms from its due time`);
   await waitForStatuses(tdb.pool, [id], ['delivered']);
@@ -133,7 +124,7 @@ test('a scheduled message goes out at its send_at, not before', async () => {
   const { sim } = await setup({ listen: true });
   const id = await send('+79990000503', 'later', `, send_at => now() + interval '1500 milliseconds'`);
   const due = await dueAt(id);
-  const wire = await until('the scheduled submit', () => sim.received.submits[0]);
+  const wire = await waitFor('the scheduled submit', () => sim.received.submits[0]);
   const late = wallTime(wire) - due;
   assert.ok(late >= -5 && late <= 1000, `sent ${late} ms after send_at`);
 });
@@ -145,7 +136,7 @@ test('wakeIn keeps the earliest due time: a later one does not postpone it', asy
   const started = Date.now();
   pump.wakeIn(1000);
   pump.wakeIn(5000);
-  const wire = await until('the submit', () => sim.received.submits[0]);
+  const wire = await waitFor('the submit', () => sim.received.submits[0]);
   const after = wallTime(wire) - started;
   assert.ok(after >= 900 && after <= 2000, `sent ${after} ms after wakeIn(1000)`);
 });
@@ -163,7 +154,7 @@ test('nothing is claimed while the session is not bound; the bind starts the dra
 test('stop() returns claimed, unsent messages to the queue and waits for those in flight', async () => {
   const { sim, pump } = await setup({ window: 2, sim: { responseDelayMs: 400 }, listen: true });
   const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999400' || lpad(i::text, 4, '0'), 'stop ' || i) as id from generate_series(1, 6) i`);
-  await until('two in flight and two claimed ahead', () => pump.held.inFlight === 2 && pump.held.queued === 2);
+  await waitFor('two in flight and two claimed ahead', () => pump.held.inFlight === 2 && pump.held.queued === 2, 8000, 10);
   await pump.stop(3000);
   assert.deepEqual(pump.held, { queued: 0, inFlight: 0 });
   const { rows: statuses } = await tdb.pool.query<{ status: string; attempts: number; n: number }>(

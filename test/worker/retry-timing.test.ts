@@ -20,6 +20,8 @@ import { startSimulator, type Simulator, type SubmitRecord } from '../../src/smp
 import { STATUS } from '../../src/smpp/command-status.js';
 import { DEFAULT_RETRY_BASE_MS } from '../../src/worker/retry-policy.js';
 import { clearOfCron } from '../support/jobs.js';
+import { insertMessage } from '../support/rows.js';
+import { waitFor } from '../ops/helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,16 +43,6 @@ function workerEnv(sim: Simulator, id: string, extra: Record<string, string> = {
   return { DATABASE_URL: tdb.url, SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`, SMS_WORKER_ID: id, SMPP_RECONNECT_MAX_S: '1', ...extra };
 }
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 const wallTime = (r: SubmitRecord) => performance.timeOrigin + r.at;
 
 async function send(recipient: string, body: string): Promise<string> {
@@ -64,7 +56,7 @@ async function send(recipient: string, body: string): Promise<string> {
  * is the worker's back-off after the error.
  */
 async function assertRetriedOnTime(sim: Simulator, id: string, body: string, responseDelayMs: number, timeoutMs: number) {
-  const submits = await until(`the retry of "${body}" on the wire`, () => {
+  const submits = await waitFor(`the retry of "${body}" on the wire`, () => {
     const s = sim.received.submits.filter((r) => r.text === body);
     return s.length >= 2 ? s : undefined;
   }, timeoutMs);
@@ -112,11 +104,11 @@ test('the worker that queued a retry stops before it falls due: another worker s
     await Promise.all(Object.values(workers).map((w) => w.waitForLog(/SMPP session bound/)));
     await clearOfCron(tdb.pool, 12);
     const id = await send('+79990000302', 'retry after a stop');
-    const holder = await until('a worker to claim it', async () => {
+    const holder = await waitFor('a worker to claim it', async () => {
       const { rows } = await tdb.pool.query<{ worker_id: string | null }>(`select worker_id from sms_outbox where id = $1 and status = 'sending'`, [id]);
       return rows[0]?.worker_id ?? undefined;
     }, 5000);
-    await until('the transient error to queue it again', async () => {
+    await waitFor('the transient error to queue it again', async () => {
       const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_outbox where id = $1', [id]);
       return rows[0]?.status === 'queued';
     }, 5000);
@@ -135,39 +127,33 @@ test('the worker that queued a retry stops before it falls due: another worker s
 
 test('claimed messages a stopping worker returns to the queue go out at once on an idle worker', async (t) => {
   const window = 5;
-  // Slow responses keep the first worker's window full, so it holds a second window claimed ahead
-  // for as long as the second worker takes to start (a few seconds on a loaded machine).
-  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 10_000 });
-  const slow = { SMPP_RESPONSE_TIMEOUT_S: '30' };
-  const a = startWorkerProcess(workerEnv(sim, 'release-a', { ...slow, SMPP_WINDOW: String(window) }));
-  let b: WorkerProcess | undefined;
+  // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
+  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 4000 });
+  let a: WorkerProcess | undefined;
+  const b = startWorkerProcess(workerEnv(sim, 'release-b'));
   try {
-    await a.waitForLog(/SMPP session bound/);
+    await b.waitForLog(/SMPP session bound/);
+    // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle.
+    await sleep(2000);
     await clearOfCron(tdb.pool, 25);
-    const { rows } = await tdb.pool.query<{ id: string }>(
-      `select sms_send('+7999100' || lpad(i::text, 4, '0'), 'released ' || i) as id from generate_series(1, $1::int) i`,
-      [2 * window],
-    );
-    const ids = rows.map((r) => r.id);
-    await until(`worker A to hold all ${2 * window}`, async () => {
+    // Rows written without sms_send (no NOTIFY): idle B does not notice them; A takes them all
+    // when it starts.
+    const ids: string[] = [];
+    for (let i = 0; i < 2 * window; i++) ids.push(await insertMessage(tdb.pool, { label: `released ${i}`, status: 'queued', body: `released ${i}` }));
+    a = startWorkerProcess(workerEnv(sim, 'release-a', { SMPP_WINDOW: String(window) }));
+    await waitFor(`worker A to hold all ${2 * window}`, async () => {
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
-    }, 5000);
-    b = startWorkerProcess(workerEnv(sim, 'release-b', slow));
-    await b.waitForLog(/SMPP session bound/);
-    // B looks at the queue, finds nothing it may take, arms its wake-up, looks again a second
-    // later, and goes idle.
-    await sleep(2000);
-    assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
-
+    }, 20_000, 10);
     a.child.kill('SIGTERM');
     const released = await a.waitForLog(/returned claimed, unsent messages to the queue/);
     assert.equal(released.released, window);
+    assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     const releasedAt = Number(released.time);
-    const onB = await until('B to submit the released messages', () => {
+    const onB = await waitFor('B to submit the released messages', () => {
       const s = sim.received.submits.slice(window);
       return s.length >= window ? s : undefined;
-    }, 8000);
+    }, 8000, 10);
     const after = Math.max(...onB.map((s) => wallTime(s) - releasedAt));
     assert.ok(after <= TOLERANCE_MS, `the last released message went out ${after} ms after the release`);
     assert.equal(await a.exited, 0);
@@ -179,8 +165,8 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     assert.deepEqual(owners.rows, [{ worker_id: 'release-a', n: window }, { worker_id: 'release-b', n: window }]);
     t.diagnostic(`released messages went out on B within ${after} ms`);
   } finally {
-    await a.stop();
-    await b?.stop();
+    await a?.stop();
+    await b.stop();
     await sim.stop();
   }
 });

@@ -7,14 +7,13 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { claimDue, type ClaimedMessage } from '../../src/db/outbox.js';
 import { createDb, createPool } from '../../src/db/pool.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { OutboxStore, type FlushSummary } from '../../src/worker/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { truncateAll } from '../support/rows.js';
+import { captureLogs } from '../support/log-capture.js';
 import { bound, type Harness } from '../smpp/helpers.js';
 
 let tdb: TestDatabase;
@@ -37,22 +36,8 @@ after(async () => {
   await tdb?.drop();
 });
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    }),
-  );
-  return { lines, logger };
-}
-
 /** A store on the test database, its flush summaries, and the retry due times it reported. */
-function makeStore(db = tdb.db, logger = capture().logger) {
+function makeStore(db = tdb.db, logger = captureLogs().logger) {
   const summaries: FlushSummary[] = [];
   const store = new OutboxStore(db, logger, { workerId: 'w1', retryBaseMs: 1000, retryMaxMs: 60_000 }, { onCommitted: (s) => summaries.push(s) });
   const retries: number[] = [];
@@ -152,7 +137,7 @@ test('a receipt that arrives before its own submit result is stored, then matche
 
 test('a flush that fails because Postgres dropped the connection is retried on a new one and written once', async () => {
   const pool = createPool(tdb.url, { max: 2, applicationName: 'store under test' });
-  const { lines, logger } = capture();
+  const { lines, logger } = captureLogs();
   const { store } = makeStore(createDb(pool), logger);
   const [m] = await enqueue(['79990000407']);
   h.sim.configure({ receipts: false });
