@@ -12,11 +12,12 @@
  *   wake-up lease in sms_wakeup is armed; idle workers renew it), for a kick, or for its timer: set
  *   for the next scheduled row when it goes idle, and brought forward by `wakeIn` whenever a row
  *   is put back in the queue for later (a retry's back-off, from this worker's store or another
- *   worker's NOTIFY), so a retry goes out at its time whatever the pump was doing. While messages keep arriving (a backlog, or more than ~300 a second) it disarms
- *   the lease, so enqueuing costs apps nothing extra (a NOTIFY serialises their commits), and
- *   looks again every few milliseconds; when the flow stops it re-arms, checks once more for rows
- *   committed in between, and again a second later (for app transactions that spanned the
- *   re-arming). An idle pump never polls.
+ *   worker's NOTIFY), so a retry goes out at its time whatever the pump was doing. While messages
+ *   keep arriving (a backlog, or more than ~300 a second) it disarms the lease, so enqueuing costs
+ *   apps nothing extra (a NOTIFY serialises their commits), and looks again every few
+ *   milliseconds; when the flow stops it re-arms, checks once more for rows committed in between,
+ *   and again a second later (for app transactions that spanned the re-arming). An idle pump
+ *   never polls.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
