@@ -117,7 +117,9 @@ test('a failed flush is retried until it commits: every item resolves once and i
 
 test('close() with the database stuck: after the timeout, unwritten items are rejected, none half-written; later adds are refused', async () => {
   const w = writer(impatient);
-  const gc = new GroupCommit<number>({ flush: w.flush, retryDelayMs: () => 20 });
+  // Slow retries: the batch being written cannot use up its attempts (and take the queued items
+  // as the next batch) before close() times out.
+  const gc = new GroupCommit<number>({ flush: w.flush, retryDelayMs: () => 400 });
   const lock = await holdLock();
   try {
     const outcomes = [20, 21, 22].map((v) =>
