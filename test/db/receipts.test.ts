@@ -5,7 +5,7 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyReceipts, markMatched, oldestUnmatched, purgeReceipts, receiptsById, storeUnmatched } from '../../src/db/receipts.js';
+import { applyReceipts, markMatched, oldestUnmatched, purgeReceipts, receiptsById, storeUnmatched, type ReceiptMatch } from '../../src/db/receipts.js';
 import { receiptIdCandidates } from '../../src/smpp/message-id.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Listener } from '../support/notifications.js';
@@ -30,6 +30,10 @@ after(async () => {
 });
 
 const receipt = (rawId: string, state: string | null = 'DELIVRD', error: string | null = '000') => ({ candidates: receiptIdCandidates(rawId), state, error });
+
+/** What a match says about the receipt and its message, in batch order. */
+const summary = (matches: ReceiptMatch[]) =>
+  matches.map(({ index, outboxId, finalStatus }) => ({ index, outboxId, finalStatus })).sort((a, b) => a.index - b.index);
 
 async function message(label: string): Promise<Record<string, unknown>> {
   const { rows } = await tdb.pool.query(`select * from sms_outbox where metadata->>'label' = $1`, [label]);
@@ -61,7 +65,7 @@ test('applyReceipts matches each receipt by its id in any form and sets a single
     receipt('AA03', 'EXPIRED', '099'),
   ]);
   assert.deepEqual(
-    matches.sort((a, b) => a.index - b.index),
+    summary(matches),
     [
       { index: 0, outboxId: ids.get('hex'), finalStatus: 'delivered' },
       { index: 2, outboxId: ids.get('decimal'), finalStatus: 'delivered' },
@@ -97,7 +101,7 @@ test('applyReceipts: a recycled id goes to the part submitted last; progress sta
   ]);
   const first = await applyReceipts(tdb.db, [receipt('B0B0'), receipt('C0C0', 'ENROUTE', null)]);
   assert.deepEqual(
-    first.sort((a, b) => a.index - b.index),
+    summary(first),
     [
       { index: 0, outboxId: ids.get('new holder'), finalStatus: 'delivered' },
       { index: 1, outboxId: ids.get('in progress'), finalStatus: null },
@@ -119,15 +123,15 @@ test('applyReceipts decides a multi-part message from all its parts: delivered w
     { label: 'two parts, one fails', status: 'sent', messageIds: ['E1', 'E2'] },
   ]);
   const m1 = await applyReceipts(tdb.db, [receipt('D1'), receipt('D3')]);
-  assert.deepEqual(m1.map((m) => m.finalStatus), [null, null]);
+  assert.deepEqual(summary(m1).map((m) => m.finalStatus), [null, null]);
   assert.equal((await message('three parts')).status, 'sent');
   assert.deepEqual(await parts('three parts'), [[1, 'DELIVRD'], [2, null], [3, 'DELIVRD']]);
   const m2 = await applyReceipts(tdb.db, [receipt('D2')]);
-  assert.deepEqual(m2, [{ index: 0, outboxId: ids.get('three parts'), finalStatus: 'delivered' }]);
+  assert.deepEqual(summary(m2), [{ index: 0, outboxId: ids.get('three parts'), finalStatus: 'delivered' }]);
   assert.equal((await message('three parts')).receipt_state, 'DELIVRD');
 
   const m3 = await applyReceipts(tdb.db, [receipt('E2', 'EXPIRED', '077')]);
-  assert.deepEqual(m3, [{ index: 0, outboxId: ids.get('two parts, one fails'), finalStatus: 'expired' }]);
+  assert.deepEqual(summary(m3), [{ index: 0, outboxId: ids.get('two parts, one fails'), finalStatus: 'expired' }]);
   const failed = await message('two parts, one fails');
   assert.deepEqual([failed.status, failed.receipt_state, failed.error_code], ['expired', 'EXPIRED', '077']);
   await applyReceipts(tdb.db, [receipt('E1')]);
