@@ -124,7 +124,12 @@ test('a receipt that arrives before its own submit result is stored, then matche
   const { store, summaries } = makeStore();
   h.sim.configure({ receiptBeforeResponse: true });
   const [m] = await enqueue(['79990000406']);
-  await submitAndRecord(store, m!);
+  const result = await h.session.submit({ id: m!.id, source: m!.sender, destination: m!.recipient, body: m!.body });
+  // The receipt came first on the wire; let its write commit before the result's (the two run on
+  // their own connections, so otherwise either may commit first: the other orders are the rows
+  // matched at once, or re-matched behind the outcome flush).
+  await store.idle();
+  await store.recordResult(m!, result);
   await waitForStatus(m!.id, 'delivered');
   const { rows } = await tdb.pool.query('select outbox_id, matched_at from sms_receipt');
   assert.equal(rows.length, 1);
