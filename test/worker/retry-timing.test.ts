@@ -145,10 +145,10 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
     }, 20_000, 10);
+    assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     a.child.kill('SIGTERM');
     const released = await a.waitForLog(/returned claimed, unsent messages to the queue/);
     assert.equal(released.released, window);
-    assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     const releasedAt = Number(released.time);
     const onB = await waitFor('B to submit the released messages', () => {
       const s = sim.received.submits.slice(window);
