@@ -18,6 +18,13 @@ Exit codes: 0 stopped cleanly; 1 unexpected error; 69 the database is unreachabl
 /** Past the drain's own bound, a stuck shutdown is cut short so systemd never needs SIGKILL. */
 export const SHUTDOWN_GRACE_MS = 5000;
 
+/**
+ * After `worker stopped` every socket and timer of the worker is closed, so the process ends by
+ * itself within milliseconds. Should anything still hold it (a bug, or a library's handle), it
+ * exits anyway this long after, logging what was left open.
+ */
+export const EXIT_AFTER_STOP_MS = 1000;
+
 export async function workerCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('worker', args, {}, HELP)) return 0;
   const config = loadConfig();
@@ -47,11 +54,18 @@ export async function workerCommand(args: string[]): Promise<number> {
         logger.error({ afterMs: boundMs }, 'shutdown did not finish in time; exiting without it');
         process.exit(1);
       }, boundMs).unref();
+      const exitSoon = (code: number) => {
+        setTimeout(() => {
+          logger.warn({ open: process.getActiveResourcesInfo() }, 'still running after the worker stopped; exiting');
+          process.exit(code);
+        }, EXIT_AFTER_STOP_MS).unref();
+        resolve(code);
+      };
       worker.stop().then(
-        () => resolve(0),
+        () => exitSoon(0),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          resolve(1);
+          exitSoon(1);
         },
       );
     };

@@ -3,7 +3,7 @@
  * submit outcome (sending → sent | queued again | failed), and the lease that lets another worker
  * take over the rows of one that died.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, Encoding, MessageStatus } from './schema.js';
 import type { StoredReceipt } from './receipts.js';
 
@@ -106,20 +106,50 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
 }
 
 /**
- * When the next queued row falls due (the earliest next_attempt_at), or null when none is queued.
- * One index probe per priority level.
+ * How long until the next queued row falls due (its earliest next_attempt_at), in milliseconds by
+ * Postgres's clock (so a worker whose clock is off still wakes on time), 0 when one is due now,
+ * or null when none is queued. One index probe per priority level.
  */
-export async function nextDueAt(db: Db): Promise<Date | null> {
-  const { rows } = await sql<{ due: Date | null }>`
-    select min(c.next_attempt_at) as due
-      from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
-      cross join lateral (
-        select o.next_attempt_at from public.sms_outbox o
-         where o.status = 'queued' and o.priority = p.priority
-         order by o.next_attempt_at limit 1
-      ) c
+export async function nextDueInMs(db: Db): Promise<number | null> {
+  const { rows } = await sql<{ due_in_ms: number | null }>`
+    select ${dueInMs(sql`d.at`)} as due_in_ms
+      from (
+        select min(c.next_attempt_at) as at
+          from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
+          cross join lateral (
+            select o.next_attempt_at from public.sms_outbox o
+             where o.status = 'queued' and o.priority = p.priority
+             order by o.next_attempt_at limit 1
+          ) c
+      ) d
   `.execute(db);
-  return rows[0]?.due ?? null;
+  const ms = rows[0]?.due_in_ms;
+  return ms === null || ms === undefined ? null : Number(ms);
+}
+
+/** Milliseconds from now (the statement's clock) until the column `at`, rounded up; 0 when past; null for null. */
+function dueInMs(at: RawBuilder<unknown>): RawBuilder<number | null> {
+  // greatest() skips nulls: without the case, "no row" would read as "due now".
+  return sql<number | null>`case when ${at} is not null then greatest(0, ceil(extract(epoch from ${at} - clock_timestamp()) * 1000))::float8 end`;
+}
+
+/**
+ * Rows put back in the queue wake every worker: a NOTIFY on the channel sms_send uses, with an
+ * empty payload when they are due now and `{"due_in_ms": N}` when they fall due later (a retry's
+ * back-off), so each worker arms a timer for them. The worker that requeued them may stop, or lose
+ * its session, before they fall due; another must not wait for the sms_drain cron job.
+ */
+export const WAKEUP_CHANNEL = 'sms_outbox_wakeup';
+
+/** The due time a wake-up notification carries (see WAKEUP_CHANNEL): ms from now, 0 for now. */
+export function parseWakeupPayload(payload: string | undefined): number {
+  if (!payload) return 0;
+  try {
+    const ms = Number((JSON.parse(payload) as { due_in_ms?: unknown }).due_in_ms);
+    return Number.isFinite(ms) && ms > 0 ? ms : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** How long an idle worker's arming of the wake-up holds; it renews it well before. */
@@ -158,7 +188,8 @@ export async function renewLeases(db: Db, workerId: string, leaseSeconds: number
 
 /**
  * Takes back rows whose worker stopped renewing its lease (killed, frozen, cut off): they return
- * to the queue, or fail when their attempts are used up. Any worker runs this every few seconds.
+ * to the queue, due now (every worker is woken), or fail when their attempts are used up. Any
+ * worker runs this every few seconds.
  */
 export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
   const { rows } = await sql<{ status: MessageStatus }>`
@@ -179,8 +210,10 @@ export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; 
     returning o.id, o.status
     ), announced as (
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from taken where status = 'failed'
+    ), woken as (
+      select pg_notify(${WAKEUP_CHANNEL}, '') where exists (select from taken where status = 'queued')
     )
-    select status, (select count(*) from announced) as announced from taken
+    select status, (select count(*) from announced) as announced, (select count(*) from woken) as woken from taken
   `.execute(db);
   const failed = rows.filter((r) => r.status === 'failed').length;
   return { requeued: rows.length - failed, failed };
@@ -194,16 +227,24 @@ export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; 
 // mostly dead entries it cannot see; this way each row is reached through the primary key. Status changes an app may care about are announced with pg_notify in
 // the same statement (see migrations/0007_worker.sql).
 
-/** Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt. */
+/**
+ * Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt,
+ * and wakes the other workers for them.
+ */
 export async function releaseUnsent(db: Db, workerId: string, claims: { id: string; attempts: number }[]): Promise<number> {
   if (!claims.length) return 0;
   const batch = JSON.stringify(claims.map((c) => ({ id: c.id, attempts: c.attempts })));
   const { rows } = await sql<{ id: string }>`
+    with released as (
     update public.sms_outbox o
        set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
       from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int)
      where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
     returning o.id
+    ), woken as (
+      select pg_notify(${WAKEUP_CHANNEL}, '') where exists (select from released)
+    )
+    select id, (select count(*) from woken) as woken from released
   `.execute(db);
   return rows.length;
 }
@@ -272,17 +313,24 @@ export async function markSent(
   return { sent: new Set(rows.map((r) => r.id)), waiting: rows[0]?.waiting ?? [] };
 }
 
+export interface UnsentOutcome {
+  /** The new status of every row that changed. */
+  statuses: Map<string, MessageStatus>;
+  /** When the soonest row put back in the queue falls due (ms from now), or null when none was. */
+  nextDueInMs: number | null;
+}
+
 /**
  * sending → failed (permanent error), or → queued after its back-off (transient error, unknown
- * outcome), or → failed when sms_settings.max_attempts are used up. Returns the new status of
- * every row that changed.
+ * outcome), or → failed when sms_settings.max_attempts are used up. Rows queued again wake every
+ * worker for their due time (see WAKEUP_CHANNEL).
  */
-export async function markUnsent(db: Db, workerId: string, results: UnsentResult[]): Promise<Map<string, MessageStatus>> {
-  if (!results.length) return new Map();
+export async function markUnsent(db: Db, workerId: string, results: UnsentResult[]): Promise<UnsentOutcome> {
+  if (!results.length) return { statuses: new Map(), nextDueInMs: null };
   const batch = JSON.stringify(
     results.map((r) => ({ id: r.id, attempts: r.attempts, permanent: r.permanent, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
   );
-  const { rows } = await sql<{ id: string; status: MessageStatus }>`
+  const { rows } = await sql<{ id: string; status: MessageStatus; due_in_ms: number | null }>`
     with r as (
       select r.*, r.permanent or r.attempts >= s.max_attempts as final
         from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
@@ -301,13 +349,21 @@ export async function markUnsent(db: Db, workerId: string, results: UnsentResult
              updated_at = now()
         from r
        where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
-      returning o.id, o.status
+      returning o.id, o.status, o.next_attempt_at
     ), announced as (
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from changed where status = 'failed'
+    ), soonest as (
+      select ${dueInMs(sql`q.at`)} as due_in_ms from (select min(next_attempt_at) as at from changed where status = 'queued') q
+    ), woken as (
+      select pg_notify(${WAKEUP_CHANNEL}, case when due_in_ms > 0 then json_build_object('due_in_ms', due_in_ms)::text else '' end)
+        from soonest where due_in_ms is not null
     )
-    select id, status, (select count(*) from announced) as announced from changed
+    select id, status, (select count(*) from announced) as announced,
+           (select due_in_ms from soonest) as due_in_ms, (select count(*) from woken) as woken
+      from changed
   `.execute(db);
-  return new Map(rows.map((r) => [r.id, r.status]));
+  const due = rows[0]?.due_in_ms;
+  return { statuses: new Map(rows.map((r) => [r.id, r.status])), nextDueInMs: due === null || due === undefined ? null : Number(due) };
 }
 
 /** Marks queued rows past expires_at as `expired` (the housekeeping sweep). */
@@ -318,7 +374,6 @@ export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
        where status = 'queued' and expires_at <= now()
        limit ${limit}
          for update skip locked
-    )
     ), expired as (
     update public.sms_outbox o
        set status = 'expired', done_at = now(), error_message = 'expired before it could be sent', updated_at = now()

@@ -29,35 +29,45 @@ export const MO_REASSEMBLY_TIMEOUT_S = 600;
 /** Parked rows replayed per run at most (the rest wait for the next run). */
 const REPLAY_BATCH = 1000;
 
-export function reconcileTask(ctx: TaskContext, batch = 1000): Task {
-  return async () => {
-    let matched = 0;
-    // Only look at each unmatched receipt once per run (they stay until the retention purge).
-    let offsetGuard = 0;
-    for (;;) {
-      const n = await ctx.db.transaction().execute(async (tx) => {
-        const waiting = await oldestUnmatched(tx, batch, offsetGuard);
-        if (!waiting.length) return { seen: 0, matched: 0 };
-        const matches = await applyReceipts(
-          tx,
-          waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
-        );
-        await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
-        return { seen: waiting.length, matched: matches.length };
-      });
-      matched += n.matched;
-      offsetGuard += n.seen - n.matched;
-      if (n.seen < batch) break;
-    }
-    if (matched) ctx.logger.info({ matched }, 'matched receipts that had arrived before their message was known');
+/**
+ * Matches the last day's unmatched receipts, `batch` at a time, assembles the incoming sets that
+ * waited past the timeout, and replays parked rows an operator marked. Returns how many receipts
+ * matched and how many SMS were assembled.
+ */
+export async function reconcile(ctx: TaskContext, batch = 1000): Promise<{ matched: number; assembled: number }> {
+  let matched = 0;
+  // Only look at each unmatched receipt once per run (they stay until the retention purge).
+  let offsetGuard = 0;
+  for (;;) {
+    const n = await ctx.db.transaction().execute(async (tx) => {
+      const waiting = await oldestUnmatched(tx, batch, offsetGuard);
+      if (!waiting.length) return { seen: 0, matched: 0 };
+      const matches = await applyReceipts(
+        tx,
+        waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
+      );
+      await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
+      return { seen: waiting.length, matched: matches.length };
+    });
+    matched += n.matched;
+    offsetGuard += n.seen - n.matched;
+    if (n.seen < batch) break;
+  }
+  if (matched) ctx.logger.info({ matched }, 'matched receipts that had arrived before their message was known');
 
-    await assembleStaleSets(ctx.db, ctx.logger);
-    await replayParked(ctx.db, ctx.logger);
+  const assembled = await assembleStaleSets(ctx.db, ctx.logger);
+  await replayParked(ctx.db, ctx.logger);
+  return { matched, assembled };
+}
+
+export function reconcileTask(ctx: TaskContext): Task {
+  return async () => {
+    await reconcile(ctx);
   };
 }
 
 /** Assembles incomplete sets past the timeout, each in a savepoint; a set Postgres refuses is parked. */
-async function assembleStaleSets(db: Kysely<Database>, logger: Logger): Promise<void> {
+async function assembleStaleSets(db: Kysely<Database>, logger: Logger): Promise<number> {
   const outcome = await db.transaction().execute(async (tx) => {
     const sets = await staleSets(tx, MO_REASSEMBLY_TIMEOUT_S, 500);
     const assembled: { sender: string; parts: number; missing: number }[] = [];
@@ -81,6 +91,7 @@ async function assembleStaleSets(db: Kysely<Database>, logger: Logger): Promise<
   for (const p of outcome.parked) {
     logger.warn({ parkedId: p.id, code: p.code }, 'Postgres refused an incomplete incoming SMS: its parts are parked in sms_inbound_parked (after fixing the cause: select sms_inbound_replay(id))');
   }
+  return outcome.assembled.length;
 }
 
 /**

@@ -2,9 +2,9 @@
  * The worker's HTTP endpoints on METRICS_PORT, for Prometheus and Kubernetes probes:
  *   /metrics  Prometheus text format
  *   /healthz  200 while the process runs and its event loop answers (liveness: restart when it fails)
- *   /readyz   200 when Postgres answers and the SMPP session is bound, else 503 with the reasons
- *             (readiness: alert or hold a rollout on it, but do not restart for it; the worker
- *             reconnects by itself)
+ *   /readyz   200 when Postgres answers and the SMPP session is bound, else 503 with the reasons,
+ *             including how long the session has not been bound (readiness: alert or hold a
+ *             rollout on it, but do not restart for it; the worker reconnects by itself)
  * Both probes answer JSON; nothing here needs a body or authentication, and nothing secret is shown.
  */
 import { createServer, type Server } from 'node:http';
@@ -26,6 +26,17 @@ export interface HttpServer {
   server: Server;
   port: number;
   close(): Promise<void>;
+}
+
+/**
+ * "SMPP session not bound for 42 s (connecting; last bound at 2025-06-01T10:15:02.000Z; last
+ * problem: ...)": the time counts from when it was last bound (or from the start), not from the
+ * latest reconnect attempt.
+ */
+function notBoundProblem(smpp: SessionStatus): string {
+  const since = smpp.lastBoundAt ? `last bound at ${smpp.lastBoundAt}` : 'never bound since the worker started';
+  const problem = smpp.lastProblem ? `; last problem: ${smpp.lastProblem}` : '';
+  return `SMPP session not bound for ${Math.round(smpp.forSeconds)} s (${smpp.state}; ${since}${problem})`;
 }
 
 export async function startHttpServer(port: number, registry: Registry, readiness: Readiness, host = '0.0.0.0'): Promise<HttpServer> {
@@ -56,16 +67,17 @@ export async function startHttpServer(port: number, registry: Registry, readines
     const problems: string[] = [];
     if (readiness.stopping?.()) problems.push('stopping: draining before exit');
     if (dbProblem) problems.push(dbProblem);
-    if (!smpp.bound) {
-      problems.push(
-        `SMPP session not bound: ${smpp.state} for ${Math.round(smpp.forSeconds)} s${smpp.lastProblem ? ` (last problem: ${smpp.lastProblem})` : ''}`,
-      );
-    }
+    if (!smpp.bound) problems.push(notBoundProblem(smpp));
     const body = {
       status: problems.length ? 'not ready' : 'ready',
       ...(problems.length ? { problems } : {}),
       database: dbProblem ? 'unreachable' : 'ok',
-      smpp: { state: smpp.state, forSeconds: Math.round(smpp.forSeconds), ...(smpp.lastProblem ? { lastProblem: smpp.lastProblem } : {}) },
+      smpp: {
+        state: smpp.state,
+        forSeconds: Math.round(smpp.forSeconds),
+        ...(smpp.bound ? {} : { lastBoundAt: smpp.lastBoundAt ?? null }),
+        ...(smpp.lastProblem ? { lastProblem: smpp.lastProblem } : {}),
+      },
     };
     return { code: problems.length ? 503 : 200, body };
   };

@@ -46,14 +46,16 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const smpp: SmppConfig = required(config.smpp, 'SMPP_URL', 'smpp://system_id:password@host:port (or smpps:// for TLS)');
   const w: WorkerConfig = config.worker;
 
-  await checkDatabase(databaseUrl);
+  // Every connection names this worker (application_name), so pg_stat_activity shows whose it is.
+  const appName = `sms-outbox worker ${w.workerId}`;
+  await checkDatabase(databaseUrl, `${appName} (start-up check)`);
 
-  const pool = createPool(databaseUrl, { max: 12, applicationName: `sms-outbox worker ${w.workerId}` });
+  const pool = createPool(databaseUrl, { max: 12, applicationName: appName });
   const db = createDb(pool);
   // Claims, leases and the wake-up switch commit without waiting for the WAL flush: a Postgres
   // crash may lose the last of them, which only returns rows to the queue (and the outcome
   // commits, which are synchronous, flush them anyway). Outcomes and receipts use `db`.
-  const bookkeepingPool = createPool(databaseUrl, { max: 3, applicationName: `sms-outbox worker ${w.workerId} (claims)`, asyncCommit: true });
+  const bookkeepingPool = createPool(databaseUrl, { max: 3, applicationName: `${appName} (claims)`, asyncCommit: true });
   const bookkeeping = createDb(bookkeepingPool);
   const log = logger.child({ worker: w.workerId });
 
@@ -63,7 +65,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
   metrics.attachSession(session, smpp.window, smpp.tps);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
-  const probePool = createPool(databaseUrl, { max: 2, applicationName: `sms-outbox worker ${w.workerId} (metrics)` });
+  const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
   metrics.attachDatabase(createDb(probePool));
   const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId }, {
     onCommitted: (summary) => {
@@ -105,16 +107,15 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
     if (requeued) pump.kick();
   });
-  const wakeup = new WakeupListener(databaseUrl, log, () => pump.kick());
+  const wakeup = new WakeupListener(databaseUrl, log, (dueInMs) => pump.wakeIn(dueInMs), `${appName} (wakeup)`);
 
   let stopping: Promise<void> | undefined;
-  // Kysely ends its pool only if it ever ran a query; Graphile Worker uses `pool` too, so an idle
-  // worker stopped before its first write would keep three connections (and the process) alive.
+  // The pools themselves, not the Kysely instances over them: Kysely's destroy() ends a pool only
+  // if a query went through it, and a pool left open keeps its idle connections, and with them
+  // the process, alive for another 10 s (node-postgres's idle timeout) after `worker stopped`.
   const endPool = (p: pg.Pool) => (p.ending ? Promise.resolve() : p.end().catch(() => {}));
   const closeDatabases = async () => {
-    await db.destroy().catch(() => {});
-    await bookkeeping.destroy().catch(() => {});
-    await Promise.all([endPool(pool), endPool(bookkeepingPool), endPool(probePool)]);
+    await Promise.all([pool, bookkeepingPool, probePool].map(endPool));
   };
   // Before anything starts: a port that is taken fails the start cleanly.
   const http =
@@ -177,12 +178,15 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         const deadline = Date.now() + w.shutdownTimeoutMs;
         const left = () => Math.max(0, deadline - Date.now());
         log.info('stopping: no new claims; draining the window');
+        // Graphile Worker starts no job from now on; one running finishes (sms_drain at once,
+        // since the pump is stopping) while the pump and the session drain.
+        const runnerStopped = runner.stop().catch((err: unknown) => log.warn({ err }, 'stopping Graphile Worker failed'));
         await pump.stop(left() * 0.6);
         await session.stop({ drainTimeoutMs: left() * 0.5 });
         await store.close(left());
-        leases.stop();
+        leases.stop(); // renewed until every outcome is written, so no other worker takes them over
         await wakeup.stop();
-        await runner.stop().catch((err: unknown) => log.warn({ err }, 'stopping Graphile Worker failed'));
+        await runnerStopped;
         await http?.close();
         await closeDatabases();
         log.info('worker stopped');
@@ -197,9 +201,9 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
  * names DATABASE_URL: exit 69 when Postgres may come back (restart later), 78 when the
  * configuration or the schema must be fixed first.
  */
-async function checkDatabase(databaseUrl: string): Promise<void> {
+async function checkDatabase(databaseUrl: string, applicationName: string): Promise<void> {
   const target = describeDatabase(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: 'sms-outbox worker (start-up check)' });
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: applicationName });
   client.on('error', () => {});
   try {
     await client.connect();

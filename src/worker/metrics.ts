@@ -30,9 +30,15 @@ const COUNT_CAP = 1_000_000;
 /** How the SMPP session is doing, for /readyz. */
 export interface SessionStatus {
   bound: boolean;
+  /** The state right now; while not bound it moves between disconnected, connecting and binding. */
   state: SessionState;
-  /** Seconds in the current state. */
+  /**
+   * Bound: seconds since it bound. Not bound: seconds since it was last bound, or since the worker
+   * started when it never was; reconnect attempts do not reset it.
+   */
   forSeconds: number;
+  /** Not bound: when it was last bound (ISO 8601), or null when it never was since the start. */
+  lastBoundAt?: string | null;
   /** Why the session last went down or a bind was refused, if it did. */
   lastProblem?: string;
 }
@@ -177,7 +183,16 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
-  private session: { state: SessionState; since: number; lastProblem?: string } = { state: 'disconnected', since: Date.now() };
+  /**
+   * The session's state and since when (ms, Date.now()); since when it is bound or not bound (a
+   * reconnect attempt changes the state, not that); when it last stopped being bound (null: never bound).
+   */
+  private session: { state: SessionState; since: number; boundOrNotSince: number; lastBoundAt: number | null; lastProblem?: string } = {
+    state: 'disconnected',
+    since: Date.now(),
+    boundOrNotSince: Date.now(),
+    lastBoundAt: null,
+  };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -198,6 +213,11 @@ export class WorkerMetrics {
     this.submits.inc(statusLabel(0), 0);
   }
 
+  /** Seconds the session has been in its current state (smpp_session_state_seconds). */
+  stateSeconds(): number {
+    return (Date.now() - this.session.since) / 1000;
+  }
+
   onRateWait(seconds: number): void {
     this.rateWaits.inc();
     this.rateWaitSeconds.inc(seconds);
@@ -205,19 +225,30 @@ export class WorkerMetrics {
 
   sessionStatus(): SessionStatus {
     const s = this.session;
+    const bound = s.state === 'bound';
     return {
-      bound: s.state === 'bound',
+      bound,
       state: s.state,
-      forSeconds: (Date.now() - s.since) / 1000,
+      forSeconds: (Date.now() - s.boundOrNotSince) / 1000,
+      ...(bound ? {} : { lastBoundAt: s.lastBoundAt === null ? null : new Date(s.lastBoundAt).toISOString() }),
       ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
     };
   }
 
   /** Session counters from its events, and gauges read from it on scrape. `configuredTps` is SMPP_TPS (0: unlimited). */
   attachSession(session: SmppSession, configuredWindow: number, configuredTps = 0): void {
-    this.session = { state: session.state, since: Date.now() };
+    const attached = Date.now();
+    this.session = { state: session.state, since: attached, boundOrNotSince: attached, lastBoundAt: null };
     session.on('state', (state: SessionState) => {
-      if (state !== this.session.state) this.session = { ...this.session, state, since: Date.now() };
+      const s = this.session;
+      if (state === s.state) return;
+      const now = Date.now();
+      const wasBound = s.state === 'bound';
+      const isBound = state === 'bound';
+      s.state = state;
+      s.since = now;
+      if (wasBound !== isBound) s.boundOrNotSince = now;
+      if (wasBound) s.lastBoundAt = now;
     });
     session.on('bound', () => {
       delete this.session.lastProblem;
@@ -309,7 +340,7 @@ export class WorkerMetrics {
       help: 'Seconds the SMPP session has been in its current state',
       registers: [this.registry],
       collect() {
-        this.set(metrics.sessionStatus().forSeconds);
+        this.set(metrics.stateSeconds());
       },
     });
   }

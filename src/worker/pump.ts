@@ -9,20 +9,24 @@
  * - Up to `window` more rows are claimed ahead so the session never waits on a claim; those were
  *   not sent, so a crash only delays them by the lease.
  * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
- *   wake-up lease in sms_wakeup is armed; idle workers renew it), for the next scheduled row, or
- *   for a kick. While messages keep arriving (a backlog, or more than ~300 a second) it disarms
- *   the lease, so enqueuing costs apps nothing extra (a NOTIFY serialises their commits), and
- *   looks again every few milliseconds; when the flow stops it re-arms, checks once more for rows
- *   committed in between, and again a second later (for app transactions that spanned the
- *   re-arming). An idle pump never polls.
+ *   wake-up lease in sms_wakeup is armed; idle workers renew it), for a kick, or for its timer: set
+ *   for the next scheduled row when it goes idle, and brought forward by `wakeIn` whenever a row
+ *   is put back in the queue for later (a retry's back-off, from this worker's store or another
+ *   worker's NOTIFY), so a retry goes out at its time whatever the pump was doing. While messages
+ *   keep arriving (a backlog, or more than ~300 a second) it disarms the lease, so enqueuing costs
+ *   apps nothing extra (a NOTIFY serialises their commits), and looks again every few
+ *   milliseconds; when the flow stops it re-arms, checks once more for rows committed in between,
+ *   and again a second later (for app transactions that spanned the re-arming). An idle pump
+ *   never polls.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import { armWakeup, claimDue, disarmWakeup, nextDueAt, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
+import { armWakeup, claimDue, disarmWakeup, nextDueInMs, releaseUnsent, WAKEUP_LEASE_SECONDS, type ClaimedMessage } from '../db/outbox.js';
 import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
-import { Signal, sleep } from './signal.js';
+import { Signal } from './signal.js';
 
 /**
  * Above this arrival rate (FLOW_ROWS claimed within FLOW_WINDOW_MS, about 300 a second) the pump
@@ -59,6 +63,10 @@ export class Pump {
   private stopping = false;
   private loopDone: Promise<void> | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
+  /** When dueTimer fires (performance.now() time). */
+  private dueTimerAt = 0;
+  /** Aborted by stop(): ends the pauses after a database error at once. */
+  private readonly stopped = new AbortController();
   private recheckTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private idle = false;
@@ -87,6 +95,7 @@ export class Pump {
     private readonly events: PumpEvents = {},
   ) {
     this.maxClaim = options.maxClaim ?? Math.max(50, options.window);
+    store.onRetriesQueued((ms) => this.wakeIn(ms));
   }
 
   /** Messages claimed but not yet submitted, and submitted but not yet durably resolved. */
@@ -113,13 +122,38 @@ export class Pump {
     this.signal.notify();
   }
 
+  /**
+   * A row falls due in `ms` milliseconds (0: now): a retry put back in the queue, a wake-up with
+   * a due time. Kicks now, or arms the timer for then unless it is already set for earlier.
+   */
+  wakeIn(ms: number): void {
+    if (this.stopping) return;
+    if (ms <= 0) {
+      this.kick();
+      return;
+    }
+    const at = performance.now() + ms;
+    if (this.dueTimer && this.dueTimerAt <= at) return;
+    clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = undefined;
+      this.kick();
+    }, Math.min(ms, 2 ** 31 - 1));
+    this.dueTimer.unref();
+  }
+
   /** The session state changed (bound or not): re-evaluate. */
   poke(): void {
     this.signal.notify();
   }
 
-  /** Kicks the pump and resolves when it next runs out of due work (for the sms_drain task). */
+  /**
+   * Kicks the pump and resolves when it next runs out of due work (for the sms_drain task), or at
+   * once when it is stopping (it claims nothing more, so there is nothing to wait for).
+   */
   drainOnce(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     this.kick();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -130,6 +164,8 @@ export class Pump {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
+    for (const w of this.idleWaiters.splice(0)) w();
     clearInterval(this.statsTimer);
     clearInterval(this.wakeupTimer);
     clearTimeout(this.pollTimer);
@@ -183,7 +219,7 @@ export class Pump {
         } catch (err) {
           this.onDbError(err, 'claiming due messages');
           this.mayHaveWork = true;
-          await sleep(1000);
+          await this.pause(1000);
           continue;
         }
         this.queue.push(...claimed);
@@ -222,19 +258,20 @@ export class Pump {
   }
 
   private async scheduleNextDue(): Promise<void> {
-    clearTimeout(this.dueTimer);
-    let due: Date | null;
+    let due: number | null;
     try {
-      due = await nextDueAt(this.db);
+      due = await nextDueInMs(this.db);
     } catch (err) {
       this.onDbError(err, 'finding the next scheduled message');
-      due = new Date(Date.now() + 1000);
+      due = 1000;
     }
-    if (!due) return;
     // Due already but not claimable (another worker holds it locked): look again in a second.
-    const delay = Math.max(due.getTime() - Date.now(), 0) || 1000;
-    this.dueTimer = setTimeout(() => this.kick(), Math.min(delay, 2 ** 31 - 1));
-    this.dueTimer.unref();
+    if (due !== null) this.wakeIn(due || 1000);
+  }
+
+  /** Waits `ms`, or less when the pump is stopped meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.stopped.signal, ref: false }).catch(() => {});
   }
 
   private scheduleRecheck(): void {

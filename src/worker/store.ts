@@ -73,6 +73,8 @@ export interface FlushSummary {
   /** For each receipt that ended its part on arrival: seconds since the part's submit result was stored. */
   receiptLatencies: number[];
   inbox: number;
+  /** When the soonest message this flush put back in the queue falls due (ms from the flush), or null. */
+  nextRetryInMs: number | null;
 }
 
 function emptySummary(): FlushSummary {
@@ -88,6 +90,7 @@ function emptySummary(): FlushSummary {
     finalFromReceipts: {},
     receiptLatencies: [],
     inbox: 0,
+    nextRetryInMs: null,
   };
 }
 
@@ -96,6 +99,7 @@ export class OutboxStore {
   private readonly inbound: GroupCommit<InboundEvent>;
   /** Flushes and their time since the last `takeStats()`, for the pipeline debug line. */
   private stats = { flushes: 0, items: 0, ms: 0 };
+  private readonly retryListeners: ((dueInMs: number) => void)[] = [];
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -125,6 +129,15 @@ export class OutboxStore {
   /** Resolves once the receipt or incoming part is committed (then deliver_sm_resp may go). */
   recordInbound(event: InboundEvent): Promise<void> {
     return this.inbound.add(event);
+  }
+
+  /**
+   * Calls `listener` after each committed flush that put messages back in the queue (transient
+   * errors, unknown outcomes), with how long until the soonest of them falls due: the pump arms
+   * its timer with it, so a retry goes out at its back-off time even when the pump is idle.
+   */
+  onRetriesQueued(listener: (dueInMs: number) => void): void {
+    this.retryListeners.push(listener);
   }
 
   get pending(): number {
@@ -199,7 +212,8 @@ export class OutboxStore {
     // when a flush is retried after a failure: rows already written no longer match the fence.
     const write = async (db: Kysely<Database>) => {
       const { sent, waiting: waitingForParts } = await markSent(db, workerId, accepted, candidates);
-      const unsentStatus = await markUnsent(db, workerId, unsent);
+      const { statuses: unsentStatus, nextDueInMs } = await markUnsent(db, workerId, unsent);
+      summary.nextRetryInMs = nextDueInMs;
       summary.sent = sent.size;
       const permanentIds = new Set(unsent.filter((u) => u.permanent).map((u) => u.id));
       for (const [id, status] of unsentStatus) {
@@ -235,6 +249,7 @@ export class OutboxStore {
       });
     }
     this.events.onCommitted?.(summary);
+    if (summary.nextRetryInMs !== null) for (const listener of this.retryListeners) listener(summary.nextRetryInMs);
   }
 
   private async writeInbound(events: InboundEvent[]): Promise<void> {

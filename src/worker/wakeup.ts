@@ -1,60 +1,75 @@
 /**
- * LISTEN on the channels that wake the pump: `sms_outbox_wakeup` (apps' commits while the flag is
- * armed). A dedicated connection, re-established with back-off when Postgres restarts; after each
- * (re)connect the pump is kicked, since notifications sent while disconnected are lost.
+ * LISTEN on the channel that wakes the pump, `sms_outbox_wakeup`: apps' commits while the wake-up
+ * is armed (empty payload), and rows other workers (or this one) put back in the queue, due now or
+ * after a back-off (`{"due_in_ms": N}`, see src/db/outbox.ts). A dedicated connection,
+ * re-established with back-off when Postgres restarts; after each (re)connect the pump is kicked,
+ * since notifications sent while disconnected are lost.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { sleep } from './signal.js';
-
-export const WAKEUP_CHANNEL = 'sms_outbox_wakeup';
+import { parseWakeupPayload, WAKEUP_CHANNEL } from '../db/outbox.js';
 
 export class WakeupListener {
   private client: pg.Client | undefined;
-  private stopped = false;
+  private readonly stopped = new AbortController();
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly connectionString: string,
     private readonly logger: Logger,
-    private readonly onWake: () => void,
+    /** A row is due in `dueInMs` milliseconds (0: now, or may be: look). */
+    private readonly onWake: (dueInMs: number) => void,
+    private readonly applicationName = 'sms-outbox wakeup',
   ) {}
 
   start(): void {
     this.running ??= this.run();
   }
 
+  /** Closes the connection, or ends a reconnect wait or a connection attempt at once. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopped.abort();
     await this.client?.end().catch(() => {});
     await this.running;
   }
 
+  private get isStopped(): boolean {
+    return this.stopped.signal.aborted;
+  }
+
   private async run(): Promise<void> {
     let failures = 0;
-    while (!this.stopped) {
-      const client = new pg.Client({ connectionString: this.connectionString, application_name: 'sms-outbox wakeup', keepAlive: true });
+    while (!this.isStopped) {
+      const client = new pg.Client({
+        connectionString: this.connectionString,
+        application_name: this.applicationName,
+        keepAlive: true,
+        connectionTimeoutMillis: 10_000,
+      });
       this.client = client;
       try {
         const ended = new Promise<void>((resolve) => {
           client.on('error', (err) => {
-            if (!this.stopped) this.logger.warn({ err }, 'wake-up connection lost');
+            if (!this.isStopped) this.logger.warn({ err }, 'wake-up connection lost');
             resolve();
           });
           client.on('end', () => resolve());
         });
         await client.connect();
-        client.on('notification', () => this.onWake());
+        client.on('notification', (n) => this.onWake(parseWakeupPayload(n.payload)));
         await client.query(`listen ${WAKEUP_CHANNEL}`);
         if (failures) this.logger.info('wake-up connection re-established');
         failures = 0;
-        this.onWake();
+        this.onWake(0);
         await ended;
       } catch (err) {
-        if (!this.stopped && failures++ % 10 === 0) this.logger.warn({ err }, 'cannot LISTEN for wake-ups; retrying');
+        if (!this.isStopped && failures++ % 10 === 0) this.logger.warn({ err }, 'cannot LISTEN for wake-ups; retrying');
       }
       await client.end().catch(() => {});
-      if (!this.stopped) await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      if (!this.isStopped) {
+        await delay(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stopped.signal }).catch(() => {});
+      }
     }
   }
 }

@@ -75,19 +75,39 @@ test('/readyz is 200 when the database answers and the session is bound', async 
 
 test('/readyz is 503 naming each problem', async () => {
   database = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
-  smpp = { bound: false, state: 'connecting', forSeconds: 61.2, lastProblem: 'bind refused: ESME_RINVPASWD' };
+  smpp = { bound: false, state: 'connecting', forSeconds: 61.2, lastBoundAt: '2025-06-01T10:15:02.000Z', lastProblem: 'bind refused: ESME_RINVPASWD' };
   try {
     assert.deepEqual(await readyz(), {
       status: 503,
       body: {
         status: 'not ready',
-        problems: ['database unreachable: connect ECONNREFUSED 127.0.0.1:5432', 'SMPP session not bound: connecting for 61 s (last problem: bind refused: ESME_RINVPASWD)'],
+        problems: [
+          'database unreachable: connect ECONNREFUSED 127.0.0.1:5432',
+          'SMPP session not bound for 61 s (connecting; last bound at 2025-06-01T10:15:02.000Z; last problem: bind refused: ESME_RINVPASWD)',
+        ],
         database: 'unreachable',
-        smpp: { state: 'connecting', forSeconds: 61, lastProblem: 'bind refused: ESME_RINVPASWD' },
+        smpp: { state: 'connecting', forSeconds: 61, lastBoundAt: '2025-06-01T10:15:02.000Z', lastProblem: 'bind refused: ESME_RINVPASWD' },
       },
     });
   } finally {
     database = async () => {};
+    smpp = { bound: true, state: 'bound', forSeconds: 12.4 };
+  }
+});
+
+test('/readyz before the first bind says the session never bound', async () => {
+  smpp = { bound: false, state: 'disconnected', forSeconds: 4.6, lastBoundAt: null, lastProblem: 'connect ECONNREFUSED 127.0.0.1:1' };
+  try {
+    assert.deepEqual(await readyz(), {
+      status: 503,
+      body: {
+        status: 'not ready',
+        problems: ['SMPP session not bound for 5 s (disconnected; never bound since the worker started; last problem: connect ECONNREFUSED 127.0.0.1:1)'],
+        database: 'ok',
+        smpp: { state: 'disconnected', forSeconds: 5, lastBoundAt: null, lastProblem: 'connect ECONNREFUSED 127.0.0.1:1' },
+      },
+    });
+  } finally {
     smpp = { bound: true, state: 'bound', forSeconds: 12.4 };
   }
 });

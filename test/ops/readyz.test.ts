@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
+import { freePort, startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
 import { createTestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
-import { probe, scrape, waitFor } from './helpers.js';
+import { probe, scrape, sleep, waitFor } from './helpers.js';
 
 const SMPP_PASSWORD = 'Readyz-Smpp-Pw-77';
 
@@ -52,7 +52,7 @@ test('/readyz follows the SMPP session: the simulator goes away, refuses the bin
     assert.equal(gone.database, 'ok');
     const problems = gone.problems as string[];
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /^SMPP session not bound: (disconnected|connecting|binding) for \d+ s \(last problem: .+\)$/);
+    assert.match(problems[0]!, /^SMPP session not bound for \d+ s \((disconnected|connecting|binding); last bound at \S+; last problem: .+\)$/);
     assert.equal((await probe(port, '/healthz')).status, 200, 'liveness is unaffected');
 
     // Messages wait in the queue meanwhile, and the queue gauges show it.
@@ -94,6 +94,70 @@ test('/readyz follows the SMPP session: the simulator goes away, refuses the bin
   const output = `${JSON.stringify(worker.logs)}\n${worker.stderr()}`;
   assert.match(output, /SMSC refused the bind: ESME_RINVPASWD/);
   assert.ok(!output.includes(SMPP_PASSWORD), 'the SMPP password never appears in the logs');
+});
+
+/** The figures of /readyz's "SMPP session not bound for N s (...)" line. */
+function notBound(body: Record<string, unknown>) {
+  const problem = (body.problems as string[]).find((p) => p.startsWith('SMPP session not bound'));
+  const m = /^SMPP session not bound for (\d+) s \((disconnected|connecting|binding); (last bound at (\S+)|never bound since the worker started)(; last problem: .+)?\)$/.exec(problem ?? '');
+  assert.ok(m, `unexpected /readyz problem: ${problem}`);
+  const smpp = body.smpp as { forSeconds: number; lastBoundAt: string | null };
+  assert.equal(smpp.forSeconds, Number(m[1]));
+  assert.equal(smpp.lastBoundAt, m[4] ?? null);
+  return { seconds: Number(m[1]), lastBoundAt: m[4] ? new Date(m[4]) : null };
+}
+
+test('/readyz counts the time not bound from the last bind, not from the latest reconnect attempt', async () => {
+  const tdb = await createTestDatabase();
+  let sim: Simulator = await startSimulator();
+  const smppPort = sim.port;
+  const worker = startWorkerProcess(workerEnv(tdb.url, smppPort));
+  try {
+    const port = Number((await worker.waitForLog(/worker started/)).metricsPort);
+    await readyz(port, 200);
+    const before = await scrape(port);
+    const downAt = Date.now();
+    await sim.stop();
+    // The worker reconnects every second at most (SMPP_RECONNECT_MAX_S=1): several attempts.
+    await sleep(3500);
+    const r = await probe(port, '/readyz');
+    const elapsed = (Date.now() - downAt) / 1000;
+    assert.equal(r.status, 503);
+    const { seconds, lastBoundAt } = notBound(r.body);
+    assert.ok((await scrape(port)).value('smpp_reconnects_total') - before.value('smpp_reconnects_total') >= 2, 'it tried to reconnect meanwhile');
+    assert.ok(seconds >= 3 && seconds <= Math.ceil(elapsed) + 1, `not bound for ${seconds} s after ${elapsed.toFixed(1)} s down`);
+    assert.ok(lastBoundAt && Math.abs(lastBoundAt.getTime() - downAt) < 1000, `last bound at ${lastBoundAt?.toISOString()}, down at ${new Date(downAt).toISOString()}`);
+
+    // Bound again: ready, and the count starts over.
+    sim = await startSimulator({ port: smppPort });
+    const ready = await readyz(port, 200);
+    assert.ok((ready.smpp as { forSeconds: number }).forSeconds <= 2);
+  } finally {
+    assert.equal(await worker.stop(), 0);
+    await sim.stop();
+    await tdb.drop();
+  }
+});
+
+test('/readyz before the first bind counts from the start and says it never bound', async () => {
+  const tdb = await createTestDatabase();
+  const closedPort = await freePort(); // nothing listens there: every connection attempt is refused
+  const worker = startWorkerProcess(workerEnv(tdb.url, closedPort));
+  try {
+    const started = await worker.waitForLog(/worker started/);
+    const port = Number(started.metricsPort);
+    await sleep(2500);
+    const r = await probe(port, '/readyz');
+    assert.equal(r.status, 503);
+    const { seconds, lastBoundAt } = notBound(r.body);
+    assert.equal(lastBoundAt, null);
+    const sinceStart = (Date.now() - Number(started.time)) / 1000;
+    assert.ok(seconds >= 2 && seconds <= Math.ceil(sinceStart) + 1, `not bound for ${seconds} s, ${sinceStart.toFixed(1)} s after the start`);
+    assert.match((r.body.smpp as { lastProblem?: string }).lastProblem ?? '', /ECONNREFUSED/);
+  } finally {
+    assert.equal(await worker.stop(), 0);
+    await tdb.drop();
+  }
 });
 
 test('/readyz follows Postgres: down is 503 naming the database, /metrics still answers; up again is 200', async () => {

@@ -7,9 +7,10 @@
  * can go before the response), sends MO messages (single or concatenated, with parts dropped or
  * duplicated on request), redelivers deliver_sm that were refused with a temporary error, left
  * unanswered or lost with a connection, and injects faults on demand: throttling at a rate,
- * permanent errors for chosen numbers, dropped or delayed responses, connections closed now or
- * after N submits, refused binds, a dead enquire_link. It records what it received so tests can
- * assert on the wire; `record: false` keeps only counters, for benchmarks.
+ * permanent errors for chosen numbers, an error for the next submits to a number, dropped or
+ * delayed responses, connections closed now or after N submits, refused binds, a dead
+ * enquire_link. It records what it received so tests can assert on the wire; `record: false`
+ * keeps only counters, for benchmarks.
  */
 import { EventEmitter } from 'node:events';
 import { createServer as netCreateServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -70,6 +71,11 @@ export interface SimulatorOptions {
   throttleStatus?: number;
   /** command_status to answer for chosen destination numbers, e.g. { '79990000000': 0x0B }. */
   rejectDestinations?: Record<string, number>;
+  /**
+   * command_status to answer the next `times` submit_sm to a destination, then accept as usual,
+   * e.g. { '79990000000': { status: 0x08, times: 1 } }: a transient error on the first attempt.
+   */
+  failNextSubmitsTo?: Record<string, { status: number; times: number }>;
   /** Probability (0..1) of never answering a submit_sm. */
   dropResponseRate?: number;
   /** Never answer the next N submit_sm. */
@@ -256,6 +262,7 @@ const DEFAULTS: ResolvedOptions = {
   throttleRate: 0,
   throttleStatus: 0x58,
   rejectDestinations: {},
+  failNextSubmitsTo: {},
   dropResponseRate: 0,
   dropNextResponses: 0,
   responseDelayMs: 0,
@@ -293,6 +300,8 @@ export class Simulator extends EventEmitter {
   private readonly log: Logger | undefined;
   private nextId: number;
   private submitsUntilClose: number | null = null;
+  /** failNextSubmitsTo, counted down. */
+  private failuresLeft = new Map<string, { status: number; times: number }>();
   private pendingReceipts: PendingReceipt[] = [];
   private pendingHead = 0;
   private receiptTimer: NodeJS.Timeout | null = null;
@@ -330,6 +339,9 @@ export class Simulator extends EventEmitter {
       (this.options as unknown as Record<string, unknown>)[key] = value;
     }
     if (partial.closeAfterSubmits !== undefined) this.submitsUntilClose = partial.closeAfterSubmits;
+    if (partial.failNextSubmitsTo !== undefined) {
+      this.failuresLeft = new Map(Object.entries(partial.failNextSubmitsTo).map(([destination, f]) => [destination, { ...f }]));
+    }
     if (partial.enquireLinkSeconds !== undefined) this.scheduleEnquireLink();
   }
 
@@ -649,8 +661,14 @@ export class Simulator extends EventEmitter {
     } else if (o.throttleRate > 0 && this.random() < o.throttleRate) {
       status = o.throttleStatus;
     } else {
+      const failure = this.failuresLeft.get(fields.destination);
       const reject = o.rejectDestinations[fields.destination];
-      if (reject !== undefined) status = reject;
+      if (failure && failure.times > 0) {
+        failure.times--;
+        status = failure.status;
+      } else if (reject !== undefined) {
+        status = reject;
+      }
     }
     const messageId = status === 0 && !cut && !drop ? this.assignId() : null;
     // A light event for benchmarks, which keep no records: who it was for and when it arrived.

@@ -1,0 +1,52 @@
+/**
+ * Graphile Worker jobs run the way a worker runs them: queued with graphile_worker.add_job (what
+ * the crontab and an operator do), picked up by a running worker's runner, and followed in
+ * graphile_worker.jobs until they complete (the row is deleted) or fail (last_error is set).
+ */
+import type pg from 'pg';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Queues `task` and waits until a worker has run it; throws with Graphile's error if it failed. */
+export async function runJob(db: pg.Pool, task: string, timeoutMs = 30_000): Promise<void> {
+  const { rows } = await db.query<{ id: string }>('select id::text from graphile_worker.add_job($1)', [task]);
+  const id = rows[0]!.id;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows: left } = await db.query<{ attempts: number; last_error: string | null }>(
+      'select attempts, last_error from graphile_worker.jobs where id = $1',
+      [id],
+    );
+    if (left.length === 0) return;
+    if (left[0]!.last_error !== null) throw new Error(`job ${task} failed (attempt ${left[0]!.attempts}): ${left[0]!.last_error}`);
+    if (Date.now() > deadline) throw new Error(`job ${task} not run within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Jobs that failed at least once and are waiting for a retry: task and error. */
+export async function failedJobs(db: pg.Pool): Promise<{ task_identifier: string; attempts: number; last_error: string }[]> {
+  const { rows } = await db.query<{ task_identifier: string; attempts: number; last_error: string }>(
+    'select task_identifier, attempts, last_error from graphile_worker.jobs where last_error is not null order by id',
+  );
+  return rows;
+}
+
+/**
+ * Waits until the next `seconds` hold no minute boundary, when every worker's crontab queues
+ * sms_drain, sms_expire and sms_reconcile, and the jobs queued at the last one have run: a test
+ * that must show what one job (or one timer) did starts clear of them.
+ */
+export async function clearOfCron(db: pg.Pool, seconds: number): Promise<void> {
+  if (seconds > 50) throw new Error(`no ${seconds} s span is clear of a minute boundary`);
+  for (;;) {
+    const now = new Date();
+    const s = now.getSeconds() + now.getMilliseconds() / 1000;
+    // Cron queues its jobs a moment after the boundary: from 3 s on they are in the table.
+    if (s >= 3 && s + seconds <= 59) {
+      const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from graphile_worker.jobs where task_identifier like 'sms\\_%' and last_error is null`);
+      if (rows[0]!.n === 0) return;
+    }
+    await sleep(100);
+  }
+}

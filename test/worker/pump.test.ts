@@ -1,0 +1,185 @@
+/**
+ * The Pump (src/worker/pump.ts) in-process with its real parts: a migrated Postgres, an
+ * SmppSession bound over TCP to the simulator, an OutboxStore. Messages are enqueued with
+ * sms_send (or written straight into the table, where a test needs rows nothing announced).
+ */
+import { after, afterEach, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
+import { startSimulator, type Simulator, type SimulatorOptions, type SubmitRecord } from '../../src/smpp/simulator/index.js';
+import { STATUS } from '../../src/smpp/command-status.js';
+import { Pump } from '../../src/worker/pump.js';
+import { OutboxStore } from '../../src/worker/store.js';
+import { WakeupListener } from '../../src/worker/wakeup.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { waitForStatuses } from '../support/worker-process.js';
+import { insertMessage, truncateAll } from '../support/rows.js';
+import { logger, sessionOptions } from '../smpp/helpers.js';
+import { waitFor } from '../ops/helpers.js';
+
+let tdb: TestDatabase;
+let running: { stop: () => Promise<void> }[] = [];
+
+before(async () => {
+  tdb = await createTestDatabase();
+  await tdb.pool.query(`update sms_settings set default_sender = 'PumpTest', max_attempts = 5`);
+});
+
+beforeEach(async () => {
+  await truncateAll(tdb.pool);
+});
+
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+});
+
+after(async () => {
+  await tdb?.drop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wallTime = (r: SubmitRecord) => performance.timeOrigin + r.at;
+
+interface Setup {
+  sim: Simulator;
+  session: SmppSession;
+  store: OutboxStore;
+  pump: Pump;
+}
+
+/** Simulator, session, store and pump as the worker wires them (and, with `listen`, its wake-up listener). */
+async function setup(
+  o: { sim?: SimulatorOptions; session?: Partial<SessionOptions>; window?: number; listen?: boolean; waitBound?: boolean } = {},
+): Promise<Setup> {
+  const sim = await startSimulator({ receiptDelayMs: 10, ...o.sim });
+  const window = o.window ?? 10;
+  const session = new SmppSession(sessionOptions(sim, { window, ...o.session }), logger);
+  const store = new OutboxStore(tdb.db, logger, { workerId: 'pump-test' });
+  session.setInboundHandler((e) => store.recordInbound(e));
+  const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30 });
+  session.on('state', () => pump.poke());
+  const wakeup = o.listen ? new WakeupListener(tdb.url, logger, (ms) => pump.wakeIn(ms), 'pump test wakeup') : undefined;
+  const bound = once(session, 'bound');
+  session.start();
+  if (o.waitBound ?? true) await bound;
+  wakeup?.start();
+  pump.start();
+  running.push({
+    stop: async () => {
+      await pump.stop(2000);
+      await session.stop({ drainTimeoutMs: 500 });
+      await store.close(2000);
+      await wakeup?.stop();
+      await sim.stop();
+    },
+  });
+  return { sim, session, store, pump };
+}
+
+async function send(recipient: string, body: string, extra = ''): Promise<string> {
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send($1, $2${extra}) as id`, [recipient, body]);
+  return rows[0]!.id;
+}
+
+async function dueAt(id: string): Promise<number> {
+  const { rows } = await tdb.pool.query<{ next_attempt_at: Date }>('select next_attempt_at from sms_outbox where id = $1', [id]);
+  return rows[0]!.next_attempt_at.getTime();
+}
+
+test('claims what is due and submits it, never more than the window at once', async () => {
+  const { sim, pump } = await setup({ window: 4, sim: { responseDelayMs: 30 }, listen: true });
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999300' || lpad(i::text, 4, '0'), 'window ' || i) as id from generate_series(1, 40) i`);
+  await waitForStatuses(tdb.pool, rows.map((r) => r.id), ['delivered'], 20_000);
+  assert.equal(sim.counters.submits, 40);
+  assert.ok(sim.counters.peakUnanswered <= 4, `${sim.counters.peakUnanswered} submits outstanding at once`);
+  assert.deepEqual(pump.held, { queued: 0, inFlight: 0 });
+});
+
+test('a transient error that arrives after the pump went idle is retried at its back-off time', async () => {
+  const { sim } = await setup({ sim: { responseDelayMs: 1500, failNextSubmitsTo: { '79990000501': { status: STATUS.ESME_RSYSERR, times: 1 } } }, listen: true });
+  const id = await send('+79990000501', 'retry me');
+  const submits = await waitFor('the retry', () => (sim.received.submits.length >= 2 ? sim.received.submits : undefined));
+  assert.equal(submits[0]!.status, STATUS.ESME_RSYSERR);
+  const late = wallTime(submits[1]!) - (await dueAt(id));
+  assert.ok(Math.abs(late) <= 1000, `the retry went out ${late} ms from its due time`);
+});
+
+test('throttled past the session\'s give-up time: queued again, and sent at its back-off time', async () => {
+  const { sim } = await setup({ sim: { throttleRate: 1 }, session: { throttleGiveUpMs: 300 } });
+  const id = await send('+79990000502', 'throttled');
+  await waitFor('the message queued again', async () => {
+    const { rows } = await tdb.pool.query<{ status: string; error_code: string }>('select status, error_code from sms_outbox where id = $1', [id]);
+    return rows[0]!.status === 'queued' && rows[0]!.error_code === 'ESME_RTHROTTLED';
+  });
+  sim.configure({ throttleRate: 0 });
+  const throttled = sim.received.submits.length;
+  const accepted = await waitFor('the retry accepted', () => sim.received.submits.slice(throttled).find((s) => s.status === 0));
+  const late = wallTime(accepted) - (await dueAt(id));
+  assert.ok(Math.abs(late) <= 1000, `the retry went out ${late} ms from its due time`);
+  await waitForStatuses(tdb.pool, [id], ['delivered']);
+});
+
+test('a scheduled message goes out at its send_at, not before', async () => {
+  const { sim } = await setup({ listen: true });
+  const id = await send('+79990000503', 'later', `, send_at => now() + interval '1500 milliseconds'`);
+  const due = await dueAt(id);
+  const wire = await waitFor('the scheduled submit', () => sim.received.submits[0]);
+  const late = wallTime(wire) - due;
+  assert.ok(late >= -5 && late <= 1000, `sent ${late} ms after send_at`);
+});
+
+test('wakeIn keeps the earliest due time: a later one does not postpone it', async () => {
+  const { sim, pump } = await setup();
+  await sleep(1200); // idle, with nothing scheduled
+  await insertMessage(tdb.pool, { label: 'due soon', status: 'queued', nextAttempt: '1 second', body: 'due soon' });
+  const started = Date.now();
+  pump.wakeIn(1000);
+  pump.wakeIn(5000);
+  const wire = await waitFor('the submit', () => sim.received.submits[0]);
+  const after = wallTime(wire) - started;
+  assert.ok(after >= 900 && after <= 2000, `sent ${after} ms after wakeIn(1000)`);
+});
+
+test('nothing is claimed while the session is not bound; the bind starts the drain', async () => {
+  const { sim } = await setup({ sim: { refuseBinds: STATUS.ESME_RBINDFAIL }, session: { reconnectMaxMs: 200, slowRetryMs: 200 }, waitBound: false, listen: true });
+  const id = await send('+79990000504', 'wait for the bind');
+  await sleep(600);
+  const { rows } = await tdb.pool.query<{ status: string; attempts: number }>('select status, attempts from sms_outbox where id = $1', [id]);
+  assert.deepEqual(rows[0], { status: 'queued', attempts: 0 });
+  sim.configure({ refuseBinds: null });
+  await waitForStatuses(tdb.pool, [id], ['delivered'], 5000);
+});
+
+test('stop() returns claimed, unsent messages to the queue and waits for those in flight', async () => {
+  const { sim, pump } = await setup({ window: 2, sim: { responseDelayMs: 400 }, listen: true });
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999400' || lpad(i::text, 4, '0'), 'stop ' || i) as id from generate_series(1, 6) i`);
+  await waitFor('two in flight and two claimed ahead', () => pump.held.inFlight === 2 && pump.held.queued === 2, 8000, 10);
+  await pump.stop(3000);
+  assert.deepEqual(pump.held, { queued: 0, inFlight: 0 });
+  const { rows: statuses } = await tdb.pool.query<{ status: string; attempts: number; n: number }>(
+    'select status, attempts, count(*)::int as n from sms_outbox where id = any($1::uuid[]) group by 1, 2 order by 1, 2',
+    [rows.map((r) => r.id)],
+  );
+  // Two written (sent, or already delivered), the other four queued with no attempt used.
+  const sent = statuses.filter((s) => s.status !== 'queued').reduce((n, s) => n + s.n, 0);
+  assert.equal(sent, 2);
+  assert.deepEqual(statuses.filter((s) => s.status === 'queued'), [{ status: 'queued', attempts: 0, n: 4 }]);
+  assert.equal(sim.counters.submits, 2);
+});
+
+test('drainOnce resolves when the pump runs out of due work, and at once once it has stopped', async () => {
+  const { pump } = await setup({ sim: { responseDelayMs: 100 } });
+  await sleep(1200);
+  // Rows nothing announced: only the kick of drainOnce finds them.
+  for (let i = 0; i < 3; i++) await insertMessage(tdb.pool, { label: `drain ${i}`, status: 'queued', created: '-1 minute' });
+  await pump.drainOnce();
+  const { rows } = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'queued'`);
+  assert.equal(rows[0]!.n, 0, 'every due row claimed before it resolved');
+
+  // A sms_drain job that starts while the worker shuts down, after the pump stopped, must not
+  // wait (30 s, holding Graphile Worker's shutdown) for a pump that claims no more.
+  await pump.stop(2000);
+  const drained = await Promise.race([pump.drainOnce().then(() => 'resolved'), sleep(2000).then(() => 'still waiting')]);
+  assert.equal(drained, 'resolved');
+});

@@ -1,0 +1,209 @@
+/**
+ * OutboxStore (src/worker/store.ts) fed the way the worker feeds it: rows claimed from a real
+ * Postgres, submitted through a real SmppSession to the simulator over TCP, each outcome and
+ * each receipt handed to the store. Checks what it writes for every kind of outcome, the retry
+ * due time it reports, a receipt that overtakes its own submit result, a flush retried after
+ * Postgres dropped its connection, and close() with Postgres stuck.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { claimDue, type ClaimedMessage } from '../../src/db/outbox.js';
+import { createDb, createPool } from '../../src/db/pool.js';
+import { STATUS } from '../../src/smpp/command-status.js';
+import { OutboxStore, type FlushSummary } from '../../src/worker/store.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { truncateAll } from '../support/rows.js';
+import { captureLogs } from '../support/log-capture.js';
+import { bound, type Harness } from '../smpp/helpers.js';
+
+let tdb: TestDatabase;
+let h: Harness;
+
+before(async () => {
+  tdb = await createTestDatabase();
+  await tdb.pool.query(`update sms_settings set default_sender = 'StoreTest', max_attempts = 3`);
+  h = await bound({ receiptDelayMs: 0 });
+});
+
+beforeEach(async () => {
+  await truncateAll(tdb.pool);
+  h.sim.configure({ rejectDestinations: {}, failNextSubmitsTo: {}, receiptBeforeResponse: false, receipts: true, receiptDelayMs: 0 });
+  h.session.setInboundHandler(async () => {});
+});
+
+after(async () => {
+  await h?.close();
+  await tdb?.drop();
+});
+
+/** A store on the test database, its flush summaries, and the retry due times it reported. */
+function makeStore(db = tdb.db, logger = captureLogs().logger) {
+  const summaries: FlushSummary[] = [];
+  const store = new OutboxStore(db, logger, { workerId: 'w1', retryBaseMs: 1000, retryMaxMs: 60_000 }, { onCommitted: (s) => summaries.push(s) });
+  const retries: number[] = [];
+  store.onRetriesQueued((ms) => retries.push(ms));
+  h.session.setInboundHandler((event) => store.recordInbound(event));
+  return { store, summaries, retries };
+}
+
+async function enqueue(recipients: string[]): Promise<ClaimedMessage[]> {
+  for (const r of recipients) await tdb.pool.query('select sms_send($1, $2)', [`+${r}`, `to ${r}`]);
+  const { messages } = await claimDue(tdb.db, 'w1', recipients.length, 30);
+  assert.equal(messages.length, recipients.length);
+  return messages;
+}
+
+/** What the pump does with one claimed message: submit it, hand the outcome to the store. */
+async function submitAndRecord(store: OutboxStore, m: ClaimedMessage): Promise<void> {
+  const result = await h.session.submit({ id: m.id, source: m.sender, destination: m.recipient, body: m.body });
+  await store.recordResult(m, result);
+}
+
+async function row(id: string) {
+  const { rows } = await tdb.pool.query('select * from sms_outbox where id = $1', [id]);
+  return rows[0] as Record<string, unknown>;
+}
+
+async function waitForStatus(id: string, status: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await row(id)).status !== status) {
+    if (Date.now() > deadline) throw new Error(`${id} not ${status}: ${(await row(id)).status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('each kind of submit outcome is written: sent with its ids, failed with the SMPP status, queued after a back-off it reports', async () => {
+  const { store, summaries, retries } = makeStore();
+  h.sim.configure({
+    rejectDestinations: { '79990000402': STATUS.ESME_RINVDSTADR },
+    failNextSubmitsTo: { '79990000403': { status: STATUS.ESME_RSYSERR, times: 1 } },
+  });
+  const [ok, bad, transient] = await enqueue(['79990000401', '79990000402', '79990000403']);
+  await Promise.all([ok!, bad!, transient!].map((m) => submitAndRecord(store, m)));
+  await waitForStatus(ok!.id, 'delivered');
+
+  const sent = await row(ok!.id);
+  const wire = h.sim.received.submits.find((s) => s.destination === '79990000401')!;
+  assert.deepEqual(sent.message_ids, [wire.messageId]);
+  const failed = await row(bad!.id);
+  assert.deepEqual([failed.status, failed.error_code], ['failed', 'ESME_RINVDSTADR']);
+  assert.match(String(failed.error_message), /\(command_status 0x0000000b\)$/);
+  const queued = await row(transient!.id);
+  assert.deepEqual([queued.status, queued.error_code, queued.worker_id], ['queued', 'ESME_RSYSERR', null]);
+  const { rows } = await tdb.pool.query<{ ms: number }>('select extract(epoch from next_attempt_at - now()) * 1000 as ms from sms_outbox where id = $1', [transient!.id]);
+  assert.ok(rows[0]!.ms > 0 && rows[0]!.ms <= 1200, `retry due in ${rows[0]!.ms} ms (1 s +-20%)`);
+  assert.equal(retries.length, 1, 'the pump is told when the retry falls due');
+  assert.ok(retries[0]! >= 700 && retries[0]! <= 1200, `reported ${retries[0]} ms`);
+
+  const total = (k: 'sent' | 'failed' | 'retried') => summaries.reduce((n, s) => n + s[k], 0);
+  assert.deepEqual([total('sent'), total('failed'), total('retried')], [1, 1, 1]);
+  await store.close(1000);
+});
+
+test('the last allowed attempt of a transient error fails the message; a result for a row taken over is not applied', async () => {
+  const { store, summaries, retries } = makeStore();
+  h.sim.configure({ failNextSubmitsTo: { '79990000404': { status: STATUS.ESME_RSYSERR, times: 1 } } });
+  const [last, taken] = await enqueue(['79990000404', '79990000405']);
+  await tdb.pool.query('update sms_outbox set attempts = 3 where id = $1', [last!.id]);
+  const lastAttempt = { ...last!, attempts: 3 };
+  // Another worker took this one over after our lease ran out.
+  await tdb.pool.query(`update sms_outbox set worker_id = 'w2', attempts = attempts + 1 where id = $1`, [taken!.id]);
+  await submitAndRecord(store, lastAttempt);
+  await submitAndRecord(store, taken!);
+  const failed = await row(last!.id);
+  assert.deepEqual([failed.status, failed.error_code], ['failed', 'ESME_RSYSERR']);
+  assert.match(String(failed.error_message), /^gave up after 3 attempts: /);
+  assert.equal((await row(taken!.id)).status, 'sending', 'still the other worker\'s');
+  assert.deepEqual(retries, []);
+  assert.equal(summaries.reduce((n, s) => n + s.exhausted, 0), 1);
+  assert.equal(summaries.reduce((n, s) => n + s.fenced, 0), 1);
+  await store.close(1000);
+});
+
+test('a receipt that arrives before its own submit result is stored, then matched when the result is written', async () => {
+  const { store, summaries } = makeStore();
+  h.sim.configure({ receiptBeforeResponse: true });
+  const [m] = await enqueue(['79990000406']);
+  const result = await h.session.submit({ id: m!.id, source: m!.sender, destination: m!.recipient, body: m!.body });
+  // The receipt came first on the wire; let its write commit before the result's (the two run on
+  // their own connections, so otherwise either may commit first: the other orders are the rows
+  // matched at once, or re-matched behind the outcome flush).
+  await store.idle();
+  await store.recordResult(m!, result);
+  await waitForStatus(m!.id, 'delivered');
+  const { rows } = await tdb.pool.query('select outbox_id, matched_at from sms_receipt');
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].outbox_id, m!.id);
+  assert.ok(rows[0].matched_at instanceof Date);
+  assert.equal(summaries.reduce((n, s) => n + s.receiptsUnmatched, 0), 1, 'stored unmatched first');
+  assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 1, 'matched once its result was written');
+  await store.close(1000);
+});
+
+test('a flush that fails because Postgres dropped the connection is retried on a new one and written once', async () => {
+  const pool = createPool(tdb.url, { max: 2, applicationName: 'store under test' });
+  const { lines, logger } = captureLogs();
+  const { store } = makeStore(createDb(pool), logger);
+  const [m] = await enqueue(['79990000407']);
+  h.sim.configure({ receipts: false });
+  const blocker = await tdb.connect();
+  try {
+    await blocker.query('begin');
+    await blocker.query('lock table sms_outbox in exclusive mode'); // the outcome's UPDATE waits
+    let written = 0;
+    const recorded = submitAndRecord(store, m!).then(() => written++);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const { rows } = await tdb.pool.query(`select count(*)::int as n from pg_stat_activity where application_name = 'store under test' and wait_event_type = 'Lock'`);
+      if (rows[0].n > 0) break;
+      assert.ok(Date.now() < deadline, 'the flush is waiting for the lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await tdb.pool.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'store under test'`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(written, 0);
+    await blocker.query('commit');
+    await recorded;
+    assert.equal(written, 1);
+  } finally {
+    await blocker.end();
+  }
+  assert.equal((await row(m!.id)).status, 'sent');
+  const failure = lines.find((l) => /writing submit results to Postgres failed; retrying/.test(String(l.msg)));
+  assert.ok(failure, 'the failed flush is logged');
+  assert.equal(failure.attempt, 1);
+  await store.close(1000);
+  await pool.end();
+});
+
+test('close() with Postgres stuck gives up after its timeout: what was queued is refused and stays held (its lease returns it); the batch being written completes', async () => {
+  const { store } = makeStore();
+  const [first, second] = await enqueue(['79990000408', '79990000409']);
+  h.sim.configure({ receipts: false });
+  const blocker = await tdb.connect();
+  try {
+    await blocker.query('begin');
+    await blocker.query('lock table sms_outbox in exclusive mode');
+    const outcome = (m: ClaimedMessage) =>
+      submitAndRecord(store, m).then(
+        () => 'written',
+        (err: Error) => err.name,
+      );
+    const firstOutcome = outcome(first!); // its batch starts at once and waits for the lock
+    await new Promise((r) => setTimeout(r, 100));
+    const secondOutcome = outcome(second!); // queued behind it
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await store.close(300);
+    assert.ok(Date.now() - started < 2000);
+    assert.equal(await secondOutcome, 'ClosedError');
+    await blocker.query('rollback');
+    assert.equal(await firstOutcome, 'written');
+  } finally {
+    await blocker.end();
+  }
+  assert.equal((await row(first!.id)).status, 'sent');
+  const held = await row(second!.id);
+  assert.deepEqual([held.status, held.worker_id], ['sending', 'w1']);
+  await assert.rejects(store.recordResult(second!, { outcome: 'accepted', messageIds: ['X'] }), /group commit closed/);
+});
