@@ -170,15 +170,28 @@ test('two workers with SMPP_TPS=40 together stay within 40 submit_sm per second'
     }
     const times = sim.received.submits.map((s) => s.at).sort((x, y) => x - y);
     assert.equal(times.length, 240);
-    // Every one-second window of submits, wherever it starts, holds at most 40 (+1: the one
-    // token the shared bucket may hold), and the two workers' sessions both did work.
-    let worst = 0;
-    for (let i = 0, j = 0; i < times.length; i++) {
-      while (times[i]! - times[j]! >= 1000) j++;
-      worst = Math.max(worst, i - j + 1);
-    }
-    t.diagnostic(`worst one-second window: ${worst} submits`);
-    assert.ok(worst <= 41, `${worst} submits in one second`);
+    // The most submits any window of `ms` milliseconds holds, wherever it starts.
+    const worstWindow = (ms: number) => {
+      let worst = 0;
+      for (let i = 0, j = 0; i < times.length; i++) {
+        while (times[i]! - times[j]! >= ms) j++;
+        worst = Math.max(worst, i - j + 1);
+      }
+      return worst;
+    };
+    // The limit: rate x time, plus the one token the shared bucket may hold. The times are
+    // taken where the simulator reads the PDUs, in this test process: on a loaded machine its
+    // event loop (or a worker's) stalls for a moment, and submits sent on time are then read in
+    // one bunch, late, crowding the window they land in. So each window is allowed the submits
+    // of JITTER_MS more, a stall this test tolerates; a limiter that is not shared (two workers
+    // at 40/s each: about 80 a second) or lets a burst through still fails by far.
+    const JITTER_MS = 200;
+    const allowed = (ms: number) => Math.floor((40 * (ms + JITTER_MS)) / 1000) + 1;
+    const [w1, w2, w5] = [worstWindow(1000), worstWindow(2000), worstWindow(5000)];
+    t.diagnostic(`worst windows: ${w1} submits in 1 s, ${w2} in 2 s, ${w5} in 5 s (allowed ${allowed(1000)}, ${allowed(2000)}, ${allowed(5000)})`);
+    assert.ok(w1 <= allowed(1000), `${w1} submits in one second`);
+    assert.ok(w2 <= allowed(2000), `${w2} submits in two seconds`);
+    assert.ok(w5 <= allowed(5000), `${w5} submits in five seconds`);
     const span = (times.at(-1)! - times[0]!) / 1000;
     assert.ok(span >= 240 / 40 - 1.5, `240 submits took ${span.toFixed(1)} s at 40/s`);
     const { rows } = await tdb.pool.query(`select count(distinct worker_id)::int as n from sms_outbox`);
