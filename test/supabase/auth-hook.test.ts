@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
@@ -579,6 +580,32 @@ describe('settings are checked when set', () => {
       await client.query(`update sms_auth_hook_settings set template = 'Код для входа в {product}: {code}', product_name = 'Shop {code}', app_hash = 'FA+9qCX9VSu'`);
       const r = await client.query(`select sms_private.auth_hook_text(s, '123456') as text from sms_auth_hook_settings s`);
       assert.equal(r.rows[0].text, 'Код для входа в Shop {code}: 123456\nFA+9qCX9VSu');
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+});
+
+describe('the README\'s examples (Supabase phone sign-in) run as written', () => {
+  /** The first ```sql block after the line starting with `lead`. */
+  const snippet = (lead: string) => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf(`\n${lead}`);
+    assert.ok(at >= 0, `README has "${lead}"`);
+    return /```sql\n([\s\S]*?)\n```/.exec(readme.slice(at))![1]!;
+  };
+
+  test('the settings update, the refusals and the status query', async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(snippet('**Settings**'));
+      const s = await client.query('select template, allowed_country_prefixes from sms_auth_hook_settings');
+      assert.deepEqual(s.rows, [{ template: 'Код для входа в {product}: {code}', allowed_country_prefixes: ['7', '375'] }]);
+      const r = await client.query(snippet('the counts as `sms_auth_hook_refusals_total'));
+      assert.equal(r.rows.length, 7);
+      await client.query(snippet('`status` follows the message'));
     } finally {
       await client.query('rollback');
       client.release();
