@@ -3585,6 +3585,14 @@ create sequence sms_private.auth_hook_refused_global_limit;
 create sequence sms_private.auth_hook_refused_busy;
 create sequence sms_private.auth_hook_refused_error;
 
+-- The reasons, in the order sms_auth_hook_refusals() lists them; one sequence each above.
+create function sms_private.auth_hook_refusal_reasons() returns text[]
+language sql immutable parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select array['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error']
+$$;
+
 -- Counts a refusal and makes the answer Supabase Auth expects.
 create function sms_private.auth_hook_refusal(reason text, http_code integer, message text)
 returns jsonb
@@ -3592,15 +3600,10 @@ language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  case reason
-    when 'bad_event'    then perform pg_catalog.nextval('sms_private.auth_hook_refused_bad_event'::regclass);
-    when 'bad_phone'    then perform pg_catalog.nextval('sms_private.auth_hook_refused_bad_phone'::regclass);
-    when 'country'      then perform pg_catalog.nextval('sms_private.auth_hook_refused_country'::regclass);
-    when 'phone_limit'  then perform pg_catalog.nextval('sms_private.auth_hook_refused_phone_limit'::regclass);
-    when 'global_limit' then perform pg_catalog.nextval('sms_private.auth_hook_refused_global_limit'::regclass);
-    when 'busy'         then perform pg_catalog.nextval('sms_private.auth_hook_refused_busy'::regclass);
-    else                     perform pg_catalog.nextval('sms_private.auth_hook_refused_error'::regclass);
-  end case;
+  if not reason = any (sms_private.auth_hook_refusal_reasons()) then
+    reason := 'error';
+  end if;
+  perform pg_catalog.nextval(pg_catalog.format('sms_private.%I', 'auth_hook_refused_' || reason)::regclass);
   return pg_catalog.jsonb_build_object('error', pg_catalog.jsonb_build_object('http_code', http_code, 'message', message));
 end
 $$;
@@ -3774,22 +3777,17 @@ comment on function public.sms_auth_send_sms_hook(jsonb) is
 -- Refusals since the install, by reason (the worker exports them as sms_auth_hook_refusals_total).
 create function public.sms_auth_hook_refusals(out reason text, out refusals bigint)
 returns setof record
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select 'bad_event',    case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_bad_event s
-  union all
-  select 'bad_phone',    case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_bad_phone s
-  union all
-  select 'country',      case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_country s
-  union all
-  select 'phone_limit',  case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_phone_limit s
-  union all
-  select 'global_limit', case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_global_limit s
-  union all
-  select 'busy',         case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_busy s
-  union all
-  select 'error',        case when s.is_called then s.last_value else 0 end from sms_private.auth_hook_refused_error s
+begin
+  foreach reason in array sms_private.auth_hook_refusal_reasons() loop
+    execute pg_catalog.format('select case when s.is_called then s.last_value else 0 end from sms_private.%I s',
+                              'auth_hook_refused_' || reason)
+      into refusals;
+    return next;
+  end loop;
+end
 $$;
 
 comment on function public.sms_auth_hook_refusals() is
@@ -3950,8 +3948,8 @@ grant execute on function public.sms_auth_code_status(text, uuid) to sms_reader;
 select public.sms_strip_inherited_grants();
 $sms_outbox_0012$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (12, '0012_auth_send_sms_hook.sql', 'ebe6b5dcd04fd248fa9e19a06816f6806d7fca5a551dc9c913fa898fc0edb482');
-  elsif prior <> 'ebe6b5dcd04fd248fa9e19a06816f6806d7fca5a551dc9c913fa898fc0edb482' then
+      values (12, '0012_auth_send_sms_hook.sql', 'da66984492d0338f46563798b9f3a3a1c50314f6fd5106b596d68c7c8f67b9a0');
+  elsif prior <> 'da66984492d0338f46563798b9f3a3a1c50314f6fd5106b596d68c7c8f67b9a0' then
     raise exception 'migration 0012_auth_send_sms_hook.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, beforeEach, test } from 'node:test';
 import pg from 'pg';
 import { STATUS } from '../../src/smpp/command-status.js';
+import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
 import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
 import { connectAs, serverUrl } from '../support/db.js';
 import { startBoundWorker, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
@@ -188,7 +189,7 @@ test('the carrier down: the user is told the code is on its way, and it arrives 
 });
 
 test('refusals are counted in SQL and exported as sms_auth_hook_refusals_total by the worker', async () => {
-  const reasons = ['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error'];
+  const reasons = AUTH_HOOK_REFUSAL_REASONS;
   const sqlCounts = async () =>
     Object.fromEntries(
       (await db.pool.query<{ reason: string; refusals: string }>('select reason, refusals from sms_auth_hook_refusals()')).rows.map((r) => [r.reason, Number(r.refusals)]),

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { connectAs, withDatabase } from '../support/db.js';
-import { callSendSmsHook, randomOtp, sendSmsEvent } from './support.js';
+import { callSendSmsHook, hookExecuteGrantees, randomOtp, sendSmsEvent } from './support.js';
 
 let cluster: EmbeddedPostgresHandle;
 let url: string;
@@ -33,15 +33,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-const grantees = async () =>
-  (
-    await admin.query<{ grantee: string }>(`
-      select case when a.grantee = 0 then 'PUBLIC' else r.rolname::text end as grantee
-        from pg_proc p cross join aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-        left join pg_roles r on r.oid = a.grantee
-       where p.oid = 'public.sms_auth_send_sms_hook(jsonb)'::regprocedure and a.grantee <> p.proowner
-       order by 1`)
-  ).rows.map((r) => r.grantee);
+const grantees = () => hookExecuteGrantees(admin);
 
 test('without Supabase\'s roles the migrations apply, and nobody may call the hook', async () => {
   const roles = await admin.query(`select rolname from pg_roles where rolname in ('anon', 'authenticated', 'service_role', 'supabase_auth_admin')`);

@@ -12,12 +12,15 @@ import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
-import { connectAs, serverUrl } from '../support/db.js';
+import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
+import { connectAs } from '../support/db.js';
+import { TestRoles } from '../sql/helpers.js';
 import {
   AUTH_ADMIN,
   callSendSmsHook,
   connectAsAuth,
   createSupabaseDatabase,
+  hookExecuteGrantees,
   isError,
   Postgrest,
   randomOtp,
@@ -32,7 +35,7 @@ import {
 let db: SupabaseDatabase;
 let api: Postgrest;
 let auth: pg.Client;
-const createdRoles: string[] = [];
+const roles = new TestRoles();
 const password = randomBytes(8).toString('hex');
 
 before(async () => {
@@ -44,13 +47,7 @@ after(async () => {
   await auth?.end();
   await api?.end();
   await db?.drop();
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  try {
-    for (const r of createdRoles) await admin.query(`drop role if exists ${r}`);
-  } finally {
-    await admin.end();
-  }
+  await roles.dropAll();
 });
 beforeEach(async () => {
   await db.pool.query(`update sms_auth_hook_settings set per_phone_limit = 5, per_phone_window = '1 hour', per_minute_limit = 100,
@@ -88,18 +85,9 @@ function refused(call: HookCall, httpCode: number, otp: string, message?: RegExp
   assert.equal(call.failed, undefined, 'an answer, not an exception');
 }
 
-async function loginRole(grants: string[], options = ''): Promise<{ name: string; client: pg.Client }> {
-  const name = `sms_t_hook_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: db.adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`create role ${name} login password '${password}' ${options}`);
-    createdRoles.push(name);
-    for (const g of grants) await admin.query(g.replaceAll('$ROLE', name));
-  } finally {
-    await admin.end();
-  }
-  return { name, client: await connectAs(db.adminUrl, name, password) };
+/** A login of this test's own, member of `memberOf`, connected to the database. */
+async function loginRole(memberOf: string[]): Promise<pg.Client> {
+  return connectAs(db.adminUrl, await roles.create({ memberOf, login: password }), password);
 }
 
 /** `n` connections as supabase_auth_admin (ended by the caller). */
@@ -401,15 +389,7 @@ describe('refusals: an error object, never an exception; nothing queued; never t
 });
 
 describe('who may call it', () => {
-  const hookGrantees = async () =>
-    (
-      await db.pool.query<{ grantee: string }>(`
-        select case when a.grantee = 0 then 'PUBLIC' else r.rolname::text end as grantee
-          from pg_proc p cross join aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
-          left join pg_roles r on r.oid = a.grantee
-         where p.oid = 'public.sms_auth_send_sms_hook(jsonb)'::regprocedure and a.grantee <> p.proowner
-         order by 1`)
-    ).rows.map((r) => r.grantee);
+  const hookGrantees = () => hookExecuteGrantees(db.pool);
 
   test('EXECUTE: supabase_auth_admin only (not PUBLIC, anon, authenticated, service_role, nor the sms_ roles)', async () => {
     assert.deepEqual(await hookGrantees(), [AUTH_ADMIN]);
@@ -432,7 +412,7 @@ describe('who may call it', () => {
   });
 
   test('a login holding the sender and reader roles may not call it (42501)', async () => {
-    const { client } = await loginRole(['grant sms_sender, sms_reader to $ROLE']);
+    const client = await loginRole(['sms_sender', 'sms_reader']);
     try {
       await assert.rejects(client.query('select public.sms_auth_send_sms_hook($1)', [JSON.stringify(sendSmsEvent())]), (e: { code?: string }) => e.code === '42501');
     } finally {
@@ -526,18 +506,18 @@ describe('what the app sees: the latest code, never the code itself', () => {
   });
 
   test('the reader role reads sms_auth_code, the refusals and the status; the worker role the refusals', async () => {
-    const reader = await loginRole(['grant sms_reader to $ROLE']);
-    const worker = await loginRole(['grant sms_worker to $ROLE']);
+    const reader = await loginRole(['sms_reader']);
+    const worker = await loginRole(['sms_worker']);
     try {
-      const r = await reader.client.query('select reason from sms_auth_hook_refusals() order by 1');
-      assert.deepEqual(r.rows.map((x) => x.reason), ['bad_event', 'bad_phone', 'busy', 'country', 'error', 'global_limit', 'phone_limit']);
-      await reader.client.query('select count(*) from sms_auth_code');
-      await reader.client.query('select * from sms_auth_code_status($1)', [newPhone()]);
-      await worker.client.query('select * from sms_auth_hook_refusals()');
-      await assert.rejects(worker.client.query('select count(*) from sms_auth_code'), /permission denied/);
+      const r = await reader.query('select reason from sms_auth_hook_refusals()');
+      assert.deepEqual(r.rows.map((x) => x.reason), [...AUTH_HOOK_REFUSAL_REASONS], 'the reasons the worker exports');
+      await reader.query('select count(*) from sms_auth_code');
+      await reader.query('select * from sms_auth_code_status($1)', [newPhone()]);
+      await worker.query('select * from sms_auth_hook_refusals()');
+      await assert.rejects(worker.query('select count(*) from sms_auth_code'), /permission denied/);
     } finally {
-      await reader.client.end();
-      await worker.client.end();
+      await reader.end();
+      await worker.end();
     }
   });
 });

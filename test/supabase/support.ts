@@ -581,3 +581,14 @@ export async function callSendSmsHook(client: pg.Client, event: unknown, options
   }
   return { answer, committed: true };
 }
+
+/** Who holds EXECUTE on the Send SMS Hook, its owner aside ('PUBLIC' for PUBLIC), sorted. */
+export async function hookExecuteGrantees(client: pg.Pool | pg.ClientBase): Promise<string[]> {
+  const r = await client.query<{ grantee: string }>(`
+    select case when a.grantee = 0 then 'PUBLIC' else r.rolname::text end as grantee
+      from pg_proc p cross join aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+      left join pg_roles r on r.oid = a.grantee
+     where p.oid = 'public.sms_auth_send_sms_hook(jsonb)'::regprocedure and a.grantee <> p.proowner
+     order by 1`);
+  return r.rows.map((row) => row.grantee);
+}
