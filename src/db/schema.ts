@@ -209,6 +209,40 @@ export interface SmsSelfSendLogTable {
   outbox_id: string;
 }
 
+/** How the Supabase Auth Send SMS Hook writes and limits sign-in codes (0012; one row). */
+export interface SmsAuthHookSettingsTable {
+  id: Generated<boolean>;
+  /** {code}: the one-time code; {product}: product_name. */
+  template: Generated<string>;
+  product_name: Generated<string>;
+  /** Android SMS Retriever app hash, sent as the last line. */
+  app_hash: string | null;
+  /** null: sms_settings.default_sender. */
+  sender: string | null;
+  code_validity: ColumnType<PgInterval, string | undefined, string>;
+  priority: Generated<number>;
+  per_phone_limit: Generated<number>;
+  per_phone_window: ColumnType<PgInterval, string | undefined, string>;
+  /** null: no ceiling. */
+  per_minute_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  /** null: every country. */
+  allowed_country_prefixes: string[] | null;
+  users_see_own_codes: Generated<boolean>;
+  updated_at: Generated<Date>;
+}
+
+/** One row per sign-in code the hook queued (never the code); status follows the message's. */
+export interface SmsAuthCodeTable {
+  outbox_id: string;
+  created_at: Generated<Date>;
+  user_id: string | null;
+  phone: string;
+  sms_type: string | null;
+  status: Generated<MessageStatus>;
+  expires_at: Timestamp;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
   sms_outbox_part: SmsOutboxPartTable;
@@ -221,4 +255,6 @@ export interface Database {
   sms_rate_limit: SmsRateLimitTable;
   sms_self_send_settings: SmsSelfSendSettingsTable;
   sms_self_send_log: SmsSelfSendLogTable;
+  sms_auth_hook_settings: SmsAuthHookSettingsTable;
+  sms_auth_code: SmsAuthCodeTable;
 }

@@ -24,6 +24,9 @@ const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', '
 /** Statuses this worker moves messages to (the SQL API's cancel is not the worker's). */
 export const MESSAGE_STATUSES = ['sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed'] as const;
 
+/** Why the Supabase Auth Send SMS Hook refused a code (public.sms_auth_hook_refusals(), migration 0012). */
+export const AUTH_HOOK_REFUSAL_REASONS = ['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error'] as const;
+
 /** Queue counts stop at this many rows: beyond it the number matters less than the cost. */
 const COUNT_CAP = 1_000_000;
 
@@ -353,13 +356,14 @@ export class WorkerMetrics {
   attachDatabase(db: Kysely<Database>, options: { cacheMs?: number; timeoutMs?: number } = {}): void {
     const cacheMs = options.cacheMs ?? 5000;
     const timeoutMs = options.timeoutMs ?? 3000;
-    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; oldest: number; unmatched: number };
-    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, oldest: 0, unmatched: 0 };
+    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; oldest: number; unmatched: number; refusals: Record<string, number> };
+    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, oldest: 0, unmatched: 0, refusals: {} };
     let inflight: Promise<Reading> | undefined;
     const query = async (): Promise<Reading> => {
       // Each figure reads a partial index, and counting stops at COUNT_CAP rows. The oldest due
-      // message is found by one probe per priority (-10..10) of sms_outbox_due_idx.
-      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; oldest: number | null; unmatched: number }>`
+      // message is found by one probe per priority (-10..10) of sms_outbox_due_idx. The Auth
+      // hook's refusals are seven sequence reads.
+      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; oldest: number | null; unmatched: number; refusals: Record<string, number> }>`
         select
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'queued' and next_attempt_at <= now() limit ${COUNT_CAP}) d) as depth,
@@ -373,10 +377,20 @@ export class WorkerMetrics {
                 where status = 'queued' and priority = p.priority and next_attempt_at <= now()
                 order by next_attempt_at limit 1) c) as oldest,
           (select count(*)::int from (select 1 from public.sms_receipt
-             where matched_at is null limit ${COUNT_CAP}) u) as unmatched
+             where matched_at is null limit ${COUNT_CAP}) u) as unmatched,
+          (select json_object_agg(f.reason, f.refusals) from public.sms_auth_hook_refusals() f) as refusals
       `.execute(db);
       const r = rows[0]!;
-      return { at: Date.now(), ok: true, depth: r.depth, sending: r.sending, awaiting: r.awaiting, oldest: Math.max(0, r.oldest ?? 0), unmatched: r.unmatched };
+      return {
+        at: Date.now(),
+        ok: true,
+        depth: r.depth,
+        sending: r.sending,
+        awaiting: r.awaiting,
+        oldest: Math.max(0, r.oldest ?? 0),
+        unmatched: r.unmatched,
+        refusals: r.refusals ?? {},
+      };
     };
     const read = (): Promise<Reading> => {
       if (Date.now() - last.at < cacheMs) return Promise.resolve(last);
@@ -417,6 +431,18 @@ export class WorkerMetrics {
       (r) => r.oldest,
     );
     gauge('sms_unmatched_receipts', 'Receipts kept in sms_receipt that matched no message (yet)', (r) => r.unmatched);
+    // Counted in SQL (they survive the rollback of Auth's transaction), shared by every worker.
+    new Counter({
+      name: 'sms_auth_hook_refusals_total',
+      help: 'Sign-in codes the Supabase Auth Send SMS Hook refused since the install, by reason (bad_event, bad_phone, country, phone_limit, global_limit, busy, error); read from Postgres, the same on every worker',
+      labelNames: ['reason'] as const,
+      registers: [this.registry],
+      async collect() {
+        const r = await read();
+        this.reset();
+        for (const reason of AUTH_HOOK_REFUSAL_REASONS) this.inc({ reason }, Math.max(0, Number(r.refusals[reason] ?? 0)));
+      },
+    });
   }
 
   /** Hooks for the pump and the store. */

@@ -222,7 +222,7 @@ describe('catalog', () => {
     }
   });
 
-  test('anon and authenticated hold no privilege on any sms_ object; service_role exactly EXECUTE on the sender functions', async () => {
+  test('anon and authenticated hold no privilege on any sms_ object; service_role exactly EXECUTE on the sender functions and the sign-in code status, SELECT on sms_auth_code', async () => {
     const r = await db.pool.query<{ role: string; object: string; privilege: string }>(`
       select r.rolname as role, p.oid::regprocedure::text as object, a.privilege_type as privilege
         from pg_proc p, aclexplode(p.proacl) a, pg_roles r
@@ -235,6 +235,8 @@ describe('catalog', () => {
          and r.rolname in ('anon', 'authenticated', 'service_role')
        order by 1, 2`);
     assert.deepEqual(r.rows, [
+      { role: 'service_role', object: 'sms_auth_code', privilege: 'SELECT' },
+      { role: 'service_role', object: 'sms_auth_code_status(text,uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_cancel(uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_segments(text)', privilege: 'EXECUTE' },
       {

@@ -10,6 +10,11 @@
  *   create user authenticator noinherit;            -- PostgREST logs in as this
  *   grant anon, authenticated, service_role to authenticator;
  *
+ * and, as Supabase's auth migrations create the role Supabase Auth logs in as:
+ *
+ *   create user supabase_auth_admin noinherit createrole login noreplication;
+ *   alter user supabase_auth_admin set search_path = "auth";
+ *
  * Roles are cluster-global and test files run in parallel, so each is created only when missing
  * and losing the race to another file is ignored. They stay for the rest of the run (Supabase
  * always has them), so every other test file must pass with them present too.
@@ -35,15 +40,19 @@
  * with these argument names in the schema cache) 404.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrate, type MigrateResult } from '../../src/db/migrate.js';
 import { roleNames } from '../../src/db/roles.js';
-import { serverUrl, withDatabase } from '../support/db.js';
+import { connectAs, serverUrl, withDatabase } from '../support/db.js';
 
 export const API_ROLES = ['anon', 'authenticated', 'service_role'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 /** The password of the test cluster's `authenticator` (a throw-away test cluster only). */
 export const AUTHENTICATOR_PASSWORD = 'sms-outbox-test-authenticator';
+/** The role Supabase Auth logs in as, and its password on the test cluster. */
+export const AUTH_ADMIN = 'supabase_auth_admin';
+export const AUTH_ADMIN_PASSWORD = 'sms-outbox-test-auth-admin';
 
 async function admin<T>(fn: (c: pg.Client) => Promise<T>, url = serverUrl()): Promise<T> {
   const c = new pg.Client({ connectionString: url });
@@ -81,6 +90,15 @@ export async function ensureSupabaseRoles(): Promise<void> {
     if (!have.has('authenticated')) await tolerant(c, 'create role authenticated nologin noinherit');
     if (!have.has('service_role')) await tolerant(c, 'create role service_role nologin noinherit bypassrls');
     if (!have.has('authenticator')) await tolerant(c, `create role authenticator login noinherit password '${AUTHENTICATOR_PASSWORD}'`);
+    if (!have.has(AUTH_ADMIN)) {
+      await tolerant(
+        c,
+        `do $$ begin
+           create role ${AUTH_ADMIN} noinherit createrole login noreplication password '${AUTH_ADMIN_PASSWORD}';
+           alter role ${AUTH_ADMIN} set search_path = "auth";
+         end $$`,
+      );
+    }
     const members = await c.query<{ role: string }>(
       `select r.rolname as role from pg_auth_members m join pg_roles r on r.oid = m.roleid
         where m.member = 'authenticator'::regrole`,
@@ -480,4 +498,97 @@ export class Postgrest {
 
 export function isError(body: unknown): body is PostgrestError {
   return !!body && typeof body === 'object' && 'code' in body && 'message' in body;
+}
+
+/** What the Send SMS Hook answers: {} on success. */
+export interface HookAnswer {
+  error?: { http_code: number; message: string };
+}
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+/** A connection to `databaseUrl`'s database logged in as supabase_auth_admin, as Supabase Auth's own. */
+export function connectAsAuth(databaseUrl: string): Promise<pg.Client> {
+  return connectAs(databaseUrl, AUTH_ADMIN, AUTH_ADMIN_PASSWORD);
+}
+
+/**
+ * The event Supabase Auth sends to the Send SMS Hook, in the shape its documentation gives
+ * (test/fixtures/supabase/send-sms-hook-event.json, a fake phone), with this user, phone and
+ * code. `sms` adds the fields newer Auth versions send (`phone`, `sms_type`).
+ */
+export function sendSmsEvent(options: { userId?: string; phone?: string; otp?: string; sms?: Record<string, unknown> } = {}): Record<string, unknown> {
+  const event = JSON.parse(readFileSync(new URL('../fixtures/supabase/send-sms-hook-event.json', import.meta.url), 'utf8')) as {
+    user: Record<string, unknown> & { identities: { id: string; user_id: string; identity_data: Record<string, unknown> }[] };
+    sms: Record<string, unknown>;
+  };
+  const userId = options.userId ?? randomUUID();
+  event.user.id = userId;
+  for (const identity of event.user.identities) {
+    identity.id = userId;
+    identity.user_id = userId;
+    identity.identity_data.sub = userId;
+    if (options.phone !== undefined) identity.identity_data.phone = options.phone;
+  }
+  if (options.phone !== undefined) event.user.phone = options.phone;
+  if (options.otp !== undefined) event.sms.otp = options.otp;
+  Object.assign(event.sms, options.sms ?? {});
+  return event;
+}
+
+/** A random 6-digit code, as Supabase Auth makes them. */
+export function randomOtp(): string {
+  return String(randomBytes(4).readUInt32BE() % 1_000_000).padStart(6, '0');
+}
+
+export interface HookCall {
+  answer: HookAnswer;
+  /** Auth committed its transaction (the answer had no error, and the commit went through). */
+  committed: boolean;
+  /** SQLSTATE of a failed call or commit (Auth answers 500 then). */
+  failed?: string;
+}
+
+/**
+ * One call of the Send SMS Hook the way Supabase Auth makes it (its Postgres-function hook
+ * dispatcher): in the transaction of the request that made the code, after that request's own
+ * statements, with `set local statement_timeout` of 2 s around
+ * `select "public"."sms_auth_send_sms_hook"($1)`, the event passed as JSON text. An answer with
+ * an error message fails the request, and its transaction is rolled back; otherwise it commits.
+ */
+export async function callSendSmsHook(client: pg.Client, event: unknown, options: { isolation?: Isolation } = {}): Promise<HookCall> {
+  await client.query(`begin isolation level ${options.isolation ?? 'read committed'}`);
+  let answer: HookAnswer;
+  try {
+    // Stands in for Auth's statements before the hook (the audit log entry): takes the snapshot.
+    await client.query('select now()');
+    await client.query(`set local statement_timeout to '2000'`);
+    const r = await client.query<{ answer: HookAnswer }>('select "public"."sms_auth_send_sms_hook"($1) as answer', [JSON.stringify(event)]);
+    answer = r.rows[0]!.answer;
+    await client.query('set local statement_timeout to default');
+  } catch (err) {
+    await client.query('rollback');
+    return { answer: { error: { http_code: 500, message: 'the hook raised' } }, committed: false, failed: (err as { code?: string }).code ?? 'unknown' };
+  }
+  if (answer.error?.message) {
+    await client.query('rollback');
+    return { answer, committed: false };
+  }
+  try {
+    await client.query('commit');
+  } catch (err) {
+    return { answer, committed: false, failed: (err as { code?: string }).code ?? 'unknown' };
+  }
+  return { answer, committed: true };
+}
+
+/** Who holds EXECUTE on the Send SMS Hook, its owner aside ('PUBLIC' for PUBLIC), sorted. */
+export async function hookExecuteGrantees(client: pg.Pool | pg.ClientBase): Promise<string[]> {
+  const r = await client.query<{ grantee: string }>(`
+    select case when a.grantee = 0 then 'PUBLIC' else r.rolname::text end as grantee
+      from pg_proc p cross join aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+      left join pg_roles r on r.oid = a.grantee
+     where p.oid = 'public.sms_auth_send_sms_hook(jsonb)'::regprocedure and a.grantee <> p.proowner
+     order by 1`);
+  return r.rows.map((row) => row.grantee);
 }
