@@ -236,10 +236,12 @@ describe('catalog', () => {
        order by 1, 2`);
     assert.deepEqual(r.rows, [
       { role: 'service_role', object: 'sms_cancel(uuid)', privilege: 'EXECUTE' },
+      { role: 'service_role', object: 'sms_opt_out(text)', privilege: 'EXECUTE' },
+      { role: 'service_role', object: 'sms_retry(uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_segments(text)', privilege: 'EXECUTE' },
       {
         role: 'service_role',
-        object: 'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb)',
+        object: 'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text)',
         privilege: 'EXECUTE',
       },
       { role: 'service_role', object: 'sms_status(uuid)', privilege: 'EXECUTE' },
