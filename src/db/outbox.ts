@@ -24,6 +24,8 @@ export interface ClaimedMessage {
   /** The attempt this claim is (1 on the first send); result writes are fenced on it. */
   attempts: number;
   nextAttemptAt: Date;
+  /** Not sent after this (for submit_sm's validity_period). */
+  expiresAt: Date;
 }
 
 export interface ClaimResult {
@@ -73,6 +75,7 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
     priority: number;
     attempts: number;
     next_attempt_at: Date;
+    expires_at: Date;
   }>`
     with picked as (
       select c.id,
@@ -102,7 +105,7 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
            updated_at = now()
       from picked
      where o.id = picked.id
-    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at
+    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at, o.expires_at
     ), announced as (
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status <> 'sending'
     )
@@ -129,6 +132,7 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
       priority: r.priority,
       attempts: r.attempts,
       nextAttemptAt: r.next_attempt_at,
+      expiresAt: r.expires_at,
     });
   }
   return result;

@@ -3770,8 +3770,9 @@ create policy sms_reader_select on public.sms_opt_out_log for select to sms_read
 -- The worker's claim reads it (src/db/outbox.ts).
 create policy sms_worker_select on public.sms_opt_out     for select to sms_worker using (true);
 
--- opt_out / opt_in: change the list and log it; true when the recipient's state changed.
-create function sms_private.opt_out(recipient text, source text, keyword text, inbox_id uuid, actor text)
+-- change_opt_out: opts a recipient out (opt_out true) or back in, and logs it; true when the
+-- recipient's state changed.
+create function sms_private.change_opt_out(opt_out boolean, recipient text, source text, keyword text, inbox_id uuid, actor text)
 returns boolean
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
@@ -3779,28 +3780,17 @@ as $$
 declare
   changed boolean;
 begin
-  insert into public.sms_opt_out as x (recipient, source, keyword, inbox_id, actor)
-  values (opt_out.recipient, opt_out.source, opt_out.keyword, opt_out.inbox_id, opt_out.actor)
-  on conflict on constraint sms_opt_out_pkey do nothing;
+  if change_opt_out.opt_out then
+    insert into public.sms_opt_out as x (recipient, source, keyword, inbox_id, actor)
+    values (change_opt_out.recipient, change_opt_out.source, change_opt_out.keyword, change_opt_out.inbox_id, change_opt_out.actor)
+    on conflict on constraint sms_opt_out_pkey do nothing;
+  else
+    delete from public.sms_opt_out x where x.recipient = change_opt_out.recipient;
+  end if;
   changed := found;
   insert into public.sms_opt_out_log (recipient, action, source, keyword, inbox_id, actor, changed)
-  values (opt_out.recipient, 'opt_out', opt_out.source, opt_out.keyword, opt_out.inbox_id, opt_out.actor, changed);
-  return changed;
-end
-$$;
-
-create function sms_private.opt_in(recipient text, source text, keyword text, inbox_id uuid, actor text)
-returns boolean
-language plpgsql volatile
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  changed boolean;
-begin
-  delete from public.sms_opt_out x where x.recipient = opt_in.recipient;
-  changed := found;
-  insert into public.sms_opt_out_log (recipient, action, source, keyword, inbox_id, actor, changed)
-  values (opt_in.recipient, 'opt_in', opt_in.source, opt_in.keyword, opt_in.inbox_id, opt_in.actor, changed);
+  values (change_opt_out.recipient, case when change_opt_out.opt_out then 'opt_out' else 'opt_in' end,
+          change_opt_out.source, change_opt_out.keyword, change_opt_out.inbox_id, change_opt_out.actor, changed);
   return changed;
 end
 $$;
@@ -3841,11 +3831,7 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  if action = 'opt_out' then
-    perform sms_private.opt_out(phone, 'keyword', kw, new.id, null);
-  else
-    perform sms_private.opt_in(phone, 'keyword', kw, new.id, null);
-  end if;
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', kw, new.id, null);
   new.keyword_action := action;
   return new;
 end
@@ -3868,8 +3854,8 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  return sms_private.opt_out(sms_private.check_recipient(sms_opt_out.recipient), 'operator', null, null,
-                             sms_private.caller_owner());
+  return sms_private.change_opt_out(true, sms_private.check_recipient(sms_opt_out.recipient), 'operator', null, null,
+                                    sms_private.caller_owner());
 end
 $$;
 
@@ -3881,8 +3867,8 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-  return sms_private.opt_in(sms_private.check_recipient(sms_opt_in.recipient), 'operator', null, null,
-                            sms_private.caller_owner());
+  return sms_private.change_opt_out(false, sms_private.check_recipient(sms_opt_in.recipient), 'operator', null, null,
+                                    sms_private.caller_owner());
 end
 $$;
 
@@ -4291,8 +4277,8 @@ grant select on public.sms_opt_out to sms_worker;
 select public.sms_strip_inherited_grants();
 $sms_outbox_0014$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (14, '0014_opt_out_smart_encoding.sql', '794cb81635a7a078f3fea4c5697160b7aa68c55ca410be45f15f7fe009297146');
-  elsif prior <> '794cb81635a7a078f3fea4c5697160b7aa68c55ca410be45f15f7fe009297146' then
+      values (14, '0014_opt_out_smart_encoding.sql', '51e2851d5c3a5dbdbf7f45caa4f29f7fb2821fc5ff38cafe435ae807bc2264a9');
+  elsif prior <> '51e2851d5c3a5dbdbf7f45caa4f29f7fb2821fc5ff38cafe435ae807bc2264a9' then
     raise exception 'migration 0014_opt_out_smart_encoding.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end
