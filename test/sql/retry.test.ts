@@ -234,6 +234,23 @@ describe('ownership: as sms_cancel', () => {
   });
 });
 
+describe('the history goes with its message', () => {
+  test("the worker's purge deletes a retried message with its sms_outbox_retry rows (the worker holds no right on them)", async () => {
+    const id = await send(a);
+    await failPermanently(id);
+    assert.equal(await retry(a, id), true);
+    await failPermanently(id);
+    const worker = await connectAs(tdb.url, await roles.create({ login: password, memberOf: ['sms_worker'] }), password);
+    try {
+      await rejectsWith(worker.query('select * from sms_outbox_retry'), '42501');
+      assert.equal((await worker.query('delete from sms_outbox where id = $1', [id])).rowCount, 1);
+    } finally {
+      await worker.end();
+    }
+    assert.equal((await tdb.pool.query('select count(*)::int as n from sms_outbox_retry where outbox_id = $1', [id])).rows[0].n, 0);
+  });
+});
+
 describe('sms_status shows the parts of a long message', () => {
   test('parts delivered and undelivered of segments, as receipts come in', async () => {
     const id = await send(a, 'x'.repeat(400));
