@@ -1,5 +1,5 @@
 /**
- * npm run bench:enqueue [-- --connections 16 --duration 10 --warmup 2 --rounds 2 --armed 3 --json]
+ * npm run bench:enqueue [-- --connections 16 --duration 10 --warmup 2 --rounds 2 --armed 3 --marketing 10 --json]
  *
  * Measures sms_send calls per second beside a plain single-row INSERT (see src/bench/enqueue.ts).
  * Uses the server of DATABASE_URL (in a scratch database it creates and drops), or an embedded
@@ -16,6 +16,8 @@ const HELP = `Usage: npm run bench:enqueue -- [options]
   --warmup S        warm-up seconds per mode (default 2)
   --rounds N        alternations of plain / sms_send (default 2)
   --armed S         seconds of sms_send with the wake-up armed (NOTIFY per commit); 0 skips (default 3)
+  --marketing S     measured seconds of sms_send with category => 'marketing' (the opt-out check);
+                    0 skips (default: --duration)
   --json            print the result as JSON
 
 DATABASE_URL: the server to measure (a scratch database is created and dropped there);
@@ -32,6 +34,7 @@ async function main(): Promise<number> {
       warmup: { type: 'string' },
       rounds: { type: 'string' },
       armed: { type: 'string' },
+      marketing: { type: 'string' },
       json: { type: 'boolean' },
     },
     HELP,
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
     warmupMs: numberOption('warmup', values.warmup, 2, 0) * 1000,
     rounds: numberOption('rounds', values.rounds, 2, 1, 1000, true),
     armedMs: numberOption('armed', values.armed, 3, 0) * 1000,
+    marketingMs: values.marketing === undefined ? undefined : numberOption('marketing', values.marketing, 10, 0) * 1000,
   };
   const json = values.json ?? false;
   const log = (m: string) => {

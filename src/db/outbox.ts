@@ -24,6 +24,8 @@ export interface ClaimedMessage {
   /** The attempt this claim is (1 on the first send); result writes are fenced on it. */
   attempts: number;
   nextAttemptAt: Date;
+  /** Not sent after this (for submit_sm's validity_period). */
+  expiresAt: Date;
 }
 
 export interface ClaimResult {
@@ -31,15 +33,37 @@ export interface ClaimResult {
   messages: ClaimedMessage[];
   /** Rows found past expires_at and marked `expired` instead of being sent. */
   expired: number;
+  /** Marketing rows whose recipient is in sms_opt_out, marked `rejected` (OPTED_OUT) instead of being sent. */
+  optedOut: number;
 }
+
+/** error_message of a marketing message the claim refuses (sms_send stores the same at enqueue). */
+const OPTED_OUT_MESSAGE = 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
 
 /**
  * Claims up to `limit` due rows: queued, next_attempt_at reached, highest priority first then
  * oldest, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED). One index probe per
  * priority level, so a backlog of rows scheduled for later never slows the claim. Rows already
- * past expires_at become `expired` here and are never sent.
+ * past expires_at become `expired` here and are never sent; marketing rows whose recipient
+ * opted out after they were enqueued become `rejected` (error_code OPTED_OUT). The places those
+ * took are claimed again, so a claim comes back short of `limit` only when the due rows ran out.
  */
 export async function claimDue(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimResult> {
+  const result: ClaimResult = { messages: [], expired: 0, optedOut: 0 };
+  let want = limit;
+  for (;;) {
+    const round = await claimOnce(db, workerId, want, leaseSeconds);
+    result.messages.push(...round.messages);
+    result.expired += round.expired;
+    result.optedOut += round.optedOut;
+    if (round.optedOut === 0 || round.messages.length + round.expired + round.optedOut < want) break;
+    want = round.optedOut;
+  }
+  result.messages.sort((a, b) => b.priority - a.priority || a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
+  return result;
+}
+
+async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimResult> {
   const { rows } = await sql<{
     id: string;
     status: MessageStatus;
@@ -51,12 +75,16 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
     priority: number;
     attempts: number;
     next_attempt_at: Date;
+    expires_at: Date;
   }>`
     with picked as (
-      select c.id
+      select c.id,
+             case when c.expires_at <= now() then 'expired'
+                  when c.category = 'marketing' and exists (select from public.sms_opt_out x where x.recipient = c.recipient) then 'rejected'
+                  else 'sending' end as outcome
         from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
         cross join lateral (
-          select o.id
+          select o.id, o.expires_at, o.category, o.recipient
             from public.sms_outbox o
            where o.status = 'queued' and o.priority = p.priority and o.next_attempt_at <= now()
            order by o.next_attempt_at
@@ -66,30 +94,35 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
        limit ${limit}
     ), claimed as (
     update public.sms_outbox o
-       set status = case when o.expires_at <= now() then 'expired' else 'sending' end,
-           attempts = o.attempts + case when o.expires_at <= now() then 0 else 1 end,
-           lease_until = case when o.expires_at <= now() then null else now() + make_interval(secs => ${leaseSeconds}) end,
-           worker_id = case when o.expires_at <= now() then null else ${workerId} end,
-           done_at = case when o.expires_at <= now() then now() end,
-           error_message = case when o.expires_at <= now() then 'expired before it could be sent' else o.error_message end,
+       set status = picked.outcome,
+           attempts = o.attempts + case when picked.outcome = 'sending' then 1 else 0 end,
+           lease_until = case when picked.outcome = 'sending' then now() + make_interval(secs => ${leaseSeconds}) end,
+           worker_id = case when picked.outcome = 'sending' then ${workerId} end,
+           done_at = case when picked.outcome <> 'sending' then now() end,
+           error_code = case picked.outcome when 'rejected' then 'OPTED_OUT' else o.error_code end,
+           error_message = case picked.outcome when 'expired' then 'expired before it could be sent'
+                                               when 'rejected' then ${OPTED_OUT_MESSAGE} else o.error_message end,
            updated_at = now()
       from picked
      where o.id = picked.id
-    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at
+    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at, o.expires_at
     ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status = 'expired'
+      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status <> 'sending'
     )
     -- a plain CTE runs only when referenced: the count makes the notifications go out
     select claimed.*, (select count(*) from announced) as announced from claimed
   `.execute(db);
-  const messages: ClaimedMessage[] = [];
-  let expired = 0;
+  const result: ClaimResult = { messages: [], expired: 0, optedOut: 0 };
   for (const r of rows) {
     if (r.status === 'expired') {
-      expired++;
+      result.expired++;
       continue;
     }
-    messages.push({
+    if (r.status === 'rejected') {
+      result.optedOut++;
+      continue;
+    }
+    result.messages.push({
       id: r.id,
       recipient: r.recipient,
       sender: r.sender,
@@ -99,10 +132,10 @@ export async function claimDue(db: Db, workerId: string, limit: number, leaseSec
       priority: r.priority,
       attempts: r.attempts,
       nextAttemptAt: r.next_attempt_at,
+      expiresAt: r.expires_at,
     });
   }
-  messages.sort((a, b) => b.priority - a.priority || a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
-  return { messages, expired };
+  return result;
 }
 
 /**
@@ -188,18 +221,18 @@ export async function renewLeases(db: Db, workerId: string, leaseSeconds: number
 
 /**
  * Takes back rows whose worker stopped renewing its lease (killed, frozen, cut off): they return
- * to the queue, due now (every worker is woken), or fail when their attempts are used up. Any
- * worker runs this every few seconds.
+ * to the queue, due now (every worker is woken), or fail when their attempts (since the last
+ * sms_retry) are used up. Any worker runs this every few seconds.
  */
 export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
   const { rows } = await sql<{ status: MessageStatus }>`
     with taken as (
     update public.sms_outbox o
-       set status = case when o.attempts >= s.max_attempts then 'failed' else 'queued' end,
-           done_at = case when o.attempts >= s.max_attempts then now() end,
-           error_code = case when o.attempts >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
-           error_message = case when o.attempts >= s.max_attempts
-                                then 'gave up after ' || o.attempts || ' attempts: the worker holding it stopped (lease expired)'
+       set status = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'failed' else 'queued' end,
+           done_at = case when o.attempts - o.attempts_at_retry >= s.max_attempts then now() end,
+           error_code = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
+           error_message = case when o.attempts - o.attempts_at_retry >= s.max_attempts
+                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: the worker holding it stopped (lease expired)'
                                 else o.error_message end,
            next_attempt_at = now(),
            lease_until = null,
@@ -322,30 +355,32 @@ export interface UnsentOutcome {
 
 /**
  * sending → failed (permanent error), or → queued after its back-off (transient error, unknown
- * outcome), or → failed when sms_settings.max_attempts are used up. Rows queued again wake every
- * worker for their due time (see WAKEUP_CHANNEL).
+ * outcome), or → failed when sms_settings.max_attempts are used up (counted since the last
+ * sms_retry). Rows queued again wake every worker for their due time (see WAKEUP_CHANNEL).
  */
 export async function markUnsent(db: Db, workerId: string, results: UnsentResult[]): Promise<UnsentOutcome> {
   if (!results.length) return { statuses: new Map(), nextDueInMs: null };
   const batch = JSON.stringify(
     results.map((r) => ({ id: r.id, attempts: r.attempts, permanent: r.permanent, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
   );
+  // final: a permanent error, or the attempts since the last sms_retry used up.
   const { rows } = await sql<{ id: string; status: MessageStatus; due_in_ms: number | null }>`
     with r as (
-      select r.*, r.permanent or r.attempts >= s.max_attempts as final
+      select r.*, s.max_attempts
         from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
              public.sms_settings s
     ), changed as (
       update public.sms_outbox o
-         set status = case when r.final then 'failed' else 'queued' end,
-             done_at = case when r.final then now() end,
-             next_attempt_at = case when r.final then o.next_attempt_at else now() + r.delay_ms * interval '1 millisecond' end,
+         set status = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then 'failed' else 'queued' end,
+             done_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then now() end,
+             next_attempt_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.next_attempt_at
+                                    else now() + r.delay_ms * interval '1 millisecond' end,
              error_code = r.code,
-             error_message = case when r.final and not r.permanent
-                                  then 'gave up after ' || o.attempts || ' attempts: ' || r.message
+             error_message = case when not r.permanent and r.attempts - o.attempts_at_retry >= r.max_attempts
+                                  then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
                                   else r.message end,
              lease_until = null,
-             worker_id = case when r.final then o.worker_id end,
+             worker_id = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.worker_id end,
              updated_at = now()
         from r
        where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null

@@ -79,6 +79,65 @@ export interface SmsOutboxTable {
   /** Raw receipt state that decided the status (DELIVRD, UNDELIV, ...). */
   receipt_state: string | null;
   receipt_error: string | null;
+  /** Keyed hash, length and time of the redaction that blanked the body (0013); null before. */
+  body_hash: Buffer | null;
+  body_length: number | null;
+  redacted_at: NullableTimestamp;
+  /** 'transactional' or 'marketing' (never sent to a recipient in sms_opt_out). */
+  category: Generated<MessageCategory>;
+  /** Characters smart encoding replaced in the body stored and sent (0: as the app passed it). */
+  replaced_chars: Generated<number>;
+  /** How often sms_retry requeued it, and `attempts` at the last time (max_attempts counts after it). */
+  retries: Generated<number>;
+  attempts_at_retry: Generated<number>;
+}
+
+export type MessageCategory = 'transactional' | 'marketing';
+
+/** The outcome each sms_retry replaced (0015). */
+export interface SmsOutboxRetryTable {
+  id: Generated<string>;
+  outbox_id: string;
+  retried_at: Generated<Date>;
+  retried_by: string;
+  status: MessageStatus;
+  attempts: number;
+  error_code: string | null;
+  error_message: string | null;
+  receipt_state: string | null;
+  receipt_error: string | null;
+  message_ids: string[] | null;
+  submitted_at: NullableTimestamp;
+  done_at: Timestamp;
+}
+
+export type OptOutSource = 'keyword' | 'operator';
+
+/** Recipients who get no marketing message (0014). */
+export interface SmsOptOutTable {
+  recipient: string;
+  opted_out_at: Generated<Date>;
+  source: OptOutSource;
+  /** The stop keyword as compared (source keyword). */
+  keyword: string | null;
+  /** The sms_inbox row of the stop keyword. */
+  inbox_id: string | null;
+  /** Who called sms_opt_out() (source operator). */
+  actor: string | null;
+}
+
+/** Every opt-out and opt-in, by keyword or call (0014). */
+export interface SmsOptOutLogTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  recipient: string;
+  action: 'opt_out' | 'opt_in';
+  source: OptOutSource;
+  keyword: string | null;
+  inbox_id: string | null;
+  actor: string | null;
+  /** false: the recipient already was in that state. */
+  changed: boolean;
 }
 
 export interface SmsOutboxPartTable {
@@ -121,6 +180,12 @@ export interface SmsInboxTable {
   payload: Buffer | null;
   /** The body has U+FFFD in place of characters Postgres text cannot hold; payload has the bytes. */
   body_replaced: Generated<boolean>;
+  /** Keyed hash, length and time of the redaction that blanked body and payload (0013). */
+  body_hash: Buffer | null;
+  body_length: number | null;
+  redacted_at: NullableTimestamp;
+  /** What the text did as a stop / start keyword (set by a trigger, 0014); null for other texts. */
+  keyword_action: 'opt_out' | 'opt_in' | 'ignored' | null;
 }
 
 export type ParkedKind = 'receipt' | 'mo' | 'mo_set';
@@ -167,6 +232,13 @@ export interface SmsSettingsTable {
   max_segments: Generated<number>;
   max_attempts: Generated<number>;
   updated_at: Generated<Date>;
+  /** Blank bodies of finished messages / incoming SMS this long after (null: never). */
+  redact_after: ColumnType<PgInterval | null, string | null, string | null>;
+  inbox_redact_after: ColumnType<PgInterval | null, string | null, string | null>;
+  smart_encoding: Generated<boolean>;
+  /** Stored as compared: upper case, without spaces and punctuation. */
+  stop_keywords: Generated<string[]>;
+  start_keywords: Generated<string[]>;
 }
 
 export interface SmsWakeupTable {
@@ -246,6 +318,9 @@ export interface SmsAuthCodeTable {
 export interface Database {
   sms_outbox: SmsOutboxTable;
   sms_outbox_part: SmsOutboxPartTable;
+  sms_outbox_retry: SmsOutboxRetryTable;
+  sms_opt_out: SmsOptOutTable;
+  sms_opt_out_log: SmsOptOutLogTable;
   sms_receipt: SmsReceiptTable;
   sms_inbox: SmsInboxTable;
   sms_inbox_part: SmsInboxPartTable;

@@ -8,6 +8,7 @@ import { drainTask } from './drain.js';
 import { expireTask } from './expire.js';
 import { purgeTask } from './purge.js';
 import { reconcileTask } from './reconcile.js';
+import { redactTask } from './redact.js';
 
 export type { TaskContext } from './context.js';
 
@@ -17,6 +18,7 @@ export function createTaskList(ctx: TaskContext): TaskList {
     sms_expire: expireTask(ctx),
     sms_reconcile: reconcileTask(ctx),
     sms_purge: purgeTask(ctx),
+    sms_redact: redactTask(ctx),
   };
 }
 
@@ -25,4 +27,5 @@ export const CRONTAB = [
   '* * * * * sms_expire ?max=1',
   '* * * * * sms_reconcile ?max=1',
   '17 * * * * sms_purge ?max=1',
+  '* * * * * sms_redact ?max=1',
 ].join('\n');

@@ -6,13 +6,16 @@ import { countSegments, encodeMessage } from '../../src/smpp/split.js';
 import { decodeUcs2, encodeUcs2 } from '../../src/smpp/ucs2.js';
 import { concatUdh, parseUdh } from '../../src/smpp/udh.js';
 
-interface VectorCase {
-  name: string;
-  body: string;
+interface Counted {
   encoding: 'gsm7' | 'ucs2';
   units: number;
   segments: number;
   parts: string[];
+}
+interface VectorCase extends Counted {
+  name: string;
+  body: string;
+  smart?: Counted & { body: string; replaced: number };
 }
 const vectors = JSON.parse(readFileSync(new URL('../vectors/segments.json', import.meta.url), 'utf8')) as {
   limits: { gsm7: { single: number; multi: number }; ucs2: { single: number; multi: number } };
@@ -30,6 +33,20 @@ describe('shared segment vectors (test/vectors/segments.json)', () => {
       assert.equal(m.parts.length, c.segments);
       assert.deepEqual(m.partTexts, c.parts);
       assert.equal(countSegments(c.body), c.segments);
+      assert.equal(m.text, c.body, 'without smart encoding the text is sent as given');
+      assert.equal(m.replaced, 0);
+      // With smart encoding (what sms_send stores while sms_settings.smart_encoding is on).
+      const want = c.smart ?? { ...c, replaced: 0 };
+      const s = encodeMessage(c.body, { smartEncoding: true });
+      assert.deepEqual(
+        { text: s.text, replaced: s.replaced, encoding: s.encoding, units: s.units, parts: s.partTexts },
+        { text: want.body, replaced: want.replaced, encoding: want.encoding, units: want.units, parts: want.parts },
+        'smart encoding',
+      );
+      assert.equal(s.dataCoding, want.encoding === 'gsm7' ? 0x00 : 0x08);
+      assert.equal(countSegments(c.body, { smartEncoding: true }), want.segments);
+      // Applying it again changes nothing: the worker may send a stored, replaced body either way.
+      assert.deepEqual(encodeMessage(s.text, { smartEncoding: true }).partTexts, s.partTexts);
       // Each payload is exactly its part's text encoded, and fits the part limit.
       const limit = c.segments === 1 ? vectors.limits[c.encoding].single : vectors.limits[c.encoding].multi;
       m.parts.forEach((payload, i) => {

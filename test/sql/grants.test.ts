@@ -70,7 +70,7 @@ describe('catalog', () => {
         from pg_proc p
        where (p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%') or p.pronamespace = 'sms_private'::regnamespace
        order by 1`);
-    const api = ['sms_send', 'sms_cancel', 'sms_status', 'sms_segments', 'sms_grant_worker_graphile'];
+    const api = ['sms_send', 'sms_cancel', 'sms_status', 'sms_segments', 'sms_retry', 'sms_opt_out', 'sms_opt_in', 'sms_redact', 'sms_grant_worker_graphile'];
     for (const name of api) {
       const fn = r.rows.find((row) => row.name === name);
       assert.ok(fn, `${name} exists`);
@@ -90,7 +90,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the four functions', async () => {
+  test('the sender role holds exactly EXECUTE on the six functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -100,8 +100,10 @@ describe('catalog', () => {
       r.rows.map((row) => row.fn),
       [
         'sms_cancel(uuid)',
+        'sms_opt_out(text)',
+        'sms_retry(uuid)',
         'sms_segments(text)',
-        'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb)',
+        'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text)',
         'sms_status(uuid)',
       ],
     );
@@ -119,6 +121,10 @@ describe('a role with no sms_ grant', () => {
       await denied(`select public.sms_cancel($1)`, [queuedId]);
       await denied(`select * from public.sms_status($1)`, [queuedId]);
       await denied(`select * from public.sms_segments('x')`);
+      await denied(`select public.sms_retry($1)`, [queuedId]);
+      await denied(`select public.sms_opt_out('+79991234567')`);
+      await denied(`select public.sms_opt_in('+79991234567')`);
+      await denied(`select * from public.sms_redact()`);
       await denied(`select sms_private.check_body('x')`);
       await denied(`select public.sms_grant_worker_graphile()`);
     });
@@ -129,6 +135,10 @@ describe('a role with no sms_ grant', () => {
       await denied('select * from public.sms_stats');
       await denied('select * from public.sms_inbox');
       await denied('select * from public.sms_settings');
+      await denied('select * from public.sms_opt_out');
+      await denied('select * from public.sms_opt_out_log');
+      await denied('select * from public.sms_opt_out_stats');
+      await denied('select * from public.sms_outbox_retry');
       await denied(`update public.sms_wakeup set armed_until = null`);
     });
   });
@@ -141,6 +151,21 @@ describe('sms_sender', () => {
       assert.equal((await client.query('select * from public.sms_status($1)', [id])).rowCount, 1);
       assert.deepEqual((await client.query('select * from public.sms_segments($1)', ['hi'])).rows[0], { encoding: 'gsm7', units: 2, segments: 1 });
       assert.equal((await client.query<{ ok: boolean }>('select public.sms_cancel($1) as ok', [id])).rows[0]!.ok, true);
+      assert.equal((await client.query<{ ok: boolean }>('select public.sms_retry($1) as ok', [id])).rows[0]!.ok, false, 'a cancelled message is not retried');
+      await client.query('begin');
+      try {
+        assert.equal((await client.query<{ ok: boolean }>(`select public.sms_opt_out('+79990001122') as ok`)).rows[0]!.ok, true);
+      } finally {
+        await client.query('rollback');
+      }
+    });
+  });
+  test('cannot undo an opt-out (sms_opt_in is the owner\'s unless granted), nor read the opt-out list', async () => {
+    await asRole(client, sender, async () => {
+      await denied(`select public.sms_opt_in('+79990001122')`);
+      await denied('select * from public.sms_opt_out');
+      await denied('select * from public.sms_opt_out_stats');
+      await denied(`select * from public.sms_redact()`);
     });
   });
   test('cannot write or read sms_outbox directly, nor change settings or internals', async () => {
@@ -167,6 +192,10 @@ describe('sms_reader', () => {
       assert.ok(((await client.query('select * from public.sms_outbox')).rowCount ?? 0) >= 1);
       await client.query('select * from public.sms_inbox');
       assert.equal((await client.query('select * from public.sms_stats')).rowCount, 1);
+      await client.query('select * from public.sms_opt_out');
+      await client.query('select * from public.sms_opt_out_log');
+      assert.equal((await client.query('select * from public.sms_opt_out_stats')).rowCount, 1);
+      await client.query('select * from public.sms_outbox_retry');
     });
   });
   test('cannot write or send', async () => {
@@ -175,6 +204,9 @@ describe('sms_reader', () => {
       await denied(`insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ('1', '2', 'x', 'gsm7', 1)`);
       await denied(`select public.sms_send('+79991234567', 'nope')`);
       await denied('select * from public.sms_receipt');
+      await denied(`select public.sms_opt_out('+79991234567')`);
+      await denied(`insert into public.sms_opt_out (recipient, source) values ('79991234567', 'operator')`);
+      await denied(`delete from public.sms_opt_out`);
     });
   });
 });
@@ -206,6 +238,9 @@ describe('sms_worker', () => {
         await client.query(`delete from public.sms_outbox where status = 'cancelled'`);
         await client.query(`select graphile_worker.add_job('sms-outbox-grant-check', '{}'::json)`);
         await client.query(`select count(*) from graphile_worker.jobs`);
+        // The claim reads the opt-out list; the redaction task runs sms_redact.
+        await client.query(`select 1 from public.sms_opt_out where recipient = '79991234567'`);
+        await client.query(`select * from public.sms_redact(10)`);
       } finally {
         await client.query('rollback');
       }
@@ -221,6 +256,10 @@ describe('sms_worker', () => {
       await denied(`update public.sms_outbox set recipient = '70000000000'`);
       await denied(`update public.sms_settings set default_sender = 'Worker'`);
       await denied(`select public.sms_send('+79991234567', 'nope')`);
+      await denied(`insert into public.sms_opt_out (recipient, source) values ('79991234567', 'operator')`);
+      await denied(`select public.sms_opt_in('+79991234567')`);
+      await denied(`update public.sms_outbox set body_hash = null, redacted_at = now()`);
+      await denied('select * from sms_private.redaction_key');
     });
   });
 });

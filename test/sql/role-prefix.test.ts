@@ -103,13 +103,21 @@ const STATEMENTS: Record<Kind, string[]> = {
     `select * from public.sms_status('00000000-0000-7000-8000-000000000000')`,
     `select public.sms_cancel('00000000-0000-7000-8000-000000000000')`,
     `select * from public.sms_segments('hi')`,
+    `select public.sms_retry('00000000-0000-7000-8000-000000000000')`,
+    `select public.sms_opt_out('+79991234567')`,
   ],
-  reader: ['select count(*) from public.sms_outbox', 'select * from public.sms_stats', 'select count(*) from public.sms_inbox'],
+  reader: [
+    'select count(*) from public.sms_outbox',
+    'select * from public.sms_stats',
+    'select count(*) from public.sms_inbox',
+    'select * from public.sms_opt_out_stats',
+  ],
   worker: [
     `update public.sms_outbox set updated_at = now() where false`,
     'select count(*) from graphile_worker.jobs',
     'select public.sms_rate_reserve(1, 10, 1)',
     'select * from public.sms_settings',
+    'select * from public.sms_redact(1)',
   ],
 };
 
@@ -153,7 +161,12 @@ describe('two databases, two prefixes', () => {
     assert.deepEqual(await mentions(db2, defaults), []);
     const own = await mentions(db2, second);
     for (const want of [
-      `sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb) to ${second.sender}`,
+      `sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) to ${second.sender}`,
+      `sms_retry(uuid) to ${second.sender}`,
+      `sms_opt_out(text) to ${second.sender}`,
+      `sms_opt_out to ${second.reader}`,
+      `sms_opt_out to ${second.worker}`,
+      `sms_redact(integer) to ${second.worker}`,
       `sms_outbox to ${second.reader}`,
       `policy sms_reader_select on sms_outbox`,
       `policy sms_worker_all on graphile_worker._private_jobs`,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { outboxCount, rejectsWith, type PgError } from './helpers.js';
+import { smartEncode } from '../../src/smpp/smart-encoding.js';
 
 let tdb: TestDatabase;
 
@@ -27,6 +28,7 @@ interface Args {
   priority?: unknown;
   idempotency_key?: unknown;
   metadata?: unknown;
+  category?: unknown;
 }
 
 /** sms_send with named arguments, as Supabase RPC calls it; returns the id. */
@@ -42,6 +44,7 @@ async function send(args: Args): Promise<string> {
     priority: 'integer',
     idempotency_key: 'text',
     metadata: 'jsonb',
+    category: 'text',
   };
   const sql = `select public.sms_send(${names.map((n, i) => `${n} => $${i + 1}::${casts[n]}`).join(', ')}) as id`;
   const r = await tdb.pool.query<{ id: string }>(sql, names.map((n) => a[n]));
@@ -170,14 +173,37 @@ describe('body', () => {
       assert.match(err.hint ?? '', /display as nothing/);
     }
   });
+  // Stored as sent: smart encoding (on by default) drops an invisible character or turns a tab
+  // into a space when that makes the text GSM-7, and says so in replaced_chars; with it off, the
+  // text is stored exactly as given.
   test('invisible characters next to visible ones are fine', async () => {
     for (const body of ['a\u200D', '\u202Eabc', '👨\u200D👩\u200D👧', '\u2060x\u2060', 'ok\u{E0041}']) {
-      assert.equal((await stored(await send({ body }))).body, body);
+      const row = await stored(await send({ body }));
+      const sent = smartEncode(body);
+      assert.deepEqual({ body: row.body, replaced: row.replaced_chars }, { body: sent.text, replaced: sent.replaced }, JSON.stringify(body));
     }
+    assert.equal((await stored(await send({ body: 'a\u200D' }))).body, 'a', 'the zero-width joiner of a Latin text goes');
+    assert.equal((await stored(await send({ body: '👨\u200D👩\u200D👧' }))).body, '👨\u200D👩\u200D👧', 'an emoji sequence keeps its joiners');
   });
-  test('tab, LF, CR and FF are allowed; text is stored exactly as given', async () => {
-    for (const body of ['a\tb', 'line1\nline2\r\nline3', 'a\fb', '  padded code 4821  ', '😀 Код']) {
-      assert.equal((await stored(await send({ body }))).body, body);
+  test('tab, LF, CR and FF are allowed; text is stored exactly as given with smart encoding off', async () => {
+    const bodies = ['a\tb', 'line1\nline2\r\nline3', 'a\fb', '  padded code 4821  ', '😀 Код'];
+    for (const body of bodies) {
+      const row = await stored(await send({ body }));
+      assert.equal(row.body, smartEncode(body).text);
+    }
+    assert.equal((await stored(await send({ body: 'a\tb' }))).body, 'a b');
+    const client = await tdb.connect();
+    try {
+      await client.query('begin');
+      await client.query('update sms_settings set smart_encoding = false');
+      for (const body of [...bodies, 'a\u200D', '\u2060x\u2060']) {
+        const id = (await client.query<{ id: string }>(`select public.sms_send('+79991234567', $1) as id`, [body])).rows[0]!.id;
+        const r = await client.query('select body, replaced_chars from public.sms_outbox where id = $1', [id]);
+        assert.deepEqual(r.rows[0], { body, replaced_chars: 0 });
+      }
+    } finally {
+      await client.query('rollback');
+      await client.end();
     }
   });
 });
@@ -317,6 +343,23 @@ describe('metadata', () => {
     assert.equal(JSON.stringify(big).length + 1, 8192);
     assert.deepEqual((await stored(await send({ metadata: JSON.stringify(big) }))).metadata, big);
     assert.equal((await stored(await send({ metadata: 'null' }))).metadata, null);
+  });
+});
+
+describe('category', () => {
+  test('anything but transactional or marketing', async () => {
+    await rejected({ category: 'promo' }, '22023', 'category', /^category must be 'transactional' or 'marketing', got 'promo'$/);
+    await rejected({ category: 'Marketing' }, '22023', 'category', /got 'Marketing'/);
+    await rejected({ category: '' }, '22023', 'category', /got ''$/);
+    const err = await rejected({ category: 'x'.repeat(5000) }, '22023', 'category');
+    assert.ok(err.message.length < 200, 'a long value is not echoed whole');
+  });
+  test('transactional by default and for NULL; marketing as asked', async () => {
+    assert.equal((await stored(await send({}))).category, 'transactional');
+    assert.equal((await stored(await send({ category: null }))).category, 'transactional');
+    assert.equal((await stored(await send({ category: 'transactional' }))).category, 'transactional');
+    const row = await stored(await send({ category: 'marketing' }));
+    assert.deepEqual([row.category, row.status], ['marketing', 'queued']);
   });
 });
 

@@ -175,7 +175,7 @@ describe('with the service role key (your server)', () => {
   });
 
   test('when service_role may not call sms_send (grants missing), 500 and says so, instead of blaming the caller', async () => {
-    const fn = 'sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb)';
+    const fn = 'sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb, text)';
     await db.pool.query(`revoke execute on function ${fn} from service_role`);
     try {
       const r = await call({ recipient: '+79991234567', body: 'x' });

@@ -68,7 +68,7 @@ describe('sms-outbox migrate as a non-superuser owner with only CREATE', () => {
   });
 
   test('running migrate again is a no-op, and restores service_role\'s grants (roles created after the install)', async () => {
-    await db.pool.query('revoke execute on function sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb) from service_role');
+    await db.pool.query('revoke execute on function sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb, text) from service_role');
     const lost = await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'service_role' });
     assert.equal(lost.status, 403);
     const again = await migrate(db.ownerUrl);

@@ -27,7 +27,7 @@ const password = randomBytes(8).toString('hex');
 before(async () => {
   db = await createSupabaseDatabase();
   api = await Postgrest.connect(db.adminUrl);
-  await db.pool.query(`grant execute on function sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb), sms_status(uuid), sms_cancel(uuid)
+  await db.pool.query(`grant execute on function sms_send(text, text, text, timestamptz, timestamptz, integer, text, jsonb, text), sms_status(uuid), sms_cancel(uuid)
                          to authenticated`);
 });
 after(async () => {

@@ -238,10 +238,12 @@ describe('catalog', () => {
       { role: 'service_role', object: 'sms_auth_code', privilege: 'SELECT' },
       { role: 'service_role', object: 'sms_auth_code_status(text,uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_cancel(uuid)', privilege: 'EXECUTE' },
+      { role: 'service_role', object: 'sms_opt_out(text)', privilege: 'EXECUTE' },
+      { role: 'service_role', object: 'sms_retry(uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_segments(text)', privilege: 'EXECUTE' },
       {
         role: 'service_role',
-        object: 'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb)',
+        object: 'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text)',
         privilege: 'EXECUTE',
       },
       { role: 'service_role', object: 'sms_status(uuid)', privilege: 'EXECUTE' },
