@@ -192,7 +192,8 @@ function assert(ok: boolean, message: string): asserts ok {
 
 /** Empties the tables the fixtures fill. */
 export async function truncateAll(db: Queryable): Promise<void> {
-  await db.query('truncate public.sms_outbox, public.sms_outbox_part, public.sms_receipt, public.sms_inbox, public.sms_inbox_part');
+  // CASCADE: the tables that reference sms_outbox (sms_outbox_retry, ...) are emptied with it.
+  await db.query('truncate public.sms_outbox, public.sms_outbox_part, public.sms_receipt, public.sms_inbox, public.sms_inbox_part cascade');
 }
 
 /**
