@@ -53,7 +53,7 @@ export async function bound(simOptions: SimulatorOptions = {}, overrides: Partia
 }
 
 /** Polls `check` until it is truthy (or throws after `timeoutMs`). */
-export async function until<T>(check: () => T, timeoutMs = 3000, what = 'condition'): Promise<NonNullable<T>> {
+export async function until<T>(check: () => T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = check();

@@ -230,7 +230,7 @@ describe('inbound back-pressure', () => {
       const drain = setInterval(() => held.splice(0).forEach((r) => r()), 5);
       try {
         assert.equal((await submitted).outcome, 'accepted');
-        await until(() => h.sim.received.deliverResps.length === 50, 5000, 'all answered');
+        await until(() => h.sim.received.deliverResps.length === 50, 20_000, 'all answered');
       } finally {
         clearInterval(drain);
       }
