@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { listen } from '../support/notifications.js';
 import { rejectsWith } from './helpers.js';
 
 let tdb: TestDatabase;
@@ -50,6 +51,28 @@ describe('sms_cancel', () => {
     const row = await statusOf(id);
     assert.equal(row.status, 'cancelled');
     assert.ok(row.done_at instanceof Date);
+  });
+
+  test('a cancel is announced on sms_status after commit, like every final status; a rolled-back or refused one is not', async () => {
+    const notes = await listen(tdb.url, ['sms_status']);
+    try {
+      const kept = await enqueue('announced');
+      const undone = await enqueue('rolled back');
+      assert.equal(await cancel(kept), true);
+      const client = await tdb.connect();
+      try {
+        await client.query('begin');
+        assert.equal((await client.query('select public.sms_cancel($1) as ok', [undone])).rows[0].ok, true);
+        await client.query('rollback');
+      } finally {
+        await client.end();
+      }
+      assert.equal(await cancel(kept), false, 'already cancelled');
+      assert.deepEqual(await notes.json('sms_status'), [{ id: kept, status: 'cancelled' }]);
+      assert.equal((await statusOf(undone)).status, 'queued');
+    } finally {
+      await notes.close();
+    }
   });
 
   test('a scheduled (future) message can be cancelled', async () => {

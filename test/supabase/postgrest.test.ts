@@ -14,6 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { migrate } from '../../src/db/migrate.js';
 import {
   createSupabaseDatabase,
   isError,
@@ -202,6 +203,35 @@ test('a table granted to anon and authenticated by mistake still shows them no r
   } finally {
     await db.pool.query('revoke select on sms_outbox, sms_inbox from anon, authenticated, service_role');
   }
+});
+
+describe('service_role reading the tables (sms_allow_service_role_read)', () => {
+  test('off by default; on, GET /sms_outbox, /sms_inbox and /sms_stats answer, and the grant outlives later migrations; off again, 403', async () => {
+    const id = (await api.rpc<string>('sms_send', { recipient: '+79991234567', body: 'readable' }, as('service_role'))).body as string;
+    assert.equal((await api.select('sms_outbox', as('service_role'))).status, 403, 'no table read by default');
+
+    assert.equal((await db.pool.query('select sms_allow_service_role_read(true) as on')).rows[0].on, true);
+    const rows = await api.select<{ id: string; body: string }>('sms_outbox', as('service_role'));
+    assert.equal(rows.status, 200, JSON.stringify(rows.body));
+    assert.ok((rows.body as { id: string }[]).some((r) => r.id === id));
+    assert.equal((await api.select('sms_inbox', as('service_role'))).status, 200);
+    assert.equal((await api.select('sms_stats', as('service_role'))).status, 200);
+    assert.equal((await api.select('sms_outbox', as('anon'))).status, 401, 'anon still reads nothing');
+    assert.equal((await api.select('sms_outbox', as('authenticated'))).status, 403, 'nor does a signed-in user');
+
+    // What a later migration does to every sms_ object: strip, then put the meant grants back.
+    await db.pool.query('select sms_strip_inherited_grants()');
+    await migrate(db.ownerUrl);
+    assert.equal((await api.select('sms_outbox', as('service_role'))).status, 200, 'kept across migrations');
+
+    assert.equal((await db.pool.query('select sms_allow_service_role_read(false) as on')).rows[0].on, false);
+    assert.equal((await api.select('sms_outbox', as('service_role'))).status, 403);
+  });
+
+  test('only the owner of the sms_ objects may switch it', async () => {
+    const res = await api.rpc('sms_allow_service_role_read', { enabled: true }, as('service_role'));
+    expectError(res, 403, '42501');
+  });
 });
 
 describe('catalog', () => {
