@@ -239,6 +239,8 @@ export interface SmsSettingsTable {
   /** Stored as compared: upper case, without spaces and punctuation. */
   stop_keywords: Generated<string[]>;
   start_keywords: Generated<string[]>;
+  /** Set through sms_allow_service_role_read(); the worker never reads it. */
+  service_role_reads_tables: Generated<boolean>;
 }
 
 export interface SmsWakeupTable {
