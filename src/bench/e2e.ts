@@ -15,11 +15,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { benchEnqueue } from './enqueue.js';
 import { migrate } from '../db/migrate.js';
+import { costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
 
 export interface E2eBenchOptions {
   /** Any database on the server; the benchmark works in a scratch database next to it. */
@@ -58,6 +60,12 @@ export interface E2eBenchResult {
   light: { rate: number; seconds: number; messages: number; commitToSubmitMs: LatencyMs };
   workerPeakRssMb: number;
   duplicates: number;
+  /** What Postgres wrote per message at full load (src/bench/pg-costs.ts). */
+  fullLoadCost: PgCost;
+  /** CPU per message at full load: the worker process, and this process (clients and simulator). */
+  cpuMsPerMessage: { worker: number; benchProcess: number };
+  /** Load average of the machine at the end of the full load (1, 5, 15 min). */
+  loadAverage: number[];
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -184,6 +192,10 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
 
     // Full load.
     log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}`);
+    const statements = await startStatements(pool);
+    const costBefore = await costSnapshot(pool, scratch);
+    const workerCpuBefore = processCpuSeconds(worker.pid!) ?? 0;
+    const ownCpuBefore = process.cpuUsage();
     const commits = new Map<number, number>();
     let next = 0;
     const started = now();
@@ -205,7 +217,16 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     clearInterval(enqueueTimer);
     const enqueued = now();
     const delivered = await waitForDelivered(pool, o.messages, (n) => progress('deliver', n, o.messages), 30 * 60_000);
+    const workerCpu = (processCpuSeconds(worker.pid!) ?? 0) - workerCpuBefore;
+    const ownCpu = process.cpuUsage(ownCpuBefore);
+    const loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
     const full = await sim.arrivals();
+    await settle();
+    const costAfter = await costSnapshot(pool, scratch);
+    const fullLoadCost: PgCost = {
+      ...costBetween(costBefore, costAfter, o.messages, await walBytesBetween(pool, costBefore, costAfter)),
+      statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
+    };
 
     // Light load.
     log(`light load: ${o.lightRate} messages/s for ${o.lightSeconds} s`);
@@ -244,6 +265,12 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       light: { rate: o.lightRate, seconds: o.lightSeconds, messages: lightTotal, commitToSubmitMs: latency(lightCommits, light.arrivals) },
       workerPeakRssMb: Math.round(peakRss),
       duplicates: light.accepted - (o.messages + lightTotal),
+      fullLoadCost,
+      cpuMsPerMessage: {
+        worker: Math.round((workerCpu * 1e6) / o.messages) / 1000,
+        benchProcess: Math.round(((ownCpu.user + ownCpu.system) / 1000 / o.messages) * 1000) / 1000,
+      },
+      loadAverage,
     };
   } finally {
     if (worker && worker.exitCode === null) {
@@ -269,5 +296,10 @@ export function formatE2eBench(r: E2eBenchResult): string {
     `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
     `worker peak RSS               ${r.workerPeakRssMb} MB`,
     `duplicate submits             ${r.duplicates}`,
+    `end to end / plain INSERT     ${r.plainInsertPerSecond ? `${Math.round((r.endToEndPerSecond / r.plainInsertPerSecond) * 1000) / 10}%` : 'not measured'}`,
+    `CPU per message, full load    worker ${r.cpuMsPerMessage.worker} ms, clients + simulator ${r.cpuMsPerMessage.benchProcess} ms`,
+    `load average (1/5/15 min)     ${r.loadAverage.join(' ')} at the end of the full load`,
+    `what Postgres wrote per message at full load:`,
+    formatPgCost(r.fullLoadCost),
   ].join('\n');
 }
