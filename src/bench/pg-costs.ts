@@ -126,9 +126,12 @@ export async function costSnapshot(pool: pg.Pool, database: string): Promise<Cos
   }
 }
 
-/** Waits until the backends have reported their table counters (they do at most once a second). */
+/**
+ * Waits until the backends have reported their table counters: a busy backend reports at most
+ * once a second, an idle one within 10 s (PostgreSQL 15's PGSTAT_IDLE_INTERVAL).
+ */
 export function settle(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 1500));
+  return new Promise((r) => setTimeout(r, 11_000));
 }
 
 export interface TableCost {
