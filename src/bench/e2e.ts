@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { benchEnqueue } from './enqueue.js';
 import { migrate } from '../db/migrate.js';
-import { costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
+import { backendCpu, costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
 
 export interface E2eBenchOptions {
   /** Any database on the server; the benchmark works in a scratch database next to it. */
@@ -91,7 +91,7 @@ const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
 const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
 const body = (n: number) => BODIES[n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
 
-class SimulatorThread {
+export class SimulatorThread {
   private constructor(private readonly worker: Worker, readonly port: number) {}
 
   static async start(receiptDelayMs: number): Promise<SimulatorThread> {
@@ -117,13 +117,23 @@ class SimulatorThread {
     });
   }
 
+  /** Distinct messages that arrived (by destination), and the simulator's counters. */
+  counts(): Promise<{ distinct: number; submits: number; accepted: number }> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (m: { distinct: number; counters: { submits: number; accepted: number } }) =>
+        resolve({ distinct: m.distinct, submits: m.counters.submits, accepted: m.counters.accepted }),
+      );
+      this.worker.postMessage({ kind: 'counts' });
+    });
+  }
+
   async stop(): Promise<void> {
     this.worker.postMessage({ kind: 'stop' });
     await new Promise((r) => this.worker.once('exit', r));
   }
 }
 
-function startWorkerChild(env: Record<string, string>): ChildProcess {
+export function startWorkerChild(env: Record<string, string>): ChildProcess {
   const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
   return spawn(process.execPath, [...process.execArgv, cli, 'worker'], {
     env: { ...process.env, LOG_LEVEL: 'warn', LOG_PRETTY: '0', ...env },
@@ -131,7 +141,15 @@ function startWorkerChild(env: Record<string, string>): ChildProcess {
   });
 }
 
-function rssMb(pid: number): number {
+/** Stops the worker process (SIGTERM) and waits for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export function rssMb(pid: number): number {
   try {
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Number(kb) / 1024 : 0;
@@ -187,7 +205,8 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
   const url = u.toString();
   const sim = await SimulatorThread.start(o.receiptDelayMs);
   let worker: ChildProcess | undefined;
-  const pool = new pg.Pool({ connectionString: url, max: o.connections + 2 });
+  // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
+  const pool = new pg.Pool({ connectionString: url, max: o.connections + 2, idleTimeoutMillis: 0 });
   try {
     await migrate(url, { settings: { defaultSender: 'BenchShop' } });
     worker = startWorkerChild({
@@ -233,11 +252,13 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     const enqueued = now();
     const delivered = await waitForDelivered(pool, o.messages, (n) => progress('deliver', n, o.messages), 30 * 60_000);
     const workerCpu = (processCpuSeconds(worker.pid!) ?? 0) - workerCpuBefore;
+    const backendCpuAtEnd = backendCpu(scratch);
     const ownCpu = process.cpuUsage(ownCpuBefore);
     const loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
     const full = await sim.arrivals();
     await settle();
-    const costAfter = await costSnapshot(pool, scratch);
+    // Table counters after the backends reported them; CPU as it was when the last message was delivered.
+    const costAfter = { ...(await costSnapshot(pool, scratch)), backendCpu: backendCpuAtEnd };
     const fullLoadCost: PgCost = {
       ...costBetween(costBefore, costAfter, o.messages, await walBytesBetween(pool, costBefore, costAfter)),
       statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
@@ -288,11 +309,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       loadAverage,
     };
   } finally {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    if (worker) await stopChild(worker);
     await pool.end();
     await sim.stop();
     await admin.query(`drop database if exists ${scratch} with (force)`);

@@ -52,7 +52,7 @@ export function processCpuSeconds(pid: number): number | null {
 }
 
 /** CPU seconds of the local server's backends connected to `database` (Linux /proc; none elsewhere). */
-function backendCpu(database: string): Map<number, number> {
+export function backendCpu(database: string): Map<number, number> {
   const out = new Map<number, number>();
   let pids: string[];
   try {

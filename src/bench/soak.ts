@@ -1,0 +1,363 @@
+/**
+ * `sms-outbox bench --soak`: whether throughput holds after a lot of traffic. A million messages
+ * (by default) go through sms_send, a worker process, the simulator and back as receipts, while
+ * the housekeeping runs every few seconds instead of every minute or hour: the purge (with a
+ * retention of seconds), the expiry sweep, the reconcile of unmatched receipts and the
+ * redaction (sms_settings.redact_after of seconds). One message in a hundred is given an
+ * expiry too short to make it, so the claim and the sweep expire some.
+ *
+ * The apps enqueue as fast as they can while fewer than `backlog` messages are unfinished, so the
+ * queue stays bounded and the rate measured is the worker's. Every tenth of the messages
+ * finished (delivered, expired or otherwise final), it records the rate of that slice, the size
+ * of each table and its indexes, dead tuples and autovacuum runs: the last slice's rate should
+ * be within 10% of the first's, and the sizes should level off, not grow with the total.
+ *
+ * The tasks run in this process, through the same functions the Graphile Worker tasks call
+ * (src/tasks, src/db), as the role DATABASE_URL logs in with.
+ */
+import { loadavg } from 'node:os';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { migrate } from '../db/migrate.js';
+import { createDb } from '../db/pool.js';
+import { expireOverdue, purgeFinished } from '../db/outbox.js';
+import { purgeReceipts } from '../db/receipts.js';
+import { redactDue } from '../db/redaction.js';
+import { reconcile } from '../tasks/reconcile.js';
+import type { TaskContext } from '../tasks/context.js';
+import { createLogger } from '../logger.js';
+import { SimulatorThread, rssMb, startWorkerChild, stopChild } from './e2e.js';
+import { processCpuSeconds } from './pg-costs.js';
+
+export interface SoakOptions {
+  url: string;
+  messages: number;
+  connections: number;
+  window: number;
+  receiptDelayMs: number;
+  /** Most messages unfinished at once (the apps wait above it). */
+  backlog: number;
+  /** How often each housekeeping task runs. */
+  taskIntervalMs: number;
+  /** Finished messages (and receipts) are purged this long after they finished. */
+  retentionSeconds: number;
+  /** sms_settings.redact_after. */
+  redactAfterSeconds: number;
+  progress?: (phase: string, done: number, total: number) => void;
+  log?: (message: string) => void;
+}
+
+export interface SoakSlice {
+  /** 1..10 */
+  slice: number;
+  /** Messages finished in this slice per second. */
+  perSecond: number;
+  seconds: number;
+  /** Bytes at the end of the slice. */
+  outboxHeapBytes: number;
+  outboxIndexBytes: number;
+  partBytes: number;
+  receiptBytes: number;
+  /** The largest index of sms_outbox and its size. */
+  largestIndex: string;
+  /** Rows live and dead in sms_outbox at the end of the slice (pg_stat_user_tables). */
+  outboxLive: number;
+  outboxDead: number;
+  /** Autovacuum / autoanalyze runs of sms_outbox so far. */
+  autovacuums: number;
+  autoanalyzes: number;
+  /** WAL written during the slice per message finished (server-wide). */
+  walBytesPerMessage: number;
+  loadAverage1m: number;
+}
+
+export interface SoakResult {
+  server: string;
+  messages: number;
+  finished: { delivered: number; expired: number; other: number };
+  seconds: number;
+  perSecond: number;
+  slices: SoakSlice[];
+  /** Last slice's rate over the first's. */
+  lastOverFirst: number;
+  tasks: { purged: number; expired: number; reconciled: number; redacted: number; runs: number; failures: number };
+  workerPeakRssMb: number;
+  workerCpuMsPerMessage: number;
+  duplicates: number;
+  indexBytesAtEnd: Record<string, number>;
+}
+
+const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
+const body = (n: number) => BODIES[n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
+const destination = (n: number) => `+7988${String(n % 10_000_000).padStart(7, '0')}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Sizes {
+  outboxHeapBytes: number;
+  outboxIndexBytes: number;
+  partBytes: number;
+  receiptBytes: number;
+  indexes: Record<string, number>;
+  live: number;
+  dead: number;
+  autovacuums: number;
+  autoanalyzes: number;
+  lsn: string;
+}
+
+async function sizes(pool: pg.Pool): Promise<Sizes> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{
+      heap: string;
+      idx: string;
+      part: string;
+      receipt: string;
+      indexes: Record<string, number>;
+      live: string;
+      dead: string;
+      av: string;
+      aa: string;
+      lsn: string;
+    }>(`
+      select pg_relation_size('public.sms_outbox') as heap,
+             pg_indexes_size('public.sms_outbox') as idx,
+             pg_total_relation_size('public.sms_outbox_part') as part,
+             pg_total_relation_size('public.sms_receipt') as receipt,
+             (select json_object_agg(indexrelname, pg_relation_size(indexrelid)) from pg_stat_user_indexes where relname = 'sms_outbox') as indexes,
+             s.n_live_tup as live, s.n_dead_tup as dead, s.autovacuum_count as av, s.autoanalyze_count as aa,
+             pg_current_wal_lsn()::text as lsn
+        from pg_stat_user_tables s where s.relid = 'public.sms_outbox'::regclass`);
+    const r = rows[0]!;
+    return {
+      outboxHeapBytes: Number(r.heap),
+      outboxIndexBytes: Number(r.idx),
+      partBytes: Number(r.part),
+      receiptBytes: Number(r.receipt),
+      indexes: Object.fromEntries(Object.entries(r.indexes).map(([k, v]) => [k, Number(v)])),
+      live: Number(r.live),
+      dead: Number(r.dead),
+      autovacuums: Number(r.av),
+      autoanalyzes: Number(r.aa),
+      lsn: r.lsn,
+    };
+  } finally {
+    client.release();
+  }
+}
+
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const log = o.log ?? (() => {});
+  const progress = o.progress ?? (() => {});
+  const scratch = `sms_bench_soak_${process.pid}`;
+  const admin = new pg.Client({ connectionString: o.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${scratch}`);
+  await admin.query(`create database ${scratch}`);
+  const u = new URL(o.url);
+  u.pathname = `/${scratch}`;
+  const url = u.toString();
+  const sim = await SimulatorThread.start(o.receiptDelayMs);
+  let worker: ReturnType<typeof startWorkerChild> | undefined;
+  const pool = new pg.Pool({ connectionString: url, max: o.connections + 4, idleTimeoutMillis: 0 });
+  pool.on('error', () => {});
+  const db = createDb(pool);
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
+    await pool.query(`update public.sms_settings set redact_after = make_interval(secs => $1)`, [o.redactAfterSeconds]);
+    worker = startWorkerChild({
+      DATABASE_URL: url,
+      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
+      SMPP_WINDOW: String(o.window),
+      SMS_WORKER_ID: 'soak',
+    });
+    let peakRss = 0;
+    timers.push(setInterval(() => (peakRss = Math.max(peakRss, rssMb(worker!.pid!))), 1000));
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
+      if (rows[0]?.armed) break;
+      await sleep(100);
+    }
+
+    // Housekeeping at short intervals, each task after the previous run ended.
+    const tasks = { purged: 0, expired: 0, reconciled: 0, redacted: 0, runs: 0, failures: 0 };
+    const ctx = { db, logger: createLogger({ level: 'warn', pretty: false }) } as unknown as TaskContext;
+    let stopping = false;
+    const every = (name: string, run: () => Promise<void>) => {
+      const loop = async () => {
+        while (!stopping) {
+          await sleep(o.taskIntervalMs);
+          if (stopping) break;
+          try {
+            await run();
+            tasks.runs++;
+          } catch (err) {
+            tasks.failures++;
+            log(`${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      };
+      return loop();
+    };
+    const retentionDays = o.retentionSeconds / 86_400;
+    const housekeeping = [
+      every('purge', async () => {
+        for (;;) {
+          const n = await purgeFinished(db, retentionDays, 5000);
+          tasks.purged += n;
+          if (n === 0) break;
+        }
+        await purgeReceipts(db, retentionDays);
+      }),
+      every('expire', async () => {
+        tasks.expired += await expireOverdue(db);
+      }),
+      every('reconcile', async () => {
+        tasks.reconciled += (await reconcile(ctx)).matched;
+      }),
+      every('redact', async () => {
+        for (;;) {
+          const n = await redactDue(db, 1000);
+          tasks.redacted += n.messages;
+          if (n.messages < 1000) break;
+        }
+      }),
+    ];
+
+    // Unfinished messages, read from the small partial indexes of live rows.
+    let committed = 0;
+    let unfinished = 0;
+    const readUnfinished = async () => {
+      const before = committed;
+      const { rows } = await pool.query<{ n: string }>(
+        `select (select count(*) from public.sms_outbox where status = 'queued')
+              + (select count(*) from public.sms_outbox where status = 'sending')
+              + (select count(*) from public.sms_outbox where status = 'sent') as n`,
+      );
+      unfinished = Number(rows[0]!.n);
+      return before - unfinished; // finished at least this many
+    };
+
+    log(`soak: ${o.messages} messages from ${o.connections} connections, at most ${o.backlog} unfinished, window ${o.window}; housekeeping every ${o.taskIntervalMs} ms (retention ${o.retentionSeconds} s, redaction after ${o.redactAfterSeconds} s)`);
+    const workerCpuBefore = processCpuSeconds(worker.pid!) ?? 0;
+    let next = 0;
+    let finished = 0;
+    const producers = Promise.all(
+      Array.from({ length: o.connections }, async () => {
+        const client = await pool.connect();
+        try {
+          while (next < o.messages) {
+            if (committed - finished > o.backlog) {
+              await sleep(20);
+              continue;
+            }
+            const n = next++;
+            if (n % 100 === 99) {
+              await client.query(`select sms_send($1, $2, expires_at => now() + interval '1 second')`, [destination(n), body(n)]);
+            } else {
+              await client.query('select sms_send($1, $2)', [destination(n), body(n)]);
+            }
+            committed++;
+          }
+        } finally {
+          client.release();
+        }
+      }),
+    );
+
+    const slices: SoakSlice[] = [];
+    const sliceSize = o.messages / 10;
+    const started = performance.now();
+    let sliceStarted = started;
+    let sliceStart = await sizes(pool);
+    while (finished < o.messages) {
+      await sleep(250);
+      finished = Math.max(finished, await readUnfinished());
+      progress('soak', Math.min(finished, o.messages), o.messages);
+      while (slices.length < 10 && finished >= (slices.length + 1) * sliceSize) {
+        const t = performance.now();
+        const s = await sizes(pool);
+        const wal = await pool.query<{ d: string }>('select pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn)::text as d', [s.lsn, sliceStart.lsn]);
+        const [largestIndex, largestBytes] = Object.entries(s.indexes).sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
+        slices.push({
+          slice: slices.length + 1,
+          perSecond: Math.round(sliceSize / ((t - sliceStarted) / 1000)),
+          seconds: Math.round(t - sliceStarted) / 1000,
+          outboxHeapBytes: s.outboxHeapBytes,
+          outboxIndexBytes: s.outboxIndexBytes,
+          partBytes: s.partBytes,
+          receiptBytes: s.receiptBytes,
+          largestIndex: `${largestIndex} ${Math.round(largestBytes / 1024)} kB`,
+          outboxLive: s.live,
+          outboxDead: s.dead,
+          autovacuums: s.autovacuums,
+          autoanalyzes: s.autoanalyzes,
+          walBytesPerMessage: Math.round(Number(wal.rows[0]!.d) / sliceSize),
+          loadAverage1m: Math.round(loadavg()[0]! * 100) / 100,
+        });
+        log(formatSlice(slices.at(-1)!));
+        sliceStarted = t;
+        sliceStart = s;
+      }
+    }
+    const ended = performance.now();
+    await producers;
+    const workerCpu = (processCpuSeconds(worker.pid!) ?? 0) - workerCpuBefore;
+    stopping = true;
+    await Promise.all(housekeeping);
+    const counts = await sim.counts();
+    const end = await sizes(pool);
+    const { rows: fin } = await pool.query<{ status: string; n: string }>(`select status, count(*) as n from public.sms_outbox group by status`);
+    const byStatus = Object.fromEntries(fin.map((r) => [r.status, Number(r.n)]));
+    const first = slices[0]!.perSecond;
+    const last = slices.at(-1)!.perSecond;
+    return {
+      server: o.url.replace(/\/\/[^@]*@/, '//'),
+      messages: o.messages,
+      // What is still in the table (the rest was purged): the expired ones are counted by the tasks too.
+      finished: { delivered: byStatus.delivered ?? 0, expired: byStatus.expired ?? 0, other: Object.entries(byStatus).filter(([k]) => k !== 'delivered' && k !== 'expired').reduce((a, [, n]) => a + n, 0) },
+      seconds: Math.round(ended - started) / 1000,
+      perSecond: Math.round(o.messages / ((ended - started) / 1000)),
+      slices,
+      lastOverFirst: Math.round((last / first) * 1000) / 1000,
+      tasks,
+      workerPeakRssMb: Math.round(peakRss),
+      workerCpuMsPerMessage: Math.round((workerCpu * 1e6) / o.messages) / 1000,
+      // Submits accepted beyond one per message that reached the SMSC (each has its own number).
+      duplicates: counts.accepted - counts.distinct,
+      indexBytesAtEnd: end.indexes,
+    };
+  } finally {
+    for (const t of timers) clearInterval(t);
+    if (worker) await stopChild(worker);
+    await db.destroy().catch(() => {});
+    await sim.stop();
+    await admin.query(`drop database if exists ${scratch} with (force)`);
+    await admin.end();
+  }
+}
+
+export function formatSlice(s: SoakSlice): string {
+  const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
+  return (
+    `slice ${String(s.slice).padStart(2)}: ${String(s.perSecond).padStart(5)}/s (${s.seconds} s)  ` +
+    `outbox heap ${mb(s.outboxHeapBytes)} indexes ${mb(s.outboxIndexBytes)} (largest ${s.largestIndex}), parts ${mb(s.partBytes)}, receipts ${mb(s.receiptBytes)}; ` +
+    `live ${s.outboxLive} dead ${s.outboxDead}; autovacuum ${s.autovacuums} autoanalyze ${s.autoanalyzes}; WAL ${s.walBytesPerMessage} B/msg; load ${s.loadAverage1m}`
+  );
+}
+
+export function formatSoak(r: SoakResult): string {
+  return [
+    `server                  ${r.server}`,
+    `messages                ${r.messages} in ${r.seconds} s: ${r.perSecond}/s`,
+    ...r.slices.map(formatSlice),
+    `last slice / first      ${(r.lastOverFirst * 100).toFixed(1)}% (goal: at least 90%)`,
+    `housekeeping            ${r.tasks.runs} runs (${r.tasks.failures} failed): purged ${r.tasks.purged}, expired by the sweep ${r.tasks.expired}, receipts reconciled ${r.tasks.reconciled}, redacted ${r.tasks.redacted}`,
+    `left in sms_outbox      delivered ${r.finished.delivered}, expired ${r.finished.expired}, other ${r.finished.other}`,
+    `worker peak RSS         ${r.workerPeakRssMb} MB; worker CPU ${r.workerCpuMsPerMessage} ms per message`,
+    `duplicate submits       ${r.duplicates}`,
+    `sms_outbox indexes      ${Object.entries(r.indexBytesAtEnd).map(([k, v]) => `${k} ${Math.round(v / 1024)} kB`).join(', ')}`,
+  ].join('\n');
+}
