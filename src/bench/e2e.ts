@@ -207,6 +207,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
   let worker: ChildProcess | undefined;
   // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
   const pool = new pg.Pool({ connectionString: url, max: o.connections + 2, idleTimeoutMillis: 0 });
+  pool.on('error', () => {}); // an idle connection ended by the server: the next query reconnects
   try {
     await migrate(url, { settings: { defaultSender: 'BenchShop' } });
     worker = startWorkerChild({
