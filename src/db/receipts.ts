@@ -55,21 +55,24 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
   const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null; latency: number | null }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(idx int, candidates text[], state text, error text)
-    ), c as (
-      select r.idx, r.state, r.error, c.message_id, c.preference
-        from r cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
     ), m as materialized (
-      select distinct on (x.idx) x.*
-        from (
-          select c.idx, c.state, c.error, c.preference, p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
-            from c join public.sms_outbox_part p on p.message_id = c.message_id
+      -- Each candidate id is looked up through the indexes (a lateral subquery): joined as sets,
+      -- the planner may hash a whole table instead.
+      select distinct on (r.idx) r.idx, r.state, r.error, x.outbox_id, x.part_no, x.old_state, x.submitted_at
+        from r
+        cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
+        cross join lateral (
+          select p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
+            from public.sms_outbox_part p
+           where p.message_id = c.message_id
           union all
           -- A single-part message has no part row (migration 0017); part_no 0 stands for its one
           -- part, whose final state is the message's receipt_state.
-          select c.idx, c.state, c.error, c.preference, o.id, 0::smallint, o.receipt_state, o.submitted_at
-            from c join public.sms_outbox o on o.smsc_message_id = c.message_id and o.message_ids is not null
+          select o.id, 0::smallint, o.receipt_state, o.submitted_at
+            from public.sms_outbox o
+           where o.smsc_message_id = c.message_id and o.message_ids is not null
         ) x
-       order by x.idx, x.preference, x.submitted_at desc
+       order by r.idx, c.preference, x.submitted_at desc
     ), upd as (
       update public.sms_outbox_part p
          set receipt_state = m.state, receipt_error = m.error, done_at = now()
