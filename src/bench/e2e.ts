@@ -47,6 +47,8 @@ export interface LatencyMs {
 
 export interface E2eBenchResult {
   server: string;
+  /** The scratch database it ran in (dropped at the end). */
+  scratchDatabase: string;
   messages: number;
   connections: number;
   window: number;
@@ -290,6 +292,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
 
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
+      scratchDatabase: scratch,
       messages: o.messages,
       connections: o.connections,
       window: o.window,

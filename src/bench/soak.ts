@@ -73,6 +73,8 @@ export interface SoakSlice {
 
 export interface SoakResult {
   server: string;
+  /** The scratch database it ran in (dropped at the end). */
+  scratchDatabase: string;
   messages: number;
   finished: { delivered: number; expired: number; other: number };
   seconds: number;
@@ -315,6 +317,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const last = slices.at(-1)!.perSecond;
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
+      scratchDatabase: scratch,
       messages: o.messages,
       // What is still in the table (the rest was purged): the expired ones are counted by the tasks too.
       finished: { delivered: byStatus.delivered ?? 0, expired: byStatus.expired ?? 0, other: Object.entries(byStatus).filter(([k]) => k !== 'delivered' && k !== 'expired').reduce((a, [, n]) => a + n, 0) },
