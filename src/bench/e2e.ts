@@ -23,19 +23,24 @@ import { benchEnqueue } from './enqueue.js';
 import { migrate } from '../db/migrate.js';
 import { backendCpu, costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
 
-export interface E2eBenchOptions {
+/** What `sms-outbox bench` and `bench --soak` share. */
+export interface BenchOptions {
   /** Any database on the server; the benchmark works in a scratch database next to it. */
   url: string;
   messages: number;
   connections: number;
+  /** SMPP_WINDOW of the worker. */
   window: number;
-  lightRate: number;
-  lightSeconds: number;
   receiptDelayMs: number;
-  /** Skip the plain-INSERT baseline (saves ~10 s). */
-  noBaseline?: boolean;
   progress?: (phase: string, done: number, total: number) => void;
   log?: (message: string) => void;
+}
+
+export interface E2eBenchOptions extends BenchOptions {
+  lightRate: number;
+  lightSeconds: number;
+  /** Skip the plain-INSERT baseline (saves ~10 s). */
+  noBaseline?: boolean;
 }
 
 export interface LatencyMs {
@@ -160,6 +165,16 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** Messages queued, sending or sent, counted through their small partial indexes. */
+export async function unfinished(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `select (select count(*) from public.sms_outbox where status = 'queued')
+          + (select count(*) from public.sms_outbox where status = 'sending')
+          + (select count(*) from public.sms_outbox where status = 'sent') as n`,
+  );
+  return Number(rows[0]!.n);
+}
+
 /**
  * Waits until every message is delivered. It polls the messages not yet finished, which the small
  * partial indexes of queued, sending and sent rows count; counting the delivered ones would scan
@@ -169,12 +184,7 @@ export function rssMb(pid: number): number {
 async function waitForDelivered(pool: pg.Pool, total: number, onProgress: (n: number) => void, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await pool.query<{ n: number }>(
-      `select (select count(*) from public.sms_outbox where status = 'queued')
-            + (select count(*) from public.sms_outbox where status = 'sending')
-            + (select count(*) from public.sms_outbox where status = 'sent') as n`,
-    );
-    const n = total - Number(rows[0]!.n);
+    const n = total - (await unfinished(pool));
     onProgress(n);
     if (n >= total) {
       const at = now();
@@ -184,6 +194,66 @@ async function waitForDelivered(pool: pg.Pool, total: number, onProgress: (n: nu
     }
     if (Date.now() > deadline) throw new Error(`only ${n} of ${total} messages delivered after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A scratch database with the schema, the simulator in a thread and a worker process bound to it, idle. */
+export interface Rig {
+  scratch: string;
+  pool: pg.Pool;
+  sim: SimulatorThread;
+  worker: ChildProcess;
+  /** The worker's peak resident memory so far. */
+  peakRssMb(): number;
+  /** Stops the worker and the simulator and drops the scratch database. */
+  close(): Promise<void>;
+}
+
+export async function startRig(o: BenchOptions, kind: string, poolSize: number, prepare?: (pool: pg.Pool) => Promise<void>): Promise<Rig> {
+  const scratch = `sms_bench_${kind}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: o.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${scratch}`);
+  await admin.query(`create database ${scratch}`);
+  const u = new URL(o.url);
+  u.pathname = `/${scratch}`;
+  const url = u.toString();
+  const sim = await SimulatorThread.start(o.receiptDelayMs);
+  // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 0 });
+  pool.on('error', () => {}); // an idle connection ended by the server: the next query reconnects
+  let worker: ChildProcess | undefined;
+  let peak = 0;
+  let rssTimer: NodeJS.Timeout | undefined;
+  const close = async () => {
+    clearInterval(rssTimer);
+    if (worker) await stopChild(worker);
+    await pool.end();
+    await sim.stop();
+    await admin.query(`drop database if exists ${scratch} with (force)`);
+    await admin.end();
+  };
+  try {
+    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
+    await prepare?.(pool);
+    const child = startWorkerChild({
+      DATABASE_URL: url,
+      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
+      SMPP_WINDOW: String(o.window),
+      SMS_WORKER_ID: kind,
+    });
+    worker = child;
+    rssTimer = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 250);
+    // Let the worker bind and go idle before the clock starts.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
+      if (rows[0]?.armed) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { scratch, pool, sim, worker: child, peakRssMb: () => peak, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
@@ -197,36 +267,9 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     plainInsertPerSecond = Math.round(base.plain.perSecond);
   }
 
-  const scratch = `sms_bench_e2e_${process.pid}`;
-  const admin = new pg.Client({ connectionString: o.url });
-  await admin.connect();
-  await admin.query(`drop database if exists ${scratch}`);
-  await admin.query(`create database ${scratch}`);
-  const u = new URL(o.url);
-  u.pathname = `/${scratch}`;
-  const url = u.toString();
-  const sim = await SimulatorThread.start(o.receiptDelayMs);
-  let worker: ChildProcess | undefined;
-  // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
-  const pool = new pg.Pool({ connectionString: url, max: o.connections + 2, idleTimeoutMillis: 0 });
-  pool.on('error', () => {}); // an idle connection ended by the server: the next query reconnects
+  const rig = await startRig(o, 'e2e', o.connections + 2);
+  const { pool, sim, worker, scratch } = rig;
   try {
-    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
-    worker = startWorkerChild({
-      DATABASE_URL: url,
-      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
-      SMPP_WINDOW: String(o.window),
-      SMS_WORKER_ID: 'bench',
-    });
-    let peakRss = 0;
-    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(worker!.pid!))), 250);
-    // Let the worker bind and go idle before the clock starts.
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
-      if (rows[0]?.armed) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
     // Full load.
     log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}`);
     const statements = await startStatements(pool);
@@ -288,7 +331,6 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     }
     await waitForDelivered(pool, o.messages + lightTotal, () => {}, 60_000);
     const light = await sim.arrivals();
-    clearInterval(rssTimer);
 
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
@@ -303,7 +345,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       endToEndSeconds: Math.round((delivered - started) / 10) / 100,
       fullLoadCommitToSubmitMs: latency(commits, full.arrivals),
       light: { rate: o.lightRate, seconds: o.lightSeconds, messages: lightTotal, commitToSubmitMs: latency(lightCommits, light.arrivals) },
-      workerPeakRssMb: Math.round(peakRss),
+      workerPeakRssMb: Math.round(rig.peakRssMb()),
       duplicates: light.accepted - (o.messages + lightTotal),
       fullLoadCost,
       cpuMsPerMessage: {
@@ -313,11 +355,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       loadAverage,
     };
   } finally {
-    if (worker) await stopChild(worker);
-    await pool.end();
-    await sim.stop();
-    await admin.query(`drop database if exists ${scratch} with (force)`);
-    await admin.end();
+    await rig.close();
   }
 }
 

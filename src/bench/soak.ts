@@ -16,9 +16,8 @@
  * (src/tasks, src/db), as the role DATABASE_URL logs in with.
  */
 import { loadavg } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { sql } from 'kysely';
-import { migrate } from '../db/migrate.js';
 import { createDb } from '../db/pool.js';
 import { expireOverdue, purgeFinished } from '../db/outbox.js';
 import { purgeReceipts } from '../db/receipts.js';
@@ -26,15 +25,10 @@ import { redactDue } from '../db/redaction.js';
 import { reconcile } from '../tasks/reconcile.js';
 import type { TaskContext } from '../tasks/context.js';
 import { createLogger } from '../logger.js';
-import { SimulatorThread, rssMb, startWorkerChild, stopChild } from './e2e.js';
+import { startRig, unfinished, type BenchOptions } from './e2e.js';
 import { processCpuSeconds } from './pg-costs.js';
 
-export interface SoakOptions {
-  url: string;
-  messages: number;
-  connections: number;
-  window: number;
-  receiptDelayMs: number;
+export interface SoakOptions extends BenchOptions {
   /** Most messages unfinished at once (the apps wait above it). */
   backlog: number;
   /** How often each housekeeping task runs. */
@@ -43,8 +37,6 @@ export interface SoakOptions {
   retentionSeconds: number;
   /** sms_settings.redact_after. */
   redactAfterSeconds: number;
-  progress?: (phase: string, done: number, total: number) => void;
-  log?: (message: string) => void;
 }
 
 export interface SoakSlice {
@@ -73,6 +65,8 @@ export interface SoakSlice {
 
 export interface SoakResult {
   server: string;
+  /** The server's autovacuum setting: with it off, nothing reclaims the dead rows of the queue. */
+  autovacuum: string;
   /** The scratch database it ran in (dropped at the end). */
   scratchDatabase: string;
   messages: number;
@@ -152,41 +146,16 @@ async function sizes(pool: pg.Pool): Promise<Sizes> {
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const log = o.log ?? (() => {});
   const progress = o.progress ?? (() => {});
-  const scratch = `sms_bench_soak_${process.pid}`;
-  const admin = new pg.Client({ connectionString: o.url });
-  await admin.connect();
-  await admin.query(`drop database if exists ${scratch}`);
-  await admin.query(`create database ${scratch}`);
-  const u = new URL(o.url);
-  u.pathname = `/${scratch}`;
-  const url = u.toString();
-  const sim = await SimulatorThread.start(o.receiptDelayMs);
-  let worker: ReturnType<typeof startWorkerChild> | undefined;
-  const pool = new pg.Pool({ connectionString: url, max: o.connections + 4, idleTimeoutMillis: 0 });
-  pool.on('error', () => {});
+  const rig = await startRig(o, 'soak', o.connections + 4, (p) =>
+    p.query(`update public.sms_settings set redact_after = make_interval(secs => $1)`, [o.redactAfterSeconds]).then(() => {}),
+  );
+  const { pool, sim, worker, scratch } = rig;
   const db = createDb(pool);
-  const timers: NodeJS.Timeout[] = [];
+  let stopping = false;
   try {
-    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
-    await pool.query(`update public.sms_settings set redact_after = make_interval(secs => $1)`, [o.redactAfterSeconds]);
-    worker = startWorkerChild({
-      DATABASE_URL: url,
-      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
-      SMPP_WINDOW: String(o.window),
-      SMS_WORKER_ID: 'soak',
-    });
-    let peakRss = 0;
-    timers.push(setInterval(() => (peakRss = Math.max(peakRss, rssMb(worker!.pid!))), 1000));
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
-      if (rows[0]?.armed) break;
-      await sleep(100);
-    }
-
     // Housekeeping at short intervals, each task after the previous run ended.
     const tasks = { purged: 0, expired: 0, reconciled: 0, redacted: 0, runs: 0, failures: 0 };
     const ctx = { db, logger: createLogger({ level: 'warn', pretty: false }) } as unknown as TaskContext;
-    let stopping = false;
     const every = (name: string, run: () => Promise<void>) => {
       const loop = async () => {
         while (!stopping) {
@@ -228,20 +197,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }),
     ];
 
-    // Unfinished messages, read from the small partial indexes of live rows.
     let committed = 0;
-    let unfinished = 0;
-    const readUnfinished = async () => {
+    /** Messages finished at least (committed before the count, less those unfinished). */
+    const readFinished = async () => {
       const before = committed;
-      const { rows } = await pool.query<{ n: string }>(
-        `select (select count(*) from public.sms_outbox where status = 'queued')
-              + (select count(*) from public.sms_outbox where status = 'sending')
-              + (select count(*) from public.sms_outbox where status = 'sent') as n`,
-      );
-      unfinished = Number(rows[0]!.n);
-      return before - unfinished; // finished at least this many
+      return before - (await unfinished(pool));
     };
 
+    const autovacuum = (await pool.query<{ a: string }>(`select current_setting('autovacuum') as a`)).rows[0]!.a;
+    if (autovacuum !== 'on') log('autovacuum is off on this server: nothing reclaims the dead rows of sms_outbox, so its size grows and the rate falls with it');
     log(`soak: ${o.messages} messages from ${o.connections} connections, at most ${o.backlog} unfinished, window ${o.window}; housekeeping every ${o.taskIntervalMs} ms (retention ${o.retentionSeconds} s, redaction after ${o.redactAfterSeconds} s)`);
     const workerCpuBefore = processCpuSeconds(worker.pid!) ?? 0;
     let next = 0;
@@ -276,7 +240,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     let sliceStart = await sizes(pool);
     while (finished < o.messages) {
       await sleep(250);
-      finished = Math.max(finished, await readUnfinished());
+      finished = Math.max(finished, await readFinished());
       progress('soak', Math.min(finished, o.messages), o.messages);
       while (slices.length < 10 && finished >= (slices.length + 1) * sliceSize) {
         const t = performance.now();
@@ -318,6 +282,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
       scratchDatabase: scratch,
+      autovacuum,
       messages: o.messages,
       // What is still in the table (the rest was purged): the expired ones are counted by the tasks too.
       finished: { delivered: byStatus.delivered ?? 0, expired: byStatus.expired ?? 0, other: Object.entries(byStatus).filter(([k]) => k !== 'delivered' && k !== 'expired').reduce((a, [, n]) => a + n, 0) },
@@ -326,19 +291,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       slices,
       lastOverFirst: Math.round((last / first) * 1000) / 1000,
       tasks,
-      workerPeakRssMb: Math.round(peakRss),
+      workerPeakRssMb: Math.round(rig.peakRssMb()),
       workerCpuMsPerMessage: Math.round((workerCpu * 1e6) / o.messages) / 1000,
       // Submits accepted beyond one per message that reached the SMSC (each has its own number).
       duplicates: counts.accepted - counts.distinct,
       indexBytesAtEnd: end.indexes,
     };
   } finally {
-    for (const t of timers) clearInterval(t);
-    if (worker) await stopChild(worker);
-    await db.destroy().catch(() => {});
-    await sim.stop();
-    await admin.query(`drop database if exists ${scratch} with (force)`);
-    await admin.end();
+    stopping = true;
+    // The pool is the rig's: Kysely's destroy would end it before the rig is done with it.
+    await rig.close();
   }
 }
 
@@ -353,7 +315,7 @@ export function formatSlice(s: SoakSlice): string {
 
 export function formatSoak(r: SoakResult): string {
   return [
-    `server                  ${r.server}`,
+    `server                  ${r.server} (autovacuum ${r.autovacuum})`,
     `messages                ${r.messages} in ${r.seconds} s: ${r.perSecond}/s`,
     ...r.slices.map(formatSlice),
     `last slice / first      ${(r.lastOverFirst * 100).toFixed(1)}% (goal: at least 90%)`,

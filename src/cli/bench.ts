@@ -95,30 +95,19 @@ export async function benchCommand(args: string[]): Promise<number> {
     else if (line !== lastLine && (done === total || done % Math.max(1, Math.round(total / 10)) === 0)) say(line);
     lastLine = line;
   };
+  const log = (m: string) => say(`${tty ? '\n' : ''}${m}`);
+  const print = (json: unknown, text: string) => {
+    if (tty) process.stderr.write('\n');
+    process.stdout.write(v.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+  };
   try {
     if (v.soak) {
-      const result = await runSoak({
-        url,
-        messages: options.messages,
-        connections: options.connections,
-        window: options.window,
-        receiptDelayMs: options.receiptDelayMs,
-        ...soak,
-        progress,
-        log: (m) => say(`${tty ? '\n' : ''}${m}`),
-      });
-      if (tty) process.stderr.write('\n');
-      process.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSoak(result)}\n`);
-      return 0;
+      const result = await runSoak({ url, ...options, ...soak, progress, log });
+      print(result, formatSoak(result));
+    } else {
+      const result = await runE2eBench({ url, ...options, progress, log });
+      print(result, formatE2eBench(result));
     }
-    const result = await runE2eBench({
-      url,
-      ...options,
-      progress,
-      log: (m) => say(`${tty ? '\n' : ''}${m}`),
-    });
-    if (tty) process.stderr.write('\n');
-    process.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatE2eBench(result)}\n`);
     return 0;
   } finally {
     await embedded?.stop();
