@@ -257,16 +257,6 @@ describe('submit outcomes', () => {
       await h.close();
     }
   });
-
-  it('sends validity_period when the message has an expiry', async () => {
-    const h = await bound();
-    try {
-      await h.session.submit({ ...msg(1), validUntil: new Date(Date.UTC(2030, 0, 2, 3, 4, 5)) });
-      assert.equal(h.sim.received.submits[0]!.validityPeriod, '300102030405000+');
-    } finally {
-      await h.close();
-    }
-  });
 });
 
 describe('validity_period', () => {
