@@ -9,7 +9,7 @@
  * unanswered or lost with a connection, and injects faults on demand: throttling at a rate,
  * permanent errors for chosen numbers, an error for the next submits to a number, dropped or
  * delayed responses, connections closed now or after N submits, refused binds, a dead
- * enquire_link. It records what it received so tests can assert on the wire; `record: false`
+ * enquire_link, an SMSC that refuses validity_period. It records what it received so tests can assert on the wire; `record: false`
  * keeps only counters, for benchmarks.
  */
 import { EventEmitter } from 'node:events';
@@ -76,6 +76,8 @@ export interface SimulatorOptions {
    * e.g. { '79990000000': { status: 0x08, times: 1 } }: a transient error on the first attempt.
    */
   failNextSubmitsTo?: Record<string, { status: number; times: number }>;
+  /** Answer ESME_RINVEXPIRY to every submit_sm that carries a validity_period (an SMSC without support for it). */
+  refuseValidityPeriod?: boolean;
   /** Probability (0..1) of never answering a submit_sm. */
   dropResponseRate?: number;
   /** Never answer the next N submit_sm. */
@@ -198,6 +200,8 @@ export interface RecentSubmit {
   destination: string;
   dataCoding: number;
   registeredDelivery: number;
+  /** As received ('' when absent). */
+  validityPeriod: string;
   part: ConcatInfo | null;
   text: string;
   messageId: string | null;
@@ -263,6 +267,7 @@ const DEFAULTS: ResolvedOptions = {
   throttleStatus: 0x58,
   rejectDestinations: {},
   failNextSubmitsTo: {},
+  refuseValidityPeriod: false,
   dropResponseRate: 0,
   dropNextResponses: 0,
   responseDelayMs: 0,
@@ -650,6 +655,8 @@ export class Simulator extends EventEmitter {
       this.submitsUntilClose = null;
       this.options.closeAfterSubmits = null;
       cut = true;
+    } else if (o.refuseValidityPeriod && fields.validityPeriod !== '') {
+      status = STATUS.ESME_RINVEXPIRY;
     } else if (this.failNext.count > 0) {
       this.failNext.count--;
       status = this.failNext.status;
@@ -736,6 +743,7 @@ export class Simulator extends EventEmitter {
       destination: rec.destination,
       dataCoding: rec.dataCoding,
       registeredDelivery: rec.registeredDelivery,
+      validityPeriod: rec.validityPeriod,
       part: rec.udh,
       text: rec.text,
       messageId: rec.messageId,
