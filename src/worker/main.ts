@@ -8,7 +8,9 @@
 import { run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import type { Config, SmppConfig, WorkerConfig } from '../config.js';
-import { describeDatabase, EXIT_CONFIG, explainDatabaseError, required, StartupError } from '../config.js';
+import { required } from '../config.js';
+import { connectOrExplain, describeDatabase, explainDatabaseError } from '../db/connect.js';
+import { EXIT_CONFIG, StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
@@ -203,14 +205,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
  */
 async function checkDatabase(databaseUrl: string, applicationName: string): Promise<void> {
   const target = describeDatabase(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: applicationName });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw explainDatabaseError(err, databaseUrl);
-  }
+  const client = await connectOrExplain(databaseUrl, applicationName);
   try {
     await assertSchemaCurrent(client);
   } catch (err) {
