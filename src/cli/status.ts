@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { loadConfig, required } from '../config.js';
 import { connectOrExplain, describeDatabase } from '../db/connect.js';
+import { MESSAGE_STATUSES } from '../db/schema.js';
 import { EXIT_CONFIG, StartupError } from '../errors.js';
 import { maskSecretUrl } from '../secrets.js';
 import { visibleRoleNames } from '../db/roles.js';
@@ -15,7 +16,8 @@ queued message, and how many were sent (accepted by the SMSC) and delivered in t
   --json   one JSON object instead of the table
 `;
 
-export const STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'] as const;
+/** sms_stats has a column for each status. */
+const STATUSES = MESSAGE_STATUSES;
 
 export type Stats = Record<(typeof STATUSES)[number], number> & {
   /** Seconds since the oldest due queued message became due; null when none is waiting. */

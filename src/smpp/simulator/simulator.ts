@@ -17,12 +17,14 @@ import { createServer as netCreateServer, type AddressInfo, type Server, type So
 import { createServer as tlsCreateServer } from 'node:tls';
 import type { Logger } from '../../logger.js';
 import { encodeIso8859_5 } from '../charsets.js';
+import { DATA_CODING } from '../data-coding.js';
 import { classifyStatus, STATUS } from '../command-status.js';
 import { PduConnection } from '../connection.js';
 import { encodeGsm7, isGsm7 } from '../gsm7.js';
 import { decodePayload } from '../mo.js';
 import { CMD, HEADER_LENGTH, headerOnly, withCString, type PduHeader } from '../pdu.js';
-import { formatReceiptText, normalizeState } from '../receipt.js';
+import { formatReceiptText } from '../receipt.js';
+import { normalizeReceiptState } from '../receipt-state.js';
 import { parseSmBody } from '../sm-body.js';
 import { decodePdu, encodePdu } from '../smpp-lib.js';
 import { splitMessage } from '../split.js';
@@ -436,7 +438,7 @@ export class Simulator extends EventEmitter {
 
   /** Sends an MO message; returns the concatenation reference used and the part count. */
   sendMo(mo: MoOptions): { ref: number; total: number } {
-    const dc = mo.dataCoding ?? (isGsm7(mo.text) ? 0x00 : 0x08);
+    const dc = mo.dataCoding ?? (isGsm7(mo.text) ? DATA_CODING.gsm7 : DATA_CODING.ucs2);
     const chunks = mo.concat?.parts ? splitEvenly(mo.text, mo.concat.parts) : mo.concat ? splitMessage(mo.text).partTexts : [mo.text];
     const total = chunks.length;
     const ref = mo.concat?.ref ?? (this.nextMoRef = (this.nextMoRef + 1) & 0xff);
@@ -505,7 +507,7 @@ export class Simulator extends EventEmitter {
 
   /** Sends a receipt for any id, in any form (for receipts of ids the ESME never saw, forms, bases). */
   sendReceipt(r: ManualReceipt): void {
-    const state = normalizeState(r.state ?? 'DELIVRD');
+    const state = normalizeReceiptState(r.state ?? 'DELIVRD') ?? '';
     const delivery = this.receiptDelivery(r.messageId, state, r.err ?? (state === 'DELIVRD' ? '000' : '001'), r.form ?? this.options.receiptForm, r.source ?? '79990000000', r.destination ?? 'SIM', r.networkErrorCode);
     delivery.onResponse = r.onResponse;
     this.deliver(delivery);
@@ -754,7 +756,7 @@ export class Simulator extends EventEmitter {
 
   private receiptFor(messageId: string, destination: string, source: string): Delivery {
     const o = this.options;
-    const state = normalizeState(o.receiptStates[destination] ?? 'DELIVRD');
+    const state = normalizeReceiptState(o.receiptStates[destination] ?? 'DELIVRD') ?? '';
     let id = messageId;
     const base = o.receiptIdBase === 'same' ? o.idFormat : o.receiptIdBase;
     if (base !== o.idFormat) {
@@ -899,13 +901,13 @@ function emptyReceived(): Received {
 
 function encodeFor(text: string, dataCoding: number): Buffer {
   switch (dataCoding) {
-    case 0x00:
+    case DATA_CODING.gsm7:
       return encodeGsm7(text);
-    case 0x03:
+    case DATA_CODING.latin1:
       return Buffer.from(text, 'latin1');
-    case 0x06:
+    case DATA_CODING.iso8859_5:
       return encodeIso8859_5(text);
-    case 0x08:
+    case DATA_CODING.ucs2:
       return encodeUcs2(text);
     default:
       return Buffer.from(text, 'latin1');
