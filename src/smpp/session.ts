@@ -37,7 +37,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { BindMode, SmppConfig } from '../config.js';
 import { errorForLog, type Logger } from '../logger.js';
 import { AddressError, destinationAddress, sourceAddress, type SmppAddress } from './addresses.js';
-import { Backoff } from './backoff.js';
+import { Backoff, backoffMs } from '../backoff.js';
 import { classifyStatus, isCredentialError, isThrottle, STATUS } from './command-status.js';
 import { PduConnection } from './connection.js';
 import { decodeInboundPdu, type InboundEvent } from './inbound.js';
@@ -586,8 +586,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     // Responses to PDUs sent before the current pause began are echoes of the same congestion.
     if (epoch !== this.throttleEpoch) return;
     this.throttleEpoch++;
-    const base = Math.min(this.o.throttleBackoffMaxMs, this.o.throttleBackoffMinMs * 2 ** this.throttleLevel);
-    const pauseMs = Math.round(base * (0.75 + 0.25 * this.random()));
+    const pauseMs = backoffMs(this.throttleLevel, { baseMs: this.o.throttleBackoffMinMs, maxMs: this.o.throttleBackoffMaxMs, jitter: [0.75, 1] }, this.random);
     this.throttleLevel = Math.min(this.throttleLevel + 1, 30);
     this.effectiveWindow = Math.max(1, Math.floor(this.effectiveWindow / 2));
     this.okStreak = 0;
