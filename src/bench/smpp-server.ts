@@ -3,7 +3,7 @@
  * core: `simulator` (our SMSC simulator, recording off) or `bare` (the smpp package's own server,
  * the reference the session is measured against). Prints "READY <port>" when listening; exits on SIGTERM.
  */
-import { startSimulator } from '../smpp/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { smppLib } from '../smpp/smpp-lib.js';
 
 interface BareSession {

@@ -10,7 +10,7 @@ import { maskSecretUrl } from '../secrets.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
-import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../smpp/simulator/index.js';
+import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../simulator/index.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
 import { numberOption, parseCommandArgs } from './args.js';
 

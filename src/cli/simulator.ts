@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config.js';
 import { EXIT_CONFIG, EXIT_USAGE, StartupError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startControlServer, startSimulator, type IdFormat, type ReceiptForm } from '../smpp/simulator/index.js';
+import { startControlServer, startSimulator, type IdFormat, type ReceiptForm } from '../simulator/index.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox simulator [options]

@@ -47,6 +47,13 @@ const STATE_ALIASES: Record<string, ReceiptState> = {
   ...Object.fromEntries(Object.entries(STATE_BY_TLV).map(([n, s]) => [n, s])),
 };
 
+const TLV_BY_STATE = new Map<string, number>(Object.entries(STATE_BY_TLV).map(([n, s]) => [s, Number(n)]));
+
+/** The message_state TLV value of a state, null for a name SMPP 3.4 does not define. */
+export function tlvOfState(state: string): number | null {
+  return TLV_BY_STATE.get(state) ?? null;
+}
+
 /** The state of a message_state TLV value, null for a value SMPP 3.4 does not define. */
 export function stateFromTlv(value: number): ReceiptState | null {
   return STATE_BY_TLV[value] ?? null;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { TokenBucket } from '../../src/smpp/rate-limiter.js';
 import type { SubmitResult } from '../../src/smpp/session.js';
-import type { SubmitRecord } from '../../src/smpp/simulator/index.js';
+import type { SubmitRecord } from '../../src/simulator/index.js';
 import { bound, msg, until } from './helpers.js';
 
 describe('submit', () => {

@@ -20,10 +20,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../logger.js';
-import { classifyStatus, statusCode } from '../command-status.js';
-import { normalizeReceiptState, RECEIPT_STATES } from '../receipt-state.js';
-import { MAX_PARTS, splitMessage } from '../split.js';
+import type { Logger } from '../logger.js';
+import { classifyStatus, statusCode } from '../smpp/command-status.js';
+import { normalizeReceiptState, RECEIPT_STATES } from '../smpp/receipt-state.js';
+import { MAX_PARTS, splitMessage } from '../smpp/split.js';
 import type { Simulator } from './simulator.js';
 
 export interface ControlServer {
