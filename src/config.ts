@@ -11,9 +11,9 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidRolePrefix, ROLE_PREFIX_FORM } from './db/roles.js';
 import { ConfigError } from './errors.js';
+import type { LogConfig } from './logger.js';
+import type { BindMode } from './smpp/session-options.js';
 import { isKeywordConnectionString, maskSecretUrl } from './secrets.js';
-
-export type BindMode = 'transceiver' | 'transmitter' | 'receiver';
 
 export interface SmppConfig {
   /** `smpp://system_id@host:port` with the password removed, safe to log. */
@@ -52,11 +52,6 @@ export interface WorkerConfig {
   inboxRetentionDays: number;
   /** Receipts that never matched a message are kept this long for inspection. */
   unmatchedReceiptRetentionDays: number;
-}
-
-export interface LogConfig {
-  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  pretty: boolean;
 }
 
 export interface Config {

@@ -34,7 +34,6 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { BindMode, SmppConfig } from '../config.js';
 import { errorForLog, type Logger } from '../logger.js';
 import { AddressError, destinationAddress, sourceAddress, type SmppAddress } from './addresses.js';
 import { Backoff, backoffMs } from '../backoff.js';
@@ -43,6 +42,7 @@ import { PduConnection } from './connection.js';
 import { decodeInboundPdu, type InboundEvent } from './inbound.js';
 import { CMD, describeHeader, headerOnly, PduFormatError, withCString, type PduHeader } from './pdu.js';
 import { TokenBucket, type RateLimiter } from './rate-limiter.js';
+import type { BindMode, SessionOptions } from './session-options.js';
 import { commandName, decodePdu, encodePdu } from './smpp-lib.js';
 import { encodeMessage, MAX_PARTS } from './split.js';
 import { CONCAT_UDH_LENGTH, concatUdh, ESM_CLASS_UDHI } from './udh.js';
@@ -51,61 +51,8 @@ export type { InboundEvent, MoPart } from './inbound.js';
 export type { Receipt } from './receipt.js';
 export type { RateLimiter } from './rate-limiter.js';
 
-export type { BindMode } from '../config.js';
+export type { BindMode, SessionOptions } from './session-options.js';
 export type SessionState = 'disconnected' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'closed';
-
-/** The session's settings: the connection part of SmppConfig (src/config.ts), plus tuning. */
-export interface SessionOptions
-  extends Pick<
-    SmppConfig,
-    | 'host'
-    | 'port'
-    | 'tls'
-    | 'tlsVerify'
-    | 'systemId'
-    | 'password'
-    | 'systemType'
-    | 'bindMode'
-    | 'window'
-    | 'enquireLinkSeconds'
-    | 'responseTimeoutMs'
-    | 'reconnectMaxMs'
-  > {
-  /** Submit rate limiter; default an in-process token bucket from `tps`. */
-  rateLimiter?: RateLimiter;
-  /** submit_sm PDUs per second; 0 or undefined = unlimited (ignored when rateLimiter is given). */
-  tps?: number;
-  /** First reconnect delay (default 250 ms). */
-  reconnectMinMs?: number;
-  /** TCP/TLS connect timeout (default 10 s). */
-  connectTimeoutMs?: number;
-  /** Delay after a bind refused for credentials or a TLS certificate rejected (default reconnectMaxMs). */
-  slowRetryMs?: number;
-  /** A bind that held this long resets the reconnect back-off (default 30 s). */
-  stableBindMs?: number;
-  /** First pause after a throttling response (default 200 ms); it doubles while throttling persists. */
-  throttleBackoffMinMs?: number;
-  /** Longest throttling pause (default 10 s). */
-  throttleBackoffMaxMs?: number;
-  /** A part throttled for this long makes the message `retry` (default 60 s). */
-  throttleGiveUpMs?: number;
-  /** stop(): how long to wait for outstanding responses and inbound handlers (default 10 s). */
-  drainTimeoutMs?: number;
-  /** Most deliver_sm / data_sm held unanswered before the session stops reading (default 1000). */
-  inboundWindow?: number;
-  /** Extra CA certificates to trust for TLS (PEM), besides the system store. */
-  tlsCa?: string | Buffer | Array<string | Buffer>;
-  /** TLS server name to verify (default the host, unless it is an IP address). */
-  tlsServername?: string;
-  /** service_type of submit_sm (default empty: the SMSC default). */
-  serviceType?: string;
-  /** address_range of the bind (default empty). */
-  addressRange?: string;
-  /** First UDH reference (default random); it then rotates 0..255. */
-  initialReference?: number;
-  /** Random source for jitter (tests). */
-  random?: () => number;
-}
 
 export interface OutboundMessage {
   /** The caller's id (the outbox row), for logs and late-response events. */

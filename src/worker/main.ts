@@ -16,7 +16,7 @@ import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
 import { graphileLogger } from '../db/graphile-logger.js';
 import { visibleRoleNames } from '../db/roles.js';
-import { SmppSession } from '../smpp/session.js';
+import { SmppSession, type SessionOptions } from '../smpp/session.js';
 import { createTaskList, CRONTAB } from '../tasks/index.js';
 import { LeaseKeeper } from './leases.js';
 import { Pump, type PumpEvents } from './pump.js';
@@ -64,7 +64,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
-  const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
+  const session = new SmppSession({ ...sessionOptions(smpp), ...(rateLimiter ? { rateLimiter } : {}) }, log);
   metrics.attachSession(session, smpp.window, smpp.tps);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
@@ -195,6 +195,26 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       })();
       return stopping;
     },
+  };
+}
+
+/** The session's options from SMPP_URL and the SMPP_* variables. */
+function sessionOptions(smpp: SmppConfig): SessionOptions {
+  return {
+    host: smpp.host,
+    port: smpp.port,
+    tls: smpp.tls,
+    tlsVerify: smpp.tlsVerify,
+    systemId: smpp.systemId,
+    password: smpp.password,
+    systemType: smpp.systemType,
+    bindMode: smpp.bindMode,
+    window: smpp.window,
+    inboundWindow: smpp.inboundWindow,
+    tps: smpp.tps,
+    enquireLinkSeconds: smpp.enquireLinkSeconds,
+    responseTimeoutMs: smpp.responseTimeoutMs,
+    reconnectMaxMs: smpp.reconnectMaxMs,
   };
 }
 
