@@ -12,32 +12,17 @@ import { z } from 'zod';
 import { isValidRolePrefix, ROLE_PREFIX_FORM } from './db/roles.js';
 import { ConfigError } from './errors.js';
 import type { LogConfig } from './logger.js';
-import type { BindMode } from './smpp/session-options.js';
+import type { SmscSettings } from './smpp/session-options.js';
 import { isKeywordConnectionString, maskSecretUrl } from './secrets.js';
 
-export interface SmppConfig {
+/** The SMSC settings (SMPP_URL and the SMPP_* variables), in the session's own terms. */
+export interface SmppConfig extends SmscSettings {
   /** `smpp://system_id@host:port` with the password removed, safe to log. */
   displayUrl: string;
-  host: string;
-  port: number;
-  tls: boolean;
-  /** Verify the SMSC's TLS certificate (SMPP_TLS_INSECURE=1 turns it off, for test SMSCs only). */
-  tlsVerify: boolean;
-  systemId: string;
-  password: string;
-  systemType: string;
-  bindMode: BindMode;
-  /** Outstanding submit_sm at most (SMPP_WINDOW). */
-  window: number;
   /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
   inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
   tps: number;
-  enquireLinkSeconds: number;
-  /** How long a submit_sm or enquire_link may wait for its response. */
-  responseTimeoutMs: number;
-  /** Cap of the reconnect back-off. */
-  reconnectMaxMs: number;
 }
 
 export interface WorkerConfig {

@@ -6,7 +6,8 @@ import type { RateLimiter } from './rate-limiter.js';
 
 export type BindMode = 'transceiver' | 'transmitter' | 'receiver';
 
-export interface SessionOptions {
+/** The SMSC and the bind: what SMPP_URL and the SMPP_* variables say (src/config.ts reads them). */
+export interface SmscSettings {
   host: string;
   port: number;
   /** SMPP over TLS (smpps://). */
@@ -24,6 +25,9 @@ export interface SessionOptions {
   responseTimeoutMs: number;
   /** Cap of the reconnect back-off. */
   reconnectMaxMs: number;
+}
+
+export interface SessionOptions extends SmscSettings {
   /** Submit rate limiter; default an in-process token bucket from `tps`. */
   rateLimiter?: RateLimiter;
   /** submit_sm PDUs per second; 0 or undefined = unlimited (ignored when rateLimiter is given). */

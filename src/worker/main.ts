@@ -198,24 +198,9 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   };
 }
 
-/** The session's options from SMPP_URL and the SMPP_* variables. */
-function sessionOptions(smpp: SmppConfig): SessionOptions {
-  return {
-    host: smpp.host,
-    port: smpp.port,
-    tls: smpp.tls,
-    tlsVerify: smpp.tlsVerify,
-    systemId: smpp.systemId,
-    password: smpp.password,
-    systemType: smpp.systemType,
-    bindMode: smpp.bindMode,
-    window: smpp.window,
-    inboundWindow: smpp.inboundWindow,
-    tps: smpp.tps,
-    enquireLinkSeconds: smpp.enquireLinkSeconds,
-    responseTimeoutMs: smpp.responseTimeoutMs,
-    reconnectMaxMs: smpp.reconnectMaxMs,
-  };
+/** The session's options from SMPP_URL and the SMPP_* variables: all of them but the URL shown in logs. */
+function sessionOptions({ displayUrl: _displayUrl, ...options }: SmppConfig): SessionOptions {
+  return options;
 }
 
 /**
