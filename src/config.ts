@@ -23,6 +23,8 @@ export interface SmppConfig extends SmscSettings {
   inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
   tps: number;
+  /** Send submit_sm's validity_period from expires_at (SMPP_VALIDITY_PERIOD, default on). */
+  validityPeriod: boolean;
 }
 
 export interface WorkerConfig {
@@ -146,6 +148,13 @@ const envSchema = z.object({
   SMPP_RESPONSE_TIMEOUT_S: numberVar(0.1, 300, 'seconds from 0.1 to 300'),
   SMPP_RECONNECT_MAX_S: numberVar(1, 3600, 'seconds from 1 to 3600'),
   SMPP_TLS_INSECURE: boolVar,
+  SMPP_VALIDITY_PERIOD: z.preprocess(
+    (v) => (typeof blankToUndefined(v) === 'string' ? String(v).trim().toLowerCase() : undefined),
+    z
+      .enum(['on', 'off', '1', '0', 'true', 'false', 'yes', 'no'], { message: 'expected on (the default) or off' })
+      .transform((v) => v === 'on' || v === '1' || v === 'true' || v === 'yes')
+      .optional(),
+  ),
   SMS_DEFAULT_SENDER: z.preprocess(blankToUndefined, z.string().optional()),
   SMS_DEFAULT_VALIDITY: z.preprocess(blankToUndefined, z.string().optional()),
   SMS_MAX_SEGMENTS: intVar(1, 255),
@@ -188,7 +197,7 @@ const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
 export function parseSmppUrl(
   raw: string,
   passwordOverride: string | undefined,
-): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify'> {
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify' | 'validityPeriod'> {
   const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
@@ -266,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
           responseTimeoutMs: Math.round((e.SMPP_RESPONSE_TIMEOUT_S ?? 10) * 1000),
           reconnectMaxMs: Math.round((e.SMPP_RECONNECT_MAX_S ?? 60) * 1000),
+          validityPeriod: e.SMPP_VALIDITY_PERIOD ?? true,
         };
       }
     } catch (err) {

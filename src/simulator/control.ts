@@ -11,7 +11,7 @@
  *   POST /receipt     {"message_id", "state"?, "err"?}: a delivery receipt for an SMSC message id
  *   POST /disconnect  {"how"?: "close" | "unbind"}: drop the connections (or unbind from the SMSC side)
  *   POST /fail-next   {"command_status", "count"?}: answer the next submit_sm with this error
- *   POST /config      {"receipts"?, "receipt_delay_ms"?, "throttle_rate"?, "refuse_binds"?}
+ *   POST /config      {"receipts"?, "receipt_delay_ms"?, "throttle_rate"?, "refuse_binds"?, "refuse_validity_period"?}
  *
  * Answers are JSON. A bad request is 400 naming the field; /mo and /receipt are 409 while no
  * session that takes deliver_sm is bound. /mo and /receipt wait (up to `ackTimeoutMs`) for the
@@ -54,7 +54,7 @@ const ENDPOINTS: Record<string, string> = {
   'POST /receipt': '{"message_id": "3B9ACA00", "state": "UNDELIV", "err": "001"}: a delivery receipt for an SMSC message id',
   'POST /disconnect': '{"how": "close" | "unbind"}: drop the SMPP connections (default close)',
   'POST /fail-next': '{"command_status": "ESME_RINVDSTADR", "count": 1}: answer the next submit_sm with this error',
-  'POST /config': '{"receipts": true, "receipt_delay_ms": 100, "throttle_rate": 0, "refuse_binds": null}',
+  'POST /config': '{"receipts": true, "receipt_delay_ms": 100, "throttle_rate": 0, "refuse_binds": null, "refuse_validity_period": false}',
 };
 
 /** A request the client must fix: the status code and a message naming what was wrong. */
@@ -159,8 +159,12 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
       return [200, { count, command_status: info.name, kind: info.kind }];
     },
     'POST /config': async (req) => {
-      const body = await readObject(req, ['receipts', 'receipt_delay_ms', 'throttle_rate', 'refuse_binds']);
+      const body = await readObject(req, ['receipts', 'receipt_delay_ms', 'throttle_rate', 'refuse_binds', 'refuse_validity_period']);
       if (body.receipts !== undefined && typeof body.receipts !== 'boolean') throw bad('receipts', 'true or false', body.receipts);
+      const refuseValidity = body.refuse_validity_period;
+      if (refuseValidity !== undefined && typeof refuseValidity !== 'boolean') {
+        throw bad('refuse_validity_period', 'true (answer ESME_RINVEXPIRY to submit_sm carrying a validity_period) or false', refuseValidity);
+      }
       const delay = body.receipt_delay_ms;
       if (delay !== undefined && (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0 || delay > 86_400_000)) {
         throw bad('receipt_delay_ms', 'milliseconds from 0 to 86400000', delay);
@@ -172,6 +176,7 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
         ...(body.receipts !== undefined ? { receipts: body.receipts as boolean } : {}),
         ...(delay !== undefined ? { receiptDelayMs: delay as number } : {}),
         ...(rate !== undefined ? { throttleRate: rate as number } : {}),
+        ...(refuseValidity !== undefined ? { refuseValidityPeriod: refuseValidity as boolean } : {}),
       });
       // configure() skips undefined values; null (accept binds again) is set directly.
       if (refuse !== undefined) sim.options.refuseBinds = refuse === 0 ? null : refuse;
@@ -318,6 +323,7 @@ function showSubmit(s: ReturnType<Simulator['recentSubmits']>[number]) {
     destination: s.destination,
     data_coding: s.dataCoding,
     registered_delivery: s.registeredDelivery,
+    validity_period: s.validityPeriod || null,
     part: s.part ? { reference: s.part.ref, total: s.part.total, seq: s.part.seq } : null,
     text: s.text,
     message_id: s.messageId,
@@ -335,6 +341,7 @@ function state(sim: Simulator) {
     receipts: { on: o.receipts, delay_ms: o.receiptDelayMs, form: o.receiptForm, id_format: o.idFormat },
     throttle_rate: o.throttleRate,
     refuse_binds: o.refuseBinds ? classifyStatus(o.refuseBinds).name : null,
+    refuse_validity_period: o.refuseValidityPeriod,
     fail_next: failing.count > 0 ? { count: failing.count, command_status: classifyStatus(failing.status).name } : null,
     counters: Object.fromEntries(Object.entries(sim.counters).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v])),
   };

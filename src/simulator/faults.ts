@@ -1,9 +1,10 @@
 /**
- * The answer a submit_sm gets when faults are injected: the connection cut on the Nth submit, an
- * error for the next submits, responses dropped (the next N, or at a rate), throttling at a rate,
+ * The answer a submit_sm gets when faults are injected: the connection cut on the Nth submit,
+ * ESME_RINVEXPIRY for a validity_period (refuseValidityPeriod), an error for the next submits, responses dropped (the next N, or at a rate), throttling at a rate,
  * an error for the next submits to a number, or permanent errors for chosen numbers; else
  * accepted. Checked in that order, one fault per submit.
  */
+import { STATUS } from '../smpp/command-status.js';
 import type { ResolvedOptions, SimulatorOptions } from './types.js';
 
 export interface SubmitAnswer {
@@ -45,13 +46,14 @@ export class SubmitFaults {
   }
 
   /** The answer of the submit_sm to `destination` that just arrived (counted faults count down). */
-  answer(destination: string): SubmitAnswer {
+  answer(destination: string, validityPeriod: string): SubmitAnswer {
     const o = this.options;
     if (this.submitsUntilClose !== null && --this.submitsUntilClose <= 0) {
       this.submitsUntilClose = null;
       o.closeAfterSubmits = null;
       return { status: 0, drop: false, cut: true };
     }
+    if (o.refuseValidityPeriod && validityPeriod !== '') return { status: STATUS.ESME_RINVEXPIRY, drop: false, cut: false };
     if (this.next.count > 0) {
       this.next.count--;
       return { status: this.next.status, drop: false, cut: false };

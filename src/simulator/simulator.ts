@@ -9,7 +9,7 @@
  * unanswered or lost with a connection, and injects faults on demand: throttling at a rate,
  * permanent errors for chosen numbers, an error for the next submits to a number, dropped or
  * delayed responses, connections closed now or after N submits, refused binds, a dead
- * enquire_link. It records what it received so tests can assert on the wire; `record: false`
+ * enquire_link, an SMSC that refuses validity_period. It records what it received so tests can assert on the wire; `record: false`
  * keeps only counters, for benchmarks.
  */
 import { EventEmitter } from 'node:events';
@@ -356,7 +356,7 @@ export class Simulator extends EventEmitter {
       return;
     }
     if (++session.unanswered > this.counters.peakUnanswered) this.counters.peakUnanswered = session.unanswered;
-    const { status, drop, cut } = this.faults.answer(fields.destination);
+    const { status, drop, cut } = this.faults.answer(fields.destination, fields.validityPeriod);
     const messageId = status === 0 && !cut && !drop ? this.assignId() : null;
     // A light event for benchmarks, which keep no records: who it was for and when it arrived.
     if (this.listenerCount('arrival')) this.emit('arrival', fields.destination, performance.now());
@@ -423,6 +423,7 @@ export class Simulator extends EventEmitter {
       destination: rec.destination,
       dataCoding: rec.dataCoding,
       registeredDelivery: rec.registeredDelivery,
+      validityPeriod: rec.validityPeriod,
       part: rec.udh,
       text: rec.text,
       messageId: rec.messageId,

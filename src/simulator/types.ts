@@ -50,6 +50,8 @@ export interface SimulatorOptions {
    * e.g. { '79990000000': { status: 0x08, times: 1 } }: a transient error on the first attempt.
    */
   failNextSubmitsTo?: Record<string, { status: number; times: number }>;
+  /** Answer ESME_RINVEXPIRY to every submit_sm that carries a validity_period (an SMSC without support for it). */
+  refuseValidityPeriod?: boolean;
   /** Probability (0..1) of never answering a submit_sm. */
   dropResponseRate?: number;
   /** Never answer the next N submit_sm. */
@@ -172,6 +174,8 @@ export interface RecentSubmit {
   destination: string;
   dataCoding: number;
   registeredDelivery: number;
+  /** As received ('' when absent). */
+  validityPeriod: string;
   part: ConcatInfo | null;
   text: string;
   messageId: string | null;
@@ -239,6 +243,7 @@ export const DEFAULTS: ResolvedOptions = {
   throttleStatus: 0x58,
   rejectDestinations: {},
   failNextSubmitsTo: {},
+  refuseValidityPeriod: false,
   dropResponseRate: 0,
   dropNextResponses: 0,
   responseDelayMs: 0,

@@ -62,4 +62,6 @@ export interface SessionOptions extends SmscSettings {
   initialReference?: number;
   /** Random source for jitter (tests). */
   random?: () => number;
+  /** Send validity_period from OutboundMessage.validUntil (SMPP_VALIDITY_PERIOD, default true). */
+  validityPeriod?: boolean;
 }

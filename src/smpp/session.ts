@@ -14,6 +14,12 @@
  * throttling persists, and a window halved then regrown one slot per window of successes) and the
  * same part is resubmitted; after throttleGiveUpMs the message is reported `retry`.
  *
+ * validity_period: a message's validUntil (its expires_at) goes as SMPP absolute time, fixed when
+ * its first part goes on the wire so every part carries the same one (validity.ts). A part the
+ * SMSC refuses for it (ESME_RINVEXPIRY and kin) goes again at once without it, inside the same
+ * submit() (the caller sees one result, so it is not another attempt); once such a part is
+ * accepted, the rest of the bind sends none, with one warning; the next bind tries it again.
+ *
  * Accounting: submit() resolves exactly once per call and never rejects. A part that was on the
  * wire when its outcome became unknowable (response timeout, connection lost) makes the result
  * `retry` with unknown: true; a part that never left is `retry` with unknown: false. If some parts
@@ -46,6 +52,7 @@ import type { BindMode, SessionOptions } from './session-options.js';
 import { commandName, decodePdu, encodePdu } from './smpp-lib.js';
 import { encodeMessage, MAX_PARTS } from './split.js';
 import { CONCAT_UDH_LENGTH, concatUdh, ESM_CLASS_UDHI } from './udh.js';
+import { isValidityRefusal, ValidityState } from './validity.js';
 
 export type { InboundEvent, MoPart } from './inbound.js';
 export type { Receipt } from './receipt.js';
@@ -101,6 +108,8 @@ export interface SessionEvents {
   inbound_error: [{ error: unknown; event: InboundEvent }];
   /** Reading stopped: `pending` deliver_sm are held unanswered (the inbound window is full). */
   inbound_paused: [{ pending: number }];
+  /** A part refused with validity_period was accepted without it: none is sent for the rest of this bind. */
+  validity_refused: [{ commandStatus: number; statusName: string }];
 }
 
 interface Job {
@@ -111,7 +120,8 @@ interface Job {
   dataCoding: number;
   esmClass: number;
   registeredDelivery: number;
-  validity: Date | '';
+  /** validity_period: null until the first part is sent, then the same for every part ('' = none). */
+  validity: string | null;
   /** short_message of each part, UDH included. */
   payloads: Buffer[];
   ids: (string | undefined)[];
@@ -130,6 +140,8 @@ interface Task {
   /** Rate tokens still to take before sending (all of a message's parts go with its first part). */
   tokens: number;
   firstThrottledAt: number;
+  /** The command_status that refused this part's validity_period (it is being resent without it). */
+  validityRefusedWith?: number;
 }
 
 interface Outstanding {
@@ -137,6 +149,8 @@ interface Outstanding {
   sentAt: number;
   /** Throttle epoch when sent: only throttles of PDUs sent after the last pause escalate it. */
   epoch: number;
+  /** The PDU carried a validity_period. */
+  withValidity: boolean;
 }
 
 const DEFAULTS = {
@@ -191,12 +205,13 @@ const BIND_COMMAND: Record<BindMode, string> = {
 
 export class SmppSession extends EventEmitter<SessionEvents> {
   private readonly o: Required<
-    Omit<SessionOptions, 'rateLimiter' | 'tps' | 'tlsCa' | 'tlsServername' | 'initialReference' | 'random' | 'slowRetryMs'>
+    Omit<SessionOptions, 'rateLimiter' | 'tps' | 'tlsCa' | 'tlsServername' | 'initialReference' | 'random' | 'slowRetryMs' | 'validityPeriod'>
   > & { slowRetryMs: number };
   private readonly log: Logger;
   private readonly limiter: RateLimiter | null;
   private readonly random: () => number;
   private readonly backoff: Backoff;
+  private readonly validity: ValidityState;
 
   private _state: SessionState = 'disconnected';
   private started = false;
@@ -279,6 +294,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     this.random = options.random ?? Math.random;
     this.backoff = new Backoff(this.o.reconnectMinMs, Math.max(this.o.reconnectMinMs, this.o.reconnectMaxMs), this.random);
     this.effectiveWindow = options.window;
+    this.validity = new ValidityState(options.validityPeriod ?? true);
     this.reference = (options.initialReference ?? Math.floor(this.random() * 256)) & 0xff;
   }
 
@@ -380,7 +396,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
         dataCoding: encoded.dataCoding,
         esmClass: total > 1 ? ESM_CLASS_UDHI : 0,
         registeredDelivery: msg.registeredDelivery === false ? 0 : 1,
-        validity: msg.validUntil ?? '',
+        validity: null,
         payloads,
         ids: new Array<string | undefined>(total),
         inFlight: 0,
@@ -462,6 +478,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
 
   private send(conn: PduConnection, task: Task): void {
     const job = task.job;
+    job.validity ??= this.validity.periodFor(job.msg.validUntil);
     const seq = conn.nextSequence();
     const pdu = encodePdu('submit_sm', seq, {
       service_type: this.o.serviceType,
@@ -477,7 +494,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       data_coding: job.dataCoding,
       short_message: job.payloads[task.part],
     });
-    this.outstanding.set(seq, { task, sentAt: performance.now(), epoch: this.throttleEpoch });
+    this.outstanding.set(seq, { task, sentAt: performance.now(), epoch: this.throttleEpoch, withValidity: job.validity !== '' });
     job.inFlight++;
     conn.write(pdu);
   }
@@ -491,7 +508,10 @@ export class SmppSession extends EventEmitter<SessionEvents> {
     job.inFlight--;
     const status = header.status;
     this.emit('submit_resp', { commandStatus: status, rttMs: performance.now() - entry.sentAt });
-    if (status === 0) {
+    if (entry.withValidity && isValidityRefusal(status) && !job.failure && !job.done) {
+      this.resendWithoutValidity(task, status);
+    } else if (status === 0) {
+      if (task.validityRefusedWith !== undefined) this.onValidityRefused(task.validityRefusedWith);
       const id = readMessageId(pdu);
       if (id) {
         job.ids[task.part] = id;
@@ -519,6 +539,27 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       this.fail(job, info.kind === 'permanent' ? { kind: 'permanent', status } : { kind: 'retry', reason: `${info.name}: ${info.description}`, status, unknown: false });
     }
     this.pump();
+  }
+
+  /** The SMSC refused this part's validity_period: this message's parts go without it from now on. */
+  private resendWithoutValidity(task: Task, status: number): void {
+    task.job.validity = '';
+    task.validityRefusedWith = status;
+    task.tokens = 1;
+    this.resends.push(task);
+  }
+
+  /** A part refused with validity_period was accepted without it: leave it out for the rest of this bind. */
+  private onValidityRefused(status: number): void {
+    if (!this.validity.markRefused(status)) return;
+    const statusName = classifyStatus(status).name;
+    this.log.warn({ statusName }, `the SMSC refused validity_period (${statusName}) and accepted the message without it; this session sends none until it binds again`);
+    this.emit('validity_refused', { commandStatus: status, statusName });
+  }
+
+  /** False while SMPP_VALIDITY_PERIOD is off, or the SMSC refused validity_period on this bind. */
+  get sendsValidityPeriod(): boolean {
+    return this.validity.enabled && !this.validity.refused;
   }
 
   private onSuccess(): void {
@@ -690,6 +731,7 @@ export class SmppSession extends EventEmitter<SessionEvents> {
       // A bind_resp body we cannot read still says ESME_ROK; the SMSC's system_id is only for logs.
     }
     this.boundAt = performance.now();
+    this.validity.reset();
     this.setState('bound');
     this.log.info({ smscSystemId: systemId, bindMode: this.o.bindMode }, 'SMPP session bound');
     this.emit('bound', { systemId });

@@ -134,6 +134,11 @@ export class WorkerMetrics {
     help: 'Times the session paused sending and halved its window because the SMSC throttled (responses to PDUs sent before a pause do not add one)',
     registers: [this.registry],
   });
+  readonly validityRefusals = new Counter({
+    name: 'smpp_validity_period_refusals_total',
+    help: 'Binds on which the SMSC refused validity_period (ESME_RINVEXPIRY and kin) and took the message without it; the rest of that bind sends none',
+    registers: [this.registry],
+  });
   readonly reconnects = new Counter({ name: 'smpp_reconnects_total', help: 'SMPP reconnect attempts (after a lost session or a failed connect or bind)', registers: [this.registry] });
   readonly disconnects = new Counter({ name: 'smpp_disconnects_total', help: 'SMPP connections lost, or connects that failed (stop() not counted)', registers: [this.registry] });
   readonly bindFailures = new Counter({
@@ -276,6 +281,7 @@ export class WorkerMetrics {
     session.on('inbound_paused', () => this.inboundReadPauses.inc());
     session.on('throttled', () => this.throttlePauses.inc());
     session.on('reconnect', () => this.reconnects.inc());
+    session.on('validity_refused', () => this.validityRefusals.inc());
 
     new Gauge({
       name: 'smpp_window_in_use',
@@ -326,6 +332,14 @@ export class WorkerMetrics {
       registers: [this.registry],
       collect() {
         for (const s of SESSION_STATES) this.set({ state: s }, session.state === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'smpp_validity_period_sent',
+      help: '1 while submit_sm carry validity_period; 0 when SMPP_VALIDITY_PERIOD=off or the SMSC refused it on this bind',
+      registers: [this.registry],
+      collect() {
+        this.set(session.sendsValidityPeriod ? 1 : 0);
       },
     });
     new Gauge({

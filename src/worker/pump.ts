@@ -333,7 +333,7 @@ export class Pump {
     const started = performance.now();
     let submitted = started;
     this.session
-      .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body })
+      .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body, validUntil: message.expiresAt })
       .then((result) => {
         submitted = performance.now();
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {

@@ -44,6 +44,7 @@ describe('defaults', () => {
         enquireLinkSeconds: 30,
         responseTimeoutMs: 10_000,
         reconnectMaxMs: 60_000,
+        validityPeriod: true,
       },
     );
     assert.equal(c.worker.leaseSeconds, 15);
@@ -76,6 +77,7 @@ describe('defaults', () => {
       SMPP_RESPONSE_TIMEOUT_S: '2.5',
       SMPP_RECONNECT_MAX_S: '5',
       SMPP_TLS_INSECURE: 'yes',
+      SMPP_VALIDITY_PERIOD: ' OFF ',
       SMS_LEASE_S: '30',
       SMS_SHUTDOWN_TIMEOUT_S: '45',
       SMS_WORKER_ID: 'w1',
@@ -91,6 +93,7 @@ describe('defaults', () => {
     assert.equal(c.smpp!.responseTimeoutMs, 2500);
     assert.equal(c.smpp!.reconnectMaxMs, 5000);
     assert.equal(c.smpp!.tlsVerify, false);
+    assert.equal(c.smpp!.validityPeriod, false);
     assert.equal(c.worker.leaseSeconds, 30);
     assert.equal(c.worker.shutdownTimeoutMs, 45_000);
     assert.equal(c.worker.workerId, 'w1');
@@ -118,6 +121,7 @@ describe('bad values are named with the expected form', () => {
     ['max segments 256', { SMS_MAX_SEGMENTS: '256' }, /^SMS_MAX_SEGMENTS: expected an integer from 1 to 255/],
     ['log level', { LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent, got "verbose"$/],
     ['boolean', { SMPP_TLS_INSECURE: 'maybe' }, /^SMPP_TLS_INSECURE: expected 1\/0, true\/false or yes\/no/],
+    ['validity_period switch', { SMPP_VALIDITY_PERIOD: 'sometimes' }, /^SMPP_VALIDITY_PERIOD: expected on \(the default\) or off, got "sometimes"$/],
     ['metrics port out of range', { METRICS_PORT: '70000' }, /^METRICS_PORT: expected a TCP port from 1 to 65535/],
     ['metrics port not a number', { METRICS_PORT: 'http' }, /^METRICS_PORT: .*got "http"$/],
     ['metrics host with a scheme', { METRICS_HOST: 'http://0.0.0.0' }, /^METRICS_HOST: expected an address to listen on/],

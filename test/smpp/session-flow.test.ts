@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
+import { STATUS } from '../../src/smpp/command-status.js';
 import { TokenBucket } from '../../src/smpp/rate-limiter.js';
-import type { SubmitResult } from '../../src/smpp/session.js';
-import type { SubmitRecord } from '../../src/simulator/index.js';
-import { bound, msg, until } from './helpers.js';
+import { SmppSession, type SessionOptions, type SubmitResult } from '../../src/smpp/session.js';
+import { startSimulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
+import { captureLogs } from '../support/log-capture.js';
+import { bound, msg, sessionOptions, until } from './helpers.js';
 
 describe('submit', () => {
   it('sends GSM-7 and UCS-2 with the right addresses, coding and registered_delivery', async () => {
@@ -255,12 +257,96 @@ describe('submit outcomes', () => {
       await h.close();
     }
   });
+});
 
-  it('sends validity_period when the message has an expiry', async () => {
-    const h = await bound();
+describe('validity_period', () => {
+  const validUntil = new Date(Date.UTC(2030, 0, 2, 3, 4, 5));
+  const VP = '300102030405000+';
+
+  /** A simulator and a session whose log lines are kept. */
+  async function withLogs(simOptions: SimulatorOptions = {}, overrides: Partial<SessionOptions> = {}) {
+    const sim = await startSimulator(simOptions);
+    const { lines, logger } = captureLogs('warn');
+    const session = new SmppSession(sessionOptions(sim, overrides), logger);
+    const refusals: string[] = [];
+    session.on('validity_refused', (e) => refusals.push(e.statusName));
+    const ready = once(session, 'bound');
+    session.start();
+    await ready;
+    const warnings = () => lines.filter((l) => /refused validity_period/.test(String(l.msg)));
+    return { sim, session, refusals, warnings, close: async () => (await session.stop({ drainTimeoutMs: 200 }), await sim.stop()) };
+  }
+
+  it('every part of a long message carries the same validity_period when the SMSC takes it', async () => {
+    const h = await withLogs();
     try {
-      await h.session.submit({ ...msg(1), validUntil: new Date(Date.UTC(2030, 0, 2, 3, 4, 5)) });
-      assert.equal(h.sim.received.submits[0]!.validityPeriod, '300102030405000+');
+      const r = await h.session.submit({ ...msg(1, 'v'.repeat(300)), validUntil });
+      assert.equal(r.outcome === 'accepted' && r.messageIds.length, 2);
+      assert.deepEqual(h.sim.received.submits.map((s) => [s.udh?.seq, s.validityPeriod, s.status]), [[1, VP, 0], [2, VP, 0]]);
+      assert.equal(h.session.sendsValidityPeriod, true);
+      assert.deepEqual(h.warnings(), []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('refused: the parts go again without it inside the same submit, the rest of the bind sends none, one warning; a new bind tries again', async () => {
+    const h = await withLogs({ refuseValidityPeriod: true });
+    try {
+      const first = await h.session.submit({ ...msg(1, 'w'.repeat(300)), validUntil });
+      assert.equal(first.outcome === 'accepted' && first.messageIds.length, 2, 'one submit, one result: accepted');
+      const wire = h.sim.received.submits.map((s) => [s.udh?.seq, s.validityPeriod, s.status]);
+      // Part 1 goes with it and is refused; both parts then go without it (part 2 may have gone
+      // out with it too, before the refusal came back: it is resent the same way).
+      assert.deepEqual(wire[0], [1, VP, STATUS.ESME_RINVEXPIRY]);
+      const accepted = wire.filter((w) => w[2] === 0);
+      assert.deepEqual(accepted.map((w) => [w[0], w[1]]).sort(), [[1, ''], [2, '']]);
+      assert.ok(wire.every((w) => (w[1] === VP ? w[2] === STATUS.ESME_RINVEXPIRY : w[2] === 0)));
+      assert.equal(h.session.sendsValidityPeriod, false);
+
+      const before = h.sim.received.submits.length;
+      const second = await Promise.all([1, 2, 3].map((i) => h.session.submit({ ...msg(10 + i), validUntil })));
+      assert.deepEqual(second.map((r) => r.outcome), ['accepted', 'accepted', 'accepted']);
+      assert.deepEqual(h.sim.received.submits.slice(before).map((s) => [s.validityPeriod, s.status]), [['', 0], ['', 0], ['', 0]], 'not even tried on this bind');
+      assert.equal(h.warnings().length, 1, 'warned once for the bind');
+      assert.equal(h.warnings()[0]!.statusName, 'ESME_RINVEXPIRY');
+      assert.deepEqual(h.refusals, ['ESME_RINVEXPIRY']);
+
+      // A new bind tries it again (and, refused again, warns again for that bind).
+      const rebound = once(h.session, 'bound');
+      h.sim.closeConnections();
+      await rebound;
+      const mark = h.sim.received.submits.length;
+      assert.equal((await h.session.submit({ ...msg(20), validUntil })).outcome, 'accepted');
+      assert.deepEqual(h.sim.received.submits.slice(mark).map((s) => [s.validityPeriod, s.status]), [[VP, STATUS.ESME_RINVEXPIRY], ['', 0]]);
+      assert.equal(h.warnings().length, 2);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a message refused again without it fails with that status, and the session keeps sending it', async () => {
+    const h = await withLogs();
+    try {
+      h.sim.failNextSubmits(2, STATUS.ESME_RINVEXPIRY);
+      const r = await h.session.submit({ ...msg(1), validUntil });
+      assert.deepEqual(r.outcome === 'rejected' && [r.statusName, r.acceptedIds], ['ESME_RINVEXPIRY', []]);
+      assert.deepEqual(h.sim.received.submits.map((s) => s.validityPeriod), [VP, '']);
+      assert.equal(h.session.sendsValidityPeriod, true, 'not the field: the same refusal came without it');
+      assert.equal((await h.session.submit({ ...msg(2), validUntil })).outcome, 'accepted');
+      assert.equal(h.sim.received.submits[2]!.validityPeriod, VP);
+      assert.deepEqual(h.warnings(), []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('validityPeriod: false (SMPP_VALIDITY_PERIOD=off) never sends it', async () => {
+    const h = await withLogs({}, { validityPeriod: false });
+    try {
+      assert.equal((await h.session.submit({ ...msg(1, 'x'.repeat(200)), validUntil })).outcome, 'accepted');
+      assert.deepEqual(h.sim.received.submits.map((s) => s.validityPeriod), ['', '']);
+      assert.equal(h.session.sendsValidityPeriod, false);
     } finally {
       await h.close();
     }

@@ -230,10 +230,13 @@ describe('inbound back-pressure', () => {
       const drain = setInterval(() => held.splice(0).forEach((r) => r()), 5);
       try {
         assert.equal((await submitted).outcome, 'accepted');
-        await until(() => h.sim.received.deliverResps.length === 50, 20_000, 'all answered');
+        // The submit's delivery receipt is a deliver_sm too, and may come before the last MO: count MOs.
+        const moResps = () => h.sim.received.deliverResps.filter((d) => d.kind === 'mo');
+        await until(() => moResps().length === 50, 20_000, 'all answered');
       } finally {
         clearInterval(drain);
       }
+      assert.equal(h.sim.received.deliverResps.filter((d) => d.kind === 'mo').length, 50, 'each MO answered once');
       assert.ok(h.sim.received.deliverResps.every((d) => d.status === 0));
       assert.ok(Math.max(...paused) <= 5);
     } finally {

@@ -107,6 +107,7 @@ describe('before a worker is bound', () => {
       ['/fail-next', { command_status: 11, count: -1 }, 'count', /^count: expected a whole number/],
       ['/disconnect', { how: 'slam' }, 'how', /^how: expected "close" .* or "unbind"/],
       ['/config', { throttle_rate: 2 }, 'throttle_rate', /^throttle_rate: expected a share of submit_sm from 0 to 1, got 2$/],
+      ['/config', { refuse_validity_period: 'yes' }, 'refuse_validity_period', /^refuse_validity_period: expected true .* or false, got "yes"$/],
     ];
     for (const [path, body, field, message] of cases) {
       const r = await call('POST', path, body);
