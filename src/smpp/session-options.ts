@@ -65,3 +65,54 @@ export interface SessionOptions extends SmscSettings {
   /** Send validity_period from OutboundMessage.validUntil (SMPP_VALIDITY_PERIOD, default true). */
   validityPeriod?: boolean;
 }
+
+const DEFAULTS = {
+  reconnectMinMs: 250,
+  connectTimeoutMs: 10_000,
+  stableBindMs: 30_000,
+  throttleBackoffMinMs: 200,
+  throttleBackoffMaxMs: 10_000,
+  throttleGiveUpMs: 60_000,
+  drainTimeoutMs: 10_000,
+  inboundWindow: 1000,
+};
+
+/** The options with every default filled in (what the session's parts read). */
+export type ResolvedSessionOptions = Required<
+  Omit<SessionOptions, 'rateLimiter' | 'tps' | 'tlsCa' | 'tlsServername' | 'initialReference' | 'random' | 'slowRetryMs' | 'validityPeriod'>
+> & { slowRetryMs: number; tlsCa: SessionOptions['tlsCa']; tlsServername: string | undefined };
+
+/** Checks the windows and fills in the defaults; throws RangeError for a window that is not a positive integer. */
+export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
+  if (!Number.isInteger(options.window) || options.window < 1) throw new RangeError('window must be an integer >= 1');
+  if (options.inboundWindow !== undefined && (!Number.isInteger(options.inboundWindow) || options.inboundWindow < 1)) {
+    throw new RangeError('inboundWindow must be an integer >= 1');
+  }
+  return {
+    host: options.host,
+    port: options.port,
+    tls: options.tls,
+    tlsVerify: options.tlsVerify,
+    systemId: options.systemId,
+    password: options.password,
+    systemType: options.systemType,
+    bindMode: options.bindMode,
+    window: options.window,
+    enquireLinkSeconds: options.enquireLinkSeconds,
+    responseTimeoutMs: options.responseTimeoutMs,
+    reconnectMaxMs: options.reconnectMaxMs,
+    reconnectMinMs: options.reconnectMinMs ?? DEFAULTS.reconnectMinMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    slowRetryMs: options.slowRetryMs ?? options.reconnectMaxMs,
+    stableBindMs: options.stableBindMs ?? DEFAULTS.stableBindMs,
+    throttleBackoffMinMs: options.throttleBackoffMinMs ?? DEFAULTS.throttleBackoffMinMs,
+    throttleBackoffMaxMs: options.throttleBackoffMaxMs ?? DEFAULTS.throttleBackoffMaxMs,
+    throttleGiveUpMs: options.throttleGiveUpMs ?? DEFAULTS.throttleGiveUpMs,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+    inboundWindow: options.inboundWindow ?? DEFAULTS.inboundWindow,
+    serviceType: options.serviceType ?? '',
+    addressRange: options.addressRange ?? '',
+    tlsCa: options.tlsCa,
+    tlsServername: options.tlsServername,
+  };
+}

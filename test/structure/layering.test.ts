@@ -1,6 +1,7 @@
 /**
  * The house rules of src/, read from the import graph (every `import`/`export ... from` of a
- * relative path, type-only ones included). ARCHITECTURE.md draws the same layers.
+ * relative path, type-only ones included), and the size of its files. ARCHITECTURE.md draws the
+ * same layers.
  *
  * A unit is a folder of src/ (`smpp/`) or a top-level file (`config.ts`). Each may import only
  * the units listed for it; the lists form layers, lowest first:
@@ -104,4 +105,12 @@ test('the layering has no cycle', () => {
     seen.add(u);
   };
   for (const u of Object.keys(ALLOWED)) visit(u, []);
+});
+
+test('no source file of src/ is over 500 lines', () => {
+  const long = sourceFiles(SRC)
+    .map((file) => ({ file: path.relative(SRC, file), lines: readFileSync(file, 'utf8').split('\n').length - 1 }))
+    .filter((f) => f.lines > 500)
+    .map((f) => `${f.file}: ${f.lines} lines`);
+  assert.deepEqual(long, [], 'split along its seams (see ARCHITECTURE.md)');
 });
