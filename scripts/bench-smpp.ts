@@ -3,7 +3,7 @@
  * Raw SMPP session throughput on loopback against a server in another process (see src/bench/smpp.ts).
  */
 import { availableParallelism } from 'node:os';
-import { EXIT_USAGE, StartupError } from '../src/config.js';
+import { EXIT_USAGE, StartupError } from '../src/errors.js';
 import { numberOption, parseCommandArgs, runScript } from '../src/cli/args.js';
 import { formatTable, runSmppBench } from '../src/bench/smpp.js';
 

@@ -3,7 +3,8 @@
  * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
  */
 import { pathToFileURL } from 'node:url';
-import { EXIT_USAGE, redactSecrets, StartupError } from './config.js';
+import { EXIT_USAGE, StartupError } from './errors.js';
+import { redactSecrets } from './secrets.js';
 
 export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
 

@@ -2,69 +2,27 @@
  * Configuration, read once from the environment into one typed object.
  *
  * Every bad value is reported with the variable's name and the expected form, e.g.
- * `SMPP_WINDOW: expected an integer from 1 to 1000, got "abc"`, all bad variables at once.
- * Secrets (the SMPP and database passwords) live only here and in the connections they open:
- * a message about SMPP_URL or DATABASE_URL shows the URL with its password masked, and
- * `redactSecrets` scrubs them from any text before it is printed.
- *
- * Errors an operator is expected to fix carry an exit code (sysexits.h):
- *   64 EX_USAGE        a bad command-line option
- *   69 EX_UNAVAILABLE  a dependency is unavailable right now (Postgres down): restarting later may work
- *   78 EX_CONFIG       the configuration is wrong: fix the environment (systemd does not restart: RestartPreventExitStatus=78)
+ * `SMPP_WINDOW: expected an integer from 1 to 1000, got "abc"`, all bad variables at once
+ * (a ConfigError, exit 78: src/errors.ts). Secrets (the SMPP and database passwords) live only
+ * here and in the connections they open: a message about SMPP_URL or DATABASE_URL shows the URL
+ * with its password masked (src/secrets.ts).
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { isValidRolePrefix, ROLE_PREFIX_FORM } from './db/roles.js';
+import { ConfigError } from './errors.js';
+import type { LogConfig } from './logger.js';
+import type { SmscSettings } from './smpp/session-options.js';
+import { isKeywordConnectionString, maskSecretUrl } from './secrets.js';
 
-export const EXIT_USAGE = 64;
-export const EXIT_UNAVAILABLE = 69;
-export const EXIT_CONFIG = 78;
-
-/** An error the operator must fix, reported as one line (no stack trace) with an exit code. */
-export class StartupError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT_CONFIG,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StartupError';
-  }
-}
-
-export class ConfigError extends StartupError {
-  constructor(readonly problems: string[]) {
-    // One problem: one line. Several: one line each, all at once, so one edit fixes them all.
-    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  ${problems.join('\n  ')}`, EXIT_CONFIG);
-    this.name = 'ConfigError';
-  }
-}
-
-export type BindMode = 'transceiver' | 'transmitter' | 'receiver';
-
-export interface SmppConfig {
+/** The SMSC settings (SMPP_URL and the SMPP_* variables), in the session's own terms. */
+export interface SmppConfig extends SmscSettings {
   /** `smpp://system_id@host:port` with the password removed, safe to log. */
   displayUrl: string;
-  host: string;
-  port: number;
-  tls: boolean;
-  /** Verify the SMSC's TLS certificate (SMPP_TLS_INSECURE=1 turns it off, for test SMSCs only). */
-  tlsVerify: boolean;
-  systemId: string;
-  password: string;
-  systemType: string;
-  bindMode: BindMode;
-  /** Outstanding submit_sm at most (SMPP_WINDOW). */
-  window: number;
   /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
   inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
   tps: number;
-  enquireLinkSeconds: number;
-  /** How long a submit_sm or enquire_link may wait for its response. */
-  responseTimeoutMs: number;
-  /** Cap of the reconnect back-off. */
-  reconnectMaxMs: number;
   /** Send submit_sm's validity_period from expires_at (SMPP_VALIDITY_PERIOD, default on). */
   validityPeriod: boolean;
 }
@@ -81,11 +39,6 @@ export interface WorkerConfig {
   inboxRetentionDays: number;
   /** Receipts that never matched a message are kept this long for inspection. */
   unmatchedReceiptRetentionDays: number;
-}
-
-export interface LogConfig {
-  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  pretty: boolean;
 }
 
 export interface Config {
@@ -154,7 +107,7 @@ const envSchema = z.object({
     blankToUndefined,
     z
       .string()
-      .refine((s) => !LOOKS_LIKE_KEYWORDS.test(s), {
+      .refine((s) => !isKeywordConnectionString(s), {
         message: `expected ${DATABASE_FORM}; this is the keyword=value form (host=... password=...), which is not read: write it as a URL`,
         abort: true,
       })
@@ -239,51 +192,6 @@ export const KNOWN_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 /** Variables whose values are (or contain) secrets: never printed as they are. */
 const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
-
-/**
- * A libpq keyword/value connection string (`host=db user=app password=secret`), which people
- * paste into DATABASE_URL: every `...password=` value, quoted ('a \' b', with backslash escapes) or not.
- */
-const KEYWORD_PASSWORD = /(\b[a-z_]*password\s*=\s*)((?:'(?:[^'\\]|\\.)*'?)+\S*|\S*)/gi;
-const LOOKS_LIKE_KEYWORDS = /^\s*[a-z_]+\s*=/i;
-
-/** The values of every password-like keyword in a keyword/value connection string. */
-function keywordPasswords(raw: string): string[] {
-  if (!LOOKS_LIKE_KEYWORDS.test(raw)) return [];
-  return [...raw.matchAll(KEYWORD_PASSWORD)].map((m) => {
-    const v = m[2] ?? '';
-    const quoted = /^'((?:[^'\\]|\\.)*)'?$/.exec(v);
-    return quoted ? (quoted[1] ?? '').replace(/\\(.)/g, '$1') : v;
-  });
-}
-
-/**
- * A URL with its password replaced by `***`, for messages: the user-info password, and query
- * parameters such as `?password=` or `?sslpassword=`. A libpq keyword/value string gets its
- * password values masked. Text that does not parse as scheme://user:password@host keeps only what
- * cannot be a password: the scheme and whatever follows the last `@` (a password with an
- * unescaped `#`, `/` or `@` splits the URL oddly).
- */
-export function maskSecretUrl(raw: string): string {
-  if (LOOKS_LIKE_KEYWORDS.test(raw)) return raw.replace(KEYWORD_PASSWORD, '$1***');
-  try {
-    const u = new URL(raw);
-    const afterAuthority = `${u.pathname}${u.search}${u.hash}`;
-    if (raw.includes('//') && u.host && !afterAuthority.includes('@') && !afterAuthority.includes('%40')) {
-      if (u.password) u.password = '***';
-      for (const key of [...u.searchParams.keys()]) if (/password/i.test(key)) u.searchParams.set(key, '***');
-      return u.toString();
-    }
-  } catch {
-    // fall through
-  }
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0] ?? '';
-  const rest = raw.slice(scheme.length);
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) return `${scheme}***@${rest.slice(at + 1)}`;
-  // No '@': a `name:value` could still be credentials; `host:port` cannot.
-  return rest.includes(':') && !/^[^:]*:\d*(\/.*)?$/.test(rest) ? `${scheme}***` : raw;
-}
 
 /** Parses SMPP_URL (and SMPP_PASSWORD) into the session settings, or explains what is wrong. */
 export function parseSmppUrl(
@@ -447,99 +355,8 @@ export function configWarnings(env: Env = process.env, config?: Config): string[
   return warnings;
 }
 
-/**
- * `text` with every secret of the environment replaced by `***`: the SMPP password (from
- * SMPP_PASSWORD or SMPP_URL) and the DATABASE_URL password (in the URL, its query, or a libpq
- * keyword/value string), raw and percent-encoded.
- */
-export function redactSecrets(text: string, env: Env = process.env): string {
-  const secrets = new Set<string>();
-  const add = (s: string | undefined) => {
-    if (!s || s.length < 3) return; // too short to redact without mangling ordinary words
-    secrets.add(s);
-    try {
-      secrets.add(decodeURIComponent(s));
-    } catch {
-      // keep the raw form only
-    }
-    secrets.add(encodeURIComponent(s));
-  };
-  add(env.SMPP_PASSWORD?.trim());
-  for (const name of ['SMPP_URL', 'DATABASE_URL']) {
-    const raw = env[name]?.trim();
-    if (!raw) continue;
-    for (const p of keywordPasswords(raw)) add(p);
-    try {
-      const u = new URL(raw);
-      add(u.password);
-      for (const [key, value] of u.searchParams) if (/password/i.test(key)) add(value);
-    } catch {
-      // Unparseable: the part between the first ':' after '//' and the last '@' may be a password.
-      const m = /^[^:]*:\/\/[^:@/]*:(.*)@[^@]*$/.exec(raw);
-      add(m?.[1]);
-    }
-  }
-  let out = text;
-  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
-  return out;
-}
-
 /** Throws a ConfigError naming `name` unless the value is present. */
 export function required<T>(value: T | undefined, name: string, form: string): T {
   if (value === undefined) throw new ConfigError([`${name}: required, expected ${form}`]);
   return value;
-}
-
-/** A connection string with its password replaced, for logs and messages. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
-/** `database@host:port` of a Postgres URL, for messages (never the user's password). */
-export function describeDatabase(url: string): string {
-  try {
-    const u = new URL(url);
-    const host = u.searchParams.get('host') ?? (u.hostname || 'localhost');
-    const port = u.port || '5432';
-    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || decodeURIComponent(u.username) || 'postgres';
-    return `database "${database}" on ${host}${host.startsWith('/') ? '' : `:${port}`}${u.username ? ` as "${decodeURIComponent(u.username)}"` : ''}`;
-  } catch {
-    return 'the database';
-  }
-}
-
-/**
- * An error from connecting to (or first querying) DATABASE_URL as one operator-facing line:
- * exit 78 when the configuration must change (wrong password, unknown role or database, TLS),
- * 69 when Postgres may come back by itself (refused, unreachable, starting up, full).
- */
-export function explainDatabaseError(err: unknown, databaseUrl: string): StartupError {
-  const e = err as Error & { code?: string };
-  const code = e?.code ?? '';
-  const message = e?.message || String(err);
-  const target = describeDatabase(databaseUrl);
-  const fixes: Record<string, string> = {
-    '28P01': 'check the user name and password in DATABASE_URL',
-    '28000': 'the server refused this role: check the user name in DATABASE_URL and pg_hba.conf',
-    '3D000': 'check the database name in DATABASE_URL',
-    '42501': 'the role lacks a privilege it needs',
-  };
-  const tls = /SSL|TLS|certificate/i.test(message);
-  if (fixes[code] || tls) {
-    const fix = fixes[code] ?? 'check sslmode in DATABASE_URL and the server certificate';
-    return new StartupError(`DATABASE_URL (${target}): ${message}${code ? ` [${code}]` : ''}: ${fix}`, EXIT_CONFIG, { cause: err });
-  }
-  const network = /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|timeout/i.test(`${code} ${message}`);
-  const codeNote = code && !message.includes(code) ? ` [${code}]` : '';
-  return new StartupError(
-    `DATABASE_URL (${target}): cannot connect: ${message}${codeNote}${network ? '; is Postgres running and reachable from this host?' : ''}`,
-    EXIT_UNAVAILABLE,
-    { cause: err },
-  );
 }

@@ -4,9 +4,14 @@
  */
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import type { LogConfig } from './config.js';
 
 export type { Logger };
+
+/** LOG_LEVEL and LOG_PRETTY (src/config.ts). */
+export interface LogConfig {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  pretty: boolean;
+}
 
 const REDACT = [
   'password',

@@ -5,7 +5,7 @@
  * number, which the benchmark makes unique per message.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { startSimulator } from '../smpp/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 
 const { receiptDelayMs } = workerData as { receiptDelayMs: number };
 const arrivals = new Map<number, number>();

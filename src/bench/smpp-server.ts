@@ -1,9 +1,9 @@
 /**
  * The server side of the SMPP benchmark, run in its own process so client and server each have a
  * core: `simulator` (our SMSC simulator, recording off) or `bare` (the smpp package's own server,
- * the reference DESIGN.md measured). Prints "READY <port>" when listening; exits on SIGTERM.
+ * the reference the session is measured against). Prints "READY <port>" when listening; exits on SIGTERM.
  */
-import { startSimulator } from '../smpp/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { smppLib } from '../smpp/smpp-lib.js';
 
 interface BareSession {

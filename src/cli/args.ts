@@ -1,6 +1,6 @@
 /** Minimal, strict option parsing for the subcommands (node's util.parseArgs underneath). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT_USAGE, StartupError } from '../config.js';
+import { EXIT_USAGE, StartupError } from '../errors.js';
 
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   _command: string,

@@ -5,11 +5,12 @@
  * every message's way from queued to its final status.
  */
 import pg from 'pg';
-import { loadConfig, maskUrl, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
+import { maskSecretUrl } from '../secrets.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { migrate } from '../db/migrate.js';
-import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../smpp/simulator/index.js';
+import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../simulator/index.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
@@ -92,7 +93,7 @@ export async function devCommand(args: string[]): Promise<number> {
       [
         '',
         'sms-outbox dev is running',
-        `  Postgres        ${maskUrl(databaseUrl)}${embedded ? ' (embedded, temporary)' : ''}`,
+        `  Postgres        ${maskSecretUrl(databaseUrl)}${embedded ? ' (embedded, temporary)' : ''}`,
         `  SMSC simulator  127.0.0.1:${sim.port} (receipts after 300 ms)`,
         `  control port    http://${ctl} (curl -s ${ctl}/ lists the endpoints)`,
         `  connect         ${psql}`,

@@ -1,6 +1,8 @@
-import pg from 'pg';
-import { configWarnings, describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError, type Config } from '../config.js';
-import { migrate, RolePrefixError, SchemaVersionError } from '../db/migrate.js';
+import { configWarnings, loadConfig, required, type Config } from '../config.js';
+import { connectOrExplain, describeDatabase, explainDatabaseError, isConnectionFailure } from '../db/connect.js';
+import { migrate, MigrationError, RolePrefixError, SchemaVersionError, SettingRefusedError } from '../db/migrate.js';
+import { EXIT_CONFIG, StartupError } from '../errors.js';
+import { maskSecretUrl } from '../secrets.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox migrate [--switch-role-prefix]
@@ -48,7 +50,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
     throw explainMigrateError(err, url);
   }
   process.stdout.write(
-    `migrated ${maskUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date; ` +
+    `migrated ${maskSecretUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date; ` +
       `roles ${result.roles.sender}, ${result.roles.reader}, ${result.roles.worker}\n`,
   );
   let settings: Record<string, unknown>;
@@ -70,9 +72,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
 
 /** sms_settings in column order (intervals in Postgres's text form), without its key and timestamp. */
 async function readSettings(url: string): Promise<Record<string, unknown>> {
-  const client = new pg.Client({ connectionString: url, application_name: 'sms-outbox migrate', connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  await client.connect();
+  const client = await connectOrExplain(url, 'sms-outbox migrate');
   try {
     const { rows } = await client.query<{ s: Record<string, unknown> }>('select row_to_json(s) as s from public.sms_settings s');
     const { id: _id, updated_at: _updatedAt, ...settings } = rows[0]?.s ?? {};
@@ -109,32 +109,28 @@ export function formatSettings(settings: Record<string, unknown>, fromEnv: Confi
 /**
  * Connection problems and refusals become one operator-facing line; a failing migration keeps
  * its own message (exit 1); anything else is returned as it is (a bug: printed with its stack).
+ * Told apart by type and SQLSTATE.
  */
 function explainMigrateError(err: unknown, url: string): unknown {
+  if (err instanceof StartupError) return err;
   const e = err as Error & { code?: string };
   const target = describeDatabase(url);
   if (err instanceof SchemaVersionError || err instanceof RolePrefixError) {
     return new StartupError(`DATABASE_URL (${target}): ${e.message}`, EXIT_CONFIG, { cause: err });
   }
-  if (/^migration /.test(e.message ?? '')) {
-    const cause = (e as { cause?: { code?: string } }).cause;
+  if (err instanceof MigrationError) {
+    const cause = err.cause as { code?: string } | undefined;
     const hint = cause?.code === '42501' ? ': run `sms-outbox migrate` as the database owner (not the worker role)' : '';
     return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, 1, { cause: err });
   }
-  const variable = settingVariable(e);
-  if (variable) return new StartupError(`${variable}: sms_settings refused it: ${e.message}; nothing was written to sms_settings`, EXIT_CONFIG, { cause: err });
+  if (err instanceof SettingRefusedError) {
+    const variable = SETTING_VARIABLES[err.column]!.variable;
+    return new StartupError(`${variable}: sms_settings refused it: ${e.message}; nothing was written to sms_settings`, EXIT_CONFIG, { cause: err });
+  }
   if (e.code === '42501') {
     return new StartupError(`DATABASE_URL (${target}): ${e.message}: run \`sms-outbox migrate\` as the database owner (not the worker role)`, EXIT_CONFIG, { cause: err });
   }
-  if (typeof e.code === 'string' && /^(08|28|3D|57P0|53)/.test(e.code)) return explainDatabaseError(err, url);
-  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return explainDatabaseError(err, url);
-  if (/timeout|terminated/i.test(e.message ?? '')) return explainDatabaseError(err, url);
+  // Connection failures, and a statement or lock timeout (57014, 55P03): Postgres may be fine later.
+  if (isConnectionFailure(err) || e.code === '57014' || e.code === '55P03') return explainDatabaseError(err, url);
   return err;
-}
-
-/** The variable behind a value sms_settings refused (a bad sender, interval or range), if it was one. */
-function settingVariable(e: Error & { code?: string; column?: string; constraint?: string; table?: string }): string | undefined {
-  if (typeof e.code !== 'string' || !/^(22|23)/.test(e.code)) return undefined;
-  const column = e.column ?? /^sms_settings_(\w+)_check$/.exec(e.constraint ?? '')?.[1] ?? (/\btype interval\b/.test(e.message) ? 'default_validity' : undefined);
-  return column ? SETTING_VARIABLES[column]?.variable : undefined;
 }

@@ -1,8 +1,9 @@
 /** `sms-outbox simulator`: a standalone SMSC simulator for development, demos and benchmarks. */
 import { readFileSync } from 'node:fs';
-import { EXIT_CONFIG, EXIT_USAGE, loadConfig, StartupError } from '../config.js';
+import { loadConfig } from '../config.js';
+import { EXIT_CONFIG, EXIT_USAGE, StartupError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startControlServer, startSimulator, type IdFormat, type ReceiptForm } from '../smpp/simulator/index.js';
+import { startControlServer, startSimulator, type IdFormat, type ReceiptForm } from '../simulator/index.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox simulator [options]

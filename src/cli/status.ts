@@ -1,6 +1,10 @@
 /** `sms-outbox status`: prints sms_stats for DATABASE_URL, readably or as JSON. */
-import pg from 'pg';
-import { describeDatabase, EXIT_CONFIG, explainDatabaseError, loadConfig, maskUrl, required, StartupError } from '../config.js';
+import type pg from 'pg';
+import { loadConfig, required } from '../config.js';
+import { connectOrExplain, describeDatabase } from '../db/connect.js';
+import { MESSAGE_STATUSES } from '../db/schema.js';
+import { EXIT_CONFIG, StartupError } from '../errors.js';
+import { maskSecretUrl } from '../secrets.js';
 import { visibleRoleNames } from '../db/roles.js';
 import { parseCommandArgs } from './args.js';
 
@@ -12,7 +16,8 @@ queued message, and how many were sent (accepted by the SMSC) and delivered in t
   --json   one JSON object instead of the table
 `;
 
-export const STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'] as const;
+/** sms_stats has a column for each status. */
+const STATUSES = MESSAGE_STATUSES;
 
 export type Stats = Record<(typeof STATUSES)[number], number> & {
   /** Seconds since the oldest due queued message became due; null when none is waiting. */
@@ -61,14 +66,7 @@ export async function statusCommand(args: string[]): Promise<number> {
   if (!opts) return 0;
   const config = loadConfig();
   const url = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
-  const client = new pg.Client({ connectionString: url, application_name: 'sms-outbox status', connectionTimeoutMillis: 10_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw explainDatabaseError(err, url);
-  }
+  const client = await connectOrExplain(url, 'sms-outbox status');
   try {
     let stats: Stats;
     try {
@@ -94,7 +92,7 @@ export async function statusCommand(args: string[]): Promise<number> {
       }
       throw err;
     }
-    process.stdout.write(opts.json ? `${JSON.stringify(stats)}\n` : formatStats(stats, maskUrl(url)));
+    process.stdout.write(opts.json ? `${JSON.stringify(stats)}\n` : formatStats(stats, maskSecretUrl(url)));
     return 0;
   } finally {
     await client.end();

@@ -1,4 +1,5 @@
-import { configWarnings, loadConfig, redactSecrets } from '../config.js';
+import { configWarnings, loadConfig } from '../config.js';
+import { redactSecrets } from '../secrets.js';
 import { createLogger } from '../logger.js';
 import { startWorker } from '../worker/main.js';
 import { parseCommandArgs } from './args.js';

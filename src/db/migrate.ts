@@ -75,6 +75,32 @@ export class SchemaVersionError extends Error {}
 /** SMS_ROLE_PREFIX does not match the roles an installed database uses. */
 export class RolePrefixError extends Error {}
 
+/** A migration file failed, or an applied one has changed since; `cause` is Postgres's error. */
+export class MigrationError extends Error {}
+
+/**
+ * sms_settings refused a value given to `migrate` (a data exception or constraint, SQLSTATE class
+ * 22 or 23): Postgres's message and SQLSTATE, and the column it was for.
+ */
+export class SettingRefusedError extends Error {
+  readonly code: string;
+
+  constructor(
+    readonly column: keyof SettingColumns,
+    cause: Error & { code: string },
+  ) {
+    super(cause.message, { cause });
+    this.code = cause.code;
+  }
+}
+
+/** The sms_settings columns `migrate` writes, and the option for each. */
+interface SettingColumns {
+  default_sender: 'defaultSender';
+  default_validity: 'defaultValidity';
+  max_segments: 'maxSegments';
+}
+
 /** The latest migration version recorded in the database, or null before the first migrate. */
 export async function schemaVersion(client: pg.ClientBase): Promise<number | null> {
   const exists = await client.query<{ t: string | null }>(`select to_regclass('public.sms_schema_migrations')::text as t`);
@@ -128,7 +154,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       const prior = done.get(m.version);
       if (prior) {
         if (prior.checksum !== m.checksum) {
-          throw new Error(`migration ${m.name} was applied with different content (checksum mismatch); migrations must not be edited after release, add a new one`);
+          throw new MigrationError(`migration ${m.name} was applied with different content (checksum mismatch); migrations must not be edited after release, add a new one`);
         }
         alreadyApplied++;
         continue;
@@ -142,7 +168,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       } catch (err) {
         await client.query('rollback');
         const e = err as Error & { position?: string };
-        throw new Error(`migration ${m.name} failed: ${e.message}`, { cause: err });
+        throw new MigrationError(`migration ${m.name} failed: ${e.message}`, { cause: err });
       }
       applied.push(m.name);
     }
@@ -203,13 +229,24 @@ async function applySettings(client: pg.ClientBase, s: NonNullable<MigrateOption
 
 async function writeSettings(client: pg.ClientBase, s: NonNullable<MigrateOptions['settings']>): Promise<void> {
   if (s.defaultSender !== undefined) {
-    await client.query('update public.sms_settings set default_sender = $1, updated_at = now()', [s.defaultSender]);
+    await writeSetting(client, 'default_sender', 'update public.sms_settings set default_sender = $1, updated_at = now()', s.defaultSender);
   }
   if (s.defaultValidity !== undefined) {
-    await client.query('update public.sms_settings set default_validity = $1::interval, updated_at = now()', [s.defaultValidity]);
+    await writeSetting(client, 'default_validity', 'update public.sms_settings set default_validity = $1::interval, updated_at = now()', s.defaultValidity);
   }
   if (s.maxSegments !== undefined) {
-    await client.query('update public.sms_settings set max_segments = $1, updated_at = now()', [s.maxSegments]);
+    await writeSetting(client, 'max_segments', 'update public.sms_settings set max_segments = $1, updated_at = now()', s.maxSegments);
+  }
+}
+
+/** One UPDATE of sms_settings; a value it refuses (SQLSTATE class 22 or 23) becomes a SettingRefusedError naming the column. */
+async function writeSetting(client: pg.ClientBase, column: keyof SettingColumns, text: string, value: string | number): Promise<void> {
+  try {
+    await client.query(text, [value]);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(22|23)/.test(code)) throw new SettingRefusedError(column, err as Error & { code: string });
+    throw err;
   }
 }
 

@@ -10,9 +10,6 @@ import type { Database, MessageStatus } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Receipt states that end a part; the rest (ACCEPTD, ENROUTE) are progress only. */
-export const FINAL_RECEIPT_STATES = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN'] as const;
-
 export interface IncomingReceipt {
   /** Raw id as received (TLV receipted_message_id or the `id:` text). */
   rawId: string;

@@ -4,16 +4,10 @@
  */
 import type { ColumnType, Generated } from 'kysely';
 
-export type MessageStatus =
-  | 'queued'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'undelivered'
-  | 'expired'
-  | 'rejected'
-  | 'failed'
-  | 'cancelled';
+/** sms_outbox.status, in the order a message moves (sms_stats' columns, `sms-outbox status`, metrics). */
+export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'] as const;
+
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export const FINAL_STATUSES: readonly MessageStatus[] = ['delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled'];
 

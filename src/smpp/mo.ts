@@ -8,46 +8,10 @@
 import { decodeLatin1, decodeIso8859_5 } from './charsets.js';
 import { decodeGsm7 } from './gsm7.js';
 import { decodeUcs2 } from './ucs2.js';
+import { alphabetOf } from './data-coding.js';
 
 /** Stands in for each run of missing parts in a reassembled text, so a gap is visible. */
 export const MISSING_PART_MARKER = '…';
-
-type Alphabet = 'gsm7' | 'ascii' | 'latin1' | 'iso8859_5' | 'ucs2';
-
-/**
- * The alphabet of a data_coding value. 0x00–0x0F are SMPP's own values; 0x10 and up follow the
- * TS 23.038 coding groups (general data coding, message waiting, data coding/message class).
- */
-export function alphabetOf(dataCoding: number): Alphabet {
-  const dc = dataCoding & 0xff;
-  if (dc < 0x10) {
-    switch (dc) {
-      case 0x00:
-        return 'gsm7';
-      case 0x01:
-        return 'ascii';
-      case 0x06:
-        return 'iso8859_5';
-      case 0x08:
-        return 'ucs2';
-      // 0x02 and 0x04 (8-bit binary), 0x03 (Latin-1) and the rest: Latin-1 maps every octet 1:1,
-      // so nothing is lost and the payload bytes stay available beside the text.
-      default:
-        return 'latin1';
-    }
-  }
-  const group = dc >> 4;
-  if (group <= 0x7) {
-    // 00xx general data coding and 01xx (the same, marked for automatic deletion): bits 3-2 give
-    // the alphabet (compressed text, bit 5, is not decodable and falls to Latin-1).
-    const alpha = (dc >> 2) & 0x3;
-    return alpha === 0 ? 'gsm7' : alpha === 2 ? 'ucs2' : 'latin1';
-  }
-  if (group === 0xc || group === 0xd) return 'gsm7';
-  if (group === 0xe) return 'ucs2';
-  if (group === 0xf) return dc & 0x04 ? 'latin1' : 'gsm7';
-  return 'latin1';
-}
 
 /**
  * Decodes user data (without UDH). GSM-7 is taken unpacked, one septet per octet, as SMSCs send it

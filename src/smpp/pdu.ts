@@ -30,12 +30,6 @@ export const CMD = {
   data_sm_resp: 0x80000103,
 } as const;
 
-export const RESPONSE_BIT = 0x80000000;
-
-export function isResponse(commandId: number): boolean {
-  return (commandId & RESPONSE_BIT) !== 0;
-}
-
 export interface PduHeader {
   length: number;
   commandId: number;

@@ -6,10 +6,12 @@
  * network_error_code (0x0423). We read whatever is there, prefer the TLVs (typed, unambiguous), and
  * keep the other id too, since some SMSCs put a hex id in one and a decimal id in the other.
  */
+import { DATA_CODING } from './data-coding.js';
 import { decodePayload } from './mo.js';
+import { normalizeReceiptState, stateFromTlv } from './receipt-state.js';
 import { TLV, tlvInt, tlvString, userData, type SmFields } from './sm-body.js';
 
-export type ReceiptState = 'DELIVRD' | 'UNDELIV' | 'EXPIRED' | 'REJECTD' | 'DELETED' | 'UNKNOWN' | 'ACCEPTD' | 'ENROUTE' | 'SCHEDULED' | 'SKIPPED';
+export type { ReceiptState } from './receipt-state.js';
 
 export interface Receipt {
   /** The raw SMSC id: TLV receipted_message_id when present, else the text's `id:`. */
@@ -32,50 +34,6 @@ export interface Receipt {
   destination: string;
   /** esm_class message type bits: 0x04 SMSC delivery receipt, 0x20 intermediate notification, ... */
   esmType: number;
-}
-
-const STATE_BY_TLV: Record<number, ReceiptState> = {
-  0: 'SCHEDULED',
-  1: 'ENROUTE',
-  2: 'DELIVRD',
-  3: 'EXPIRED',
-  4: 'DELETED',
-  5: 'UNDELIV',
-  6: 'ACCEPTD',
-  7: 'UNKNOWN',
-  8: 'REJECTD',
-  9: 'SKIPPED',
-};
-
-const STATE_ALIASES: Record<string, ReceiptState> = {
-  DELIVRD: 'DELIVRD',
-  DELIVERED: 'DELIVRD',
-  DELIVER: 'DELIVRD',
-  UNDELIV: 'UNDELIV',
-  UNDELIVERABLE: 'UNDELIV',
-  UNDELIVERED: 'UNDELIV',
-  EXPIRED: 'EXPIRED',
-  EXPIRD: 'EXPIRED',
-  DELETED: 'DELETED',
-  DELETD: 'DELETED',
-  UNKNOWN: 'UNKNOWN',
-  UNKNOW: 'UNKNOWN',
-  ACCEPTD: 'ACCEPTD',
-  ACCEPTED: 'ACCEPTD',
-  REJECTD: 'REJECTD',
-  REJECTED: 'REJECTD',
-  ENROUTE: 'ENROUTE',
-  SCHEDULED: 'SCHEDULED',
-  SKIPPED: 'SKIPPED',
-};
-
-export function normalizeState(raw: string): string {
-  const up = raw.trim().toUpperCase();
-  return STATE_ALIASES[up] ?? up;
-}
-
-export function stateFromTlv(value: number): ReceiptState | null {
-  return STATE_BY_TLV[value] ?? null;
 }
 
 export interface ReceiptTextFields {
@@ -145,14 +103,14 @@ export class ReceiptFormatError extends Error {
 /** Builds a Receipt from a deliver_sm; throws ReceiptFormatError when it carries no message id. */
 export function parseReceipt(fields: SmFields): Receipt {
   const data = userData(fields);
-  const text = fields.dataCoding === 0x08 ? decodePayload(data, 0x08) : data.toString('latin1');
+  const text = fields.dataCoding === DATA_CODING.ucs2 ? decodePayload(data, DATA_CODING.ucs2) : data.toString('latin1');
   const parsed = parseReceiptText(text);
   const tlvId = tlvString(fields.tlvs.get(TLV.receipted_message_id))?.trim() || null;
   const messageId = tlvId ?? parsed.id;
   if (!messageId) throw new ReceiptFormatError('receipt carries no message id (neither TLV receipted_message_id nor "id:" in the text)');
   const altMessageIds = tlvId && parsed.id && parsed.id !== tlvId ? [parsed.id] : [];
   const tlvState = tlvInt(fields.tlvs.get(TLV.message_state));
-  const state = (tlvState !== null ? stateFromTlv(tlvState) : null) ?? (parsed.stat ? normalizeState(parsed.stat) : null);
+  const state = (tlvState !== null ? stateFromTlv(tlvState) : null) ?? normalizeReceiptState(parsed.stat);
   const net = fields.tlvs.get(TLV.network_error_code);
   const networkError = net && net.length >= 3 ? { networkType: net[0] as number, code: net.readUInt16BE(1) } : null;
   return {

@@ -15,12 +15,11 @@
  * which is already replaced (or deliberately not, with the setting off).
  */
 import { encodeGsm7, gsm7Septets } from './gsm7.js';
+import { DATA_CODING } from './data-coding.js';
 import { smartEncode } from './smart-encoding.js';
 import { encodeUcs2, isHighSurrogate } from './ucs2.js';
 
 export type Encoding = 'gsm7' | 'ucs2';
-
-export const DATA_CODING = { gsm7: 0x00, latin1: 0x03, iso8859_5: 0x06, ucs2: 0x08 } as const;
 
 export const PART_LIMITS: Record<Encoding, { single: number; multi: number }> = {
   gsm7: { single: 160, multi: 153 },

@@ -1,15 +1,29 @@
-/** What the Graphile Worker tasks of this process share: its database handle, pump and settings. */
+/**
+ * What the Graphile Worker tasks of this process stand on, declared here so the tasks depend on
+ * these small shapes and not on the worker that provides them (src/worker/main.ts builds one).
+ */
 import type { Kysely } from 'kysely';
-import type { WorkerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import type { Pump } from '../worker/pump.js';
+
+/** The process's sender of due messages (the worker's pump): one drain of what is due. */
+export interface Drainer {
+  /** Resolves when it has run out of due work. */
+  drainOnce(): Promise<void>;
+}
+
+/** How long finished rows are kept (SMS_RETENTION_DAYS and its siblings). */
+export interface RetentionSettings {
+  retentionDays: number;
+  inboxRetentionDays: number;
+  unmatchedReceiptRetentionDays: number;
+}
 
 export interface TaskContext {
   db: Kysely<Database>;
   logger: Logger;
-  pump: Pump;
-  config: WorkerConfig;
+  pump: Drainer;
+  config: RetentionSettings;
   /** Queued messages the expiry sweep marked expired (for metrics). */
   onExpired?: (count: number) => void;
 }

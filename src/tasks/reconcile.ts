@@ -14,13 +14,12 @@ import type { Task } from 'graphile-worker';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import { applyReceipts, markMatched, oldestUnmatched } from '../db/receipts.js';
+import { assembledMessage, rematchReceipts, writeInbound } from '../db/inbound-writes.js';
+import { oldestUnmatched } from '../db/receipts.js';
 import { deleteParts, insertInboxMessages, staleSets } from '../db/inbox.js';
 import { deleteParked, nextMarkedForReplay, parkSet, recordReplayFailure, type ParkedRow } from '../db/parked.js';
 import { errorCode, tryRow } from '../db/row-errors.js';
 import { decodeInboundPdu } from '../smpp/inbound.js';
-import { matchFields } from '../worker/inbound-format.js';
-import { assembledMessage, writeInbound } from '../worker/inbound-writes.js';
 import type { TaskContext } from './context.js';
 
 /** Incomplete incoming sets are assembled with what arrived after this long. */
@@ -42,11 +41,7 @@ export async function reconcile(ctx: TaskContext, batch = 1000): Promise<{ match
     const n = await ctx.db.transaction().execute(async (tx) => {
       const waiting = await oldestUnmatched(tx, batch, offsetGuard);
       if (!waiting.length) return { seen: 0, matched: 0 };
-      const matches = await applyReceipts(
-        tx,
-        waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
-      );
-      await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
+      const matches = await rematchReceipts(tx, waiting);
       return { seen: waiting.length, matched: matches.length };
     });
     matched += n.matched;

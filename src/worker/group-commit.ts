@@ -14,6 +14,11 @@
  * to `isolate.park`, which must store it somewhere durable; once it has, the item's promise
  * resolves like a written one. The rest of the batch commits meanwhile.
  */
+import { backoffMs, type BackoffPolicy } from '../backoff.js';
+
+/** Retries of a failed flush: 50 ms doubling to 5 s. */
+const FLUSH_RETRY: BackoffPolicy = { baseMs: 50, maxMs: 5000, jitter: [1, 1] };
+
 export interface GroupCommitOptions<T> {
   flush: (items: T[]) => Promise<void>;
   /** Largest batch written in one transaction. */
@@ -136,7 +141,7 @@ export class GroupCommit<T> {
         for (const p of batch) p.reject(failure);
         return;
       }
-      await this.sleep(this.options.retryDelayMs?.(attempt) ?? Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
+      await this.sleep(this.options.retryDelayMs?.(attempt) ?? backoffMs(attempt, FLUSH_RETRY));
     }
   }
 

@@ -8,13 +8,15 @@
 import { run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import type { Config, SmppConfig, WorkerConfig } from '../config.js';
-import { describeDatabase, EXIT_CONFIG, explainDatabaseError, required, StartupError } from '../config.js';
+import { required } from '../config.js';
+import { connectOrExplain, describeDatabase, explainDatabaseError } from '../db/connect.js';
+import { EXIT_CONFIG, StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
 import { graphileLogger } from '../db/graphile-logger.js';
 import { visibleRoleNames } from '../db/roles.js';
-import { SmppSession } from '../smpp/session.js';
+import { SmppSession, type SessionOptions } from '../smpp/session.js';
 import { createTaskList, CRONTAB } from '../tasks/index.js';
 import { LeaseKeeper } from './leases.js';
 import { Pump, type PumpEvents } from './pump.js';
@@ -62,7 +64,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
-  const session = new SmppSession({ ...smpp, ...(rateLimiter ? { rateLimiter } : {}) }, log);
+  const session = new SmppSession({ ...sessionOptions(smpp), ...(rateLimiter ? { rateLimiter } : {}) }, log);
   metrics.attachSession(session, smpp.window, smpp.tps);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
@@ -196,6 +198,11 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   };
 }
 
+/** The session's options from SMPP_URL and the SMPP_* variables: all of them but the URL shown in logs. */
+function sessionOptions({ displayUrl: _displayUrl, ...options }: SmppConfig): SessionOptions {
+  return options;
+}
+
 /**
  * Connects once and checks the schema version, turning each expected failure into one line that
  * names DATABASE_URL: exit 69 when Postgres may come back (restart later), 78 when the
@@ -203,14 +210,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
  */
 async function checkDatabase(databaseUrl: string, applicationName: string): Promise<void> {
   const target = describeDatabase(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000, application_name: applicationName });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => {});
-    throw explainDatabaseError(err, databaseUrl);
-  }
+  const client = await connectOrExplain(databaseUrl, applicationName);
   try {
     await assertSchemaCurrent(client);
   } catch (err) {

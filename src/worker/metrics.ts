@@ -5,14 +5,13 @@
  * scraped, on the worker's own probe connections, and never failing the scrape).
  *
  * Names follow the Prometheus conventions: `_total` counters, base units (`_seconds`), one
- * `status` label with a closed set of values. The README's Operations section lists them all
- * (test/ops/docs.test.ts keeps the two in step).
+ * `status` label with a closed set of values. The README's Operations section lists them all.
  */
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import type { Database } from '../db/schema.js';
+import { FINAL_STATUSES, type Database, type MessageStatus } from '../db/schema.js';
 import type { SessionState, SmppSession } from '../smpp/session.js';
 import { classifyStatus, isThrottle, STATUS } from '../smpp/command-status.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type ClaimedMessage } from '../db/outbox.js';
@@ -21,8 +20,8 @@ import type { FlushSummary, StoreEvents } from './store.js';
 
 const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', 'binding', 'bound', 'unbinding', 'closed'];
 
-/** Statuses this worker moves messages to (the SQL API's cancel is not the worker's). */
-export const MESSAGE_STATUSES = ['sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed'] as const;
+/** Statuses this worker moves messages to: sent, and the final ones but cancelled (the SQL API's cancel is not the worker's). */
+const WORKER_STATUSES: readonly MessageStatus[] = ['sent', ...FINAL_STATUSES.filter((s) => s !== 'cancelled')];
 
 /** Why the Supabase Auth Send SMS Hook refused a code (public.sms_auth_hook_refusals(), migration 0012). */
 export const AUTH_HOOK_REFUSAL_REASONS = ['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error'] as const;
@@ -211,7 +210,7 @@ export class WorkerMetrics {
       registers: [this.registry],
     }).set({ version: packageVersion(), nodejs: process.version }, 1);
     // Known label values start at 0, so rate() and alerts see a series before the first event.
-    for (const status of MESSAGE_STATUSES) this.messages.inc({ status }, 0);
+    for (const status of WORKER_STATUSES) this.messages.inc({ status }, 0);
     for (const matched of ['true', 'false']) this.receipts.inc({ matched }, 0);
     for (const what of ['results', 'inbound']) this.writeRetries.inc({ what }, 0);
     // The credential refusals the "bind refused" alert watches: a series born at 1 is invisible

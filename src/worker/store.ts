@@ -25,7 +25,8 @@ import type { Kysely } from 'kysely';
 import { errorForLog, type Logger } from '../logger.js';
 import type { Database, MessageStatus } from '../db/schema.js';
 import { markSent, markUnsent, type ClaimedMessage, type UnsentResult } from '../db/outbox.js';
-import { applyReceipts, markMatched, receiptsById, type ReceiptMatch, type StoredReceipt } from '../db/receipts.js';
+import { rematchReceipts, writeInbound } from '../db/inbound-writes.js';
+import { receiptsById, type ReceiptMatch, type StoredReceipt } from '../db/receipts.js';
 import { parkPdu } from '../db/parked.js';
 import { errorCode, isRowError } from '../db/row-errors.js';
 import type { InboundEvent, SubmitResult } from '../smpp/session.js';
@@ -34,8 +35,6 @@ import { describeHeader, readHeader } from '../smpp/pdu.js';
 import { commandName } from '../smpp/smpp-lib.js';
 import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
-import { matchFields } from './inbound-format.js';
-import { writeInbound } from './inbound-writes.js';
 
 type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[] };
 
@@ -239,11 +238,7 @@ export class OutboxStore {
     const waiting = single ? await write(this.db) : await this.db.transaction().execute((tx) => write(tx));
     if (waiting.length) {
       await this.db.transaction().execute(async (tx) => {
-        const matches = await applyReceipts(
-          tx,
-          waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
-        );
-        await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
+        const matches = await rematchReceipts(tx, waiting);
         summary.lateMatches = matches.length;
         countFinals(summary, matches);
       });

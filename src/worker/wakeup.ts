@@ -9,6 +9,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { parseWakeupPayload, WAKEUP_CHANNEL } from '../db/outbox.js';
+import { backoffMs, type BackoffPolicy } from '../backoff.js';
+
+/** Reconnects of the LISTEN connection: 100 ms doubling to 5 s. */
+const LISTEN_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: [1, 1] };
 
 export class WakeupListener {
   private client: pg.Client | undefined;
@@ -68,7 +72,7 @@ export class WakeupListener {
       }
       await client.end().catch(() => {});
       if (!this.isStopped) {
-        await delay(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), undefined, { signal: this.stopped.signal }).catch(() => {});
+        await delay(backoffMs(failures, LISTEN_RETRY), undefined, { signal: this.stopped.signal }).catch(() => {});
       }
     }
   }

@@ -4,16 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ConfigError,
-  configWarnings,
-  describeDatabase,
-  explainDatabaseError,
-  KNOWN_VARIABLES,
-  loadConfig,
-  maskSecretUrl,
-  redactSecrets,
-} from '../../src/config.js';
+import { configWarnings, KNOWN_VARIABLES, loadConfig } from '../../src/config.js';
+import { describeDatabase, explainDatabaseError } from '../../src/db/connect.js';
+import { ConfigError } from '../../src/errors.js';
+import { maskSecretUrl, redactSecrets } from '../../src/secrets.js';
 
 const BASE = { DATABASE_URL: 'postgres://app:Db-Pw-123@db.internal:5432/app', SMPP_URL: 'smpp://acme:Smpp-Pw-456@smpp.example.net:2775' };
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../../src/db/embedded.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess } from '../support/worker-process.js';
 import { ROOT, runCli, type CliResult } from './helpers.js';

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/db/embedded.js';
 import { STATUS } from '../../src/smpp/command-status.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { dashboardQueries, type DashboardQuery } from './dashboard.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createTestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
 import { probe, scrape, sleep, waitFor } from './helpers.js';

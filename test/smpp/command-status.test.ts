@@ -4,7 +4,7 @@ import { classifyStatus, isCredentialError, isThrottle, STATUS } from '../../src
 import { smppLib } from '../../src/smpp/smpp-lib.js';
 
 describe('command_status table', () => {
-  it('classifies the codes DESIGN.md names', () => {
+  it('classifies the codes that decide retry or fail', () => {
     const expect: [number, string, string][] = [
       [0x00, 'ESME_ROK', 'ok'],
       [0x58, 'ESME_RTHROTTLED', 'transient'],

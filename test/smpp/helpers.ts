@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 

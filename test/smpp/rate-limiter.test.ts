@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff } from '../../src/smpp/backoff.js';
+import { Backoff, backoffMs } from '../../src/backoff.js';
 import { TokenBucket } from '../../src/smpp/rate-limiter.js';
 
 describe('TokenBucket', () => {
@@ -54,21 +54,30 @@ describe('TokenBucket', () => {
 });
 
 describe('Backoff', () => {
-  it('grows with decorrelated jitter within [min, cap] and resets', () => {
-    const b = new Backoff(100, 5000, () => 1);
-    const delays = Array.from({ length: 8 }, () => b.next());
-    assert.deepEqual(delays.slice(0, 4), [300, 900, 2700, 5000], 'at most three times the previous delay');
-    assert.ok(delays.every((d) => d >= 100 && d <= 5000));
-    assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] as number)), `non-decreasing at the top of the range: ${delays}`);
-    assert.equal(delays[delays.length - 1], 5000, 'reaches the cap');
-    assert.equal(b.attempt, 8);
-    b.reset();
-    assert.equal(b.attempt, 0);
-    assert.ok(b.next() <= 300);
+  it('doubles with equal jitter within [min, cap] and resets', () => {
+    const top = new Backoff(100, 5000, () => 1);
+    assert.deepEqual(Array.from({ length: 8 }, () => top.next()), [200, 400, 800, 1600, 3200, 5000, 5000, 5000], 'the top of the range doubles to the cap');
+    const bottom = new Backoff(100, 5000, () => 0);
+    assert.deepEqual(Array.from({ length: 8 }, () => bottom.next()), [100, 200, 400, 800, 1600, 2500, 2500, 2500], 'the bottom is half of it, never below min');
+    assert.equal(top.attempt, 8);
+    top.reset();
+    assert.equal(top.attempt, 0);
+    assert.equal(top.next(), 200, 'from the shortest delay again');
   });
 
   it('spreads clients that failed together (jitter)', () => {
     const delays = new Set(Array.from({ length: 20 }, () => new Backoff(100, 10_000).next()));
     assert.ok(delays.size > 10);
+  });
+});
+
+describe('backoffMs', () => {
+  it('is base · 2^step capped, times a factor drawn from the jitter range', () => {
+    const policy = { baseMs: 2000, maxMs: 300_000, jitter: [0.8, 1.2] as const };
+    assert.deepEqual([0, 1, 2, 10, 1000].map((step) => backoffMs(step, policy, () => 0.5)), [2000, 4000, 8000, 300_000, 300_000]);
+    assert.equal(backoffMs(0, policy, () => 0), 1600);
+    assert.equal(backoffMs(0, policy, () => 1), 2400);
+    assert.equal(backoffMs(-3, policy, () => 0.5), 2000, 'a negative step is step 0');
+    assert.equal(backoffMs(3, { baseMs: 50, maxMs: 5000, jitter: [1, 1] }, () => { throw new Error('no jitter: no random draw'); }), 400);
   });
 });

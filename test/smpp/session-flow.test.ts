@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { TokenBucket } from '../../src/smpp/rate-limiter.js';
 import { SmppSession, type SessionOptions, type SubmitResult } from '../../src/smpp/session.js';
-import { startSimulator, type SimulatorOptions, type SubmitRecord } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
 import { captureLogs } from '../support/log-capture.js';
 import { bound, msg, sessionOptions, until } from './helpers.js';
 

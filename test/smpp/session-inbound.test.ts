@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { normalizeMessageId, receiptIdCandidates } from '../../src/smpp/message-id.js';
 import { reassemble, MISSING_PART_MARKER } from '../../src/smpp/mo.js';
 import type { InboundEvent, MoPart, Receipt } from '../../src/smpp/session.js';
-import type { SimulatorOptions } from '../../src/smpp/simulator/index.js';
+import type { SimulatorOptions } from '../../src/simulator/index.js';
 import { encodePdu } from '../../src/smpp/smpp-lib.js';
 import { bound, msg, until, type Harness } from './helpers.js';
 

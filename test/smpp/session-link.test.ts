@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { SmppSession } from '../../src/smpp/session.js';
-import { startSimulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { bound, logger, msg, sessionOptions, until } from './helpers.js';
 
 describe('bind', () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SmppSession } from '../../src/smpp/session.js';
-import { startSimulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { logger, msg, sessionOptions, until } from './helpers.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { loadMigrations, migrate, SchemaVersionError } from '../../src/db/migrate.js';
+import { loadMigrations, migrate, SchemaVersionError, SettingRefusedError } from '../../src/db/migrate.js';
 import { roleNames } from '../../src/db/roles.js';
 import { createTestDatabase, serverUrl, withDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, TestRoles } from './helpers.js';
@@ -120,6 +120,7 @@ describe('settings from the environment', () => {
     await migrate(tdb.url, { settings: { defaultSender: '+7 999', defaultValidity: '12 hours', maxSegments: 5 } }).then(
       () => assert.fail('an invalid sender must be refused'),
       (err: Error & { code?: string; column?: string }) => {
+        assert.ok(err instanceof SettingRefusedError, 'a SettingRefusedError, which `sms-outbox migrate` names by its variable');
         assert.equal(err.code, '22023');
         assert.equal(err.column, 'default_sender');
         assert.match(err.message, /^default_sender '\+7 999' has no letter/);

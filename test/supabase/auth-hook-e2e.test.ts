@@ -11,7 +11,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import pg from 'pg';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { connectAs, serverUrl } from '../support/db.js';
 import { startBoundWorker, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { scrape, sleep, waitFor } from '../ops/helpers.js';

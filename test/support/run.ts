@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { maskUrl } from '../../src/config.js';
+import { maskSecretUrl } from '../../src/secrets.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { withDatabase } from './db.js';
@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   let embedded: EmbeddedPostgresHandle | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (serverUrl) {
-    process.stdout.write(`test: using DATABASE_URL ${maskUrl(serverUrl)}\n`);
+    process.stdout.write(`test: using DATABASE_URL ${maskSecretUrl(serverUrl)}\n`);
   } else {
     process.stdout.write('test: DATABASE_URL is unset, starting an embedded Postgres\n');
     // A throw-away cluster: durability settings off make it faster and change nothing tested.

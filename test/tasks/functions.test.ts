@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { WorkerConfig } from '../../src/config.js';
 import { SmppSession } from '../../src/smpp/session.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { drainDue } from '../../src/tasks/drain.js';
 import { expireQueued } from '../../src/tasks/expire.js';

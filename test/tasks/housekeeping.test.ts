@@ -17,7 +17,7 @@ import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { clearOfCron, failedJobs, runJob } from '../support/jobs.js';
 import { diff, insertReceipt, seedEveryStatus, snapshot, truncateAll } from '../support/rows.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { MISSING_PART_MARKER } from '../../src/smpp/mo.js';
 

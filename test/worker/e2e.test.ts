@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 
 let tdb: TestDatabase;

@@ -16,7 +16,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startBoundWorker, type WorkerProcess } from '../support/worker-process.js';
 import { scrape, sleep, waitFor } from '../ops/helpers.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { encodePdu } from '../../src/smpp/smpp-lib.js';
 import { encodeGsm7 } from '../../src/smpp/gsm7.js';
 

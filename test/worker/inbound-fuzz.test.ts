@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { waitFor } from '../ops/helpers.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { classifyStatus } from '../../src/smpp/command-status.js';
 import { CMD } from '../../src/smpp/pdu.js';
 

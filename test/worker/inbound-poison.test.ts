@@ -11,7 +11,7 @@ import pg from 'pg';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
 import { startBoundWorker, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { scrape, waitFor } from '../ops/helpers.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { CMD } from '../../src/smpp/pdu.js';
 import { encodePdu } from '../../src/smpp/smpp-lib.js';
 import { encodeUcs2 } from '../../src/smpp/ucs2.js';

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { waitFor, sleep } from '../ops/helpers.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 
 let tdb: TestDatabase;
 let sim: Simulator;

@@ -7,7 +7,7 @@ import { after, afterEach, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
-import { startSimulator, type Simulator, type SimulatorOptions, type SubmitRecord } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { Pump } from '../../src/worker/pump.js';
 import { OutboxStore } from '../../src/worker/store.js';

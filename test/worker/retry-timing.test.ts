@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { startSimulator, type Simulator, type SubmitRecord } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator, type SubmitRecord } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { DEFAULT_RETRY_BASE_MS } from '../../src/worker/retry-policy.js';
 import { clearOfCron } from '../support/jobs.js';

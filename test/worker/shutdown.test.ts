@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { startSimulator, type Simulator } from '../../src/smpp/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 
 /** Generous for a loaded CI machine, far below the 10 s once measured. */
 const EXIT_BOUND_MS = 5000;

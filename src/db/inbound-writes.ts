@@ -1,18 +1,26 @@
 /**
- * How receipts and incoming SMS are written to Postgres: by the store's group commit as they
- * arrive, and by the reconcile task when it replays a parked PDU or assembles a set whose parts
- * stopped coming. The caller decides the transaction: incoming SMS parts are stored and assembled
- * under a transaction-level advisory lock (src/db/inbox.ts), so a write with parts must be in one.
+ * How receipts and incoming SMS are written to Postgres: by the worker's store (its group commit)
+ * as they arrive, and by the reconcile task when it replays a parked PDU, assembles a set whose
+ * parts stopped coming, or matches receipts stored before their message's parts. The caller
+ * decides the transaction: incoming SMS parts are stored and assembled under a transaction-level
+ * advisory lock (src/db/inbox.ts), so a write with parts must be in one.
  */
 import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../db/schema.js';
-import { applyReceipts, storeUnmatched, type IncomingReceipt, type ReceiptMatch } from '../db/receipts.js';
-import { deleteParts, insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from '../db/inbox.js';
+import type { Database } from './schema.js';
+import { applyReceipts, markMatched, storeUnmatched, type IncomingReceipt, type ReceiptMatch, type StoredReceipt } from './receipts.js';
+import { deleteParts, insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from './inbox.js';
+import { encodingName } from '../smpp/data-coding.js';
 import type { InboundContent } from '../smpp/inbound.js';
+import { receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
-import { encodingName, matchFields } from './inbound-format.js';
+import { normalizeReceiptState } from '../smpp/receipt-state.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+/** What receipt matching needs from a receipt: its id in every form, its state normalised. */
+function matchFields(rawId: string, state: string | null, error: string | null): Pick<IncomingReceipt, 'candidates' | 'state' | 'error'> {
+  return { candidates: receiptIdCandidates(rawId), state: normalizeReceiptState(state), error };
+}
 
 export interface InboundWritten {
   /** Receipts matched to a submitted part. */
@@ -90,4 +98,18 @@ export function assembledMessage(key: PartKey, parts: StoredPart[]): InboxMessag
     parts: key.total,
     missingParts: missing.length,
   };
+}
+
+/**
+ * Matches receipts stored unmatched (sms_receipt) to the parts now known, and marks each match;
+ * returns the matches (`index` into `waiting`). Run by the store after an outcome flush and by the
+ * reconcile task.
+ */
+export async function rematchReceipts(tx: Db, waiting: StoredReceipt[]): Promise<ReceiptMatch[]> {
+  const matches = await applyReceipts(
+    tx,
+    waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
+  );
+  await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
+  return matches;
 }

@@ -20,10 +20,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../logger.js';
-import { classifyStatus, statusCode } from '../command-status.js';
-import { normalizeState } from '../receipt.js';
-import { MAX_PARTS, splitMessage } from '../split.js';
+import type { Logger } from '../logger.js';
+import { classifyStatus, statusCode } from '../smpp/command-status.js';
+import { normalizeReceiptState, RECEIPT_STATES } from '../smpp/receipt-state.js';
+import { MAX_PARTS, splitMessage } from '../smpp/split.js';
 import type { Simulator } from './simulator.js';
 
 export interface ControlServer {
@@ -46,7 +46,6 @@ export const CONTROL_HOST = '127.0.0.1';
 const MAX_BODY_BYTES = 256 * 1024;
 
 /** Receipt states the simulator can send (SMPP 3.4 message_state names). */
-const RECEIPT_STATES = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN', 'ACCEPTD', 'ENROUTE', 'SCHEDULED', 'SKIPPED'];
 
 const ENDPOINTS: Record<string, string> = {
   'GET /state': 'connections, binds, counters, receipt and fault settings',
@@ -120,8 +119,8 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
       if (typeof id !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(id)) {
         throw bad('message_id', 'the SMSC message id of a submitted part (as in sms_status(...).message_ids, 1 to 64 printable characters)', id);
       }
-      const state = body.state === undefined ? 'DELIVRD' : typeof body.state === 'string' ? normalizeState(body.state) : null;
-      if (!state || !RECEIPT_STATES.includes(state)) throw bad('state', RECEIPT_STATES.join(', '), body.state);
+      const state = body.state === undefined ? 'DELIVRD' : typeof body.state === 'string' ? normalizeReceiptState(body.state) : null;
+      if (!state || !(RECEIPT_STATES as readonly string[]).includes(state)) throw bad('state', RECEIPT_STATES.join(', '), body.state);
       if (body.err !== undefined && (typeof body.err !== 'string' || !/^[0-9A-Za-z]{1,3}$/.test(body.err))) {
         throw bad('err', 'up to 3 digits or letters, as in the receipt text\'s "err:" field', body.err);
       }
