@@ -3,6 +3,9 @@ import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
 import { formatSoak, runSoak } from '../bench/soak.js';
+import { createLogger } from '../logger.js';
+import { reconcile } from '../tasks/reconcile.js';
+import type { TaskContext } from '../tasks/context.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox bench [options]
@@ -102,7 +105,10 @@ export async function benchCommand(args: string[]): Promise<number> {
   };
   try {
     if (v.soak) {
-      const result = await runSoak({ url, ...options, ...soak, progress, log });
+      // The reconcile task as the worker runs it; it needs only the database and a logger.
+      const logger = createLogger({ level: 'warn', pretty: false });
+      const reconcileOn = async (db: TaskContext['db']) => (await reconcile({ db, logger } as TaskContext)).matched;
+      const result = await runSoak({ url, ...options, ...soak, reconcile: reconcileOn, progress, log });
       print(result, formatSoak(result));
     } else {
       const result = await runE2eBench({ url, ...options, progress, log });
