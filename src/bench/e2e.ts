@@ -15,25 +15,32 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { benchEnqueue } from './enqueue.js';
 import { migrate } from '../db/migrate.js';
+import { backendCpu, costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
 
-export interface E2eBenchOptions {
+/** What `sms-outbox bench` and `bench --soak` share. */
+export interface BenchOptions {
   /** Any database on the server; the benchmark works in a scratch database next to it. */
   url: string;
   messages: number;
   connections: number;
+  /** SMPP_WINDOW of the worker. */
   window: number;
-  lightRate: number;
-  lightSeconds: number;
   receiptDelayMs: number;
-  /** Skip the plain-INSERT baseline (saves ~10 s). */
-  noBaseline?: boolean;
   progress?: (phase: string, done: number, total: number) => void;
   log?: (message: string) => void;
+}
+
+export interface E2eBenchOptions extends BenchOptions {
+  lightRate: number;
+  lightSeconds: number;
+  /** Skip the plain-INSERT baseline (saves ~10 s). */
+  noBaseline?: boolean;
 }
 
 export interface LatencyMs {
@@ -45,6 +52,8 @@ export interface LatencyMs {
 
 export interface E2eBenchResult {
   server: string;
+  /** The scratch database it ran in (dropped at the end). */
+  scratchDatabase: string;
   messages: number;
   connections: number;
   window: number;
@@ -58,6 +67,12 @@ export interface E2eBenchResult {
   light: { rate: number; seconds: number; messages: number; commitToSubmitMs: LatencyMs };
   workerPeakRssMb: number;
   duplicates: number;
+  /** What Postgres wrote per message at full load (src/bench/pg-costs.ts). */
+  fullLoadCost: PgCost;
+  /** CPU per message at full load: the worker process, and this process (clients and simulator). */
+  cpuMsPerMessage: { worker: number; benchProcess: number };
+  /** Load average of the machine at the end of the full load (1, 5, 15 min). */
+  loadAverage: number[];
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -83,7 +98,7 @@ const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
 const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
 const body = (n: number) => BODIES[n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
 
-class SimulatorThread {
+export class SimulatorThread {
   private constructor(private readonly worker: Worker, readonly port: number) {}
 
   static async start(receiptDelayMs: number): Promise<SimulatorThread> {
@@ -109,13 +124,23 @@ class SimulatorThread {
     });
   }
 
+  /** Distinct messages that arrived (by destination), and the simulator's counters. */
+  counts(): Promise<{ distinct: number; submits: number; accepted: number }> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (m: { distinct: number; counters: { submits: number; accepted: number } }) =>
+        resolve({ distinct: m.distinct, submits: m.counters.submits, accepted: m.counters.accepted }),
+      );
+      this.worker.postMessage({ kind: 'counts' });
+    });
+  }
+
   async stop(): Promise<void> {
     this.worker.postMessage({ kind: 'stop' });
     await new Promise((r) => this.worker.once('exit', r));
   }
 }
 
-function startWorkerChild(env: Record<string, string>): ChildProcess {
+export function startWorkerChild(env: Record<string, string>): ChildProcess {
   const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
   return spawn(process.execPath, [...process.execArgv, cli, 'worker'], {
     env: { ...process.env, LOG_LEVEL: 'warn', LOG_PRETTY: '0', ...env },
@@ -123,7 +148,15 @@ function startWorkerChild(env: Record<string, string>): ChildProcess {
   });
 }
 
-function rssMb(pid: number): number {
+/** Stops the worker process (SIGTERM) and waits for it to exit. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+export function rssMb(pid: number): number {
   try {
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kb ? Number(kb) / 1024 : 0;
@@ -132,15 +165,95 @@ function rssMb(pid: number): number {
   }
 }
 
+/** Messages queued, sending or sent, counted through their small partial indexes. */
+export async function unfinished(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    `select (select count(*) from public.sms_outbox where status = 'queued')
+          + (select count(*) from public.sms_outbox where status = 'sending')
+          + (select count(*) from public.sms_outbox where status = 'sent') as n`,
+  );
+  return Number(rows[0]!.n);
+}
+
+/**
+ * Waits until every message is delivered. It polls the messages not yet finished, which the small
+ * partial indexes of queued, sending and sent rows count; counting the delivered ones would scan
+ * the index of every finished message ten times a second, a load on the server the product does
+ * not make.
+ */
 async function waitForDelivered(pool: pg.Pool, total: number, onProgress: (n: number) => void, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from public.sms_outbox where status = 'delivered'`);
-    const n = rows[0]!.n;
+    const n = total - (await unfinished(pool));
     onProgress(n);
-    if (n >= total) return now();
+    if (n >= total) {
+      const at = now();
+      const { rows: done } = await pool.query<{ n: number }>(`select count(*)::int as n from public.sms_outbox where status = 'delivered'`);
+      if (done[0]!.n < total) throw new Error(`only ${done[0]!.n} of ${total} messages delivered; the others ended otherwise`);
+      return at;
+    }
     if (Date.now() > deadline) throw new Error(`only ${n} of ${total} messages delivered after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A scratch database with the schema, the simulator in a thread and a worker process bound to it, idle. */
+export interface Rig {
+  scratch: string;
+  pool: pg.Pool;
+  sim: SimulatorThread;
+  worker: ChildProcess;
+  /** The worker's peak resident memory so far. */
+  peakRssMb(): number;
+  /** Stops the worker and the simulator and drops the scratch database. */
+  close(): Promise<void>;
+}
+
+export async function startRig(o: BenchOptions, kind: string, poolSize: number, prepare?: (pool: pg.Pool) => Promise<void>): Promise<Rig> {
+  const scratch = `sms_bench_${kind}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: o.url });
+  await admin.connect();
+  await admin.query(`drop database if exists ${scratch}`);
+  await admin.query(`create database ${scratch}`);
+  const u = new URL(o.url);
+  u.pathname = `/${scratch}`;
+  const url = u.toString();
+  const sim = await SimulatorThread.start(o.receiptDelayMs);
+  // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 0 });
+  pool.on('error', () => {}); // an idle connection ended by the server: the next query reconnects
+  let worker: ChildProcess | undefined;
+  let peak = 0;
+  let rssTimer: NodeJS.Timeout | undefined;
+  const close = async () => {
+    clearInterval(rssTimer);
+    if (worker) await stopChild(worker);
+    await pool.end();
+    await sim.stop();
+    await admin.query(`drop database if exists ${scratch} with (force)`);
+    await admin.end();
+  };
+  try {
+    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
+    await prepare?.(pool);
+    const child = startWorkerChild({
+      DATABASE_URL: url,
+      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
+      SMPP_WINDOW: String(o.window),
+      SMS_WORKER_ID: kind,
+    });
+    worker = child;
+    rssTimer = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 250);
+    // Let the worker bind and go idle before the clock starts.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
+      if (rows[0]?.armed) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { scratch, pool, sim, worker: child, peakRssMb: () => peak, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
@@ -154,36 +267,15 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     plainInsertPerSecond = Math.round(base.plain.perSecond);
   }
 
-  const scratch = `sms_bench_e2e_${process.pid}`;
-  const admin = new pg.Client({ connectionString: o.url });
-  await admin.connect();
-  await admin.query(`drop database if exists ${scratch}`);
-  await admin.query(`create database ${scratch}`);
-  const u = new URL(o.url);
-  u.pathname = `/${scratch}`;
-  const url = u.toString();
-  const sim = await SimulatorThread.start(o.receiptDelayMs);
-  let worker: ChildProcess | undefined;
-  const pool = new pg.Pool({ connectionString: url, max: o.connections + 2 });
+  const rig = await startRig(o, 'e2e', o.connections + 2);
+  const { pool, sim, worker, scratch } = rig;
   try {
-    await migrate(url, { settings: { defaultSender: 'BenchShop' } });
-    worker = startWorkerChild({
-      DATABASE_URL: url,
-      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
-      SMPP_WINDOW: String(o.window),
-      SMS_WORKER_ID: 'bench',
-    });
-    let peakRss = 0;
-    const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(worker!.pid!))), 250);
-    // Let the worker bind and go idle before the clock starts.
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
-      if (rows[0]?.armed) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
     // Full load.
     log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}`);
+    const statements = await startStatements(pool);
+    const costBefore = await costSnapshot(pool, scratch);
+    const workerCpuBefore = processCpuSeconds(worker.pid!) ?? 0;
+    const ownCpuBefore = process.cpuUsage();
     const commits = new Map<number, number>();
     let next = 0;
     const started = now();
@@ -205,7 +297,18 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     clearInterval(enqueueTimer);
     const enqueued = now();
     const delivered = await waitForDelivered(pool, o.messages, (n) => progress('deliver', n, o.messages), 30 * 60_000);
+    const workerCpu = (processCpuSeconds(worker.pid!) ?? 0) - workerCpuBefore;
+    const backendCpuAtEnd = backendCpu(scratch);
+    const ownCpu = process.cpuUsage(ownCpuBefore);
+    const loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
     const full = await sim.arrivals();
+    await settle();
+    // Table counters after the backends reported them; CPU as it was when the last message was delivered.
+    const costAfter = { ...(await costSnapshot(pool, scratch)), backendCpu: backendCpuAtEnd };
+    const fullLoadCost: PgCost = {
+      ...costBetween(costBefore, costAfter, o.messages, await walBytesBetween(pool, costBefore, costAfter)),
+      statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
+    };
 
     // Light load.
     log(`light load: ${o.lightRate} messages/s for ${o.lightSeconds} s`);
@@ -228,10 +331,10 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     }
     await waitForDelivered(pool, o.messages + lightTotal, () => {}, 60_000);
     const light = await sim.arrivals();
-    clearInterval(rssTimer);
 
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
+      scratchDatabase: scratch,
       messages: o.messages,
       connections: o.connections,
       window: o.window,
@@ -242,19 +345,17 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       endToEndSeconds: Math.round((delivered - started) / 10) / 100,
       fullLoadCommitToSubmitMs: latency(commits, full.arrivals),
       light: { rate: o.lightRate, seconds: o.lightSeconds, messages: lightTotal, commitToSubmitMs: latency(lightCommits, light.arrivals) },
-      workerPeakRssMb: Math.round(peakRss),
+      workerPeakRssMb: Math.round(rig.peakRssMb()),
       duplicates: light.accepted - (o.messages + lightTotal),
+      fullLoadCost,
+      cpuMsPerMessage: {
+        worker: Math.round((workerCpu * 1e6) / o.messages) / 1000,
+        benchProcess: Math.round(((ownCpu.user + ownCpu.system) / 1000 / o.messages) * 1000) / 1000,
+      },
+      loadAverage,
     };
   } finally {
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
-    await pool.end();
-    await sim.stop();
-    await admin.query(`drop database if exists ${scratch} with (force)`);
-    await admin.end();
+    await rig.close();
   }
 }
 
@@ -269,5 +370,10 @@ export function formatE2eBench(r: E2eBenchResult): string {
     `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
     `worker peak RSS               ${r.workerPeakRssMb} MB`,
     `duplicate submits             ${r.duplicates}`,
+    `end to end / plain INSERT     ${r.plainInsertPerSecond ? `${Math.round((r.endToEndPerSecond / r.plainInsertPerSecond) * 1000) / 10}%` : 'not measured'}`,
+    `CPU per message, full load    worker ${r.cpuMsPerMessage.worker} ms, clients + simulator ${r.cpuMsPerMessage.benchProcess} ms`,
+    `load average (1/5/15 min)     ${r.loadAverage.join(' ')} at the end of the full load`,
+    `what Postgres wrote per message at full load:`,
+    formatPgCost(r.fullLoadCost),
   ].join('\n');
 }

@@ -18,6 +18,8 @@ parentPort!.postMessage({ kind: 'ready', port: sim.port });
 parentPort!.on('message', async (msg: { kind: string }) => {
   if (msg.kind === 'arrivals') {
     parentPort!.postMessage({ kind: 'arrivals', arrivals: [...arrivals], counters: sim.counters });
+  } else if (msg.kind === 'counts') {
+    parentPort!.postMessage({ kind: 'counts', distinct: arrivals.size, counters: sim.counters });
   } else if (msg.kind === 'stop') {
     await sim.stop();
     parentPort!.close();

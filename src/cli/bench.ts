@@ -2,6 +2,10 @@
 import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
+import { formatSoak, runSoak } from '../bench/soak.js';
+import { createLogger } from '../logger.js';
+import { reconcile } from '../tasks/reconcile.js';
+import type { TaskContext } from '../tasks/context.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox bench [options]
@@ -12,14 +16,26 @@ rate of the server, the enqueue rate, the end-to-end rate, the latency from each
 submit_sm at full and at light load, and the worker's peak RSS. Runs in a scratch database next to
 DATABASE_URL (dropped after), or in an embedded Postgres when DATABASE_URL is unset.
 
+With --soak: whether throughput holds after a lot of traffic. N messages (default 1000000) go
+through the worker while the purge, expiry, reconcile and redaction run every few seconds (with
+a retention and a redaction age of seconds); the apps enqueue while fewer than --backlog are
+unfinished. Reports the rate of each tenth of the messages, sms_outbox's heap and index sizes,
+dead tuples and autovacuum runs at its end.
+
 Options:
-  --messages N          messages at full load (default 100000)
+  --messages N          messages at full load (default 100000; with --soak 1000000)
   --connections C       enqueuing connections (default 16)
   --window W            SMPP_WINDOW of the worker (default 100)
   --light-rate R        messages per second at light load (default 50)
   --light-seconds S     duration of the light load (default 20)
   --receipt-delay-ms D  simulator delay from submit_sm_resp to the receipt (default 100; real SMSCs take seconds)
   --no-baseline         skip the plain INSERT measurement
+  --soak                the soak benchmark instead (options below, and --messages, --connections,
+                        --window, --receipt-delay-ms)
+  --backlog B           soak: most messages unfinished at once (default 20000)
+  --task-interval-ms T  soak: each housekeeping task runs this long after its last run (default 5000)
+  --retention-s S       soak: finished messages and receipts are purged after S seconds (default 60)
+  --redact-after-s S    soak: sms_settings.redact_after (default 30)
   --json                print the summary as JSON on stdout
 `;
 
@@ -37,6 +53,11 @@ export async function benchCommand(args: string[]): Promise<number> {
       'light-seconds': { type: 'string' },
       'receipt-delay-ms': { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      soak: { type: 'boolean' },
+      backlog: { type: 'string' },
+      'task-interval-ms': { type: 'string' },
+      'retention-s': { type: 'string' },
+      'redact-after-s': { type: 'string' },
       json: { type: 'boolean' },
     },
     HELP,
@@ -44,13 +65,19 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!v) return 0;
   // Options are checked before anything starts.
   const options = {
-    messages: int('messages', v.messages, 100_000, 1),
+    messages: int('messages', v.messages, v.soak ? 1_000_000 : 100_000, 1),
     connections: int('connections', v.connections, 16, 1),
     window: int('window', v.window, 100, 1),
     lightRate: int('light-rate', v['light-rate'], 50, 1),
     lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
     receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
     noBaseline: v['no-baseline'] ?? false,
+  };
+  const soak = {
+    backlog: int('backlog', v.backlog, 20_000, 1),
+    taskIntervalMs: int('task-interval-ms', v['task-interval-ms'], 5000, 100),
+    retentionSeconds: int('retention-s', v['retention-s'], 60, 1),
+    redactAfterSeconds: int('redact-after-s', v['redact-after-s'], 30, 1),
   };
   const config = loadConfig();
   let embedded: EmbeddedPostgresHandle | undefined;
@@ -71,15 +98,22 @@ export async function benchCommand(args: string[]): Promise<number> {
     else if (line !== lastLine && (done === total || done % Math.max(1, Math.round(total / 10)) === 0)) say(line);
     lastLine = line;
   };
-  try {
-    const result = await runE2eBench({
-      url,
-      ...options,
-      progress,
-      log: (m) => say(`${tty ? '\n' : ''}${m}`),
-    });
+  const log = (m: string) => say(`${tty ? '\n' : ''}${m}`);
+  const print = (json: unknown, text: string) => {
     if (tty) process.stderr.write('\n');
-    process.stdout.write(v.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatE2eBench(result)}\n`);
+    process.stdout.write(v.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+  };
+  try {
+    if (v.soak) {
+      // The reconcile task as the worker runs it; it needs only the database and a logger.
+      const logger = createLogger({ level: 'warn', pretty: false });
+      const reconcileOn = async (db: TaskContext['db']) => (await reconcile({ db, logger } as TaskContext)).matched;
+      const result = await runSoak({ url, ...options, ...soak, reconcile: reconcileOn, progress, log });
+      print(result, formatSoak(result));
+    } else {
+      const result = await runE2eBench({ url, ...options, progress, log });
+      print(result, formatE2eBench(result));
+    }
     return 0;
   } finally {
     await embedded?.stop();

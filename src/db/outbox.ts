@@ -302,8 +302,9 @@ export interface UnsentResult {
 }
 
 /**
- * sending → sent, with the SMSC id of every part (in sms_outbox.message_ids and one
- * sms_outbox_part row per part, which receipts are matched against). Returns the ids that changed
+ * sending → sent, with the SMSC id of every part in sms_outbox.message_ids, and where receipts
+ * are matched against it: a single-part message's normalised id in sms_outbox.smsc_message_id,
+ * one sms_outbox_part row per part for a message of several. Returns the ids that changed
  * (a row this worker no longer holds does not), and the stored, unmatched receipts whose id is
  * one of `receiptCandidates` (the new parts' ids in every form): receipts that arrived before
  * their own submit result was written, to be matched now.
@@ -322,15 +323,17 @@ export async function markSent(
     ), sent as (
       update public.sms_outbox o
          set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
+             smsc_message_id = case when o.segments = 1 and cardinality(r.parts) = 1 then r.parts[1] end,
              lease_until = null, error_code = null, error_message = null, updated_at = now()
         from r
        where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
-      returning o.id
+      returning o.id, o.smsc_message_id is not null as single
     ), parts as (
       insert into public.sms_outbox_part (outbox_id, part_no, message_id)
       select r.id, p.part_no, p.message_id
         from r join sent using (id)
         cross join lateral unnest(r.parts) with ordinality as p(message_id, part_no)
+       where not sent.single
       on conflict (outbox_id, part_no) do update
         set message_id = excluded.message_id, submitted_at = now(), receipt_state = null, receipt_error = null, done_at = null
     ), announced as (
@@ -425,13 +428,14 @@ export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
 /**
  * Deletes messages that finished more than `retentionDays` ago (and `sent` ones that never got a
  * receipt, by their submit time), with their parts. In batches, so no long lock is held.
+ * `retentionDays` may be a fraction (the soak benchmark keeps minutes).
  */
 export async function purgeFinished(db: Db, retentionDays: number, batch = 5000): Promise<number> {
   const { rows } = await sql<{ n: number }>`
     with old as (
       select id from public.sms_outbox
-       where (done_at < now() - make_interval(days => ${retentionDays}))
-          or (status = 'sent' and submitted_at < now() - make_interval(days => ${retentionDays}))
+       where (done_at < now() - make_interval(secs => ${retentionDays * 86_400}))
+          or (status = 'sent' and submitted_at < now() - make_interval(secs => ${retentionDays * 86_400}))
        limit ${batch}
     ), parts as (
       delete from public.sms_outbox_part p using old where p.outbox_id = old.id

@@ -47,16 +47,29 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
     receipts.map((r, idx) => ({ idx, candidates: r.candidates.map((c) => pgText(c)), state: pgText(r.state), error: pgText(r.error) })),
   );
   // A single-part message's status follows from its one receipt, so it is set in this same
-  // statement; messages of several parts need all their parts, read afterwards (refreshStatuses).
+  // statement (and since migration 0017 the message is all there is: it has no part row);
+  // messages of several parts need all their parts, read afterwards (refreshStatuses).
   const { rows } = await sql<{ idx: number; outbox_id: string; updated: boolean; final_status: MessageStatus | null; latency: number | null }>`
     with r as (
       select * from jsonb_to_recordset(${batch}::jsonb) as r(idx int, candidates text[], state text, error text)
     ), m as materialized (
-      select distinct on (r.idx) r.idx, r.state, r.error, p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
+      -- Each candidate id is looked up through the indexes (a lateral subquery): joined as sets,
+      -- the planner may hash a whole table instead.
+      select distinct on (r.idx) r.idx, r.state, r.error, x.outbox_id, x.part_no, x.old_state, x.submitted_at
         from r
         cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
-        join public.sms_outbox_part p on p.message_id = c.message_id
-       order by r.idx, c.preference, p.submitted_at desc
+        cross join lateral (
+          select p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
+            from public.sms_outbox_part p
+           where p.message_id = c.message_id
+          union all
+          -- A single-part message has no part row (migration 0017); part_no 0 stands for its one
+          -- part, whose final state is the message's receipt_state.
+          select o.id, 0::smallint, o.receipt_state, o.submitted_at
+            from public.sms_outbox o
+           where o.smsc_message_id = c.message_id and o.message_ids is not null
+        ) x
+       order by r.idx, c.preference, x.submitted_at desc
     ), upd as (
       update public.sms_outbox_part p
          set receipt_state = m.state, receipt_error = m.error, done_at = now()
@@ -84,7 +97,8 @@ export async function applyReceipts(db: Db, receipts: { candidates: string[]; st
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from single
     )
     select m.idx, m.outbox_id, u.outbox_id is not null as updated, s.status as final_status,
-           case when u.outbox_id is not null and m.state in ('DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')
+           case when (u.outbox_id is not null or (m.part_no = 0 and s.id is not null))
+                 and m.state in ('DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')
                 then extract(epoch from now() - m.submitted_at)::float8 end as latency,
            (select count(*) from announced) as announced
       from m
@@ -225,7 +239,7 @@ export async function markMatched(db: Db, matches: { receiptId: string; outboxId
 export async function purgeReceipts(db: Db, unmatchedRetentionDays: number): Promise<number> {
   const r = await sql`
     delete from public.sms_receipt
-     where received_at < now() - make_interval(days => ${unmatchedRetentionDays})
+     where received_at < now() - make_interval(secs => ${unmatchedRetentionDays * 86_400})
   `.execute(db);
   return Number(r.numAffectedRows ?? 0);
 }

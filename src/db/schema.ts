@@ -68,6 +68,11 @@ export interface SmsOutboxTable {
   done_at: NullableTimestamp;
   /** SMSC message ids, one per part, in part order (as the SMSC sent them). */
   message_ids: string[] | null;
+  /**
+   * A single-part message's SMSC id, normalised, that receipts are matched on (0017); messages
+   * of several parts have one sms_outbox_part row per part instead.
+   */
+  smsc_message_id: string | null;
   error_code: string | null;
   error_message: string | null;
   /** Raw receipt state that decided the status (DELIVRD, UNDELIV, ...). */

@@ -255,6 +255,11 @@ test('markSent records the SMSC ids, fenced on the worker and attempt, and retur
   assert.ok(row.submitted_at instanceof Date);
   const parts = await tdb.pool.query('select part_no, message_id from sms_outbox_part where outbox_id = $1 order by part_no', [two!.id]);
   assert.deepEqual(parts.rows, [{ part_no: 1, message_id: 'c3' }, { part_no: 2, message_id: 'c4' }]);
+  assert.equal(row.smsc_message_id, null);
+  // A single-part message keeps its normalised id on the row, with no part row (0017).
+  const single = await byLabel('one part');
+  assert.deepEqual([single.status, single.message_ids, single.smsc_message_id], ['sent', ['00A1B2'], 'a1b2']);
+  assert.equal((await tdb.pool.query('select 1 from sms_outbox_part where outbox_id = $1', [one!.id])).rowCount, 0);
   assert.equal((await byLabel('lost lease')).status, 'sending', 'a result for a row this worker no longer holds is not applied');
   assert.deepEqual(await notes.json('sms_status'), [one!.id, two!.id].sort().map((id) => ({ id, status: 'sent' })));
   assert.deepEqual(await markSent(tdb.db, 'w1', [], []), { sent: new Set(), waiting: [] });
@@ -340,7 +345,7 @@ test('purgeFinished deletes finished rows past the retention (and sent ones neve
     { label: 'delivered old', status: 'delivered', segments: 2, created: '-12 days', done: '-11 days' },
     { label: 'failed old', status: 'failed', created: '-12 days', done: '-10 days -1 minute' },
     { label: 'sent old', status: 'sent', created: '-12 days', submitted: '-11 days' },
-    { label: 'delivered at the edge', status: 'delivered', created: '-12 days', done: '-9 days -23 hours' },
+    { label: 'delivered at the edge', status: 'delivered', segments: 2, created: '-12 days', done: '-9 days -23 hours' },
     { label: 'sent recently', status: 'sent', submitted: '-1 day' },
     { label: 'queued old', status: 'queued', created: '-12 days', expires: '1 day' },
     { label: 'sending old', status: 'sending', created: '-12 days' },
@@ -351,5 +356,5 @@ test('purgeFinished deletes finished rows past the retention (and sent ones neve
   const { rows } = await tdb.pool.query<{ label: string }>(`select metadata->>'label' as label from sms_outbox order by 1`);
   assert.deepEqual(rows.map((r) => r.label), ['delivered at the edge', 'queued old', 'sending old', 'sent recently']);
   const parts = await tdb.pool.query<{ n: number }>('select count(*)::int as n from sms_outbox_part');
-  assert.equal(parts.rows[0]!.n, 2, 'the parts of the two kept messages that went out');
+  assert.equal(parts.rows[0]!.n, 2, 'the parts of the kept message of two (single-part messages have none)');
 });

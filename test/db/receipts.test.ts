@@ -53,7 +53,7 @@ test('applyReceipts matches each receipt by its id in any form and sets a single
     { label: 'hex', status: 'sent', messageIds: ['1A2B3C'] },
     { label: 'decimal', status: 'sent', messageIds: ['987654'] },
     { label: 'undelivered', status: 'sent', messageIds: ['AA01'] },
-    { label: 'rejected', status: 'sent', messageIds: ['AA02'] },
+    { label: 'rejected', status: 'sent', messageIds: ['AA02'], legacyPart: true },
     { label: 'expired', status: 'sent', messageIds: ['AA03'] },
   ]);
   const matches = await applyReceipts(tdb.db, [
@@ -79,6 +79,10 @@ test('applyReceipts matches each receipt by its id in any form and sets a single
   assert.ok(hex.done_at instanceof Date);
   const bad = await message('undelivered');
   assert.deepEqual([bad.status, bad.receipt_state, bad.error_code, bad.error_message], ['undelivered', 'UNDELIV', '011', 'receipt: UNDELIV']);
+  // A single-part message is matched through sms_outbox.smsc_message_id and has no part row
+  // (0017); one written before that has its part row, which the receipt updates as before.
+  assert.equal(hex.smsc_message_id, '1a2b3c');
+  assert.deepEqual(await parts('hex'), []);
   assert.deepEqual(await parts('rejected'), [[1, 'REJECTD']]);
   assert.deepEqual(
     await notes.json('sms_status'),
@@ -95,26 +99,40 @@ test('applyReceipts matches each receipt by its id in any form and sets a single
 
 test('applyReceipts: a recycled id goes to the part submitted last; progress states never finish a message, final ones are never replaced', async () => {
   const ids = await insertMessages(tdb.pool, [
-    { label: 'old holder', status: 'delivered', messageIds: ['B0B0'], created: '-3 days', submitted: '-3 days' },
+    // The id's earlier holder was written before 0017 (a part row), the later one after (none):
+    // the one submitted last gets the receipt either way.
+    { label: 'old holder', status: 'delivered', messageIds: ['B0B0'], created: '-3 days', submitted: '-3 days', legacyPart: true },
     { label: 'new holder', status: 'sent', messageIds: ['B0B0'], submitted: '-1 minute' },
     { label: 'in progress', status: 'sent', messageIds: ['C0C0'] },
+    { label: 'in progress, part row', status: 'sent', messageIds: ['C1C1'], legacyPart: true },
   ]);
-  const first = await applyReceipts(tdb.db, [receipt('B0B0'), receipt('C0C0', 'ENROUTE', null)]);
+  const first = await applyReceipts(tdb.db, [receipt('B0B0'), receipt('C0C0', 'ENROUTE', null), receipt('C1C1', 'ENROUTE', null)]);
   assert.deepEqual(
     summary(first),
     [
       { index: 0, outboxId: ids.get('new holder'), finalStatus: 'delivered' },
       { index: 1, outboxId: ids.get('in progress'), finalStatus: null },
+      { index: 2, outboxId: ids.get('in progress, part row'), finalStatus: null },
     ],
   );
   assert.equal((await message('in progress')).status, 'sent');
-  assert.deepEqual(await parts('in progress'), [[1, 'ENROUTE']]);
+  assert.equal((await message('in progress')).receipt_state, null);
+  assert.deepEqual(await parts('in progress, part row'), [[1, 'ENROUTE']]);
   // The final receipt follows the progress one; a later contradicting one changes nothing.
-  await applyReceipts(tdb.db, [receipt('C0C0', 'UNDELIV', '011')]);
-  await applyReceipts(tdb.db, [receipt('C0C0', 'DELIVRD', '000'), receipt('C0C0', 'ENROUTE', null)]);
-  const m = await message('in progress');
-  assert.deepEqual([m.status, m.receipt_state], ['undelivered', 'UNDELIV']);
-  assert.deepEqual(await parts('in progress'), [[1, 'UNDELIV']]);
+  await applyReceipts(tdb.db, [receipt('C0C0', 'UNDELIV', '011'), receipt('C1C1', 'UNDELIV', '011')]);
+  const late = await applyReceipts(tdb.db, [
+    receipt('C0C0', 'DELIVRD', '000'),
+    receipt('C0C0', 'ENROUTE', null),
+    receipt('C1C1', 'DELIVRD', '000'),
+    receipt('C1C1', 'ENROUTE', null),
+  ]);
+  assert.deepEqual(late.map((l) => [l.finalStatus, l.latencySeconds]), [[null, null], [null, null], [null, null], [null, null]], 'matched, and nothing changed');
+  for (const label of ['in progress', 'in progress, part row']) {
+    const m = await message(label);
+    assert.deepEqual([m.status, m.receipt_state, m.receipt_error], ['undelivered', 'UNDELIV', '011'], label);
+  }
+  assert.deepEqual(await parts('in progress, part row'), [[1, 'UNDELIV']]);
+  assert.deepEqual(await parts('in progress'), []);
 });
 
 test('applyReceipts decides a multi-part message from all its parts: delivered when every part is, else the first part to fail', async () => {

@@ -29,8 +29,13 @@ export interface MessageRow {
   submitted?: string;
   /** done_at of a finished row (default: the submit time, or created_at). */
   done?: string;
-  /** SMSC ids of the parts (sent and receipt statuses); one sms_outbox_part row each. */
+  /**
+   * SMSC ids of the parts (sent and receipt statuses): one sms_outbox_part row each for a message
+   * of several parts; a single-part message's id goes in sms_outbox.smsc_message_id (0017).
+   */
   messageIds?: string[];
+  /** A single-part message as the worker wrote it before migration 0017: with a part row. */
+  legacyPart?: boolean;
   errorCode?: string;
   receiptState?: string;
 }
@@ -84,7 +89,9 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
     ],
   );
   const id = rows[0]!.id;
-  if (messageIds) {
+  if (messageIds && messageIds.length === 1 && segments === 1 && !m.legacyPart) {
+    await db.query(`update public.sms_outbox set smsc_message_id = coalesce(nullif(ltrim(lower($2::text), '0'), ''), '0') where id = $1`, [id, messageIds[0]]);
+  } else if (messageIds) {
     await db.query(
       `insert into public.sms_outbox_part (outbox_id, part_no, message_id, submitted_at, receipt_state, receipt_error, done_at)
        select $1::uuid, p.n, lower(p.id), now() + $2::interval, $3::text, case when $3::text is not null then '000' end,
@@ -214,11 +221,12 @@ export async function seedEveryStatus(db: Queryable): Promise<{ ids: Map<string,
     { label: 'sent new', status: 'sent', submitted: '-1 minute' },
     { label: 'sent old', status: 'sent', created: '-32 days', submitted: '-31 days' },
     { label: 'sent waiting (hex)', status: 'sent', messageIds: ['5B00A1'], submitted: '-30 seconds' },
-    { label: 'sent waiting (decimal receipt)', status: 'sent', messageIds: ['5B00A2'], submitted: '-30 seconds' },
+    // Two single-part messages as written before migration 0017, with a part row each.
+    { label: 'sent waiting (decimal receipt)', status: 'sent', messageIds: ['5B00A2'], submitted: '-30 seconds', legacyPart: true },
     { label: 'sent two parts, one receipt waiting', status: 'sent', messageIds: ['5B00A3', '5B00A4'], submitted: '-30 seconds' },
     { label: 'sent, receipt too old to match', status: 'sent', messageIds: ['5B00A5'], created: '-3 days', submitted: '-3 days' },
     { label: 'delivered new', status: 'delivered', messageIds: ['5B00B1'], submitted: '-2 minutes', done: '-1 minute' },
-    { label: 'delivered old', status: 'delivered', messageIds: ['5B00B2'], created: '-40 days', submitted: '-40 days', done: '-40 days' },
+    { label: 'delivered old', status: 'delivered', messageIds: ['5B00B2'], created: '-40 days', submitted: '-40 days', done: '-40 days', legacyPart: true },
     { label: 'delivered just inside retention', status: 'delivered', created: '-30 days', submitted: '-30 days', done: '-29 days -23 hours' },
     { label: 'delivered just past retention', status: 'delivered', created: '-31 days', submitted: '-31 days', done: '-30 days -1 hour' },
     { label: 'undelivered new', status: 'undelivered' },

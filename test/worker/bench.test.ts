@@ -1,0 +1,71 @@
+/**
+ * `sms-outbox bench` and `sms-outbox bench --soak` are benchmarks, not tests, but they must keep
+ * working: tiny runs of the real command line (a worker process, the simulator, the scratch
+ * database) check that each reports what it promises and drops its scratch database.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { runCli } from '../ops/helpers.js';
+import { serverUrl } from '../support/db.js';
+
+async function exists(database: string): Promise<boolean> {
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  try {
+    return (await admin.query(`select 1 from pg_database where datname = $1`, [database])).rowCount === 1;
+  } finally {
+    await admin.end();
+  }
+}
+
+test('bench: end to end, with what Postgres wrote per message', async () => {
+  const r = await runCli(
+    { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },
+    ['bench', '--json', '--no-baseline', '--messages', '300', '--connections', '4', '--light-rate', '20', '--light-seconds', '1', '--receipt-delay-ms', '10'],
+    180_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, any>;
+  assert.equal(out.messages, 300);
+  assert.equal(out.duplicates, 0);
+  assert.ok(out.endToEndPerSecond > 0);
+  assert.equal(out.fullLoadCommitToSubmitMs.samples, 300);
+  assert.equal(out.light.commitToSubmitMs.samples, 20);
+  const cost = out.fullLoadCost;
+  // Every message is inserted once and updated three times (claimed, sent, delivered); a
+  // single-part message writes no part row and its receipt, matched at once, no receipt row.
+  assert.equal(cost.tables.sms_outbox.inserts, 1);
+  assert.ok(cost.tables.sms_outbox.updates >= 3 && cost.tables.sms_outbox.updates < 3.2, JSON.stringify(cost.tables.sms_outbox));
+  assert.equal(cost.tables.sms_outbox_part.inserts, 0);
+  assert.ok(cost.walBytesPerMessage > 0);
+  assert.ok(cost.rowVersionsPerMessage >= 4);
+  assert.ok('available' in cost.statements);
+  assert.ok(out.cpuMsPerMessage.worker > 0);
+  assert.match(out.scratchDatabase, /^sms_bench_e2e_\d+$/);
+  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+});
+
+test('bench --soak: slices, sizes and housekeeping', async () => {
+  const r = await runCli(
+    { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },
+    ['bench', '--soak', '--json', '--messages', '2000', '--connections', '4', '--backlog', '500', '--task-interval-ms', '300', '--retention-s', '2', '--redact-after-s', '1', '--receipt-delay-ms', '10'],
+    180_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, any>;
+  assert.equal(out.messages, 2000);
+  assert.equal(out.slices.length, 10);
+  for (const s of out.slices) {
+    assert.ok(s.perSecond > 0 && s.outboxHeapBytes > 0 && s.outboxIndexBytes > 0, JSON.stringify(s));
+    assert.ok(s.autovacuums >= 0 && s.outboxDead >= 0);
+  }
+  assert.ok(out.lastOverFirst > 0);
+  assert.equal(out.duplicates, 0);
+  assert.equal(out.tasks.failures, 0);
+  assert.ok(out.tasks.purged > 0, 'the purge ran and deleted finished messages');
+  assert.ok(out.tasks.redacted > 0, 'the redaction ran');
+  assert.ok(out.tasks.runs >= 4);
+  assert.match(out.scratchDatabase, /^sms_bench_soak_\d+$/);
+  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+});
