@@ -82,6 +82,11 @@ async function readSettings(url: string): Promise<Record<string, unknown>> {
   }
 }
 
+/** Settings that a function changes (it does more than the UPDATE: grants that later migrations keep). */
+const SETTING_FUNCTIONS: Record<string, string> = {
+  service_role_reads_tables: 'select sms_allow_service_role_read(true | false)',
+};
+
 /**
  * The settings in force, one per line, each with where it comes from: the variable that set it
  * in this run, the variable that would (kept otherwise), or an UPDATE of sms_settings.
@@ -96,7 +101,9 @@ export function formatSettings(settings: Record<string, unknown>, fromEnv: Confi
   const valueWidth = Math.max(...shown.map((v) => v.length));
   const lines = names.map((name, i) => {
     const source = SETTING_VARIABLES[name];
-    const note = !source
+    const note = SETTING_FUNCTIONS[name]
+      ? `change with: ${SETTING_FUNCTIONS[name]}`
+      : !source
       ? `change with: update sms_settings set ${name} = ...`
       : fromEnv[source.key] !== undefined
         ? `set now from ${source.variable}`

@@ -29,6 +29,8 @@ test('a first migrate without SMS_DEFAULT_SENDER applies everything, shows the s
   assert.deepEqual(settingLine(r.stdout, 'default_validity'), ['24:00:00', 'SMS_DEFAULT_VALIDITY not set: kept']);
   assert.deepEqual(settingLine(r.stdout, 'max_segments'), ['10', 'SMS_MAX_SEGMENTS not set: kept']);
   assert.deepEqual(settingLine(r.stdout, 'max_attempts'), ['8', 'change with: update sms_settings set max_attempts = ...']);
+  // A plain UPDATE would not make the grants this one stands for.
+  assert.deepEqual(settingLine(r.stdout, 'service_role_reads_tables'), ['false', 'change with: select sms_allow_service_role_read(true | false)']);
   assert.equal(
     r.stderr.trim(),
     'sms-outbox migrate: warning: no default sender is set, so sms_send() without a sender fails (22004 "no default sender is configured"). ' +
