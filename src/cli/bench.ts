@@ -34,8 +34,8 @@ Options:
                         --window, --receipt-delay-ms)
   --backlog B           soak: most messages unfinished at once (default 20000)
   --task-interval-ms T  soak: each housekeeping task runs this long after its last run (default 5000)
-  --retention-s S       soak: finished messages and receipts are purged after S seconds (default 60)
-  --redact-after-s S    soak: sms_settings.redact_after (default 30)
+  --retention-s S       soak: finished messages and receipts are purged after S seconds (default 60; fractions allowed)
+  --redact-after-s S    soak: sms_settings.redact_after in seconds (default 30; fractions allowed)
   --json                print the summary as JSON on stdout
 `;
 
@@ -76,8 +76,9 @@ export async function benchCommand(args: string[]): Promise<number> {
   const soak = {
     backlog: int('backlog', v.backlog, 20_000, 1),
     taskIntervalMs: int('task-interval-ms', v['task-interval-ms'], 5000, 100),
-    retentionSeconds: int('retention-s', v['retention-s'], 60, 1),
-    redactAfterSeconds: int('redact-after-s', v['redact-after-s'], 30, 1),
+    // Fractions allowed: a tiny soak (the test's) finishes within seconds.
+    retentionSeconds: numberOption('retention-s', v['retention-s'], 60, 0.1),
+    redactAfterSeconds: numberOption('redact-after-s', v['redact-after-s'], 30, 0.1),
   };
   const config = loadConfig();
   let embedded: EmbeddedPostgresHandle | undefined;

@@ -49,7 +49,7 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
 test('bench --soak: slices, sizes and housekeeping', async () => {
   const r = await runCli(
     { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },
-    ['bench', '--soak', '--json', '--messages', '2000', '--connections', '4', '--backlog', '500', '--task-interval-ms', '300', '--retention-s', '2', '--redact-after-s', '1', '--receipt-delay-ms', '10'],
+    ['bench', '--soak', '--json', '--messages', '2000', '--connections', '4', '--backlog', '500', '--task-interval-ms', '300', '--retention-s', '0.2', '--redact-after-s', '0.1', '--receipt-delay-ms', '10'],
     180_000,
   );
   assert.equal(r.code, 0, r.stderr);
