@@ -36,7 +36,15 @@ import { commandName } from '../smpp/smpp-lib.js';
 import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
 
-type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[] };
+type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[]; round: number };
+
+/**
+ * A receipt stored unmatched is looked at again behind this worker's next outcome flush (round
+ * 0), then after each of these delays while still unmatched: its submit result may be in another
+ * worker's transaction, open while this worker stored the receipt and looked again. After the
+ * last, the reconcile task (every minute) is what matches it.
+ */
+export const REMATCH_DELAYS_MS = [1000, 5000];
 
 export interface StoreOptions {
   workerId: string;
@@ -99,6 +107,8 @@ export class OutboxStore {
   /** Flushes and their time since the last `takeStats()`, for the pipeline debug line. */
   private stats = { flushes: 0, items: 0, ms: 0 };
   private readonly retryListeners: ((dueInMs: number) => void)[] = [];
+  private readonly rematchTimers = new Set<NodeJS.Timeout>();
+  private closing = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -154,7 +164,27 @@ export class OutboxStore {
     await this.outcomes.idle(); // re-matches queued by the last inbound flush
   }
 
+  /** Receipts still unmatched after a re-match: once more after the next delay, if any is left. */
+  private rematchLater(receipts: { id: string; round: number }[]): void {
+    if (this.closing) return;
+    for (const round of new Set(receipts.map((r) => r.round))) {
+      const delay = REMATCH_DELAYS_MS[round];
+      if (delay === undefined) continue;
+      const receiptIds = receipts.filter((r) => r.round === round).map((r) => r.id);
+      const timer = setTimeout(() => {
+        this.rematchTimers.delete(timer);
+        // Refused once the store is closing: the reconcile task matches them then.
+        void this.outcomes.add({ kind: 'rematch', receiptIds, round: round + 1 }).catch(() => {});
+      }, delay);
+      timer.unref();
+      this.rematchTimers.add(timer);
+    }
+  }
+
   async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    for (const timer of this.rematchTimers) clearTimeout(timer);
+    this.rematchTimers.clear();
     const deadline = Date.now() + timeoutMs;
     await this.inbound.close(timeoutMs);
     await this.outcomes.close(Math.max(0, deadline - Date.now()));
@@ -172,9 +202,12 @@ export class OutboxStore {
     const accepted: { id: string; attempts: number; messageIds: string[]; normalizedIds: string[] }[] = [];
     const unsent: UnsentResult[] = [];
     const rematch: string[] = [];
+    /** The re-match round of each receipt looked at again in this flush. */
+    const rounds = new Map<string, number>();
     for (const item of items) {
       if (item.kind === 'rematch') {
         rematch.push(...item.receiptIds);
+        for (const id of item.receiptIds) rounds.set(id, Math.max(item.round, rounds.get(id) ?? 0));
         continue;
       }
       const { message, result } = item;
@@ -237,11 +270,13 @@ export class OutboxStore {
     const single = unsent.length === 0 && rematch.length === 0;
     const waiting = single ? await write(this.db) : await this.db.transaction().execute((tx) => write(tx));
     if (waiting.length) {
-      await this.db.transaction().execute(async (tx) => {
+      const matched = await this.db.transaction().execute(async (tx) => {
         const matches = await rematchReceipts(tx, waiting);
         summary.lateMatches = matches.length;
         countFinals(summary, matches);
+        return new Set(matches.map((m) => waiting[m.index]!.id));
       });
+      this.rematchLater(waiting.filter((w) => rounds.has(w.id) && !matched.has(w.id)).map((w) => ({ id: w.id, round: rounds.get(w.id)! })));
     }
     this.events.onCommitted?.(summary);
     if (summary.nextRetryInMs !== null) for (const listener of this.retryListeners) listener(summary.nextRetryInMs);
@@ -256,7 +291,7 @@ export class OutboxStore {
       : await writeInbound(this.db, events);
     // Unmatched receipts may belong to an outcome batch that was open beside this one: look
     // again behind it. (Not awaited: the receipts are stored, their deliver_sm may be answered.)
-    if (written.unmatchedIds.length) void this.outcomes.add({ kind: 'rematch', receiptIds: written.unmatchedIds }).catch(() => {});
+    if (written.unmatchedIds.length) void this.outcomes.add({ kind: 'rematch', receiptIds: written.unmatchedIds, round: 0 }).catch(() => {});
     const summary = emptySummary();
     summary.receiptsMatched = written.matches.length;
     summary.receiptsUnmatched = written.unmatchedIds.length;

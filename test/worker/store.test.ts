@@ -7,10 +7,12 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimDue, type ClaimedMessage } from '../../src/db/outbox.js';
+import { sql } from 'kysely';
+import { claimDue, markSent, type ClaimedMessage } from '../../src/db/outbox.js';
+import { normalizeMessageId, receiptIdCandidates } from '../../src/smpp/message-id.js';
 import { createDb, createPool } from '../../src/db/pool.js';
 import { STATUS } from '../../src/smpp/command-status.js';
-import { OutboxStore, type FlushSummary } from '../../src/worker/store.js';
+import { OutboxStore, REMATCH_DELAYS_MS, type FlushSummary } from '../../src/worker/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { truncateAll } from '../support/rows.js';
 import { captureLogs } from '../support/log-capture.js';
@@ -137,6 +139,58 @@ test('a receipt that arrives before its own submit result is stored, then matche
   assert.ok(rows[0].matched_at instanceof Date);
   assert.equal(summaries.reduce((n, s) => n + s.receiptsUnmatched, 0), 1, 'stored unmatched first');
   assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 1, 'matched once its result was written');
+  await store.close(1000);
+});
+
+test('a receipt stored while another worker still writes its submit result is matched once that commits', async () => {
+  const { store, summaries } = makeStore();
+  h.sim.configure({ receipts: false });
+  await tdb.pool.query('select sms_send($1, $2)', ['+79990000407', 'sent by w2']);
+  // Worker w2 claimed and submitted it; its receipt comes to this worker (w1), as an SMSC sends
+  // receipts to any bound session of the account.
+  const { messages } = await claimDue(tdb.db, 'w2', 1, 30);
+  const m = messages[0]!;
+  const result = await h.session.submit({ id: m.id, source: m.sender, destination: m.recipient, body: m.body });
+  assert.equal(result.outcome, 'accepted');
+  const messageIds = result.outcome === 'accepted' ? result.messageIds : [];
+  const normalizedIds = messageIds.map(normalizeMessageId);
+  await tdb.db.connection().execute(async (w2) => {
+    // w2's outcome flush, open: the row is sent with its SMSC id only once this commits.
+    await sql`begin`.execute(w2);
+    const { sent } = await markSent(w2, 'w2', [{ id: m.id, attempts: m.attempts, messageIds, normalizedIds }], normalizedIds.flatMap((id) => receiptIdCandidates(id)));
+    assert.ok(sent.has(m.id));
+    // The receipt arrives meanwhile: stored unmatched and acknowledged; the re-match behind this
+    // worker's outcome queue runs at once and cannot see w2's row either.
+    await new Promise<void>((resolve) => h.sim.sendReceipt({ messageId: messageIds[0]!, state: 'DELIVRD', onResponse: () => resolve() }));
+    await store.idle();
+    assert.equal(summaries.reduce((n, s) => n + s.receiptsUnmatched, 0), 1);
+    assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 0);
+    await sql`commit`.execute(w2);
+  });
+  // Looked at again after the first delay, it finds the part: no wait for the reconcile task.
+  const committed = Date.now();
+  await waitForStatus(m.id, 'delivered', REMATCH_DELAYS_MS[0]! + 3000);
+  const waited = Date.now() - committed;
+  assert.ok(waited <= REMATCH_DELAYS_MS[0]! + 2000, `delivered ${waited} ms after w2's commit`);
+  assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 1);
+  const { rows } = await tdb.pool.query('select outbox_id, matched_at from sms_receipt');
+  assert.deepEqual(rows.map((r) => r.outbox_id), [m.id]);
+  assert.ok(rows[0].matched_at instanceof Date);
+  await store.close(1000);
+});
+
+test('a receipt that matches nothing is looked at again after each delay, then left to the reconcile task', async () => {
+  const { store, summaries } = makeStore();
+  await new Promise<void>((resolve) => h.sim.sendReceipt({ messageId: 'ffff0001', state: 'DELIVRD', onResponse: () => resolve() }));
+  await store.idle(); // the inbound flush and the re-match behind it
+  store.takeStats(); // counts from here
+  const total = REMATCH_DELAYS_MS.reduce((a, b) => a + b, 0);
+  await new Promise((r) => setTimeout(r, total + 700));
+  await store.idle();
+  assert.equal(store.takeStats().flushes, REMATCH_DELAYS_MS.length, 'one re-match flush per delay');
+  assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 0);
+  const { rows } = await tdb.pool.query('select matched_at from sms_receipt');
+  assert.deepEqual(rows, [{ matched_at: null }], 'kept unmatched for the reconcile task');
   await store.close(1000);
 });
 
