@@ -106,11 +106,17 @@ test('a transient error that arrives after the pump went idle is retried at its 
 });
 
 test('throttled past the session\'s give-up time: queued again, and sent at its back-off time', async () => {
-  const { sim } = await setup({ sim: { throttleRate: 1 }, session: { throttleGiveUpMs: 300 } });
+  // With the wake-up listener, as the worker runs it (this wait timed out twice under load
+  // without it; the cause was not reproduced, so a timeout says what it last saw).
+  const { sim } = await setup({ sim: { throttleRate: 1 }, session: { throttleGiveUpMs: 300 }, listen: true });
   const id = await send('+79990000502', 'throttled');
+  let seen = '';
   await waitFor('the message queued again', async () => {
-    const { rows } = await tdb.pool.query<{ status: string; error_code: string }>('select status, error_code from sms_outbox where id = $1', [id]);
+    const { rows } = await tdb.pool.query<{ status: string; error_code: string; attempts: number }>('select status, error_code, attempts from sms_outbox where id = $1', [id]);
+    seen = `${JSON.stringify(rows[0])}, ${sim.received.submits.length} submits on the wire`;
     return rows[0]!.status === 'queued' && rows[0]!.error_code === 'ESME_RTHROTTLED';
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen ${seen}`);
   });
   sim.configure({ throttleRate: 0 });
   const throttled = sim.received.submits.length;
