@@ -20,9 +20,6 @@ import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { createDb } from '../db/pool.js';
-import { expireOverdue, purgeFinished } from '../db/outbox.js';
-import { purgeReceipts } from '../db/receipts.js';
-import { redactDue } from '../db/redaction.js';
 import { startRig, unfinished, type BenchOptions } from './e2e.js';
 import { processCpuSeconds } from './pg-costs.js';
 
@@ -36,11 +33,19 @@ export interface SoakOptions extends BenchOptions {
   /** sms_settings.redact_after. */
   redactAfterSeconds: number;
   /**
-   * The reconcile task (src/tasks/reconcile.ts), run on this database handle; returns the
-   * receipts it matched. Passed in by the command line, which wires the tasks (bench/ stands
-   * below tasks/).
+   * The housekeeping tasks (src/tasks), passed in by the command line, which wires them (bench/
+   * stands below tasks/). Each runs on this database handle with a retention and a redaction age
+   * of `retentionSeconds` and `redactAfterSeconds`.
    */
-  reconcile: (db: Kysely<Database>) => Promise<number>;
+  housekeeping: SoakHousekeeping;
+}
+
+/** One run of each task; each returns how many rows it changed (receipts matched, for reconcile). */
+export interface SoakHousekeeping {
+  purge(db: Kysely<Database>, retentionSeconds: number): Promise<number>;
+  expire(db: Kysely<Database>): Promise<number>;
+  reconcile(db: Kysely<Database>): Promise<number>;
+  redact(db: Kysely<Database>): Promise<number>;
 }
 
 export interface SoakSlice {
@@ -175,28 +180,19 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       };
       return loop();
     };
-    const retentionDays = o.retentionSeconds / 86_400;
+    const h = o.housekeeping;
     const housekeeping = [
       every('purge', async () => {
-        for (;;) {
-          const n = await purgeFinished(db, retentionDays, 5000);
-          tasks.purged += n;
-          if (n === 0) break;
-        }
-        await purgeReceipts(db, retentionDays);
+        tasks.purged += await h.purge(db, o.retentionSeconds);
       }),
       every('expire', async () => {
-        tasks.expired += await expireOverdue(db);
+        tasks.expired += await h.expire(db);
       }),
       every('reconcile', async () => {
-        tasks.reconciled += await o.reconcile(db);
+        tasks.reconciled += await h.reconcile(db);
       }),
       every('redact', async () => {
-        for (;;) {
-          const n = await redactDue(db, 1000);
-          tasks.redacted += n.messages;
-          if (n.messages < 1000) break;
-        }
+        tasks.redacted += await h.redact(db);
       }),
     ];
 

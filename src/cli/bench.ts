@@ -2,10 +2,12 @@
 import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
-import { formatSoak, runSoak } from '../bench/soak.js';
+import { formatSoak, runSoak, type SoakHousekeeping } from '../bench/soak.js';
 import { createLogger } from '../logger.js';
+import { expireQueued } from '../tasks/expire.js';
+import { purgeExpiredRows } from '../tasks/purge.js';
 import { reconcile } from '../tasks/reconcile.js';
-import type { TaskContext } from '../tasks/context.js';
+import { redactAll } from '../tasks/redact.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox bench [options]
@@ -106,10 +108,20 @@ export async function benchCommand(args: string[]): Promise<number> {
   };
   try {
     if (v.soak) {
-      // The reconcile task as the worker runs it; it needs only the database and a logger.
+      // The tasks as the worker runs them, quiet but for warnings (the soak reports their counts).
       const logger = createLogger({ level: 'warn', pretty: false });
-      const reconcileOn = async (db: TaskContext['db']) => (await reconcile({ db, logger } as TaskContext)).matched;
-      const result = await runSoak({ url, ...options, ...soak, reconcile: reconcileOn, progress, log });
+      const housekeeping: SoakHousekeeping = {
+        purge: async (db, seconds) => {
+          const days = seconds / 86_400;
+          // The soak sends no incoming SMS, and sms_inbox's retention is whole days.
+          const config = { retentionDays: days, inboxRetentionDays: 1, unmatchedReceiptRetentionDays: days };
+          return (await purgeExpiredRows({ db, logger, config })).outbox;
+        },
+        expire: (db) => expireQueued({ db, logger }),
+        reconcile: async (db) => (await reconcile({ db, logger })).matched,
+        redact: async (db) => (await redactAll({ db, logger })).messages,
+      };
+      const result = await runSoak({ url, ...options, ...soak, housekeeping, progress, log });
       print(result, formatSoak(result));
     } else {
       const result = await runE2eBench({ url, ...options, progress, log });

@@ -8,7 +8,7 @@ import { expireOverdue } from '../db/outbox.js';
 import type { TaskContext } from './context.js';
 
 /** Expires every overdue queued row, `batch` rows per statement; returns how many. */
-export async function expireQueued(ctx: TaskContext, batch = 10_000): Promise<number> {
+export async function expireQueued(ctx: Pick<TaskContext, 'db' | 'logger' | 'onExpired'>, batch = 10_000): Promise<number> {
   let total = 0;
   for (;;) {
     const n = await expireOverdue(ctx.db, batch);

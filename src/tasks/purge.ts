@@ -9,7 +9,7 @@ import { purgeReceipts } from '../db/receipts.js';
 import type { TaskContext } from './context.js';
 
 /** Deletes what is past its retention; returns how many rows of each kind. */
-export async function purgeExpiredRows(ctx: TaskContext, outboxBatch = 5000): Promise<{ outbox: number; inbox: number; receipts: number }> {
+export async function purgeExpiredRows(ctx: Pick<TaskContext, 'db' | 'logger' | 'config'>, outboxBatch = 5000): Promise<{ outbox: number; inbox: number; receipts: number }> {
   const { retentionDays, inboxRetentionDays, unmatchedReceiptRetentionDays } = ctx.config;
   let outbox = 0;
   for (;;) {

@@ -33,7 +33,7 @@ const REPLAY_BATCH = 1000;
  * waited past the timeout, and replays parked rows an operator marked. Returns how many receipts
  * matched and how many SMS were assembled.
  */
-export async function reconcile(ctx: TaskContext, batch = 1000): Promise<{ matched: number; assembled: number }> {
+export async function reconcile(ctx: Pick<TaskContext, 'db' | 'logger'>, batch = 1000): Promise<{ matched: number; assembled: number }> {
   let matched = 0;
   // Only look at each unmatched receipt once per run (they stay until the retention purge).
   let offsetGuard = 0;

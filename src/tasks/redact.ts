@@ -8,16 +8,22 @@ import type { Task } from 'graphile-worker';
 import { redactDue } from '../db/redaction.js';
 import type { TaskContext } from './context.js';
 
+/** Redacts everything past its redaction age, `batch` rows of each kind per statement; returns how many. */
+export async function redactAll(ctx: Pick<TaskContext, 'db' | 'logger'>, batch = 1000): Promise<{ messages: number; inbox: number }> {
+  let messages = 0;
+  let inbox = 0;
+  for (;;) {
+    const n = await redactDue(ctx.db, batch);
+    messages += n.messages;
+    inbox += n.inbox;
+    if (n.messages < batch && n.inbox < batch) break;
+  }
+  if (messages || inbox) ctx.logger.info({ messages, inbox }, 'redacted the bodies of messages past their redaction age');
+  return { messages, inbox };
+}
+
 export function redactTask(ctx: TaskContext, batch = 1000): Task {
   return async () => {
-    let messages = 0;
-    let inbox = 0;
-    for (;;) {
-      const n = await redactDue(ctx.db, batch);
-      messages += n.messages;
-      inbox += n.inbox;
-      if (n.messages < batch && n.inbox < batch) break;
-    }
-    if (messages || inbox) ctx.logger.info({ messages, inbox }, 'redacted the bodies of messages past their redaction age');
+    await redactAll(ctx, batch);
   };
 }
