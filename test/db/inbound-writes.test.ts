@@ -81,10 +81,10 @@ test('writeInbound matches a receipt to its part, keeps an unknown one, and adds
 test('rematchReceipts matches stored receipts once their parts exist, and marks them matched', async () => {
   const written = await writeInbound(tdb.db, [receipt('5A0000F3', 'UNDELIV')]);
   const waiting = await receiptsById(tdb.db, written.unmatchedIds);
-  assert.deepEqual(await tdb.db.transaction().execute((tx) => rematchReceipts(tx, waiting)), [], 'no part with that id yet');
+  assert.deepEqual(await rematchReceipts(tdb.db, waiting), [], 'no part with that id yet');
 
   const ids = await insertMessages(tdb.pool, [{ label: 'late', status: 'sent', messageIds: ['5A0000F3'] }]);
-  const matches = await tdb.db.transaction().execute((tx) => rematchReceipts(tx, waiting));
+  const matches = await rematchReceipts(tdb.db, waiting);
   assert.deepEqual(
     matches.map((m) => [m.index, m.outboxId, m.finalStatus]),
     [[0, ids.get('late'), 'undelivered']],
