@@ -11,13 +11,16 @@ export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one per
 Usage: sms-outbox <command> [options]
 
 Commands:
-  migrate     apply migrations/ and Graphile Worker's schema to DATABASE_URL (safe to run again)
+  migrate     apply migrations/, sql/ and Graphile Worker's schema to DATABASE_URL (safe to
+              run again)
   worker      run the worker against DATABASE_URL and SMPP_URL until SIGTERM/SIGINT
   simulator   run a standalone SMSC simulator (default port 2775; --control-port N for an HTTP
               API that sends incoming SMS and receipts and injects faults)
   dev         embedded Postgres + simulator + worker; prints how to connect with psql and curl
   status      print sms_stats for DATABASE_URL
   bench       end-to-end benchmark (--json for a JSON summary)
+  supabase-migration
+              write the schema as one Supabase CLI migration (--out-dir supabase/migrations)
 
 Run \`sms-outbox <command> --help\` for a command's options. Configuration comes from the
 environment; see README.md for the full table.
@@ -32,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   dev: async () => (await import('./cli/dev.js')).devCommand,
   status: async () => (await import('./cli/status.js')).statusCommand,
   bench: async () => (await import('./cli/bench.js')).benchCommand,
+  'supabase-migration': async () => (await import('./cli/supabase-migration.js')).supabaseMigrationCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

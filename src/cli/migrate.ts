@@ -7,8 +7,8 @@ import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox migrate [--switch-role-prefix]
 
-Applies migrations/ and Graphile Worker's schema to DATABASE_URL. Safe to run again and from
-two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
+Applies migrations/, the functions and views of sql/ and Graphile Worker's schema to
+DATABASE_URL. Safe to run again and from two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
 SMS_MAX_SEGMENTS into sms_settings when they are set, then prints the settings in force (and
 warns when no default sender is set: sms_send without a sender would fail).
 
@@ -50,7 +50,8 @@ export async function migrateCommand(args: string[]): Promise<number> {
     throw explainMigrateError(err, url);
   }
   process.stdout.write(
-    `migrated ${maskSecretUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date; ` +
+    `migrated ${maskSecretUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; ` +
+      `${result.objects.length} ${result.objects.length === 1 ? 'file' : 'files'} of sql/ (functions, views) applied; Graphile Worker schema up to date; ` +
       `roles ${result.roles.sender}, ${result.roles.reader}, ${result.roles.worker}\n`,
   );
   let settings: Record<string, unknown>;

@@ -147,6 +147,9 @@ describe('Dockerfile', () => {
     const runtime = stages[1]!;
     assert.match(runtime, /^RUN npm ci --omit=dev --ignore-scripts/m);
     assert.match(runtime, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    // `sms-outbox migrate` reads the schema from both.
+    assert.match(runtime, /^COPY migrations \.\/migrations$/m);
+    assert.match(runtime, /^COPY sql \.\/sql$/m);
     assert.doesNotMatch(runtime, /^COPY (src|test)\b/m);
   });
 

@@ -1,0 +1,48 @@
+-- sms_settings_check: sms_settings is checked when it is set, so a bad value fails the UPDATE
+-- instead of every later send. The default sender by the same rules as sms_send's sender (a
+-- numeric one normalised); the keyword lists stored as they are compared (sms_private.keyword_form),
+-- each once, STOP and СТОП always among the stop keywords, no keyword in both lists.
+create or replace function public.sms_settings_check() returns trigger
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  bad text;
+begin
+  new.default_sender := sms_private.check_sender(new.default_sender, 'default_sender');
+  -- Each keyword in its compared form, once, in the order given.
+  select coalesce(array_agg(k order by pos), '{}') into new.stop_keywords
+    from (select sms_private.keyword_form(w) as k, min(i) as pos
+            from unnest(new.stop_keywords) with ordinality u(w, i) where w is not null group by 1) x;
+  select coalesce(array_agg(k order by pos), '{}') into new.start_keywords
+    from (select sms_private.keyword_form(w) as k, min(i) as pos
+            from unnest(new.start_keywords) with ordinality u(w, i) where w is not null group by 1) x;
+  if '' = any (new.stop_keywords) or '' = any (new.start_keywords) then
+    raise exception 'a keyword must have a letter or digit: spaces, punctuation, symbols and emoji are ignored when keywords are compared'
+      using errcode = '22023', column = case when '' = any (new.stop_keywords) then 'stop_keywords' else 'start_keywords' end;
+  end if;
+  if not (new.stop_keywords @> array['STOP', U&'\0421\0422\041E\041F']) then
+    raise exception 'stop_keywords must include STOP and %', U&'\0421\0422\041E\041F'
+      using errcode = '22023', column = 'stop_keywords',
+            hint = format('add your own to them, e.g. update sms_settings set stop_keywords = stop_keywords || array[%L]', 'UNSUBSCRIBE');
+  end if;
+  select k into bad from unnest(new.stop_keywords) k where k = any (new.start_keywords) limit 1;
+  if bad is not null then
+    raise exception 'keyword % is in both stop_keywords and start_keywords', quote_literal(bad)
+      using errcode = '22023', column = 'start_keywords';
+  end if;
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+comment on function public.sms_settings_check() is
+  'sms-outbox internal: checks and normalises sms_settings when it is written (trigger sms_settings_check)';
+
+drop trigger if exists sms_settings_check on public.sms_settings;
+create trigger sms_settings_check
+  before insert or update on public.sms_settings
+  for each row execute function public.sms_settings_check();
+
+-- A trigger function: nobody calls it.
+revoke all on function public.sms_settings_check() from public, sms_sender, sms_reader, sms_worker;
