@@ -1,7 +1,7 @@
 import { configWarnings, loadConfig, required, type Config } from '../config.js';
 import { connectOrExplain, describeDatabase, explainDatabaseError, isConnectionFailure } from '../db/connect.js';
 import { migrate, MigrationError, RolePrefixError, SchemaVersionError, SettingRefusedError } from '../db/migrate.js';
-import { EXIT_CONFIG, StartupError } from '../errors.js';
+import { EXIT_CONFIG, EXIT_FAILURE, StartupError } from '../errors.js';
 import { maskSecretUrl } from '../secrets.js';
 import { parseCommandArgs } from './args.js';
 
@@ -129,7 +129,7 @@ function explainMigrateError(err: unknown, url: string): unknown {
   if (err instanceof MigrationError) {
     const cause = err.cause as { code?: string } | undefined;
     const hint = cause?.code === '42501' ? ': run `sms-outbox migrate` as the database owner (not the worker role)' : '';
-    return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, 1, { cause: err });
+    return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, EXIT_FAILURE, { cause: err });
   }
   if (err instanceof SettingRefusedError) {
     const variable = SETTING_VARIABLES[err.column]!.variable;

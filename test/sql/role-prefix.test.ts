@@ -243,7 +243,7 @@ describe('switching an installed database to other roles', () => {
     const refused = await migrateCli(db3, third.prefix);
     assert.equal(refused.code, 78, refused.stderr);
 
-    // As the README advises: the new sender role created and granted before the switch.
+    // As docs/guides/production.md (Shared servers) advises: the new sender role created and granted before the switch.
     const admin = new pg.Client({ connectionString: serverUrl() });
     await admin.connect();
     await admin.query(`create role ${third.sender} nologin`).finally(() => admin.end());
