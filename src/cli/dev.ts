@@ -4,6 +4,7 @@
  * worker, in one process tree. Prints how to connect with psql, sends a demo message, and logs
  * every message's way from queued to its final status.
  */
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { loadConfig, type Config } from '../config.js';
 import { maskSecretUrl } from '../secrets.js';
@@ -14,7 +15,7 @@ import { startControlServer, startSimulator, type ControlServer, type Simulator 
 import { startWorker, type WorkerHandle } from '../worker/main.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
-const HELP = `Usage: sms-outbox dev [--smpp-port N] [--control-port N] [--no-demo]
+const HELP = `Usage: sms-outbox dev [--postgres-port N] [--smpp-port N] [--control-port N] [--no-demo]
 
 Starts an embedded Postgres (or uses DATABASE_URL), applies the migrations, starts the SMSC
 simulator (with its control port, to send incoming SMS and receipts with curl) and the worker,
@@ -22,10 +23,20 @@ and prints how to connect with psql. Every message's status changes are logged
 (queued -> sent -> delivered). Ctrl-C stops everything; the embedded database is temporary.
 
 Options:
+  --postgres-port N  the embedded Postgres's port on 127.0.0.1 (default 55432; a free one if taken)
   --smpp-port N      simulator port (default 2775; a free one if 2775 is taken)
   --control-port N   the simulator's control port on 127.0.0.1 (default 2776; a free one if taken)
   --no-demo          do not send the demo message at start
 `;
+
+/** Whether nothing listens on 127.0.0.1:`port` yet. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 /** Starts on `wanted`, or on a free port when `wanted` is the default and already taken. */
 async function onPortOrFree<T>(wanted: number, chosen: boolean, start: (port: number) => Promise<T>): Promise<T> {
@@ -36,8 +47,9 @@ async function onPortOrFree<T>(wanted: number, chosen: boolean, start: (port: nu
 }
 
 export async function devCommand(args: string[]): Promise<number> {
-  const values = parseCommandArgs('dev', args, { 'smpp-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
+  const values = parseCommandArgs('dev', args, { 'postgres-port': { type: 'string' }, 'smpp-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
   if (!values) return 0;
+  const postgresPort = portOption(values['postgres-port'], 'postgres-port', 55432);
   const smppPort = portOption(values['smpp-port'], 'smpp-port', 2775);
   const controlPort = portOption(values['control-port'], 'control-port', 2776);
   const base = loadConfig({ LOG_PRETTY: process.stdout.isTTY ? '1' : '0', ...process.env });
@@ -60,7 +72,11 @@ export async function devCommand(args: string[]): Promise<number> {
     let databaseUrl = base.databaseUrl;
     if (!databaseUrl) {
       logger.info('starting an embedded Postgres (set DATABASE_URL to use your own)');
-      embedded = await startEmbeddedPostgres();
+      // A fixed port by default, so the README's psql lines work as written; a free one when
+      // taken (the lines printed below then name it), unless --postgres-port asked for this one.
+      const chosen = values['postgres-port'] !== undefined;
+      const port = chosen || (await portIsFree(postgresPort)) ? postgresPort : undefined;
+      embedded = await startEmbeddedPostgres({ port });
       databaseUrl = embedded.url;
     }
     await migrate(databaseUrl, { settings: { ...base.sqlSettings, defaultSender: base.sqlSettings.defaultSender ?? 'SmsOutbox' } });
@@ -98,7 +114,7 @@ export async function devCommand(args: string[]): Promise<number> {
         `  control port    http://${ctl} (curl -s ${ctl}/ lists the endpoints)`,
         `  connect         ${psql}`,
         `  send one        ${psql} -c "select sms_send('+79991234567', 'Код: 4821')"`,
-        `  see it          ${psql} -c "select * from sms_status('<id>')"`,
+        `  see it          ${psql} -c "select status, segments, submitted_at, done_at, receipt_state from sms_status('<id>')"`,
         '',
         'Try the other direction with the control port:',
         `  incoming SMS    curl -s ${ctl}/mo -d '{"from":"+79991234567","to":"1234","text":"Привет"}'`,
@@ -143,7 +159,8 @@ async function watchStatuses(databaseUrl: string, logger: Logger): Promise<pg.Cl
   const seen = new Map<string, string[]>();
   client.on('notification', (n) => {
     if (n.channel === 'sms_inbox') {
-      logger.info({ inbox: n.payload }, 'incoming SMS stored in sms_inbox');
+      const { id } = JSON.parse(n.payload ?? '{}') as { id: string };
+      logger.info({ id }, 'incoming SMS stored in sms_inbox');
       return;
     }
     const { id, status } = JSON.parse(n.payload ?? '{}') as { id: string; status: string };

@@ -573,12 +573,12 @@ describe('settings are checked when set', () => {
   });
 });
 
-describe('the README\'s examples (Supabase phone sign-in) run as written', () => {
+describe('the examples of docs/guides/supabase.md (Supabase phone sign-in) run as written', () => {
   /** The first ```sql block after the line starting with `lead`. */
   const snippet = (lead: string) => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../docs/guides/supabase.md', import.meta.url), 'utf8');
     const at = readme.indexOf(`\n${lead}`);
-    assert.ok(at >= 0, `README has "${lead}"`);
+    assert.ok(at >= 0, `docs/guides/supabase.md has "${lead}"`);
     return /```sql\n([\s\S]*?)\n```/.exec(readme.slice(at))![1]!;
   };
 
