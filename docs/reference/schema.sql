@@ -130,7 +130,11 @@ create table public.sms_inbox (
   body_length integer,
   redacted_at timestamp with time zone,
   keyword_action text,
+  in_reply_to uuid,
+  owner text,
+  deliveries integer not null default 1,
   constraint sms_inbox_check CHECK (((missing_parts >= 0) AND (missing_parts < parts))),
+  constraint sms_inbox_deliveries_check CHECK ((deliveries >= 1)),
   constraint sms_inbox_parts_check CHECK (((parts >= 1) AND (parts <= 255))),
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
@@ -138,8 +142,10 @@ alter table public.sms_inbox enable row level security;
 CREATE UNIQUE INDEX sms_inbox_pkey ON public.sms_inbox USING btree (id);
 CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received_at);
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
+CREATE INDEX sms_inbox_sender_idx ON public.sms_inbox USING btree (ltrim(sender, '+'::text), received_at);
 create policy sms_reader_select on public.sms_inbox as permissive for select to sms_reader using (true);
 create policy sms_worker_all on public.sms_inbox as permissive for all to sms_worker using (true) with check (true);
+CREATE TRIGGER sms_inbox_arrival BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_arrival();
 CREATE TRIGGER sms_inbox_keyword BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_keyword();
 CREATE TRIGGER sms_inbox_notify AFTER INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION public.sms_notify_inbox();
 -- granted SELECT to sms_reader
@@ -155,6 +161,9 @@ comment on column public.sms_inbox.body_hash is 'after redaction: sha256 of this
 comment on column public.sms_inbox.body_length is 'after redaction: the body''s length in characters';
 comment on column public.sms_inbox.redacted_at is 'when the body and payload were blanked (sms_settings.inbox_redact_after); NULL: they are there';
 comment on column public.sms_inbox.keyword_action is 'what the text did as a keyword: opt_out (a stop keyword: the sender is in sms_opt_out), opt_in (a start keyword), ignored (a keyword from a sender that is not an international number); NULL for any other text';
+comment on column public.sms_inbox.in_reply_to is 'the message of ours this SMS answers (sms_outbox.id): the last one sent to its sender from the number it was sent to, within sms_settings.reply_window; NULL when none (the message may since have been purged)';
+comment on column public.sms_inbox.owner is 'whose conversation this is, as sms_outbox.owner names owners: the owner of in_reply_to (or of the reply rules that claim the number it was sent to); NULL: nobody''s, seen by the reader role alone';
+comment on column public.sms_inbox.deliveries is 'how often the SMSC delivered this SMS: a copy with the same sender, recipient and bytes within sms_settings.redelivery_window, with nothing sent to that sender in between, is counted here instead of stored again';
 
 create table public.sms_inbox_part (
   sender text not null,
@@ -259,6 +268,7 @@ create table public.sms_outbox (
   retries integer not null default 0,
   attempts_at_retry integer not null default 0,
   smsc_message_id text,
+  reply_to_inbox uuid,
   constraint sms_outbox_done_at_check CHECK (((done_at IS NULL) = (status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text])))),
   constraint sms_outbox_pkey PRIMARY KEY (id),
   constraint sms_outbox_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text, 'delivered'::text, 'undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text, 'cancelled'::text])))
@@ -270,6 +280,7 @@ CREATE INDEX sms_outbox_due_idx ON public.sms_outbox USING btree (priority DESC,
 CREATE INDEX sms_outbox_lease_idx ON public.sms_outbox USING btree (lease_until) WHERE (status = 'sending'::text);
 CREATE UNIQUE INDEX sms_outbox_owner_idempotency_key_idx ON public.sms_outbox USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE UNIQUE INDEX sms_outbox_pkey ON public.sms_outbox USING btree (id);
+CREATE INDEX sms_outbox_recipient_idx ON public.sms_outbox USING btree (recipient, created_at);
 CREATE INDEX sms_outbox_redact_idx ON public.sms_outbox USING btree (done_at) WHERE ((done_at IS NOT NULL) AND (redacted_at IS NULL));
 CREATE INDEX sms_outbox_sent_idx ON public.sms_outbox USING btree (submitted_at) WHERE (status = 'sent'::text);
 CREATE INDEX sms_outbox_smsc_message_id_idx ON public.sms_outbox USING btree (smsc_message_id) WHERE (smsc_message_id IS NOT NULL);
@@ -327,6 +338,7 @@ comment on column public.sms_outbox.replaced_chars is 'characters smart encoding
 comment on column public.sms_outbox.retries is 'how often sms_retry put the message back in the queue (sms_outbox_retry has each outcome it replaced)';
 comment on column public.sms_outbox.attempts_at_retry is 'attempts at the last sms_retry: sms_settings.max_attempts counts the attempts after it';
 comment on column public.sms_outbox.smsc_message_id is 'a single-part message''s SMSC id, normalised (lower case, leading zeros stripped), that receipts are matched on; messages of several parts have theirs in sms_outbox_part';
+comment on column public.sms_outbox.reply_to_inbox is 'the incoming SMS (sms_inbox.id) this message answers: set for a message sent from a reply handler; NULL otherwise';
 
 create table public.sms_outbox_part (
   outbox_id uuid not null,
@@ -519,13 +531,17 @@ create table public.sms_settings (
   stop_keywords text[] not null default ARRAY['STOP'::text, 'СТОП'::text],
   start_keywords text[] not null default ARRAY['START'::text, 'СТАРТ'::text],
   service_role_reads_tables boolean not null default false,
+  reply_window interval not null default '7 days'::interval,
+  redelivery_window interval not null default '1 day'::interval,
   constraint sms_settings_default_validity_check CHECK ((default_validity >= '00:01:00'::interval)),
   constraint sms_settings_id_check CHECK (id),
   constraint sms_settings_inbox_redact_after_check CHECK (((inbox_redact_after IS NULL) OR (inbox_redact_after >= '00:00:00'::interval))),
   constraint sms_settings_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
   constraint sms_settings_max_segments_check CHECK (((max_segments >= 1) AND (max_segments <= 255))),
   constraint sms_settings_pkey PRIMARY KEY (id),
-  constraint sms_settings_redact_after_check CHECK (((redact_after IS NULL) OR (redact_after >= '00:00:00'::interval)))
+  constraint sms_settings_redact_after_check CHECK (((redact_after IS NULL) OR (redact_after >= '00:00:00'::interval))),
+  constraint sms_settings_redelivery_window_check CHECK (((redelivery_window >= '00:00:00'::interval) AND (redelivery_window <= '30 days'::interval))),
+  constraint sms_settings_reply_window_check CHECK (((reply_window >= '00:01:00'::interval) AND (reply_window <= '1 year'::interval)))
 );
 alter table public.sms_settings enable row level security;
 CREATE UNIQUE INDEX sms_settings_pkey ON public.sms_settings USING btree (id);
@@ -543,6 +559,8 @@ comment on column public.sms_settings.smart_encoding is 'replace typographic loo
 comment on column public.sms_settings.stop_keywords is 'an incoming SMS whose text is one of these (ignoring case, spaces, punctuation) opts its sender out of marketing messages; always includes STOP and СТОП';
 comment on column public.sms_settings.start_keywords is 'an incoming SMS whose text is one of these opts its sender back in';
 comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
+comment on column public.sms_settings.reply_window is 'an incoming SMS answers (in_reply_to) the last message sent to its sender from the number it was sent to, if that message was enqueued within this long';
+comment on column public.sms_settings.redelivery_window is 'an incoming SMS like one stored within this long (same sender, recipient and bytes, nothing sent to that sender since) is the SMSC delivering it again: counted in sms_inbox.deliveries, not stored twice; 0 turns this off';
 
 create table public.sms_wakeup (
   id boolean not null default true,
@@ -660,6 +678,19 @@ create type public.sms_auth_code_status_row as (
   resend_advised boolean
 );
 comment on type public.sms_auth_code_status_row is 'sms-outbox: the row sms_auth_code_status returns';
+
+create type public.sms_conversation_row as (
+  direction text,
+  id uuid,
+  at timestamp with time zone,
+  sender text,
+  recipient text,
+  body text,
+  status text,
+  in_reply_to uuid,
+  keyword_action text
+);
+comment on type public.sms_conversation_row is 'sms-outbox: a row sms_conversation returns';
 
 create type public.sms_status_row as (
   id uuid,
@@ -1041,6 +1072,51 @@ end
 $function$;
 -- granted EXECUTE to sms_sender
 comment on function public.sms_cancel(uuid) is 'sms-outbox: cancel one of the caller''s queued messages; true when it was queued and is now cancelled, false otherwise (another''s id is unknown)';
+
+create function public.sms_conversation(phone text)
+ RETURNS SETOF public.sms_conversation_row
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text := sms_private.caller_owner();
+  v_all boolean := sms_private.caller_sees_all();
+  v_phone text;
+begin
+  if sms_conversation.phone is null then
+    raise exception 'phone must not be null'
+      using errcode = '22004', column = 'phone';
+  end if;
+  v_phone := translate(sms_conversation.phone, E' \t\u00A0\u202F-.()', '');
+  if left(v_phone, 1) = '+' then
+    v_phone := substr(v_phone, 2);
+  end if;
+  if v_phone !~ '^[0-9]{1,20}$' then
+    raise exception 'phone % is not a phone number; expected digits, e.g. +79991234567 (a leading "+", spaces, dashes, dots and parentheses are ignored)',
+        quote_literal(left(sms_conversation.phone, 40))
+      using errcode = '22023', column = 'phone';
+  end if;
+  return query
+    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action
+      from (
+        select 'out'::text as direction, o.id, o.created_at as at, o.sender, o.recipient, o.body, o.status,
+               o.reply_to_inbox as in_reply_to, null::text as keyword_action
+          from public.sms_outbox o
+         where o.recipient = v_phone
+           and (v_all or o.owner = v_owner)
+        union all
+        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
+          from public.sms_inbox i
+         where ltrim(i.sender, '+') = v_phone
+           and (v_all or i.owner = v_owner)
+      ) c
+     order by c.at, c.direction, c.id;   -- at one time an incoming SMS before the reply it got
+end
+$function$;
+-- granted EXECUTE to sms_reader
+-- granted EXECUTE to sms_sender
+comment on function public.sms_conversation(text) is 'sms-outbox: both directions with one phone number, oldest first: the caller''s messages to it and the incoming SMS from it that are the caller''s (every row for the reader role)';
 
 create function public.sms_grant_supabase_roles()
  RETURNS void
@@ -2313,6 +2389,68 @@ begin
 end
 $function$;
 comment on function sms_private.count_segments(text) is 'sms-outbox internal: encoding (gsm7/ucs2), units and segments of a text of at most 39015 characters; the counter behind sms_segments and sms_send';
+
+create function sms_private.inbox_arrival()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  phone text := ltrim(new.sender, '+');
+  ours text := ltrim(new.recipient, '+');
+  cfg record;
+  prior record;
+  thread record;
+begin
+  new.in_reply_to := null;
+  new.owner := null;
+  new.deliveries := 1;
+  if phone !~ '^[0-9]{1,20}$' then
+    return new;                   -- an alphanumeric or empty sender: nobody to answer
+  end if;
+  select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
+  perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
+
+  if cfg.redelivery_window > interval '0' then
+    select i.id, i.received_at into prior
+      from public.sms_inbox i
+     where ltrim(i.sender, '+') = phone
+       and i.received_at >= now() - cfg.redelivery_window
+       and i.recipient = new.recipient
+       and i.redacted_at is null
+       and i.parts = new.parts
+       and i.encoding = new.encoding
+       and coalesce(i.payload = new.payload, i.body = new.body)
+     order by i.received_at desc
+     limit 1;
+    if found and not exists (
+         select from public.sms_outbox o
+          where o.recipient = phone
+            and o.created_at > prior.received_at
+            and o.sender = ours
+            and o.reply_to_inbox is distinct from prior.id) then
+      update public.sms_inbox set deliveries = deliveries + 1 where id = prior.id;
+      return null;
+    end if;
+  end if;
+
+  select o.id, o.owner into thread
+    from public.sms_outbox o
+   where o.recipient = phone
+     and o.created_at >= now() - cfg.reply_window
+     and o.sender = ours
+     and o.submitted_at is not null
+   order by o.created_at desc
+   limit 1;
+  if found then
+    new.in_reply_to := thread.id;
+    new.owner := thread.owner;
+  end if;
+  return new;
+end
+$function$;
+comment on function sms_private.inbox_arrival() is 'sms-outbox internal: an incoming SMS delivered again is counted, not stored; otherwise it gets in_reply_to and owner (trigger sms_inbox_arrival)';
 
 create function sms_private.inbox_keyword()
  RETURNS trigger

@@ -73,6 +73,8 @@ export interface SmsOutboxTable {
    * of several parts have one sms_outbox_part row per part instead.
    */
   smsc_message_id: string | null;
+  /** The incoming SMS this message answers, when a reply handler sent it (0020). */
+  reply_to_inbox: string | null;
   error_code: string | null;
   error_message: string | null;
   /** Raw receipt state that decided the status (DELIVRD, UNDELIV, ...). */
@@ -185,6 +187,11 @@ export interface SmsInboxTable {
   redacted_at: NullableTimestamp;
   /** What the text did as a stop / start keyword (set by a trigger, 0014); null for other texts. */
   keyword_action: 'opt_out' | 'opt_in' | 'ignored' | null;
+  /** The message of ours it answers, and whose conversation it is (set by a trigger, 0020). */
+  in_reply_to: string | null;
+  owner: string | null;
+  /** How often the SMSC delivered it: redeliveries are counted here, not stored again (0020). */
+  deliveries: Generated<number>;
 }
 
 export type ParkedKind = 'receipt' | 'mo' | 'mo_set';
@@ -240,6 +247,9 @@ export interface SmsSettingsTable {
   start_keywords: Generated<string[]>;
   /** Set through sms_allow_service_role_read(); the worker never reads it. */
   service_role_reads_tables: Generated<boolean>;
+  /** Threading and redelivery windows of incoming SMS (0020). */
+  reply_window: ColumnType<PgInterval, string | undefined, string>;
+  redelivery_window: ColumnType<PgInterval, string | undefined, string>;
 }
 
 export interface SmsWakeupTable {

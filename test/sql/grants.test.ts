@@ -90,7 +90,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the six functions (not sms_opt_in, which overrides a STOP)', async () => {
+  test('the sender role holds exactly EXECUTE on the seven functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -100,6 +100,7 @@ describe('catalog', () => {
       r.rows.map((row) => row.fn),
       [
         'sms_cancel(uuid)',
+        'sms_conversation(text)',
         'sms_opt_out(text)',
         'sms_retry(uuid)',
         'sms_segments(text)',

@@ -1,0 +1,89 @@
+-- sms_private.inbox_arrival: what an incoming SMS is, decided as it is stored (a trigger on
+-- sms_inbox, so every writer gets it: the worker, the reassembly of incomplete sets, the replay
+-- of parked rows), whatever the writer put in these columns:
+--
+--   * a redelivery: the SMSC sends a deliver_sm again when its acknowledgement never came (the
+--     worker died between storing it and answering, or the answer was lost with the connection).
+--     SMPP gives an incoming SMS no id, so a copy is recognised by what it is: the same sender,
+--     recipient and bytes as an SMS stored within sms_settings.redelivery_window, with nothing
+--     enqueued for that sender from that number since (other than the replies sent to that SMS
+--     itself), so it would answer the same message. It is counted in the first one's
+--     `deliveries` and not stored: no second row, no NOTIFY, no keyword action, no reply handler.
+--     The same text sent twice by a person, with nothing of ours between, counts the same way.
+--     Copies of one sender to one number are serialised by a transaction-level lock, so two
+--     workers storing the same copy at once cannot both miss the other.
+--   * in_reply_to: the last message enqueued for its sender from the number it was sent to,
+--     within sms_settings.reply_window, that has reached the SMSC (submitted_at). Only numbers
+--     can be answered: a message from an alphanumeric sender name answers nothing.
+--   * owner: that message's owner, whose conversation it is.
+-- Named so it runs before sms_inbox_keyword (triggers of one event run in name order): a
+-- redelivered stop keyword is not applied twice.
+create or replace function sms_private.inbox_arrival() returns trigger
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  phone text := ltrim(new.sender, '+');
+  ours text := ltrim(new.recipient, '+');
+  cfg record;
+  prior record;
+  thread record;
+begin
+  new.in_reply_to := null;
+  new.owner := null;
+  new.deliveries := 1;
+  if phone !~ '^[0-9]{1,20}$' then
+    return new;                   -- an alphanumeric or empty sender: nobody to answer
+  end if;
+  select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
+  perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
+
+  if cfg.redelivery_window > interval '0' then
+    select i.id, i.received_at into prior
+      from public.sms_inbox i
+     where ltrim(i.sender, '+') = phone
+       and i.received_at >= now() - cfg.redelivery_window
+       and i.recipient = new.recipient
+       and i.redacted_at is null
+       and i.parts = new.parts
+       and i.encoding = new.encoding
+       and coalesce(i.payload = new.payload, i.body = new.body)
+     order by i.received_at desc
+     limit 1;
+    if found and not exists (
+         select from public.sms_outbox o
+          where o.recipient = phone
+            and o.created_at > prior.received_at
+            and o.sender = ours
+            and o.reply_to_inbox is distinct from prior.id) then
+      update public.sms_inbox set deliveries = deliveries + 1 where id = prior.id;
+      return null;
+    end if;
+  end if;
+
+  select o.id, o.owner into thread
+    from public.sms_outbox o
+   where o.recipient = phone
+     and o.created_at >= now() - cfg.reply_window
+     and o.sender = ours
+     and o.submitted_at is not null
+   order by o.created_at desc
+   limit 1;
+  if found then
+    new.in_reply_to := thread.id;
+    new.owner := thread.owner;
+  end if;
+  return new;
+end
+$$;
+
+comment on function sms_private.inbox_arrival() is
+  'sms-outbox internal: an incoming SMS delivered again is counted, not stored; otherwise it gets in_reply_to and owner (trigger sms_inbox_arrival)';
+
+drop trigger if exists sms_inbox_arrival on public.sms_inbox;
+create trigger sms_inbox_arrival
+  before insert on public.sms_inbox
+  for each row execute function sms_private.inbox_arrival();
+
+-- A trigger function: nobody calls it.
+revoke all on function sms_private.inbox_arrival() from public, sms_sender, sms_reader, sms_worker;
