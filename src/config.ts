@@ -39,6 +39,8 @@ export interface WorkerConfig {
   inboxRetentionDays: number;
   /** Receipts that never matched a message are kept this long for inspection. */
   unmatchedReceiptRetentionDays: number;
+  /** A reply handler call is cancelled after this long (SMS_HANDLER_TIMEOUT_S; at most twice this, when it started late in its statement). */
+  handlerTimeoutMs: number;
 }
 
 export interface Config {
@@ -168,6 +170,7 @@ const envSchema = z.object({
   SMS_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
   SMS_INBOX_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
   SMS_UNMATCHED_RECEIPT_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
+  SMS_HANDLER_TIMEOUT_S: numberVar(0.05, 300, 'seconds from 0.05 to 300'),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof blankToUndefined(v) === 'string' ? String(v).trim().toLowerCase() : undefined),
     z
@@ -294,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
       retentionDays: e.SMS_RETENTION_DAYS ?? 30,
       inboxRetentionDays: e.SMS_INBOX_RETENTION_DAYS ?? 90,
       unmatchedReceiptRetentionDays: e.SMS_UNMATCHED_RECEIPT_RETENTION_DAYS ?? 7,
+      handlerTimeoutMs: Math.round((e.SMS_HANDLER_TIMEOUT_S ?? 2) * 1000),
     },
     log: {
       level: e.LOG_LEVEL ?? 'info',

@@ -74,6 +74,41 @@ comment on column public.sms_auth_hook_settings.per_minute_limit is 'codes per c
 comment on column public.sms_auth_hook_settings.allowed_country_prefixes is 'digit prefixes codes may go to (country codes, e.g. {7,375}); NULL: every country; others get 403';
 comment on column public.sms_auth_hook_settings.users_see_own_codes is 'true: Supabase''s authenticated role may SELECT its own rows of sms_auth_code (REST, Realtime)';
 
+create table public.sms_handler_error (
+  id bigint not null generated always as identity,
+  inbox_id uuid not null,
+  rule_id bigint not null,
+  owner text not null,
+  failed_at timestamp with time zone not null default now(),
+  error_code text not null,
+  error_message text not null,
+  error_context text,
+  attempts integer not null default 1,
+  replay_requested_at timestamp with time zone,
+  constraint sms_handler_error_attempts_check CHECK ((attempts >= 1)),
+  constraint sms_handler_error_inbox_id_fkey FOREIGN KEY (inbox_id) REFERENCES public.sms_inbox(id) ON DELETE CASCADE,
+  constraint sms_handler_error_inbox_id_rule_id_key UNIQUE (inbox_id, rule_id),
+  constraint sms_handler_error_pkey PRIMARY KEY (id),
+  constraint sms_handler_error_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.sms_inbound_rule(id) ON DELETE CASCADE
+);
+alter table public.sms_handler_error enable row level security;
+CREATE UNIQUE INDEX sms_handler_error_inbox_id_rule_id_key ON public.sms_handler_error USING btree (inbox_id, rule_id);
+CREATE UNIQUE INDEX sms_handler_error_pkey ON public.sms_handler_error USING btree (id);
+CREATE INDEX sms_handler_error_replay_idx ON public.sms_handler_error USING btree (replay_requested_at) WHERE (replay_requested_at IS NOT NULL);
+create policy sms_reader_select on public.sms_handler_error as permissive for select to sms_reader using (true);
+create policy sms_worker_all on public.sms_handler_error as permissive for all to sms_worker using (true) with check (true);
+-- granted SELECT to sms_reader
+-- granted DELETE to sms_worker
+-- granted INSERT to sms_worker
+-- granted SELECT to sms_worker
+-- granted UPDATE to sms_worker
+comment on table public.sms_handler_error is 'sms-outbox: reply handler calls that raised or ran out of time, one row per incoming SMS and rule; the SMS itself is stored. Replay with sms_handler_replay(id) once the handler is fixed';
+comment on column public.sms_handler_error.owner is 'the rule''s owner';
+comment on column public.sms_handler_error.error_code is 'the SQLSTATE the handler raised (57014: it ran out of time)';
+comment on column public.sms_handler_error.error_context is 'where it was raised (PL/pgSQL''s context lines)';
+comment on column public.sms_handler_error.attempts is 'calls that failed: 1, plus one per failed replay';
+comment on column public.sms_handler_error.replay_requested_at is 'set by sms_handler_replay(); the worker''s sms_reconcile task calls the handler again and deletes the row once it succeeds';
+
 create table public.sms_inbound_parked (
   id bigint not null generated always as identity,
   parked_at timestamp with time zone not null default now(),
@@ -114,6 +149,44 @@ comment on column public.sms_inbound_parked.pdu is 'the whole deliver_sm / data_
 comment on column public.sms_inbound_parked.error_code is 'the SQLSTATE of the refusal (or the error name for one raised before Postgres)';
 comment on column public.sms_inbound_parked.attempts is 'how often storing it failed: 1 when parked, plus one per failed replay';
 comment on column public.sms_inbound_parked.replay_requested_at is 'set by sms_inbound_replay(); the worker''s sms_reconcile task replays the row and deletes it once stored';
+
+create table public.sms_inbound_rule (
+  id bigint not null generated always as identity,
+  created_at timestamp with time zone not null default now(),
+  owner text not null,
+  runs_as name not null,
+  handler regprocedure not null,
+  keywords text[],
+  keyword_keys text[],
+  pattern text,
+  recipient text,
+  reply_to_category text,
+  reply_to_metadata jsonb,
+  timeouts integer not null default 0,
+  suspended_at timestamp with time zone,
+  suspended_reason text,
+  constraint sms_inbound_rule_check CHECK (((keywords IS NULL) = (keyword_keys IS NULL))),
+  constraint sms_inbound_rule_pkey PRIMARY KEY (id)
+);
+alter table public.sms_inbound_rule enable row level security;
+CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner);
+CREATE UNIQUE INDEX sms_inbound_rule_pkey ON public.sms_inbound_rule USING btree (id);
+CREATE INDEX sms_inbound_rule_recipient_idx ON public.sms_inbound_rule USING btree (recipient) WHERE (recipient IS NOT NULL);
+create policy sms_reader_select on public.sms_inbound_rule as permissive for select to sms_reader using (true);
+-- granted SELECT to sms_reader
+comment on table public.sms_inbound_rule is 'sms-outbox: reply rules: which incoming SMS of an owner''s conversations its handler is called for (sms_on_inbound, sms_off_inbound)';
+comment on column public.sms_inbound_rule.owner is 'whose rule it is, as sms_outbox.owner names owners: it sees the incoming SMS whose sms_inbox.owner this is';
+comment on column public.sms_inbound_rule.runs_as is 'the role whose rights the handler runs with: the role that registered the rule';
+comment on column public.sms_inbound_rule.handler is 'the function called as handler(inbox sms_inbox, in_reply_to uuid)';
+comment on column public.sms_inbound_rule.keywords is 'the first word of the SMS must be one of these (as stop keywords are compared); NULL: any text';
+comment on column public.sms_inbound_rule.keyword_keys is 'the keywords as compared (look-alike letters folded)';
+comment on column public.sms_inbound_rule.pattern is 'a regular expression the whole text must match (PostgreSQL ~); NULL: any text';
+comment on column public.sms_inbound_rule.recipient is 'the number or short code the SMS must have been sent to (digits); a rule naming one also claims the SMS to it that answer nothing';
+comment on column public.sms_inbound_rule.reply_to_category is 'the SMS must answer a message of this category';
+comment on column public.sms_inbound_rule.reply_to_metadata is 'the SMS must answer a message whose metadata contains this object (jsonb @>)';
+comment on column public.sms_inbound_rule.timeouts is 'handler calls in a row that ran out of time';
+comment on column public.sms_inbound_rule.suspended_at is 'set when the handler ran out of time 3 calls in a row, or would not stop when cancelled: its SMS are stored with an error (sms_handler_error) instead of handled until the rule is registered again (sms_on_inbound with the same arguments)';
+comment on column public.sms_inbound_rule.suspended_reason is 'why it was suspended';
 
 create table public.sms_inbox (
   id uuid not null default public.sms_uuidv7(),
@@ -533,6 +606,10 @@ create table public.sms_settings (
   service_role_reads_tables boolean not null default false,
   reply_window interval not null default '7 days'::interval,
   redelivery_window interval not null default '1 day'::interval,
+  auto_reply_limit integer not null default 10,
+  auto_reply_window interval not null default '01:00:00'::interval,
+  constraint sms_settings_auto_reply_limit_check CHECK ((auto_reply_limit >= 0)),
+  constraint sms_settings_auto_reply_window_check CHECK (((auto_reply_window >= '00:00:01'::interval) AND (auto_reply_window <= '30 days'::interval))),
   constraint sms_settings_default_validity_check CHECK ((default_validity >= '00:01:00'::interval)),
   constraint sms_settings_id_check CHECK (id),
   constraint sms_settings_inbox_redact_after_check CHECK (((inbox_redact_after IS NULL) OR (inbox_redact_after >= '00:00:00'::interval))),
@@ -561,6 +638,8 @@ comment on column public.sms_settings.start_keywords is 'an incoming SMS whose t
 comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
 comment on column public.sms_settings.reply_window is 'an incoming SMS answers (in_reply_to) the last message sent to its sender from the number it was sent to, if that message was enqueued within this long';
 comment on column public.sms_settings.redelivery_window is 'an incoming SMS like one stored within this long (same sender, recipient and bytes, nothing sent to that sender since) is the SMSC delivering it again: counted in sms_inbox.deliveries, not stored twice; 0 turns this off';
+comment on column public.sms_settings.auto_reply_limit is 'replies sent from an owner''s reply handlers to one number within auto_reply_window; more are stored rejected (REPLY_LOOP), never sent: what stops two auto-responders answering each other';
+comment on column public.sms_settings.auto_reply_window is 'the window of auto_reply_limit';
 
 create table public.sms_wakeup (
   id boolean not null default true,
@@ -603,6 +682,16 @@ alter table sms_private.auth_hook_secret enable row level security;
 CREATE UNIQUE INDEX auth_hook_secret_pkey ON sms_private.auth_hook_secret USING btree (id);
 comment on table sms_private.auth_hook_secret is 'sms-outbox: key of the hash in the idempotency keys of sign-in codes (so the readable key does not reveal the code)';
 
+create table sms_private.context_key (
+  id boolean not null default true,
+  key bytea not null,
+  constraint context_key_id_check CHECK (id),
+  constraint context_key_pkey PRIMARY KEY (id)
+);
+alter table sms_private.context_key enable row level security;
+CREATE UNIQUE INDEX context_key_pkey ON sms_private.context_key USING btree (id);
+comment on table sms_private.context_key is 'sms-outbox: the random key that signs a reply handler''s context (sms_private.reply_context), so a handler cannot pose as another owner';
+
 create table sms_private.redaction_key (
   id boolean not null default true,
   key bytea not null,
@@ -636,7 +725,11 @@ comment on table sms_private.self_send_lock is 'sms-outbox: one row per rate-lim
 
 -- sequences ---------------------------------------------------------------------------------------
 
+create sequence public.sms_handler_error_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
 create sequence public.sms_inbound_parked_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
+create sequence public.sms_inbound_rule_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 create sequence public.sms_opt_out_log_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
@@ -1214,6 +1307,83 @@ end
 $function$;
 comment on function public.sms_grant_worker_graphile() is 'sms-outbox: grants sms_worker what Graphile Worker needs on schema graphile_worker; called by sms-outbox migrate';
 
+create function public.sms_handler_errors()
+ RETURNS TABLE(id bigint, inbox_id uuid, rule_id bigint, handler regprocedure, failed_at timestamp with time zone, error_code text, error_message text, error_context text, attempts integer, replay_requested_at timestamp with time zone, sender text, body text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text := sms_private.caller_owner();
+  v_all boolean := sms_private.caller_sees_all();
+begin
+  return query
+    select e.id, e.inbox_id, e.rule_id, r.handler, e.failed_at, e.error_code, e.error_message, e.error_context,
+           e.attempts, e.replay_requested_at, i.sender, i.body
+      from public.sms_handler_error e
+      join public.sms_inbound_rule r on r.id = e.rule_id
+      join public.sms_inbox i on i.id = e.inbox_id
+     where v_all or e.owner = v_owner
+     order by e.failed_at desc, e.id desc;
+end
+$function$;
+-- granted EXECUTE to sms_reader
+-- granted EXECUTE to sms_sender
+comment on function public.sms_handler_errors() is 'sms-outbox: the caller''s failed reply handler calls (all of them for the reader role), newest first';
+
+create function public.sms_handler_replay(id bigint DEFAULT NULL::bigint)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text := sms_private.caller_owner();
+  v_admin boolean := sms_private.caller_is_admin();
+  marked integer;
+begin
+  update public.sms_handler_error e
+     set replay_requested_at = now()
+   where (sms_handler_replay.id is null or e.id = sms_handler_replay.id)
+     and (v_admin or e.owner = v_owner);
+  get diagnostics marked = row_count;
+  if sms_handler_replay.id is not null and marked = 0 then
+    raise exception 'sms_handler_replay: id %: no such failed handler call of yours in sms_handler_error', sms_handler_replay.id
+      using errcode = '22023', column = 'id';
+  end if;
+  if marked > 0 and pg_catalog.to_regnamespace('graphile_worker') is not null then
+    perform graphile_worker.add_job('sms_reconcile', job_key => 'sms_handler_replay');
+  end if;
+  return marked;
+end
+$function$;
+-- granted EXECUTE to sms_sender
+comment on function public.sms_handler_replay(bigint) is 'sms-outbox: marks one of the caller''s failed reply handler calls (all without an id) for the worker to make again; returns the rows marked';
+
+create function public.sms_inbound_matches(inbox_ids uuid[])
+ RETURNS TABLE(inbox_id uuid, rule_id bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select i.id, r.id
+    from unnest(inbox_ids) with ordinality u(id, n)
+    join public.sms_inbox i on i.id = u.id
+    cross join lateral (select sms_private.first_word_key(i.body) as kw, ltrim(i.recipient, '+') as ours) x
+    left join public.sms_outbox o on o.id = i.in_reply_to
+    join public.sms_inbound_rule r
+      on r.owner = i.owner
+     and (r.recipient is null or r.recipient = x.ours)
+     and (r.keyword_keys is null or x.kw = any (r.keyword_keys))
+     and (r.pattern is null or i.body ~ r.pattern)
+     and (r.reply_to_category is null or o.category = r.reply_to_category)
+     and (r.reply_to_metadata is null or o.metadata @> r.reply_to_metadata)
+   where i.owner is not null
+   order by u.n, r.id
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_matches(uuid[]) is 'sms-outbox: for the worker: the reply rules each incoming SMS matches (its owner''s rules alone), in calling order';
+
 create function public.sms_inbound_replay(parked_id bigint DEFAULT NULL::bigint)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1238,6 +1408,108 @@ end
 $function$;
 comment on function public.sms_inbound_replay(bigint) is 'sms-outbox: replays a parked inbound row (all of them when called without an id) through the worker; returns the rows marked';
 
+create function public.sms_inbound_run(inbox_ids uuid[], rule_ids bigint[], timeout_ms integer, OUT done integer, OUT failed integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  n integer := coalesce(cardinality(inbox_ids), 0);
+  v_limit interval := make_interval(secs => greatest(timeout_ms, 1) / 1000.0);
+  v_inbox public.sms_inbox;
+  v_rule record;
+  v_temp oid;
+  v_state text;
+  v_message text;
+  v_context text;
+begin
+  if current_setting('role') is distinct from (select x.worker from sms_private.roles x) then
+    raise exception 'reply handlers run while the session acts as the worker role (set local role %), which owns nothing', (select x.worker from sms_private.roles x)
+      using errcode = '42501';
+  end if;
+  if n <> coalesce(cardinality(rule_ids), 0) then
+    raise exception 'inbox_ids and rule_ids must pair up: % and % elements', n, coalesce(cardinality(rule_ids), 0)
+      using errcode = '22023';
+  end if;
+  done := 0;
+  failed := 0;
+  for i in 1 .. n loop
+    if i > 1 and clock_timestamp() - statement_timestamp() >= v_limit then
+      return;
+    end if;
+    done := i;
+    select x.* into v_inbox from public.sms_inbox x where x.id = inbox_ids[i];
+    select r.id, r.owner, r.runs_as, r.suspended_at, r.suspended_reason into v_rule
+      from public.sms_inbound_rule r where r.id = rule_ids[i];
+    -- Removed meanwhile, or no longer this owner's SMS: nothing to call.
+    continue when v_inbox.id is null or v_rule.id is null or v_rule.owner is distinct from v_inbox.owner;
+    if v_rule.suspended_at is not null then
+      v_state := '55000';
+      v_message := format('rule %s is suspended since %s (%s); register it again with sms_on_inbound to resume, then replay this',
+                          v_rule.id, v_rule.suspended_at, v_rule.suspended_reason);
+      v_context := null;
+    else
+      perform set_config('sms.reply_context', sms_private.reply_context_for(v_rule.id, v_inbox.id, v_rule.owner, v_rule.runs_as), true);
+      v_temp := pg_my_temp_schema();
+      v_state := null;
+      begin
+        execute format('select sms_handler.%I($1, $2)', 'rule_' || v_rule.id) using v_inbox, v_inbox.in_reply_to;
+        if current_setting('transaction_read_only') = 'on' then
+          raise exception 'the reply handler made the transaction read-only' using errcode = '25006';
+        end if;
+        if pg_my_temp_schema() is distinct from v_temp then
+          raise exception 'a reply handler may not create temporary objects: they would outlive it in the worker''s session'
+            using errcode = '42501';
+        end if;
+        -- Back to the session's own settings (every name below is schema-qualified, and the
+        -- temporary schema is known to be as it was), then this statement's time limit again.
+        reset all;
+        perform set_config('statement_timeout', (2 * timeout_ms)::text, true);
+        perform set_config('sms.reply_context', '', true);
+        delete from public.sms_handler_error e where e.inbox_id = v_inbox.id and e.rule_id = v_rule.id;
+        update public.sms_inbound_rule r set timeouts = 0 where r.id = v_rule.id and r.timeouts > 0;
+      exception when others or query_canceled then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text, v_context = pg_exception_context;
+        perform set_config('sms.reply_context', '', true);
+      end;
+    end if;
+    if v_state is not null then
+      failed := failed + 1;
+      insert into public.sms_handler_error as e (inbox_id, rule_id, owner, error_code, error_message, error_context)
+      values (v_inbox.id, v_rule.id, v_rule.owner, v_state, left(v_message, 2000), left(v_context, 2000))
+      on conflict (inbox_id, rule_id) do update
+        set failed_at = now(), error_code = excluded.error_code, error_message = excluded.error_message,
+            error_context = excluded.error_context, attempts = e.attempts + 1, replay_requested_at = null;
+      if v_state = '57014' then
+        update public.sms_inbound_rule r
+           set timeouts = r.timeouts + 1,
+               suspended_at = case when r.timeouts + 1 >= 3 then now() end,
+               suspended_reason = case when r.timeouts + 1 >= 3 then 'its handler ran out of time 3 calls in a row' end
+         where r.id = v_rule.id and r.suspended_at is null;
+        return;                   -- the statement's time is spent: the worker calls again for the rest
+      end if;
+    end if;
+  end loop;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_run(uuid[],bigint[],integer) is 'sms-outbox: for the worker: calls the reply handlers of stored incoming SMS, each in a subtransaction, as its rule''s role; returns the pairs done and failed';
+
+create function public.sms_inbound_suspend(rule_id bigint, reason text)
+ RETURNS boolean
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  update public.sms_inbound_rule r
+     set suspended_at = now(), suspended_reason = left(coalesce(reason, 'suspended by the worker'), 500)
+   where r.id = rule_id and r.suspended_at is null
+  returning true
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_suspend(bigint,text) is 'sms-outbox: for the worker: suspends a reply rule whose handler would not stop';
+
 create function public.sms_notify_inbox()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1249,6 +1521,233 @@ begin
 end;
 $function$;
 comment on function public.sms_notify_inbox() is 'sms-outbox internal: announces every new sms_inbox row on channel sms_inbox (trigger sms_inbox_notify)';
+
+create function public.sms_off_inbound(id bigint)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text;
+  v_id bigint;
+begin
+  if current_setting('role') = (select x.worker from sms_private.roles x) then
+    raise exception 'the worker role, and a reply handler, cannot remove reply handlers'
+      using errcode = '42501';
+  end if;
+  if sms_off_inbound.id is null then
+    raise exception 'id must not be null'
+      using errcode = '22004', column = 'id';
+  end if;
+  v_owner := sms_private.caller_owner();
+  delete from public.sms_inbound_rule r
+   where r.id = sms_off_inbound.id
+     and (r.owner = v_owner or sms_private.caller_is_admin())
+  returning r.id into v_id;
+  if v_id is null then
+    return false;
+  end if;
+  begin
+    execute format('drop function if exists sms_handler.%I(public.sms_inbox, uuid)', 'rule_' || v_id);
+  exception when insufficient_privilege then
+    raise exception 'the gateway function of rule % belongs to a role %, the owner of the sms_ objects, is no longer a member of', v_id, current_user
+      using errcode = '42501',
+            hint = format('grant that role to %I, or drop the function as a superuser: drop function sms_handler.rule_%s(sms_inbox, uuid);', current_user, v_id);
+  end;
+  return true;
+end
+$function$;
+-- granted EXECUTE to sms_sender
+comment on function public.sms_off_inbound(bigint) is 'sms-outbox: removes one of the caller''s reply rules; true when it did';
+
+create function public.sms_on_inbound(handler regprocedure, keywords text[] DEFAULT NULL::text[], pattern text DEFAULT NULL::text, recipient text DEFAULT NULL::text, reply_to_category text DEFAULT NULL::text, reply_to_metadata jsonb DEFAULT NULL::jsonb)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text;
+  v_role text;
+  f record;
+  v_path text;
+  k text;
+  v_keywords text[];
+  v_keys text[];
+  v_form text;
+  v_recipient text;
+  v_id bigint;
+  v_fn text;
+  v_super boolean;
+begin
+  if current_setting('role') = (select x.worker from sms_private.roles x) then
+    raise exception 'the worker role, and a reply handler, cannot register reply handlers'
+      using errcode = '42501';
+  end if;
+  v_owner := sms_private.caller_owner();
+  v_role := case when v_owner = quote_ident(session_user::text) then session_user::text else sms_private.caller_role() end;
+  if v_owner <> quote_ident(v_role) then
+    raise exception 'reply handlers belong to roles; % is a user of role %', v_owner, v_role
+      using errcode = '42501',
+            hint = 'register it from a server connection (a role of your own, or service_role on Supabase)';
+  end if;
+
+  if sms_on_inbound.handler is null then
+    raise exception 'handler must not be null; expected a function of (sms_inbox, uuid), e.g. ''orders.on_sms_reply(sms_inbox, uuid)''::regprocedure'
+      using errcode = '22004', column = 'handler';
+  end if;
+  select p.prokind, p.pronargs = 2 and p.proargtypes[0] = 'public.sms_inbox'::regtype and p.proargtypes[1] = 'uuid'::regtype as shape, p.proconfig, p.proname, n.nspname, p.pronamespace
+    into f
+    from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+   where p.oid = sms_on_inbound.handler;
+  if not found then
+    raise exception 'handler % does not exist', sms_on_inbound.handler::oid
+      using errcode = '42883', column = 'handler';
+  end if;
+  if f.prokind <> 'f' then
+    raise exception 'handler % is a %; expected a function', sms_on_inbound.handler,
+        case f.prokind when 'p' then 'procedure' when 'a' then 'aggregate' else 'window function' end
+      using errcode = '22023', column = 'handler';
+  end if;
+  if not f.shape then
+    raise exception 'handler % must take (inbox sms_inbox, in_reply_to uuid)', sms_on_inbound.handler
+      using errcode = '22023', column = 'handler';
+  end if;
+  if not has_schema_privilege(v_role, f.pronamespace, 'USAGE') or not has_function_privilege(v_role, sms_on_inbound.handler, 'EXECUTE') then
+    raise exception 'handler % runs as %, which may not call it', sms_on_inbound.handler, v_role
+      using errcode = '42501', column = 'handler',
+            hint = format('grant usage on schema %I to %I; grant execute on function %s to %I;', f.nspname, v_role, sms_on_inbound.handler, v_role);
+  end if;
+  select substr(c, 13) into v_path from unnest(f.proconfig) c where c like 'search_path=%';
+  if v_path is null or v_path !~* '(^|,)\s*"?pg_temp"?\s*$' then
+    raise exception 'handler % must pin its search_path, with pg_temp last: it runs in the worker''s session', sms_on_inbound.handler
+      using errcode = '22023', column = 'handler',
+            hint = format('alter function %s set search_path = %I, pg_temp;', sms_on_inbound.handler, f.nspname);
+  end if;
+
+  if sms_on_inbound.keywords is not null then
+    if cardinality(sms_on_inbound.keywords) = 0 then
+      raise exception 'keywords must not be empty; pass NULL to match any text'
+        using errcode = '22023', column = 'keywords';
+    end if;
+    foreach k in array sms_on_inbound.keywords loop
+      if k is null then
+        raise exception 'keywords must not hold NULL'
+          using errcode = '22004', column = 'keywords';
+      end if;
+      if btrim(k) ~ '\s' then
+        raise exception 'keywords: % is more than one word; a keyword is compared with the first word of the SMS', quote_literal(left(k, 40))
+          using errcode = '22023', column = 'keywords';
+      end if;
+      v_form := sms_private.keyword_form(k);
+      if v_form = '' then
+        raise exception 'keywords: % has no letter or digit; spaces, punctuation, symbols and emoji are ignored when keywords are compared', quote_literal(left(k, 40))
+          using errcode = '22023', column = 'keywords';
+      end if;
+      if not v_form = any (coalesce(v_keywords, '{}')) then
+        v_keywords := v_keywords || v_form;
+        v_keys := v_keys || sms_private.keyword_skeleton(v_form);
+      end if;
+    end loop;
+  end if;
+
+  if sms_on_inbound.pattern is not null then
+    if sms_on_inbound.pattern = '' then
+      raise exception 'pattern must not be empty; pass NULL to match any text'
+        using errcode = '22023', column = 'pattern';
+    elsif char_length(sms_on_inbound.pattern) > 1000 then
+      raise exception 'pattern has % characters; at most 1000 are allowed', char_length(sms_on_inbound.pattern)
+        using errcode = '22001', column = 'pattern';
+    end if;
+    begin
+      perform '' ~ sms_on_inbound.pattern;
+    exception when invalid_regular_expression then
+      raise exception 'pattern is not a valid regular expression: %', sqlerrm
+        using errcode = '2201B', column = 'pattern';
+    end;
+  end if;
+
+  if sms_on_inbound.recipient is not null then
+    v_recipient := ltrim(translate(sms_on_inbound.recipient, E' \t\u00A0-.()', ''), '+');
+    if v_recipient !~ '^[0-9]{3,15}$' then
+      raise exception 'recipient % is not a number or short code; expected 3 to 15 digits, e.g. ''+79001234567'' or ''1234''', quote_literal(left(sms_on_inbound.recipient, 40))
+        using errcode = '22023', column = 'recipient';
+    end if;
+  end if;
+  if sms_on_inbound.reply_to_category is not null and sms_on_inbound.reply_to_category not in ('transactional', 'marketing') then
+    raise exception 'reply_to_category must be ''transactional'' or ''marketing'', got %', quote_literal(left(sms_on_inbound.reply_to_category, 40))
+      using errcode = '22023', column = 'reply_to_category';
+  end if;
+  if sms_on_inbound.reply_to_metadata is not null and jsonb_typeof(sms_on_inbound.reply_to_metadata) <> 'object' then
+    raise exception 'reply_to_metadata must be a JSON object, got a JSON %', jsonb_typeof(sms_on_inbound.reply_to_metadata)
+      using errcode = '22023', column = 'reply_to_metadata';
+  end if;
+
+  -- One registration at a time per owner: the same call twice at once makes one rule.
+  perform pg_advisory_xact_lock(hashtextextended('sms_on_inbound ' || v_owner, 2525));
+  v_fn := null;
+  select r.id into v_id
+    from public.sms_inbound_rule r
+   where r.owner = v_owner
+     and r.runs_as = v_role
+     and r.handler = sms_on_inbound.handler
+     and r.keywords is not distinct from v_keywords
+     and r.pattern is not distinct from sms_on_inbound.pattern
+     and r.recipient is not distinct from v_recipient
+     and r.reply_to_category is not distinct from sms_on_inbound.reply_to_category
+     and r.reply_to_metadata is not distinct from sms_on_inbound.reply_to_metadata;
+  if found then
+    update public.sms_inbound_rule
+       set suspended_at = null, suspended_reason = null, timeouts = 0
+     where id = v_id and suspended_at is not null;
+    if pg_catalog.to_regprocedure(format('sms_handler.rule_%s(public.sms_inbox, uuid)', v_id)) is not null then
+      return v_id;
+    end if;
+  else
+    insert into public.sms_inbound_rule (owner, runs_as, handler, keywords, keyword_keys, pattern, recipient, reply_to_category, reply_to_metadata)
+    values (v_owner, v_role, sms_on_inbound.handler, v_keywords, v_keys, sms_on_inbound.pattern, v_recipient,
+            sms_on_inbound.reply_to_category, sms_on_inbound.reply_to_metadata)
+    returning id into v_id;
+  end if;
+
+  v_fn := 'rule_' || v_id;
+  execute format($f$
+    create or replace function sms_handler.%I(inbox public.sms_inbox, in_reply_to uuid) returns void
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, pg_temp
+    as $b$
+    begin
+      perform %I.%I(inbox, in_reply_to);
+      set constraints all immediate;
+    end
+    $b$
+  $f$, v_fn, f.nspname, f.proname);
+  execute format('comment on function sms_handler.%I(public.sms_inbox, uuid) is %L', v_fn,
+                 format('sms-outbox: reply rule %s of %s: calls %s as %s', v_id, v_owner, sms_on_inbound.handler, v_role));
+  if v_role <> current_user then
+    v_super := (select r.rolsuper from pg_catalog.pg_roles r where r.rolname = current_user);
+    begin
+      -- A new owner must be able to create in the schema (superusers are not asked): for this
+      -- statement only, in this transaction.
+      if not v_super then
+        execute format('grant create on schema sms_handler to %I', v_role);
+      end if;
+      execute format('alter function sms_handler.%I(public.sms_inbox, uuid) owner to %I', v_fn, v_role);
+      if not v_super then
+        execute format('revoke create on schema sms_handler from %I', v_role);
+      end if;
+    exception when insufficient_privilege then
+      raise exception 'the handler must run as %, and %, the owner of the sms_ objects, cannot make a function run as that role', v_role, current_user
+        using errcode = '42501',
+              hint = format('make %I a member of %I (as a superuser or an admin of it: grant %I to %I;), or register the rule as %I', current_user, v_role, v_role, current_user, current_user);
+    end;
+  end if;
+  return v_id;
+end
+$function$;
+-- granted EXECUTE to sms_sender
+comment on function public.sms_on_inbound(regprocedure,text[],text,text,text,jsonb) is 'sms-outbox: registers a reply handler called as handler(inbox sms_inbox, in_reply_to uuid), with the caller''s rights, for the incoming SMS of the caller''s conversations that match; returns the rule''s id';
 
 create function public.sms_opt_in(recipient text)
  RETURNS boolean
@@ -1481,6 +1980,7 @@ begin
   if sms_send.sender is null and sms_send.send_at is null and sms_send.expires_at is null
      and coalesce(sms_send.priority, 0) = 0 and sms_send.metadata is null and sms_send.idempotency_key is null
      and (sms_send.category is null or sms_send.category in ('transactional', 'marketing'))
+     and coalesce(current_setting('sms.reply_context', true), '') = ''
      and sms_send.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$'
      and char_length(sms_send.body) <= 70
      and sms_send.body !~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF\U00010000-\U0010FFFF\t\u0060\u00A0\u00AB\u00AD\u00B4\u00BB\u02BC\u02C6\u02DC\u2000-\u200D\u2010-\u2015\u2018-\u201F\u2024-\u2026\u2028\u2029\u202F\u2032\u2033\u2035\u2036\u2039\u203A\u2043\u2044\u205F\u2060\u2212\u2215\u3000\uFE58\uFE63\uFEFF\uFF0D]'
@@ -2025,11 +2525,21 @@ AS $function$
 declare
   r text := current_setting('role');
   sub text;
+  owner text;
 begin
   if r = 'none' then
     return quote_ident(session_user::text);
   end if;
-  if exists (select from sms_private.roles x where r in (x.sender, x.reader, x.worker)) then
+  if exists (select from sms_private.roles x where r = x.worker) then
+    owner := (sms_private.reply_context()).owner;
+    if owner is null then
+      raise exception 'the worker role enqueues nothing and owns no message'
+        using errcode = '42501',
+              hint = 'sms_ functions called from a reply handler act for the owner of its rule (the worker sets that up; it cannot be made by hand)';
+    end if;
+    return owner;
+  end if;
+  if exists (select from sms_private.roles x where r in (x.sender, x.reader)) then
     return quote_ident(session_user::text);
   end if;
   sub := sms_private.jwt_sub();
@@ -2052,6 +2562,9 @@ declare
 begin
   if r = 'none' then
     return session_user::text;
+  end if;
+  if exists (select from sms_private.roles x where r = x.worker) then
+    return coalesce((sms_private.reply_context()).runs_as, r);
   end if;
   return r;
 end
@@ -2390,6 +2903,16 @@ end
 $function$;
 comment on function sms_private.count_segments(text) is 'sms-outbox internal: encoding (gsm7/ucs2), units and segments of a text of at most 39015 characters; the counter behind sms_segments and sms_send';
 
+create function sms_private.first_word_key(t text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select nullif(sms_private.keyword_skeleton(sms_private.keyword_form(substring(left($1, 200) from '^\s*(\S+)'))), '')
+$function$;
+comment on function sms_private.first_word_key(text) is 'sms-outbox internal: the first word of a text, as reply rules compare their keywords';
+
 create function sms_private.inbox_arrival()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2407,7 +2930,9 @@ begin
   new.owner := null;
   new.deliveries := 1;
   if phone !~ '^[0-9]{1,20}$' then
-    return new;                   -- an alphanumeric or empty sender: nobody to answer
+    -- An alphanumeric or empty sender: nothing of ours it can answer.
+    new.owner := (select r.owner from public.sms_inbound_rule r where r.recipient = ours order by r.id limit 1);
+    return new;
   end if;
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
@@ -2446,6 +2971,8 @@ begin
   if found then
     new.in_reply_to := thread.id;
     new.owner := thread.owner;
+  else
+    new.owner := (select r.owner from public.sms_inbound_rule r where r.recipient = ours order by r.id limit 1);
   end if;
   return new;
 end
@@ -2647,6 +3174,52 @@ end
 $function$;
 comment on function sms_private.outbox_secret_release() is 'sms-outbox internal: a message whose text is in sms_outbox_secret left the queue: delete the text, mark the row redacted (trigger sms_outbox_secret_release)';
 
+create function sms_private.reply_context(OUT rule_id bigint, OUT inbox_id uuid, OUT owner text, OUT runs_as text)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v text := current_setting('sms.reply_context', true);
+  body text;
+  ctx jsonb;
+begin
+  if v is null or v = '' then
+    return;
+  end if;
+  body := left(v, -65);
+  if char_length(v) < 66 or substr(v, char_length(v) - 64, 1) <> '|'
+     or right(v, 64) <> encode(sha256((select k.key from sms_private.context_key k) || convert_to(body, 'UTF8')
+                                      || (select k.key from sms_private.context_key k)), 'hex') then
+    raise exception 'sms.reply_context was changed: it no longer says which reply handler runs'
+      using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
+  end if;
+  ctx := body::jsonb;
+  if (ctx ->> 'pid')::integer <> pg_backend_pid() or ctx ->> 'xid' <> pg_current_xact_id()::text then
+    raise exception 'sms.reply_context belongs to another transaction'
+      using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
+  end if;
+  rule_id := (ctx ->> 'rule')::bigint;
+  inbox_id := (ctx ->> 'inbox')::uuid;
+  owner := ctx ->> 'owner';
+  runs_as := ctx ->> 'role';
+end
+$function$;
+comment on function sms_private.reply_context() is 'sms-outbox internal: inside a reply handler, the rule, incoming SMS and owner it runs for (verified); NULL outside one';
+
+create function sms_private.reply_context_for(rule_id bigint, inbox_id uuid, owner text, runs_as text)
+ RETURNS text
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select b || '|' || encode(sha256(k.key || convert_to(b, 'UTF8') || k.key), 'hex')
+    from (select json_build_object('rule', $1, 'inbox', $2, 'owner', $3, 'role', $4,
+                                   'pid', pg_backend_pid(), 'xid', pg_current_xact_id()::text)::text as b) x,
+         sms_private.context_key k
+$function$;
+comment on function sms_private.reply_context_for(bigint,uuid,text,text) is 'sms-outbox internal: the signed value of sms.reply_context for one reply handler call';
+
 create function sms_private.send(owner text, recipient text, body text, sender text, send_at timestamp with time zone, expires_at timestamp with time zone, priority integer, idempotency_key text, metadata jsonb, category text DEFAULT 'transactional'::text)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -2665,6 +3238,11 @@ declare
   v_length integer;
   v_category text;
   v_opted_out boolean := false;
+  v_refusal text;                 -- error_code of a message stored rejected: OPTED_OUT, REPLY_LOOP
+  v_refusal_message text;
+  v_reply_to uuid;                -- the incoming SMS a reply handler answers
+  v_ctx record;
+  v_guard record;
   v_send_at timestamptz;
   v_due timestamptz;
   v_expires_at timestamptz;       -- NULL: v_due + sms_settings.default_validity
@@ -2802,19 +3380,45 @@ begin
   -- claim checks again, for an opt-out that arrives after this).
   if v_category = 'marketing' then
     v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
+    if v_opted_out then
+      v_refusal := 'OPTED_OUT';
+      v_refusal_message := 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
+    end if;
+  end if;
+
+  -- A reply from a reply handler, under the loop guard: the replies of this owner's handlers to
+  -- this number lately, counted through the index of a number's messages.
+  if coalesce(current_setting('sms.reply_context', true), '') <> ''
+     and current_setting('role') = (select x.worker from sms_private.roles x) then
+    v_ctx := sms_private.reply_context();
+    if v_ctx.owner = send.owner then
+      v_reply_to := v_ctx.inbox_id;
+      select s.auto_reply_limit, s.auto_reply_window into v_guard from public.sms_settings s;
+      if v_refusal is null
+         and (select count(*) from (select from public.sms_outbox o
+                                     where o.recipient = v_recipient
+                                       and o.created_at >= now() - v_guard.auto_reply_window
+                                       and o.reply_to_inbox is not null
+                                       and o.owner = send.owner
+                                     limit v_guard.auto_reply_limit) x) >= v_guard.auto_reply_limit then
+        v_refusal := 'REPLY_LOOP';
+        v_refusal_message := format('not sent: %s replies from reply handlers went to this number within %s (sms_settings.auto_reply_limit): a reply loop?',
+                                    v_guard.auto_reply_limit, v_guard.auto_reply_window);
+      end if;
+    end if;
   end if;
 
   if send.idempotency_key is null then
     insert into public.sms_outbox
       (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       category, replaced_chars, status, done_at, error_code, error_message)
+       category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
     select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
            v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           v_category, v_replaced,
-           case when v_opted_out then 'rejected' else 'queued' end,
-           case when v_opted_out then now() end,
-           case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           v_category, v_replaced, v_reply_to,
+           case when v_refusal is not null then 'rejected' else 'queued' end,
+           case when v_refusal is not null then now() end,
+           v_refusal,
+           v_refusal_message
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -2826,14 +3430,14 @@ begin
     -- owner's key is another index entry: no conflict, no wait.
     insert into public.sms_outbox
       (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       idempotency_key, category, replaced_chars, status, done_at, error_code, error_message)
+       idempotency_key, category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
     select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
            v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           send.idempotency_key, v_category, v_replaced,
-           case when v_opted_out then 'rejected' else 'queued' end,
-           case when v_opted_out then now() end,
-           case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           send.idempotency_key, v_category, v_replaced, v_reply_to,
+           case when v_refusal is not null then 'rejected' else 'queued' end,
+           case when v_refusal is not null then now() end,
+           v_refusal,
+           v_refusal_message
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -2900,7 +3504,7 @@ begin
       using errcode = 'XX000';
   end if;
 
-  if v_opted_out then
+  if v_refusal is not null then
     -- Final at once: announced like every final status; nothing to wake a worker for.
     perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
     return v_id;

@@ -14,6 +14,9 @@
 --     itself. A transactional message is that INSERT alone; a marketing one looks its recipient
 --     up in sms_opt_out in the same INSERT (an index probe) and is stored rejected when it is
 --     there;
+--   * a call from a reply handler (sms.reply_context set) goes to sms_private.send, which makes
+--     it a reply to the incoming SMS under the auto-reply loop guard; a handler that clears the
+--     setting comes here as the worker role, which caller_owner() refuses;
 --   * every other call goes to sms_private.send: the same rules argument by argument, sizes
 --     first, helpers that normalise, count and explain, and when the INSERT inserts nothing, a
 --     slow path that works out why and raises the matching error.
@@ -41,6 +44,7 @@ begin
   if sms_send.sender is null and sms_send.send_at is null and sms_send.expires_at is null
      and coalesce(sms_send.priority, 0) = 0 and sms_send.metadata is null and sms_send.idempotency_key is null
      and (sms_send.category is null or sms_send.category in ('transactional', 'marketing'))
+     and coalesce(current_setting('sms.reply_context', true), '') = ''
      and sms_send.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$'
      and char_length(sms_send.body) <= 70
      and sms_send.body !~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF\U00010000-\U0010FFFF\t\u0060\u00A0\u00AB\u00AD\u00B4\u00BB\u02BC\u02C6\u02DC\u2000-\u200D\u2010-\u2015\u2018-\u201F\u2024-\u2026\u2028\u2029\u202F\u2032\u2033\u2035\u2036\u2039\u203A\u2043\u2044\u205F\u2060\u2212\u2215\u3000\uFE58\uFE63\uFEFF\uFF0D]'

@@ -15,6 +15,9 @@
 --     no role name can pose as a user.
 -- sms_status, sms_cancel and sms_retry act only on the caller's own messages; another's id
 -- behaves exactly as an unknown one. Idempotency keys are unique per owner.
+--   * inside a reply handler, the rule's owner: the worker's session acts as the worker role
+--     while it runs handlers (SET LOCAL ROLE), and that role owns nothing: it has the owner of
+--     the verified context (sms_private.reply_context) or it is refused (42501).
 create or replace function sms_private.caller_owner() returns text
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
@@ -22,11 +25,21 @@ as $$
 declare
   r text := current_setting('role');
   sub text;
+  owner text;
 begin
   if r = 'none' then
     return quote_ident(session_user::text);
   end if;
-  if exists (select from sms_private.roles x where r in (x.sender, x.reader, x.worker)) then
+  if exists (select from sms_private.roles x where r = x.worker) then
+    owner := (sms_private.reply_context()).owner;
+    if owner is null then
+      raise exception 'the worker role enqueues nothing and owns no message'
+        using errcode = '42501',
+              hint = 'sms_ functions called from a reply handler act for the owner of its rule (the worker sets that up; it cannot be made by hand)';
+    end if;
+    return owner;
+  end if;
+  if exists (select from sms_private.roles x where r in (x.sender, x.reader)) then
     return quote_ident(session_user::text);
   end if;
   sub := sms_private.jwt_sub();

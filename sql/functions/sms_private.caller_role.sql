@@ -1,4 +1,6 @@
--- sms_private.caller_role: the role the session acts as: the role setting, or the login role.
+-- sms_private.caller_role: the role the session acts as: the role setting, or the login role;
+-- inside a reply handler (the worker role with a verified context: sms_private.caller_owner),
+-- the role the handler runs as, so whether it sees every message is that role's.
 create or replace function sms_private.caller_role() returns text
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
@@ -8,6 +10,9 @@ declare
 begin
   if r = 'none' then
     return session_user::text;
+  end if;
+  if exists (select from sms_private.roles x where r = x.worker) then
+    return coalesce((sms_private.reply_context()).runs_as, r);
   end if;
   return r;
 end

@@ -6,8 +6,10 @@
 --     worker died between storing it and answering, or the answer was lost with the connection).
 --     SMPP gives an incoming SMS no id, so a copy is recognised by what it is: the same sender,
 --     recipient and bytes as an SMS stored within sms_settings.redelivery_window, with nothing
---     enqueued for that sender from that number since (other than the replies sent to that SMS
---     itself), so it would answer the same message. It is counted in the first one's
+--     enqueued for that sender from that number since, so it would answer the same message. The
+--     replies a handler made to that SMS itself (in the transaction that stored it) do not count
+--     while they wait to be sent: the copy may come before them, after a reconnect; once one has
+--     gone out, an identical SMS may be an answer to it (an auto-responder's). It is counted in the first one's
 --     `deliveries` and not stored: no second row, no NOTIFY, no keyword action, no reply handler.
 --     The same text sent twice by a person, with nothing of ours between, counts the same way.
 --     Copies of one sender to one number are serialised by a transaction-level lock, so two
@@ -15,7 +17,9 @@
 --   * in_reply_to: the last message enqueued for its sender from the number it was sent to,
 --     within sms_settings.reply_window, that has reached the SMSC (submitted_at). Only numbers
 --     can be answered: a message from an alphanumeric sender name answers nothing.
---   * owner: that message's owner, whose conversation it is.
+--   * owner: that message's owner, whose conversation it is. An SMS that answers nothing belongs
+--     to the owner of the oldest reply rule naming the number it was sent to (a keyword to a
+--     shared number or short code: sms_on_inbound's recipient), else to nobody.
 -- Named so it runs before sms_inbox_keyword (triggers of one event run in name order): a
 -- redelivered stop keyword is not applied twice.
 create or replace function sms_private.inbox_arrival() returns trigger
@@ -33,7 +37,9 @@ begin
   new.owner := null;
   new.deliveries := 1;
   if phone !~ '^[0-9]{1,20}$' then
-    return new;                   -- an alphanumeric or empty sender: nobody to answer
+    -- An alphanumeric or empty sender: nothing of ours it can answer.
+    new.owner := (select r.owner from public.sms_inbound_rule r where r.recipient = ours order by r.id limit 1);
+    return new;
   end if;
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
@@ -53,9 +59,9 @@ begin
     if found and not exists (
          select from public.sms_outbox o
           where o.recipient = phone
-            and o.created_at > prior.received_at
+            and o.created_at >= prior.received_at
             and o.sender = ours
-            and o.reply_to_inbox is distinct from prior.id) then
+            and (o.reply_to_inbox is distinct from prior.id or o.submitted_at is not null)) then
       update public.sms_inbox set deliveries = deliveries + 1 where id = prior.id;
       return null;
     end if;
@@ -72,6 +78,8 @@ begin
   if found then
     new.in_reply_to := thread.id;
     new.owner := thread.owner;
+  else
+    new.owner := (select r.owner from public.sms_inbound_rule r where r.recipient = ours order by r.id limit 1);
   end if;
   return new;
 end

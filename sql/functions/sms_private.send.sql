@@ -8,6 +8,11 @@
 --   * a marketing message to a recipient in sms_opt_out is stored `rejected` (error_code
 --     OPTED_OUT), not refused: a campaign enqueued in one transaction is not aborted by one
 --     recipient;
+--   * inside a reply handler (the worker role with a verified sms.reply_context) the message is
+--     a reply to that incoming SMS (reply_to_inbox), and the auto-reply loop guard applies: once
+--     sms_settings.auto_reply_limit replies from the owner's handlers went to the recipient
+--     within auto_reply_window, another is stored `rejected` (REPLY_LOOP), never sent, so two
+--     auto-responders answering each other stop;
 --   * idempotency keys are per owner: a repeat with the same recipient and body returns the first
 --     id, the same key with another message is 23505;
 --   * when the INSERT inserts nothing, the slow path finds out why and raises the matching error.
@@ -40,6 +45,11 @@ declare
   v_length integer;
   v_category text;
   v_opted_out boolean := false;
+  v_refusal text;                 -- error_code of a message stored rejected: OPTED_OUT, REPLY_LOOP
+  v_refusal_message text;
+  v_reply_to uuid;                -- the incoming SMS a reply handler answers
+  v_ctx record;
+  v_guard record;
   v_send_at timestamptz;
   v_due timestamptz;
   v_expires_at timestamptz;       -- NULL: v_due + sms_settings.default_validity
@@ -177,19 +187,45 @@ begin
   -- claim checks again, for an opt-out that arrives after this).
   if v_category = 'marketing' then
     v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
+    if v_opted_out then
+      v_refusal := 'OPTED_OUT';
+      v_refusal_message := 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
+    end if;
+  end if;
+
+  -- A reply from a reply handler, under the loop guard: the replies of this owner's handlers to
+  -- this number lately, counted through the index of a number's messages.
+  if coalesce(current_setting('sms.reply_context', true), '') <> ''
+     and current_setting('role') = (select x.worker from sms_private.roles x) then
+    v_ctx := sms_private.reply_context();
+    if v_ctx.owner = send.owner then
+      v_reply_to := v_ctx.inbox_id;
+      select s.auto_reply_limit, s.auto_reply_window into v_guard from public.sms_settings s;
+      if v_refusal is null
+         and (select count(*) from (select from public.sms_outbox o
+                                     where o.recipient = v_recipient
+                                       and o.created_at >= now() - v_guard.auto_reply_window
+                                       and o.reply_to_inbox is not null
+                                       and o.owner = send.owner
+                                     limit v_guard.auto_reply_limit) x) >= v_guard.auto_reply_limit then
+        v_refusal := 'REPLY_LOOP';
+        v_refusal_message := format('not sent: %s replies from reply handlers went to this number within %s (sms_settings.auto_reply_limit): a reply loop?',
+                                    v_guard.auto_reply_limit, v_guard.auto_reply_window);
+      end if;
+    end if;
   end if;
 
   if send.idempotency_key is null then
     insert into public.sms_outbox
       (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       category, replaced_chars, status, done_at, error_code, error_message)
+       category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
     select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
            v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           v_category, v_replaced,
-           case when v_opted_out then 'rejected' else 'queued' end,
-           case when v_opted_out then now() end,
-           case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           v_category, v_replaced, v_reply_to,
+           case when v_refusal is not null then 'rejected' else 'queued' end,
+           case when v_refusal is not null then now() end,
+           v_refusal,
+           v_refusal_message
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -201,14 +237,14 @@ begin
     -- owner's key is another index entry: no conflict, no wait.
     insert into public.sms_outbox
       (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       idempotency_key, category, replaced_chars, status, done_at, error_code, error_message)
+       idempotency_key, category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
     select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
            v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           send.idempotency_key, v_category, v_replaced,
-           case when v_opted_out then 'rejected' else 'queued' end,
-           case when v_opted_out then now() end,
-           case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           send.idempotency_key, v_category, v_replaced, v_reply_to,
+           case when v_refusal is not null then 'rejected' else 'queued' end,
+           case when v_refusal is not null then now() end,
+           v_refusal,
+           v_refusal_message
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -275,7 +311,7 @@ begin
       using errcode = 'XX000';
   end if;
 
-  if v_opted_out then
+  if v_refusal is not null then
     -- Final at once: announced like every final status; nothing to wake a worker for.
     perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
     return v_id;

@@ -9,6 +9,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { applyReceipts, markMatched, storeUnmatched, type IncomingReceipt, type ReceiptMatch, type StoredReceipt } from './receipts.js';
 import { deleteParts, insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from './inbox.js';
+import { callReplyHandlers, type HandlerCalls, type ReplyHandlerOptions } from './reply-handlers.js';
 import { encodingName } from '../smpp/data-coding.js';
 import type { InboundContent } from '../smpp/inbound.js';
 import { receiptIdCandidates } from '../smpp/message-id.js';
@@ -27,12 +28,37 @@ export interface InboundWritten {
   matches: ReceiptMatch[];
   /** sms_receipt ids of the receipts that matched nothing yet. */
   unmatchedIds: string[];
-  /** Rows added to sms_inbox. */
+  /** Rows added to sms_inbox (a redelivered copy adds none: sms_private.inbox_arrival). */
   inbox: number;
+  /** Reply handler calls made for them. */
+  handlers: HandlerCalls;
 }
 
-/** Writes receipts and incoming SMS parts; a part that completes its set adds the whole message. */
-export async function writeInbound(db: Db, events: InboundContent[]): Promise<InboundWritten> {
+/** How to call the reply handlers of the SMS stored (src/db/reply-handlers.ts). */
+export interface ReplyRun {
+  options: ReplyHandlerOptions;
+  /** One handler call per statement (after a statement had to be ended). */
+  onePerStatement?: boolean;
+  /** Called before the first handler runs: the connection must be reset afterwards. */
+  ran: () => void;
+  /** Called when a handler statement had to be ended (src/db/reply-handlers.ts), with the rule suspended, if known. */
+  onStuck?: (ruleId: string | null) => void;
+}
+
+/** Calls the reply handlers of the SMS just stored, when there is a transaction to call them in. */
+export async function handleStored(db: Db, inboxIds: string[], replies: ReplyRun | undefined): Promise<HandlerCalls> {
+  if (!replies || !inboxIds.length) return { calls: 0, failed: 0 };
+  if (!db.isTransaction) throw new Error('reply handlers run in the transaction that stores the SMS: pass one');
+  replies.ran();
+  return callReplyHandlers(db as Transaction<Database>, inboxIds, replies.options, replies.onePerStatement, replies.onStuck);
+}
+
+/**
+ * Writes receipts and incoming SMS parts; a part that completes its set adds the whole message,
+ * and, with `replies`, the reply handlers of the messages stored are called in the same
+ * transaction.
+ */
+export async function writeInbound(db: Db, events: InboundContent[], replies?: ReplyRun): Promise<InboundWritten> {
   const receipts: IncomingReceipt[] = [];
   const complete: InboxMessage[] = [];
   const parts: InboundContent[] = [];
@@ -81,8 +107,9 @@ export async function writeInbound(db: Db, events: InboundContent[]): Promise<In
       await deleteParts(db, key);
     }
   }
-  const inbox = (await insertInboxMessages(db, complete)).length;
-  return { matches, unmatchedIds, inbox };
+  const stored = await insertInboxMessages(db, complete);
+  const handlers = await handleStored(db, stored, replies);
+  return { matches, unmatchedIds, inbox: stored.length, handlers };
 }
 
 /** The sms_inbox row for a set of stored parts (complete, or what arrived of it). */

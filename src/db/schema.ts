@@ -194,6 +194,39 @@ export interface SmsInboxTable {
   deliveries: Generated<number>;
 }
 
+/** Reply rules (sms_on_inbound, 0021): whose, run as whom, which handler, and what it matches. */
+export interface SmsInboundRuleTable {
+  id: Generated<string>;
+  created_at: Generated<Date>;
+  owner: string;
+  runs_as: string;
+  /** The handler, as regprocedure text ('orders.on_sms_reply(sms_inbox,uuid)'). */
+  handler: string;
+  keywords: string[] | null;
+  keyword_keys: string[] | null;
+  pattern: string | null;
+  recipient: string | null;
+  reply_to_category: string | null;
+  reply_to_metadata: unknown | null;
+  timeouts: Generated<number>;
+  suspended_at: NullableTimestamp;
+  suspended_reason: string | null;
+}
+
+/** A reply handler call that failed, kept until replayed (0021). */
+export interface SmsHandlerErrorTable {
+  id: Generated<string>;
+  inbox_id: string;
+  rule_id: string;
+  owner: string;
+  failed_at: Generated<Date>;
+  error_code: string;
+  error_message: string;
+  error_context: string | null;
+  attempts: Generated<number>;
+  replay_requested_at: NullableTimestamp;
+}
+
 export type ParkedKind = 'receipt' | 'mo' | 'mo_set';
 
 /** Incoming traffic Postgres refused to store, kept with the error until replayed (0009). */
@@ -250,6 +283,9 @@ export interface SmsSettingsTable {
   /** Threading and redelivery windows of incoming SMS (0020). */
   reply_window: ColumnType<PgInterval, string | undefined, string>;
   redelivery_window: ColumnType<PgInterval, string | undefined, string>;
+  /** The auto-reply loop guard (0021). */
+  auto_reply_limit: Generated<number>;
+  auto_reply_window: ColumnType<PgInterval, string | undefined, string>;
 }
 
 export interface SmsWakeupTable {
@@ -346,6 +382,8 @@ export interface Database {
   sms_inbox: SmsInboxTable;
   sms_inbox_part: SmsInboxPartTable;
   sms_inbound_parked: SmsInboundParkedTable;
+  sms_inbound_rule: SmsInboundRuleTable;
+  sms_handler_error: SmsHandlerErrorTable;
   sms_settings: SmsSettingsTable;
   sms_wakeup: SmsWakeupTable;
   sms_rate_limit: SmsRateLimitTable;

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
+import type { ReplyHandlerOptions } from '../db/reply-handlers.js';
 
 /** The process's sender of due messages (the worker's pump): one drain of what is due. */
 export interface Drainer {
@@ -24,6 +25,12 @@ export interface TaskContext {
   logger: Logger;
   pump: Drainer;
   config: RetentionSettings;
+  /**
+   * Reply handlers (the worker's pool for them, and how to call them): the incoming SMS the
+   * reconcile task stores get their handlers called, and failed calls marked for replay are made
+   * again. Without it, neither happens.
+   */
+  replies?: { db: Kysely<Database>; options: ReplyHandlerOptions };
   /** Queued messages the expiry sweep marked expired (for metrics). */
   onExpired?: (count: number) => void;
 }

@@ -8,13 +8,17 @@
  *   MO_REASSEMBLY_TIMEOUT_S. A set whose assembly Postgres refuses (a trigger on sms_inbox, say)
  *   is parked in sms_inbound_parked with its parts, and the others are assembled all the same;
  * - replays the parked rows an operator marked with sms_inbound_replay(): each is written the way
- *   the worker writes it and deleted, or, refused again, kept with the new error.
+ *   the worker writes it and deleted, or, refused again, kept with the new error;
+ * - makes again the failed reply handler calls an owner marked with sms_handler_replay().
+ * The incoming SMS it stores get their reply handlers called, as the worker's store does, on the
+ * worker's connections for that (TaskContext.replies).
  */
 import type { Task } from 'graphile-worker';
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
-import { assembledMessage, rematchReceipts, writeInbound } from '../db/inbound-writes.js';
+import { assembledMessage, handleStored, rematchReceipts, writeInbound, type ReplyRun } from '../db/inbound-writes.js';
+import { replayHandlerErrors, withHandlerConnection } from '../db/reply-handlers.js';
 import { oldestUnmatched } from '../db/receipts.js';
 import { deleteParts, insertInboxMessages, staleSets } from '../db/inbox.js';
 import { deleteParked, nextMarkedForReplay, parkSet, recordReplayFailure, type ParkedRow } from '../db/parked.js';
@@ -33,7 +37,7 @@ const REPLAY_BATCH = 1000;
  * waited past the timeout, and replays parked rows an operator marked. Returns how many receipts
  * matched and how many SMS were assembled.
  */
-export async function reconcile(ctx: Pick<TaskContext, 'db' | 'logger'>, batch = 1000): Promise<{ matched: number; assembled: number }> {
+export async function reconcile(ctx: Pick<TaskContext, 'db' | 'logger' | 'replies'>, batch = 1000): Promise<{ matched: number; assembled: number }> {
   let matched = 0;
   // Only look at each unmatched receipt once per run (they stay until the retention purge).
   let offsetGuard = 0;
@@ -46,8 +50,19 @@ export async function reconcile(ctx: Pick<TaskContext, 'db' | 'logger'>, batch =
   }
   if (matched) ctx.logger.info({ matched }, 'matched receipts that had arrived before their message was known');
 
-  const assembled = await assembleStaleSets(ctx.db, ctx.logger);
-  await replayParked(ctx.db, ctx.logger);
+  const replies = ctx.replies;
+  // Where incoming SMS are stored: on a connection of the handlers' pool, reset afterwards, when
+  // handlers are called; else on any.
+  const storing = <T>(work: (tx: Transaction<Database>, run: ReplyRun | undefined) => Promise<T>): Promise<T> =>
+    replies
+      ? withHandlerConnection(replies.db, (conn, ran) => conn.transaction().execute((tx) => work(tx, { options: replies.options, ran })))
+      : ctx.db.transaction().execute((tx) => work(tx, undefined));
+  const assembled = await assembleStaleSets(storing, ctx.logger);
+  await replayParked(storing, ctx.logger);
+  if (replies) {
+    const replayed = await replayHandlerErrors(replies.db, replies.options);
+    if (replayed.calls) ctx.logger.info({ calls: replayed.calls, failed: replayed.failed }, 'made again the reply handler calls marked with sms_handler_replay');
+  }
   return { matched, assembled };
 }
 
@@ -57,15 +72,17 @@ export function reconcileTask(ctx: TaskContext): Task {
   };
 }
 
+type Storing = <T>(work: (tx: Transaction<Database>, run: ReplyRun | undefined) => Promise<T>) => Promise<T>;
+
 /** Assembles incomplete sets past the timeout, each in a savepoint; a set Postgres refuses is parked. */
-async function assembleStaleSets(db: Kysely<Database>, logger: Logger): Promise<number> {
-  const outcome = await db.transaction().execute(async (tx) => {
+async function assembleStaleSets(storing: Storing, logger: Logger): Promise<number> {
+  const outcome = await storing(async (tx, run) => {
     const sets = await staleSets(tx, MO_REASSEMBLY_TIMEOUT_S, 500);
     const assembled: { sender: string; parts: number; missing: number }[] = [];
     const parked: { id: string; code: string }[] = [];
     for (const { key, parts } of sets) {
       const message = assembledMessage(key, parts);
-      const written = await tryRow(tx, () => insertInboxMessages(tx, [message]));
+      const written = await tryRow(tx, async () => handleStored(tx, await insertInboxMessages(tx, [message]), run));
       if (written.ok) {
         assembled.push({ sender: message.sender, parts: message.parts, missing: message.missingParts });
       } else {
@@ -90,16 +107,16 @@ async function assembleStaleSets(db: Kysely<Database>, logger: Logger): Promise<
  * Postgres refuses it again (or it no longer decodes), kept with the new error and unmarked.
  * Any other failure (the database) ends the run; the row stays marked for the next.
  */
-async function replayParked(db: Kysely<Database>, logger: Logger): Promise<void> {
+async function replayParked(storing: Storing, logger: Logger): Promise<void> {
   let replayed = 0;
   let failed = 0;
   for (let i = 0; i < REPLAY_BATCH; i++) {
-    const done = await db.transaction().execute(async (tx) => {
+    const done = await storing(async (tx, run) => {
       const row = await nextMarkedForReplay(tx);
       if (!row) return null;
       let write: () => Promise<unknown>;
       try {
-        write = replayWrite(tx, row);
+        write = replayWrite(tx, row, run);
       } catch (err) {
         await recordReplayFailure(tx, row.id, { code: errorCode(err), message: (err as Error).message });
         return { id: row.id, ok: false, code: errorCode(err) };
@@ -124,11 +141,11 @@ async function replayParked(db: Kysely<Database>, logger: Logger): Promise<void>
 }
 
 /** How a parked row is written: a PDU decoded afresh (throws if it no longer decodes), or a set assembled. */
-function replayWrite(tx: Transaction<Database>, row: ParkedRow): () => Promise<unknown> {
+function replayWrite(tx: Transaction<Database>, row: ParkedRow, run: ReplyRun | undefined): () => Promise<unknown> {
   if (row.kind === 'mo_set') {
     const key = row.key!;
-    return () => insertInboxMessages(tx, [assembledMessage(key, row.parts)]);
+    return async () => handleStored(tx, await insertInboxMessages(tx, [assembledMessage(key, row.parts)]), run);
   }
   const event = decodeInboundPdu(row.pdu!);
-  return () => writeInbound(tx, [event]);
+  return () => writeInbound(tx, [event], run);
 }

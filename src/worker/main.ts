@@ -14,6 +14,7 @@ import { EXIT_CONFIG, StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { assertSchemaCurrent, SchemaVersionError } from '../db/migrate.js';
 import { createDb, createPool } from '../db/pool.js';
+import type { ReplyHandlerOptions } from '../db/reply-handlers.js';
 import { graphileLogger } from '../db/graphile-logger.js';
 import { visibleRoleNames } from '../db/roles.js';
 import { SmppSession, type SessionOptions } from '../smpp/session.js';
@@ -60,6 +61,11 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const bookkeepingPool = createPool(databaseUrl, { max: 3, applicationName: `${appName} (claims)`, asyncCommit: true });
   const bookkeeping = createDb(bookkeepingPool);
   const log = logger.child({ worker: w.workerId });
+  // Incoming SMS are stored, and their reply handlers called, on connections of their own: each
+  // is reset (DISCARD ALL) after a transaction that called handlers, which would drop the
+  // prepared statements of Graphile Worker's queries on a shared one.
+  const handlerPool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (incoming SMS)` });
+  const replies = { db: createDb(handlerPool), options: await replyHandlerOptions(pool, w.handlerTimeoutMs) };
 
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
@@ -69,7 +75,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
   metrics.attachDatabase(createDb(probePool));
-  const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId }, {
+  const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId, replies }, {
     onCommitted: (summary) => {
       measured.store.onCommitted?.(summary);
       hooks.store?.onCommitted?.(summary);
@@ -117,7 +123,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   // the process, alive for another 10 s (node-postgres's idle timeout) after `worker stopped`.
   const endPool = (p: pg.Pool) => (p.ending ? Promise.resolve() : p.end().catch(() => {}));
   const closeDatabases = async () => {
-    await Promise.all([pool, bookkeepingPool, probePool].map(endPool));
+    await Promise.all([pool, bookkeepingPool, probePool, handlerPool].map(endPool));
   };
   // Before anything starts: a port that is taken fails the start cleanly.
   const http =
@@ -145,6 +151,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         logger: log.child({ component: 'tasks' }),
         pump,
         config: w,
+        replies,
         onExpired: (n) => metrics.messages.inc({ status: 'expired' }, n),
       }),
       crontab: CRONTAB,
@@ -194,6 +201,31 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         log.info('worker stopped');
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * How reply handlers are called: the database's worker role (SMS_ROLE_PREFIX names it; the
+ * policies on sms_outbox show it to any login), and the two calls a handler that will not stop
+ * needs from another connection: ending its session, suspending its rule.
+ */
+async function replyHandlerOptions(pool: pg.Pool, timeoutMs: number): Promise<ReplyHandlerOptions> {
+  const client = await pool.connect();
+  let workerRole: string;
+  try {
+    workerRole = (await visibleRoleNames(client)).worker ?? 'sms_worker';
+  } finally {
+    client.release();
+  }
+  return {
+    workerRole,
+    timeoutMs,
+    terminate: async (pid) => {
+      await pool.query('select pg_terminate_backend($1)', [pid]);
+    },
+    suspend: async (ruleId, reason) => {
+      await pool.query('select sms_inbound_suspend($1, $2)', [ruleId, reason]);
     },
   };
 }

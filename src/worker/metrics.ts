@@ -108,6 +108,12 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
   readonly inbox = new Counter({ name: 'sms_inbox_messages_total', help: 'Incoming SMS stored in sms_inbox', registers: [this.registry] });
+  readonly handlerCalls = new Counter({
+    name: 'sms_reply_handler_calls_total',
+    help: 'Reply handler calls for incoming SMS, by outcome (failed: rolled back alone, the error kept in sms_handler_error)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly inboundErrors = new Counter({
     name: 'smpp_inbound_errors_total',
     help: 'deliver_sm (receipts, incoming SMS) that could not be stored: answered with a temporary error so the SMSC redelivers',
@@ -477,6 +483,8 @@ export class WorkerMetrics {
           if (s.receiptsUnmatched) this.receipts.inc({ matched: 'false' }, s.receiptsUnmatched);
           if (s.lateMatches) this.lateMatches.inc(s.lateMatches);
           if (s.inbox) this.inbox.inc(s.inbox);
+          if (s.handlerCalls > s.handlerFailures) this.handlerCalls.inc({ outcome: 'ok' }, s.handlerCalls - s.handlerFailures);
+          if (s.handlerFailures) this.handlerCalls.inc({ outcome: 'failed' }, s.handlerFailures);
           if (s.fenced) this.fenced.inc(s.fenced);
           for (const seconds of s.receiptLatencies) this.receiptLatency.observe(Math.max(0, seconds));
         },

@@ -8,6 +8,12 @@
  * Callers await their item: the pump frees a window slot, and the session sends deliver_sm_resp,
  * only once the item is committed.
  *
+ * A batch with incoming SMS is written in one transaction on the reply handlers' own pool, which
+ * also calls the handlers the owners registered for the SMS it stores (src/db/reply-handlers.ts):
+ * a handler that fails is rolled back alone and its error kept in sms_handler_error, so the SMS
+ * is stored and acknowledged all the same; a handler that would not stop gets its statement
+ * ended, and the batch is written again with that handler's rule suspended.
+ *
  * An inbound batch that Postgres refuses because of one PDU in it (src/db/row-errors.ts: a
  * constraint, a trigger's exception, a value it cannot hold) is split until that PDU is alone; the
  * PDU is parked whole in sms_inbound_parked with its error (and then acknowledged: it is durable
@@ -25,7 +31,8 @@ import type { Kysely } from 'kysely';
 import { errorForLog, type Logger } from '../logger.js';
 import type { Database, MessageStatus } from '../db/schema.js';
 import { markSent, markUnsent, type ClaimedMessage, type UnsentResult } from '../db/outbox.js';
-import { rematchReceipts, writeInbound } from '../db/inbound-writes.js';
+import { rematchReceipts, writeInbound, type InboundWritten } from '../db/inbound-writes.js';
+import { withHandlerConnection, type ReplyHandlerOptions } from '../db/reply-handlers.js';
 import { receiptsById, type ReceiptMatch, type StoredReceipt } from '../db/receipts.js';
 import { parkPdu } from '../db/parked.js';
 import { errorCode, isRowError } from '../db/row-errors.js';
@@ -50,6 +57,12 @@ export interface StoreOptions {
   workerId: string;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Reply handlers: a pool of their own for the transactions that store incoming SMS and call
+   * them (its connections are reset after each), and how to call them. Without it, no handler
+   * is called.
+   */
+  replies?: { db: Kysely<Database>; options: ReplyHandlerOptions };
 }
 
 export interface StoreEvents {
@@ -80,6 +93,9 @@ export interface FlushSummary {
   /** For each receipt that ended its part on arrival: seconds since the part's submit result was stored. */
   receiptLatencies: number[];
   inbox: number;
+  /** Reply handler calls, and how many of them failed (their errors are in sms_handler_error). */
+  handlerCalls: number;
+  handlerFailures: number;
   /** When the soonest message this flush put back in the queue falls due (ms from the flush), or null. */
   nextRetryInMs: number | null;
 }
@@ -97,6 +113,8 @@ function emptySummary(): FlushSummary {
     finalFromReceipts: {},
     receiptLatencies: [],
     inbox: 0,
+    handlerCalls: 0,
+    handlerFailures: 0,
     nextRetryInMs: null,
   };
 }
@@ -109,6 +127,8 @@ export class OutboxStore {
   private readonly retryListeners: ((dueInMs: number) => void)[] = [];
   private readonly rematchTimers = new Set<NodeJS.Timeout>();
   private closing = false;
+  /** After a handler statement had to be ended: one handler call per statement until a flush succeeds. */
+  private handlersOnePerStatement = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -291,9 +311,7 @@ export class OutboxStore {
     // Receipts alone (the usual batch) need no transaction: applying one again after a failed
     // flush changes nothing, so each statement commits on its own. Incoming SMS parts are stored
     // and assembled under a transaction-level lock, so a batch with them is one transaction.
-    const written = events.some((e) => e.kind === 'mo')
-      ? await this.db.transaction().execute((tx) => writeInbound(tx, events))
-      : await writeInbound(this.db, events);
+    const written = events.some((e) => e.kind === 'mo') ? await this.writeWithIncoming(events) : await writeInbound(this.db, events);
     // Unmatched receipts may belong to an outcome batch that was open beside this one: look
     // again behind it. (Not awaited: the receipts are stored, their deliver_sm may be answered.)
     if (written.unmatchedIds.length) void this.outcomes.add({ kind: 'rematch', receiptIds: written.unmatchedIds, round: 0 }).catch(() => {});
@@ -303,7 +321,37 @@ export class OutboxStore {
     summary.receiptLatencies = written.matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
     countFinals(summary, written.matches);
     summary.inbox = written.inbox;
+    summary.handlerCalls = written.handlers.calls;
+    summary.handlerFailures = written.handlers.failed;
     this.events.onCommitted?.(summary);
+  }
+
+  /** A batch with incoming SMS: one transaction, on the handlers' pool when there are handlers to call. */
+  private async writeWithIncoming(events: InboundEvent[]): Promise<InboundWritten> {
+    const replies = this.options.replies;
+    if (!replies) return this.db.transaction().execute((tx) => writeInbound(tx, events));
+    let stuck: { ruleId: string | null } | undefined;
+    try {
+      const written = await withHandlerConnection(replies.db, (conn, ran) =>
+        conn.transaction().execute((tx) =>
+          writeInbound(tx, events, { options: replies.options, onePerStatement: this.handlersOnePerStatement, ran, onStuck: (ruleId) => (stuck = { ruleId }) }),
+        ),
+      );
+      this.handlersOnePerStatement = false;
+      return written;
+    } catch (err) {
+      if (stuck) {
+        // Written again one handler call per statement, so the one that hangs is known (and its rule suspended).
+        this.handlersOnePerStatement = true;
+        this.logger.error(
+          { ruleId: stuck.ruleId },
+          stuck.ruleId !== null
+            ? `the reply handler of rule ${stuck.ruleId} did not stop when cancelled: its session was ended and the rule suspended; writing the batch again`
+            : 'a reply handler did not stop when cancelled: its session was ended; writing the batch again, one handler call per statement',
+        );
+      }
+      throw err;
+    }
   }
 
   /** Keeps a PDU Postgres refused, whole, with the error; logged by its header, never its body. */

@@ -90,7 +90,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the seven functions (not sms_opt_in, which overrides a STOP)', async () => {
+  test('the sender role holds exactly EXECUTE on the eleven functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -101,6 +101,10 @@ describe('catalog', () => {
       [
         'sms_cancel(uuid)',
         'sms_conversation(text)',
+        'sms_handler_errors()',
+        'sms_handler_replay(bigint)',
+        'sms_off_inbound(bigint)',
+        'sms_on_inbound(regprocedure,text[],text,text,text,jsonb)',
         'sms_opt_out(text)',
         'sms_retry(uuid)',
         'sms_segments(text)',

@@ -88,6 +88,8 @@ function parseSchema(): Map<string, Map<string, TsColumn>> {
 const PG_TO_TS: Record<string, string> = {
   uuid: 'string',
   text: 'string',
+  name: 'string',
+  regprocedure: 'string',
   int2: 'number',
   int4: 'number',
   int8: 'string',

@@ -35,6 +35,7 @@ const config: WorkerConfig = {
   retentionDays: 30,
   inboxRetentionDays: 90,
   unmatchedReceiptRetentionDays: 7,
+  handlerTimeoutMs: 2000,
 };
 
 before(async () => {

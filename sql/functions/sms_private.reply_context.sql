@@ -1,0 +1,46 @@
+-- sms_private.reply_context: inside a reply handler, which rule, incoming SMS and owner it runs
+-- for; NULL outside one. sms_inbound_run sets the setting sms.reply_context before it calls a
+-- handler (sms_private.reply_context_for) and clears it after: the context as JSON, bound to the
+-- backend and the transaction, then a signature made with sms_private.context_key. A handler can
+-- read the setting and change it like any other, but cannot sign one for another owner, rule or
+-- SMS, nor carry one to another transaction: a setting that does not verify is an error
+-- (42501), never a fallback. The worker's session acts as the worker role (SET LOCAL ROLE)
+-- while handlers run, and sms_private.caller_owner refuses that role without a context, so
+-- clearing the setting does not help either.
+create or replace function sms_private.reply_context(out rule_id bigint, out inbox_id uuid, out owner text, out runs_as text)
+returns record
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v text := current_setting('sms.reply_context', true);
+  body text;
+  ctx jsonb;
+begin
+  if v is null or v = '' then
+    return;
+  end if;
+  body := left(v, -65);
+  if char_length(v) < 66 or substr(v, char_length(v) - 64, 1) <> '|'
+     or right(v, 64) <> encode(sha256((select k.key from sms_private.context_key k) || convert_to(body, 'UTF8')
+                                      || (select k.key from sms_private.context_key k)), 'hex') then
+    raise exception 'sms.reply_context was changed: it no longer says which reply handler runs'
+      using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
+  end if;
+  ctx := body::jsonb;
+  if (ctx ->> 'pid')::integer <> pg_backend_pid() or ctx ->> 'xid' <> pg_current_xact_id()::text then
+    raise exception 'sms.reply_context belongs to another transaction'
+      using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
+  end if;
+  rule_id := (ctx ->> 'rule')::bigint;
+  inbox_id := (ctx ->> 'inbox')::uuid;
+  owner := ctx ->> 'owner';
+  runs_as := ctx ->> 'role';
+end
+$$;
+
+comment on function sms_private.reply_context() is
+  'sms-outbox internal: inside a reply handler, the rule, incoming SMS and owner it runs for (verified); NULL outside one';
+
+-- Called by the sms_ functions alone (as their owner).
+revoke all on function sms_private.reply_context() from public, sms_sender, sms_reader, sms_worker;
