@@ -6,8 +6,12 @@
  *   GET  /            the endpoints, as JSON
  *   GET  /state       connections and binds, counters, receipt and fault settings
  *   GET  /submits     the last submit_sm received (?limit=N, newest last)
- *   POST /mo          {"from", "to", "text"}: an incoming SMS to the bound worker (long texts in
- *                     concatenated parts; GSM-7 when every character allows it, else UCS-2)
+ *   POST /mo          {"from", "to", "text", "lose_ack"?}: an incoming SMS to the bound worker (long
+ *                     texts in concatenated parts; GSM-7 when every character allows it, else
+ *                     UCS-2); with "lose_ack": true the worker's first answer to each part is taken
+ *                     as lost, so the SMS comes again after a reconnect (or the deliver timeout)
+ *   POST /auto-reply  {"number", "text"}: an auto-responder: every message accepted for that
+ *                     number is answered with an MO of that text from it ("text": null removes it)
  *   POST /receipt     {"message_id", "state"?, "err"?}: a delivery receipt for an SMSC message id
  *   POST /disconnect  {"how"?: "close" | "unbind"}: drop the connections (or unbind from the SMSC side)
  *   POST /fail-next   {"command_status", "count"?}: answer the next submit_sm with this error
@@ -50,7 +54,8 @@ const MAX_BODY_BYTES = 256 * 1024;
 const ENDPOINTS: Record<string, string> = {
   'GET /state': 'connections, binds, counters, receipt and fault settings',
   'GET /submits?limit=N': 'the last submit_sm received, newest last',
-  'POST /mo': '{"from": "+79991234567", "to": "1234", "text": "..."}: an incoming SMS to the bound worker',
+  'POST /mo': '{"from": "+79991234567", "to": "1234", "text": "...", "lose_ack": false}: an incoming SMS to the bound worker (lose_ack: its first answer is taken as lost, so it comes again)',
+  'POST /auto-reply': '{"number": "+79991234567", "text": "I am away"}: that number answers every message it gets with this text (null: no longer)',
   'POST /receipt': '{"message_id": "3B9ACA00", "state": "UNDELIV", "err": "001"}: a delivery receipt for an SMSC message id',
   'POST /disconnect': '{"how": "close" | "unbind"}: drop the SMPP connections (default close)',
   'POST /fail-next': '{"command_status": "ESME_RINVDSTADR", "count": 1}: answer the next submit_sm with this error',
@@ -85,10 +90,11 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
       return [200, { submits: sim.recentSubmits().slice(-limit).map(showSubmit) }];
     },
     'POST /mo': async (req) => {
-      const body = await readObject(req, ['from', 'to', 'text']);
+      const body = await readObject(req, ['from', 'to', 'text', 'lose_ack']);
       const from = address(body, 'from');
       const to = address(body, 'to');
       if (typeof body.text !== 'string' || body.text.length === 0) throw bad('text', 'a non-empty string', body.text);
+      if (body.lose_ack !== undefined && typeof body.lose_ack !== 'boolean') throw bad('lose_ack', 'true or false', body.lose_ack);
       const { encoding, partTexts } = splitMessage(body.text);
       if (partTexts.length > MAX_PARTS) throw new RequestError(400, `text: needs ${partTexts.length} parts; one concatenated SMS has at most ${MAX_PARTS}`, 'text');
       requireReceiver(sim);
@@ -98,6 +104,7 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
         destination: to,
         text: body.text,
         ...(partTexts.length > 1 ? { concat: {} } : {}),
+        ...(body.lose_ack ? { loseAcks: 1 } : {}),
         onResponse: (seq, status) => answers[seq - 1]?.resolve(status),
       });
       const acks = await settle(answers, ackTimeoutMs);
@@ -137,6 +144,17 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
           ...(acks ? {} : { note: `sent; no deliver_sm_resp within ${ackTimeoutMs / 1000} s` }),
         },
       ];
+    },
+    'POST /auto-reply': async (req) => {
+      const body = await readObject(req, ['number', 'text']);
+      const number = address(body, 'number');
+      if (!/^\+?\d+$/.test(number)) throw bad('number', 'a phone number ("+79991234567")', body.number);
+      if (body.text !== null && (typeof body.text !== 'string' || body.text.length === 0)) throw bad('text', 'a non-empty string, or null to remove the auto-responder', body.text);
+      const replies = { ...sim.options.autoReplies };
+      if (body.text === null) delete replies[number.replace(/^\+/, '')];
+      else replies[number.replace(/^\+/, '')] = body.text as string;
+      sim.configure({ autoReplies: replies });
+      return [200, { auto_replies: replies }];
     },
     'POST /disconnect': async (req) => {
       const body = await readObject(req, ['how']);
@@ -257,7 +275,7 @@ async function readObject(req: IncomingMessage, allowed: string[]): Promise<Reco
 }
 
 /** A phone number (digits, optional leading +) or an alphanumeric name, as SMPP addresses carry them. */
-function address(body: Record<string, unknown>, field: 'from' | 'to'): string {
+function address(body: Record<string, unknown>, field: 'from' | 'to' | 'number'): string {
   const v = body[field];
   const expected = 'a phone number ("+79991234567", up to 20 digits) or an alphanumeric name of 1 to 11 printable ASCII characters';
   if (typeof v !== 'string') throw bad(field, expected, v);
@@ -342,6 +360,7 @@ function state(sim: Simulator) {
     throttle_rate: o.throttleRate,
     refuse_binds: o.refuseBinds ? classifyStatus(o.refuseBinds).name : null,
     refuse_validity_period: o.refuseValidityPeriod,
+    auto_replies: o.autoReplies,
     fail_next: failing.count > 0 ? { count: failing.count, command_status: classifyStatus(failing.status).name } : null,
     counters: Object.fromEntries(Object.entries(sim.counters).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v])),
   };

@@ -2,7 +2,8 @@
  * The deliver_sm the simulator sends (receipts, MO parts, raw requests), tracked as an SMSC
  * tracks them: sent on a session that can receive (or held until one binds), receipts after
  * their delay, and, with `redeliver`, sent again when refused with a temporary error, left
- * unanswered past `deliverTimeoutMs`, or lost with their connection.
+ * unanswered past `deliverTimeoutMs`, or lost with their connection (an answer taken as lost,
+ * MoOptions.loseAcks, leaves one unanswered).
  */
 import { STATUS } from '../smpp/command-status.js';
 import type { PduHeader } from '../smpp/pdu.js';
@@ -72,6 +73,12 @@ export class Deliveries {
   answered(session: SimSession, header: PduHeader): void {
     const delivery = session.deliveries.get(header.sequence);
     if (!delivery) return;
+    if (delivery.loseAcks) {
+      // As if the answer never came: still unanswered, sent again after a reconnect or the timeout.
+      delivery.loseAcks--;
+      this.counters.acksLost++;
+      return;
+    }
     session.deliveries.delete(header.sequence);
     this.counters.deliverResps++;
     if (delivery.onResponse) {

@@ -9,7 +9,8 @@
  * unanswered or lost with a connection, and injects faults on demand: throttling at a rate,
  * permanent errors for chosen numbers, an error for the next submits to a number, dropped or
  * delayed responses, connections closed now or after N submits, refused binds, a dead
- * enquire_link, an SMSC that refuses validity_period. It records what it received so tests can assert on the wire; `record: false`
+ * enquire_link, an SMSC that refuses validity_period, an ESME's answer to an MO taken as lost,
+ * and auto-responders that answer every message to their number. It records what it received so tests can assert on the wire; `record: false`
  * keeps only counters, for benchmarks.
  */
 import { EventEmitter } from 'node:events';
@@ -49,7 +50,7 @@ import {
 export class Simulator extends EventEmitter {
   readonly options: ResolvedOptions;
   readonly received: Received = emptyReceived();
-  readonly counters: Counters = { connections: 0, binds: 0, submits: 0, accepted: 0, throttled: 0, rejected: 0, dropped: 0, receiptsSent: 0, moSent: 0, deliverResps: 0, redeliveries: 0, peakUnanswered: 0 };
+  readonly counters: Counters = { connections: 0, binds: 0, submits: 0, accepted: 0, throttled: 0, rejected: 0, dropped: 0, receiptsSent: 0, moSent: 0, deliverResps: 0, redeliveries: 0, acksLost: 0, autoReplies: 0, peakUnanswered: 0 };
   private readonly server: Server;
   private readonly sessions = new Set<SimSession>();
   private readonly random: () => number;
@@ -185,7 +186,8 @@ export class Simulator extends EventEmitter {
       for (let t = 0; t < times; t++) {
         this.counters.moSent++;
         const onResponse = mo.onResponse && t === 0 ? (status: number) => mo.onResponse!(seq, status) : undefined;
-        this.deliveries.deliver({ kind: 'mo', messageId: null, build: (s) => encodePdu('deliver_sm', s, fields), attempts: 0, sentAt: 0, session: null, onResponse });
+        const build = (s: number) => encodePdu('deliver_sm', s, fields);
+        this.deliveries.deliver({ kind: 'mo', messageId: null, build, attempts: 0, sentAt: 0, session: null, onResponse, loseAcks: mo.loseAcks ?? 0 });
       }
     }
     return { ref: mo.concat?.sixteenBitRef ? ref : ref & 0xff, total };
@@ -405,11 +407,23 @@ export class Simulator extends EventEmitter {
       messageId !== null && o.receipts && fields.registeredDelivery & 0x03
         ? this.receiptFor(messageId, fields.destination, fields.source)
         : null;
+    // An auto-responder at the destination answers the message (once, on its last part).
+    const part = fields.esmClass & ESM_CLASS_UDHI ? parseUdh(fields.shortMessage)?.concat : null;
+    const autoReply = messageId !== null && (!part || part.seq === part.total) ? o.autoReplies[fields.destination.replace(/^\+/, '')] : undefined;
     const respond = () => {
       if (receipt && o.receiptBeforeResponse) this.deliveries.deliver(receipt, session);
       session.unanswered--;
       session.conn.write(resp);
       if (receipt && !o.receiptBeforeResponse) this.deliveries.scheduleReceipt(receipt, session);
+      if (autoReply !== undefined && /^\+?\d+$/.test(fields.source)) {
+        // The phone answers once it has the message: after the ESME answered its receipt.
+        const answer = () => {
+          this.counters.autoReplies++;
+          this.sendMo({ source: fields.destination, destination: fields.source, text: autoReply });
+        };
+        if (receipt) receipt.onResponse = answer;
+        else setTimeout(answer, 50).unref();
+      }
     };
     if (o.responseDelayMs > 0) setTimeout(respond, o.responseDelayMs);
     else respond();

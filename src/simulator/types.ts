@@ -69,6 +69,12 @@ export interface SimulatorOptions {
   redeliverDelayMs?: number;
   /** A deliver_sm not answered within this long is redelivered (default 10 s). */
   deliverTimeoutMs?: number;
+  /**
+   * Auto-responders: a number (digits) -> the text it answers every accepted submit_sm with, as
+   * an MO from that number to the submit's source, once the ESME answered the message's receipt
+   * (50 ms after the response without receipts), e.g. { '79990000001': 'I am away' }.
+   */
+  autoReplies?: Record<string, string>;
   /** Random source for fault injection (tests). */
   random?: () => number;
   logger?: Logger;
@@ -136,6 +142,10 @@ export interface Counters {
   moSent: number;
   deliverResps: number;
   redeliveries: number;
+  /** deliver_sm_resp taken as lost (MoOptions.loseAcks): the SMSC acts as if it never came. */
+  acksLost: number;
+  /** MO sent by the auto-responders (autoReplies). */
+  autoReplies: number;
   /** Most submit_sm received on one connection and not yet answered at the same time (the ESME's window as seen on the wire). */
   peakUnanswered: number;
 }
@@ -152,6 +162,12 @@ export interface MoOptions {
   onResponse?: (seq: number, status: number) => void;
   /** Carry the user data in TLV message_payload instead of short_message (as some SMSCs do for long texts). */
   messagePayload?: boolean;
+  /**
+   * Take the first N deliver_sm_resp of each part as lost (the ESME's answer never reached the
+   * SMSC): the part stays unanswered and is sent again after a reconnect, or after
+   * deliverTimeoutMs, as an SMSC does.
+   */
+  loseAcks?: number;
 }
 
 export interface ManualReceipt {
@@ -201,6 +217,8 @@ export interface Delivery {
   sentAt: number;
   session: SimSession | null;
   onResponse?: ((status: number) => void) | undefined;
+  /** Answers still to take as lost (MoOptions.loseAcks). */
+  loseAcks?: number;
 }
 
 /** One ESME connection. */
@@ -253,6 +271,7 @@ export const DEFAULTS: ResolvedOptions = {
   redeliver: true,
   redeliverDelayMs: 1000,
   deliverTimeoutMs: 10_000,
+  autoReplies: {},
 };
 
 export function emptyReceived(): Received {

@@ -75,7 +75,7 @@ describe('before a worker is bound', () => {
   test('GET / lists the endpoints and GET /state shows no session', async () => {
     const index = await call('GET', '/');
     assert.equal(index.status, 200);
-    for (const e of ['GET /state', 'POST /mo', 'POST /receipt', 'POST /disconnect', 'POST /fail-next', 'POST /config']) assert.ok(e in index.body.endpoints, e);
+    for (const e of ['GET /state', 'POST /mo', 'POST /auto-reply', 'POST /receipt', 'POST /disconnect', 'POST /fail-next', 'POST /config']) assert.ok(e in index.body.endpoints, e);
     const state = await call('GET', '/state');
     assert.equal(state.status, 200);
     assert.deepEqual(state.body.smpp, { host: '127.0.0.1', port: smppPort });
@@ -98,7 +98,10 @@ describe('before a worker is bound', () => {
       ['/mo', { from: '+7999', to: '1234', text: '' }, 'text', /^text: expected a non-empty string, got ""$/],
       ['/mo', { from: '+7999', to: '1234', text: 42 }, 'text', /^text: expected a non-empty string, got 42$/],
       ['/mo', { from: '+7999', to: 'twelve chars', text: 'x' }, 'to', /^to: expected .*alphanumeric name of 1 to 11/],
-      ['/mo', { from: '+7999', to: '1234', text: 'x', txt: 'y' }, 'txt', /^txt: unknown field; this endpoint takes from, to, text$/],
+      ['/mo', { from: '+7999', to: '1234', text: 'x', txt: 'y' }, 'txt', /^txt: unknown field; this endpoint takes from, to, text, lose_ack$/],
+      ['/mo', { from: '+7999', to: '1234', text: 'x', lose_ack: 'yes' }, 'lose_ack', /^lose_ack: expected true or false, got "yes"$/],
+      ['/auto-reply', { number: 'Shop', text: 'Away' }, 'number', /^number: expected a phone number/],
+      ['/auto-reply', { number: '+79990000016', text: '' }, 'text', /^text: expected a non-empty string, or null/],
       ['/mo', { from: '+7999', to: '1234', text: 'x'.repeat(153 * 255 + 1) }, 'text', /^text: needs 256 parts; one concatenated SMS has at most 255$/],
       ['/receipt', { message_id: '' }, 'message_id', /^message_id: expected the SMSC message id/],
       ['/receipt', { message_id: 'A1', state: 'LOST' }, 'state', /^state: expected DELIVRD, UNDELIV, .*got "LOST"$/],
@@ -117,7 +120,7 @@ describe('before a worker is bound', () => {
     }
     const notJson = await call('POST', '/mo', '{"from": ');
     assert.equal(notJson.status, 400);
-    assert.match(notJson.body.error, /^the body is not JSON .*send e\.g\. \{"from": \.\.\., "to": \.\.\., "text": \.\.\.\}$/);
+    assert.match(notJson.body.error, /^the body is not JSON .*send e\.g\. \{"from": \.\.\., "to": \.\.\., "text": \.\.\., "lose_ack": \.\.\.\}$/);
     const array = await call('POST', '/mo', '[]');
     assert.equal(array.status, 400);
     assert.equal(array.body.error, 'the body must be a JSON object');
@@ -162,6 +165,33 @@ describe('with a worker bound', () => {
     assert.deepEqual(r.body.acknowledged.map((a: { command_status: string }) => a.command_status), ['ESME_ROK', 'ESME_ROK']);
     const { rows } = await tdb.pool.query(`select sender, recipient, body, encoding, parts, missing_parts from sms_inbox where sender = '79990001122'`);
     assert.deepEqual(rows, [{ sender: '79990001122', recipient: 'MyShop', body: text, encoding: 'ucs2', parts: 2, missing_parts: 0 }]);
+  });
+
+  test('POST /mo lose_ack: the worker\'s answer is taken as lost, the SMS comes again after a reconnect and is stored once', async () => {
+    const before = (await call('GET', '/state')).body.counters;
+    const answered = call('POST', '/mo', { from: '+79991230099', to: '79000000001', text: 'ДА', lose_ack: true });
+    await waitFor('the SMS to be stored', async () => (await tdb.pool.query(`select 1 from sms_inbox where sender = '79991230099'`)).rowCount === 1);
+    await waitFor('its answer to be taken as lost', async () => (await call('GET', '/state')).body.counters.acks_lost > before.acks_lost);
+    await call('POST', '/disconnect', {});
+    const r = await answered;
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.acknowledged, [{ part: 1, command_status: 'ESME_ROK' }], 'the copy was answered');
+    const after = (await call('GET', '/state')).body.counters;
+    assert.equal(after.redeliveries, before.redeliveries + 1);
+    const { rows } = await tdb.pool.query(`select body, deliveries from sms_inbox where sender = '79991230099'`);
+    assert.deepEqual(rows, [{ body: 'ДА', deliveries: 2 }]);
+  });
+
+  test('POST /auto-reply: the number answers every message it gets, until removed', async () => {
+    const set = await call('POST', '/auto-reply', { number: '+79990000016', text: 'I am away until Monday' });
+    assert.deepEqual(set.body, { auto_replies: { '79990000016': 'I am away until Monday' } });
+    assert.deepEqual((await call('GET', '/state')).body.auto_replies, { '79990000016': 'I am away until Monday' });
+    const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+79990000016', 'Your table is booked', sender => '79000000001') as id`);
+    const answer = await waitFor('the auto-reply to be stored', async () =>
+      (await tdb.pool.query(`select sender, recipient, body, in_reply_to from sms_inbox where sender = '79990000016'`)).rows[0],
+    );
+    assert.deepEqual(answer, { sender: '79990000016', recipient: '79000000001', body: 'I am away until Monday', in_reply_to: rows[0]!.id });
+    assert.deepEqual((await call('POST', '/auto-reply', { number: '79990000016', text: null })).body, { auto_replies: {} });
   });
 
   test('GET /submits shows what the worker submitted, with the SMSC ids', async () => {
