@@ -54,7 +54,11 @@ comment on column public.sms_inbound_rule.timeouts is 'handler calls in a row th
 comment on column public.sms_inbound_rule.suspended_at is 'set when the handler ran out of time 3 calls in a row, or would not stop when cancelled: its SMS are stored with an error (sms_handler_error) instead of handled until the rule is registered again (sms_on_inbound with the same arguments)';
 comment on column public.sms_inbound_rule.suspended_reason is 'why it was suspended';
 
-create index sms_inbound_rule_owner_idx on public.sms_inbound_rule (owner);
+-- Matching reads only the rules an SMS can match: an owner's rules without keywords, and the
+-- rules whose keywords hold the SMS's first word (whoever's: the owner is checked after), so it
+-- costs the same with 1 rule or 100.
+create index sms_inbound_rule_owner_idx on public.sms_inbound_rule (owner) where keyword_keys is null;
+create index sms_inbound_rule_keyword_idx on public.sms_inbound_rule using gin (keyword_keys);
 create index sms_inbound_rule_recipient_idx on public.sms_inbound_rule (recipient) where recipient is not null;
 
 create table public.sms_handler_error (

@@ -169,7 +169,8 @@ create table public.sms_inbound_rule (
   constraint sms_inbound_rule_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbound_rule enable row level security;
-CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner);
+CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys);
+CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner) WHERE (keyword_keys IS NULL);
 CREATE UNIQUE INDEX sms_inbound_rule_pkey ON public.sms_inbound_rule USING btree (id);
 CREATE INDEX sms_inbound_rule_recipient_idx ON public.sms_inbound_rule USING btree (recipient) WHERE (recipient IS NOT NULL);
 create policy sms_reader_select on public.sms_inbound_rule as permissive for select to sms_reader using (true);
@@ -1366,20 +1367,32 @@ create function public.sms_inbound_matches(inbox_ids uuid[])
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select i.id, r.id
-    from unnest(inbox_ids) with ordinality u(id, n)
-    join public.sms_inbox i on i.id = u.id
-    cross join lateral (select sms_private.first_word_key(i.body) as kw, ltrim(i.recipient, '+') as ours) x
-    left join public.sms_outbox o on o.id = i.in_reply_to
-    join public.sms_inbound_rule r
-      on r.owner = i.owner
-     and (r.recipient is null or r.recipient = x.ours)
-     and (r.keyword_keys is null or x.kw = any (r.keyword_keys))
-     and (r.pattern is null or i.body ~ r.pattern)
-     and (r.reply_to_category is null or o.category = r.reply_to_category)
-     and (r.reply_to_metadata is null or o.metadata @> r.reply_to_metadata)
-   where i.owner is not null
-   order by u.n, r.id
+  -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
+  -- letters folded), once per SMS: materialized (as a join condition it would be computed once
+  -- per rule), and written out (a function of its own, with its SET, cost five times as much).
+  -- The message answered is read only for rules that ask about it.
+  with s as materialized (
+    select u.n, i.id, i.owner, i.body, i.in_reply_to, ltrim(i.recipient, '+') as ours,
+           nullif(sms_private.keyword_skeleton(sms_private.keyword_form(substring(left(i.body, 200) from '^\s*(\S+)'))), '') as kw
+      from unnest(inbox_ids) with ordinality u(id, n)
+      join public.sms_inbox i on i.id = u.id
+     where i.owner is not null
+  )
+  select s.id, r.id
+    from s
+    cross join lateral (
+      select x.* from public.sms_inbound_rule x where x.keyword_keys @> array[s.kw] and x.owner = s.owner
+      union all
+      select x.* from public.sms_inbound_rule x where x.keyword_keys is null and x.owner = s.owner
+    ) r
+   where (r.recipient is null or r.recipient = s.ours)
+     and (r.pattern is null or s.body ~ r.pattern)
+     and (r.reply_to_category is null and r.reply_to_metadata is null
+          or exists (select from public.sms_outbox o
+                      where o.id = s.in_reply_to
+                        and (r.reply_to_category is null or o.category = r.reply_to_category)
+                        and (r.reply_to_metadata is null or o.metadata @> r.reply_to_metadata)))
+   order by s.n, r.id
 $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_inbound_matches(uuid[]) is 'sms-outbox: for the worker: the reply rules each incoming SMS matches (its owner''s rules alone), in calling order';
@@ -1423,6 +1436,9 @@ declare
   v_state text;
   v_message text;
   v_context text;
+  v_key bytea;
+  v_session text;                 -- '|<backend pid>|<transaction id>' of sms.reply_context
+  v_body text;
 begin
   if current_setting('role') is distinct from (select x.worker from sms_private.roles x) then
     raise exception 'reply handlers run while the session acts as the worker role (set local role %), which owns nothing', (select x.worker from sms_private.roles x)
@@ -1434,6 +1450,8 @@ begin
   end if;
   done := 0;
   failed := 0;
+  select k.key into v_key from sms_private.context_key k;
+  v_session := '|' || pg_backend_pid() || '|' || pg_current_xact_id();
   for i in 1 .. n loop
     if i > 1 and clock_timestamp() - statement_timestamp() >= v_limit then
       return;
@@ -1450,7 +1468,10 @@ begin
                           v_rule.id, v_rule.suspended_at, v_rule.suspended_reason);
       v_context := null;
     else
-      perform set_config('sms.reply_context', sms_private.reply_context_for(v_rule.id, v_inbox.id, v_rule.owner, v_rule.runs_as), true);
+      -- The handler's context, signed (sms_private.reply_context reads it).
+      v_body := v_rule.id || '|' || v_inbox.id || v_session || '|' || encode(convert_to(v_rule.owner, 'UTF8'), 'hex')
+                || '|' || encode(convert_to(v_rule.runs_as::text, 'UTF8'), 'hex');
+      perform set_config('sms.reply_context', v_body || '|' || encode(sha256(v_key || convert_to(v_body, 'UTF8') || v_key), 'hex'), true);
       v_temp := pg_my_temp_schema();
       v_state := null;
       begin
@@ -2903,16 +2924,6 @@ end
 $function$;
 comment on function sms_private.count_segments(text) is 'sms-outbox internal: encoding (gsm7/ucs2), units and segments of a text of at most 39015 characters; the counter behind sms_segments and sms_send';
 
-create function sms_private.first_word_key(t text)
- RETURNS text
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE STRICT
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select nullif(sms_private.keyword_skeleton(sms_private.keyword_form(substring(left($1, 200) from '^\s*(\S+)'))), '')
-$function$;
-comment on function sms_private.first_word_key(text) is 'sms-outbox internal: the first word of a text, as reply rules compare their keywords';
-
 create function sms_private.inbox_arrival()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -2952,9 +2963,9 @@ begin
     if found and not exists (
          select from public.sms_outbox o
           where o.recipient = phone
-            and o.created_at > prior.received_at
+            and o.created_at >= prior.received_at
             and o.sender = ours
-            and o.reply_to_inbox is distinct from prior.id) then
+            and (o.reply_to_inbox is distinct from prior.id or o.submitted_at is not null)) then
       update public.sms_inbox set deliveries = deliveries + 1 where id = prior.id;
       return null;
     end if;
@@ -3183,42 +3194,29 @@ AS $function$
 declare
   v text := current_setting('sms.reply_context', true);
   body text;
-  ctx jsonb;
+  k bytea;
 begin
   if v is null or v = '' then
     return;
   end if;
   body := left(v, -65);
+  select c.key into k from sms_private.context_key c;
   if char_length(v) < 66 or substr(v, char_length(v) - 64, 1) <> '|'
-     or right(v, 64) <> encode(sha256((select k.key from sms_private.context_key k) || convert_to(body, 'UTF8')
-                                      || (select k.key from sms_private.context_key k)), 'hex') then
+     or right(v, 64) <> encode(sha256(k || convert_to(body, 'UTF8') || k), 'hex') then
     raise exception 'sms.reply_context was changed: it no longer says which reply handler runs'
       using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
   end if;
-  ctx := body::jsonb;
-  if (ctx ->> 'pid')::integer <> pg_backend_pid() or ctx ->> 'xid' <> pg_current_xact_id()::text then
+  if split_part(body, '|', 3) <> pg_backend_pid()::text or split_part(body, '|', 4) <> pg_current_xact_id()::text then
     raise exception 'sms.reply_context belongs to another transaction'
       using errcode = '42501', hint = 'a reply handler must leave the setting sms.reply_context as it was';
   end if;
-  rule_id := (ctx ->> 'rule')::bigint;
-  inbox_id := (ctx ->> 'inbox')::uuid;
-  owner := ctx ->> 'owner';
-  runs_as := ctx ->> 'role';
+  rule_id := split_part(body, '|', 1)::bigint;
+  inbox_id := split_part(body, '|', 2)::uuid;
+  owner := convert_from(decode(split_part(body, '|', 5), 'hex'), 'UTF8');
+  runs_as := convert_from(decode(split_part(body, '|', 6), 'hex'), 'UTF8');
 end
 $function$;
 comment on function sms_private.reply_context() is 'sms-outbox internal: inside a reply handler, the rule, incoming SMS and owner it runs for (verified); NULL outside one';
-
-create function sms_private.reply_context_for(rule_id bigint, inbox_id uuid, owner text, runs_as text)
- RETURNS text
- LANGUAGE sql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-  select b || '|' || encode(sha256(k.key || convert_to(b, 'UTF8') || k.key), 'hex')
-    from (select json_build_object('rule', $1, 'inbox', $2, 'owner', $3, 'role', $4,
-                                   'pid', pg_backend_pid(), 'xid', pg_current_xact_id()::text)::text as b) x,
-         sms_private.context_key k
-$function$;
-comment on function sms_private.reply_context_for(bigint,uuid,text,text) is 'sms-outbox internal: the signed value of sms.reply_context for one reply handler call';
 
 create function sms_private.send(owner text, recipient text, body text, sender text, send_at timestamp with time zone, expires_at timestamp with time zone, priority integer, idempotency_key text, metadata jsonb, category text DEFAULT 'transactional'::text)
  RETURNS uuid

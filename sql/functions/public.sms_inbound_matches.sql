@@ -3,27 +3,40 @@
 -- only SMS of its own owner's conversations (sms_inbox.owner), so no rule is ever handed
 -- another owner's SMS; SMS that are nobody's match nothing. Suspended rules are listed too:
 -- sms_inbound_run records their SMS in sms_handler_error instead of calling them. Rule matching
--- reads the rules of the SMS's owner alone (an index), and compares each with the first word's
--- key computed once per SMS. For the worker.
+-- reads only the rules the SMS can match (two index probes: the owner's rules without keywords,
+-- and the rules whose keywords hold the first word's key, computed once per SMS), so it costs the
+-- same with 1 rule or 100 (`sms-outbox bench --inbound`). For the worker.
 create or replace function public.sms_inbound_matches(inbox_ids uuid[])
 returns table (inbox_id uuid, rule_id bigint)
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-  select i.id, r.id
-    from unnest(inbox_ids) with ordinality u(id, n)
-    join public.sms_inbox i on i.id = u.id
-    cross join lateral (select sms_private.first_word_key(i.body) as kw, ltrim(i.recipient, '+') as ours) x
-    left join public.sms_outbox o on o.id = i.in_reply_to
-    join public.sms_inbound_rule r
-      on r.owner = i.owner
-     and (r.recipient is null or r.recipient = x.ours)
-     and (r.keyword_keys is null or x.kw = any (r.keyword_keys))
-     and (r.pattern is null or i.body ~ r.pattern)
-     and (r.reply_to_category is null or o.category = r.reply_to_category)
-     and (r.reply_to_metadata is null or o.metadata @> r.reply_to_metadata)
-   where i.owner is not null
-   order by u.n, r.id
+  -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
+  -- letters folded), once per SMS: materialized (as a join condition it would be computed once
+  -- per rule), and written out (a function of its own, with its SET, cost five times as much).
+  -- The message answered is read only for rules that ask about it.
+  with s as materialized (
+    select u.n, i.id, i.owner, i.body, i.in_reply_to, ltrim(i.recipient, '+') as ours,
+           nullif(sms_private.keyword_skeleton(sms_private.keyword_form(substring(left(i.body, 200) from '^\s*(\S+)'))), '') as kw
+      from unnest(inbox_ids) with ordinality u(id, n)
+      join public.sms_inbox i on i.id = u.id
+     where i.owner is not null
+  )
+  select s.id, r.id
+    from s
+    cross join lateral (
+      select x.* from public.sms_inbound_rule x where x.keyword_keys @> array[s.kw] and x.owner = s.owner
+      union all
+      select x.* from public.sms_inbound_rule x where x.keyword_keys is null and x.owner = s.owner
+    ) r
+   where (r.recipient is null or r.recipient = s.ours)
+     and (r.pattern is null or s.body ~ r.pattern)
+     and (r.reply_to_category is null and r.reply_to_metadata is null
+          or exists (select from public.sms_outbox o
+                      where o.id = s.in_reply_to
+                        and (r.reply_to_category is null or o.category = r.reply_to_category)
+                        and (r.reply_to_metadata is null or o.metadata @> r.reply_to_metadata)))
+   order by s.n, r.id
 $$;
 
 comment on function public.sms_inbound_matches(uuid[]) is

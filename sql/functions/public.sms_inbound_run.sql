@@ -25,7 +25,7 @@
 -- changed with SET (which outlive a function call: RESET ALL, then this statement's own settings
 -- again); a transaction it made read-only and temporary objects it created (which could take
 -- the place of the worker's tables) are refused, rolling the handler back. The worker ends the
--- transaction and then runs DISCARD ALL (prepared statements, cursors, LISTEN, advisory locks),
+-- transaction and then resets the session (prepared statements, cursors, LISTEN, advisory locks),
 -- and the gateway fires the deferred triggers a handler queued before it returns. For the worker.
 create or replace function public.sms_inbound_run(inbox_ids uuid[], rule_ids bigint[], timeout_ms integer, out done integer, out failed integer)
 returns record
@@ -41,6 +41,9 @@ declare
   v_state text;
   v_message text;
   v_context text;
+  v_key bytea;
+  v_session text;                 -- '|<backend pid>|<transaction id>' of sms.reply_context
+  v_body text;
 begin
   if current_setting('role') is distinct from (select x.worker from sms_private.roles x) then
     raise exception 'reply handlers run while the session acts as the worker role (set local role %), which owns nothing', (select x.worker from sms_private.roles x)
@@ -52,6 +55,8 @@ begin
   end if;
   done := 0;
   failed := 0;
+  select k.key into v_key from sms_private.context_key k;
+  v_session := '|' || pg_backend_pid() || '|' || pg_current_xact_id();
   for i in 1 .. n loop
     if i > 1 and clock_timestamp() - statement_timestamp() >= v_limit then
       return;
@@ -68,7 +73,10 @@ begin
                           v_rule.id, v_rule.suspended_at, v_rule.suspended_reason);
       v_context := null;
     else
-      perform set_config('sms.reply_context', sms_private.reply_context_for(v_rule.id, v_inbox.id, v_rule.owner, v_rule.runs_as), true);
+      -- The handler's context, signed (sms_private.reply_context reads it).
+      v_body := v_rule.id || '|' || v_inbox.id || v_session || '|' || encode(convert_to(v_rule.owner, 'UTF8'), 'hex')
+                || '|' || encode(convert_to(v_rule.runs_as::text, 'UTF8'), 'hex');
+      perform set_config('sms.reply_context', v_body || '|' || encode(sha256(v_key || convert_to(v_body, 'UTF8') || v_key), 'hex'), true);
       v_temp := pg_my_temp_schema();
       v_state := null;
       begin

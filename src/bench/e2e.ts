@@ -124,6 +124,18 @@ export class SimulatorThread {
     });
   }
 
+  /**
+   * Sends incoming SMS from `count` phones (numbers first, first + 1, ...) to `to`, `%i` in `text`
+   * replaced by each one's index, all at once; resolves with the milliseconds until every one was
+   * answered, and how many answers were errors.
+   */
+  incoming(first: number, count: number, to: string, text: string): Promise<{ ms: number; refused: number }> {
+    return new Promise((resolve) => {
+      this.worker.once('message', (m: { ms: number; refused: number }) => resolve({ ms: m.ms, refused: m.refused }));
+      this.worker.postMessage({ kind: 'mo', first, count, to, text });
+    });
+  }
+
   /** Distinct messages that arrived (by destination), and the simulator's counters. */
   counts(): Promise<{ distinct: number; submits: number; accepted: number }> {
     return new Promise((resolve) => {

@@ -2,6 +2,7 @@
 import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
+import { formatInboundBench, runInboundBench } from '../bench/inbound.js';
 import { formatSoak, runSoak, type SoakHousekeeping } from '../bench/soak.js';
 import { createLogger } from '../logger.js';
 import { expireQueued } from '../tasks/expire.js';
@@ -24,8 +25,14 @@ a retention and a redaction age of seconds); the apps enqueue while fewer than -
 unfinished. Reports the rate of each tenth of the messages, sms_outbox's heap and index sizes,
 dead tuples and autovacuum runs at its end.
 
+With --inbound: incoming SMS instead. N SMS (default 20000) from N phones, each answering a message
+sent to it, reach the worker at once, three times: with no reply rule, with one rule whose
+handler updates one row, and with 100 rules of which one matches. Reports each rate (stored and
+acknowledged per second, the median of --rounds rounds) and what matching 100 rules instead of
+one costs.
+
 Options:
-  --messages N          messages at full load (default 100000; with --soak 1000000)
+  --messages N          messages at full load (default 100000; with --soak 1000000; with --inbound 20000)
   --connections C       enqueuing connections (default 16)
   --window W            SMPP_WINDOW of the worker (default 100)
   --light-rate R        messages per second at light load (default 50)
@@ -38,6 +45,8 @@ Options:
   --task-interval-ms T  soak: each housekeeping task runs this long after its last run (default 5000)
   --retention-s S       soak: finished messages and receipts are purged after S seconds (default 60; fractions allowed)
   --redact-after-s S    soak: sms_settings.redact_after in seconds (default 30; fractions allowed)
+  --inbound             the incoming SMS benchmark instead (with --messages, --window)
+  --rounds R            inbound: the three runs are made R times in turn (default 3, at most 30)
   --json                print the summary as JSON on stdout
 `;
 
@@ -56,6 +65,8 @@ export async function benchCommand(args: string[]): Promise<number> {
       'receipt-delay-ms': { type: 'string' },
       'no-baseline': { type: 'boolean' },
       soak: { type: 'boolean' },
+      inbound: { type: 'boolean' },
+      rounds: { type: 'string' },
       backlog: { type: 'string' },
       'task-interval-ms': { type: 'string' },
       'retention-s': { type: 'string' },
@@ -67,7 +78,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!v) return 0;
   // Options are checked before anything starts.
   const options = {
-    messages: int('messages', v.messages, v.soak ? 1_000_000 : 100_000, 1),
+    messages: int('messages', v.messages, v.soak ? 1_000_000 : v.inbound ? 20_000 : 100_000, 1),
     connections: int('connections', v.connections, 16, 1),
     window: int('window', v.window, 100, 1),
     lightRate: int('light-rate', v['light-rate'], 50, 1),
@@ -75,6 +86,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
     noBaseline: v['no-baseline'] ?? false,
   };
+  const rounds = numberOption('rounds', v.rounds, 3, 1, 30, true);
   const soak = {
     backlog: int('backlog', v.backlog, 20_000, 1),
     taskIntervalMs: int('task-interval-ms', v['task-interval-ms'], 5000, 100),
@@ -107,7 +119,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     process.stdout.write(v.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
   };
   try {
-    if (v.soak) {
+    if (v.inbound) {
+      const result = await runInboundBench({ url, ...options, rounds, log });
+      print(result, formatInboundBench(result));
+    } else if (v.soak) {
       // The tasks as the worker runs them, quiet but for warnings (the soak reports their counts).
       const logger = createLogger({ level: 'warn', pretty: false });
       const housekeeping: SoakHousekeeping = {

@@ -13,8 +13,9 @@
  *   goes on) is ended by terminating its backend: the write fails and the store retries it, one
  *   pair per statement, and the pair that hangs again gets its rule suspended, so the next retry
  *   stores its SMS with an error instead of calling it.
- * - The connection is reset after the transaction (DISCARD ALL: a handler may leave prepared
- *   statements, cursors, LISTEN or advisory locks in the session): `withHandlerConnection`.
+ * - The connection is reset after the transaction (as DISCARD ALL, but keeping cached plans: a
+ *   handler may leave prepared statements, cursors, LISTEN or advisory locks in the session):
+ *   `withHandlerConnection`.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
@@ -226,10 +227,10 @@ export async function replayHandlerErrors(db: Kysely<Database>, options: ReplyHa
 }
 
 /**
- * Runs `work` on one connection of `db` and resets that connection afterwards (DISCARD ALL), if
+ * Runs `work` on one connection of `db` and resets that connection afterwards, if
  * `work` reports that reply handlers may have run in it: whatever a handler left in the session
  * (prepared statements, cursors, LISTEN, advisory locks) goes with it. `db` must be a pool of
- * its own (DISCARD ALL also drops the prepared statements of whoever else uses the connection).
+ * its own (the reset also drops the prepared statements of whoever else uses the connection).
  */
 export async function withHandlerConnection<T>(db: Kysely<Database>, work: (conn: Kysely<Database>, ranHandlers: () => void) => Promise<T>): Promise<T> {
   return db.connection().execute(async (conn) => {
@@ -237,7 +238,9 @@ export async function withHandlerConnection<T>(db: Kysely<Database>, work: (conn
     try {
       return await work(conn, () => (ran = true));
     } finally {
-      if (ran) await sql`discard all`.execute(conn).catch(() => {});
+      // DISCARD ALL but for the cached plans: those of the worker's own statements are worth
+      // keeping, and a handler's plans are no one's concern once it has returned.
+      if (ran) await sql.raw('deallocate all; close all; unlisten *; select pg_advisory_unlock_all(); reset all').execute(conn).catch(() => {});
     }
   });
 }

@@ -62,8 +62,8 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const bookkeeping = createDb(bookkeepingPool);
   const log = logger.child({ worker: w.workerId });
   // Incoming SMS are stored, and their reply handlers called, on connections of their own: each
-  // is reset (DISCARD ALL) after a transaction that called handlers, which would drop the
-  // prepared statements of Graphile Worker's queries on a shared one.
+  // is reset after a transaction that called handlers (prepared statements, cursors, LISTEN,
+  // advisory locks), which would drop Graphile Worker's prepared statements on a shared one.
   const handlerPool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (incoming SMS)` });
   const replies = { db: createDb(handlerPool), options: await replyHandlerOptions(pool, w.handlerTimeoutMs) };
 

@@ -371,7 +371,9 @@ describe('a hostile handler', () => {
           when 'call redact' then perform public.sms_redact(10);
           when 'call suspend' then perform public.sms_inbound_suspend(1, 'x');
           when 'forge context' then
-            perform set_config('sms.reply_context', replace(current_setting('sms.reply_context'), '"owner" : "', '"owner" : "x'), true);
+            -- Another owner in its context: field 5 is the owner, hex.
+            perform set_config('sms.reply_context', regexp_replace(current_setting('sms.reply_context'),
+              '^(([^|]*\\|){4})[^|]*', '\\1' || encode(convert_to('someone_else', 'UTF8'), 'hex')), true);
             perform sms_send(inbox.sender, 'as someone else');
           when 'clear context' then
             perform set_config('sms.reply_context', '', true);

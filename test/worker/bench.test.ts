@@ -69,3 +69,21 @@ test('bench --soak: slices, sizes and housekeeping', async () => {
   assert.match(out.scratchDatabase, /^sms_bench_soak_\d+$/);
   assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
 });
+
+test('bench --inbound: incoming SMS stored per second, with no rule, one handler, 100 rules', async () => {
+  const r = await runCli({ DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' }, ['bench', '--inbound', '--json', '--messages', '60', '--rounds', '1'], 180_000);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, any>;
+  assert.deepEqual(
+    out.runs.map((x: Record<string, any>) => [x.rules, x.messages, x.handled, x.failed, x.rounds.length]),
+    [
+      [0, 60, 0, 0, 1],
+      [1, 60, 60, 0, 1],
+      [100, 60, 60, 0, 1],
+    ],
+  );
+  for (const x of out.runs) assert.ok(x.perSecond > 0, JSON.stringify(x));
+  assert.equal(typeof out.ruleMatchingCost, 'number');
+  assert.match(out.scratchDatabase, /^sms_bench_inbound_\d+$/);
+  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+});
