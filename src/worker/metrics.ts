@@ -45,7 +45,7 @@ export interface SessionStatus {
   lastProblem?: string;
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
   } catch {
@@ -240,6 +240,12 @@ export class WorkerMetrics {
       ...(bound ? {} : { lastBoundAt: s.lastBoundAt === null ? null : new Date(s.lastBoundAt).toISOString() }),
       ...(s.lastProblem ? { lastProblem: s.lastProblem } : {}),
     };
+  }
+
+  /** The session's state for sms_worker_state (src/worker/reporter.ts): since when, last bound, last problem. */
+  sessionReport(): { state: SessionState; since: Date; lastBoundAt: Date | null; lastProblem: string | null } {
+    const s = this.session;
+    return { state: s.state, since: new Date(s.since), lastBoundAt: s.lastBoundAt === null ? null : new Date(s.lastBoundAt), lastProblem: s.lastProblem ?? null };
   }
 
   /** Session counters from its events, and gauges read from it on scrape. `configuredTps` is SMPP_TPS (0: unlimited). */
