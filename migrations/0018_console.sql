@@ -191,6 +191,14 @@ begin
 end
 $$;
 
+-- A time as the trail's sentences show it: UTC, to the second.
+create function sms_private.utc(at timestamptz) returns text
+language sql immutable strict parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select pg_catalog.to_char($1 at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+$$;
+
 create function public.sms_explain(id uuid) returns jsonb
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -272,22 +280,22 @@ begin
                                                    'receipt_state', o.receipt_state, 'message', o.error_message);
   elsif o.status = 'expired' then
     v_refusals := v_refusals || jsonb_build_object('by', 'worker', 'code', 'EXPIRED', 'message',
-                                                   coalesce(o.error_message, 'expired before it could be sent') || ' (expires_at ' || o.expires_at || ')');
+                                                   coalesce(o.error_message, 'expired before it could be sent') || ' (expires_at ' || sms_private.utc(o.expires_at) || ')');
   elsif o.status = 'cancelled' then
     v_refusals := v_refusals || jsonb_build_object('by', 'sms_cancel', 'code', 'CANCELLED', 'message', 'cancelled before it was sent');
   end if;
 
   v_outcome := case o.status
     when 'queued' then case when o.attempts > o.attempts_at_retry then format('waiting to be tried again at %s after %s failed attempt%s (last: %s)',
-                                                                 o.next_attempt_at, o.attempts - o.attempts_at_retry,
+                                                                 sms_private.utc(o.next_attempt_at), o.attempts - o.attempts_at_retry,
                                                                  case when o.attempts - o.attempts_at_retry = 1 then '' else 's' end,
                                                                  coalesce(o.error_code, 'no error recorded'))
-                            when o.next_attempt_at > now() then format('scheduled for %s', o.next_attempt_at)
+                            when o.next_attempt_at > now() then format('scheduled for %s', sms_private.utc(o.next_attempt_at))
                             else 'waiting for a worker to send it' end
     when 'sending' then format('a worker (%s) is submitting it', coalesce(o.worker_id, 'unknown'))
-    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', o.submitted_at, o.expires_at)
-                          else format('accepted by the SMSC at %s; waiting for the delivery receipt', o.submitted_at) end
-    when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), o.done_at)
+    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
+                          else format('accepted by the SMSC at %s; waiting for the delivery receipt', sms_private.utc(o.submitted_at)) end
+    when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), sms_private.utc(o.done_at))
     when 'undelivered' then format('not delivered: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none'))
     when 'expired' then case when o.receipt_state is not null then format('the network gave up: the receipt said %s', o.receipt_state)
                              else 'never sent: it expired before it could be sent' end

@@ -5581,6 +5581,14 @@ begin
 end
 $$;
 
+-- A time as the trail's sentences show it: UTC, to the second.
+create function sms_private.utc(at timestamptz) returns text
+language sql immutable strict parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+  select pg_catalog.to_char($1 at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+$$;
+
 create function public.sms_explain(id uuid) returns jsonb
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -5662,22 +5670,22 @@ begin
                                                    'receipt_state', o.receipt_state, 'message', o.error_message);
   elsif o.status = 'expired' then
     v_refusals := v_refusals || jsonb_build_object('by', 'worker', 'code', 'EXPIRED', 'message',
-                                                   coalesce(o.error_message, 'expired before it could be sent') || ' (expires_at ' || o.expires_at || ')');
+                                                   coalesce(o.error_message, 'expired before it could be sent') || ' (expires_at ' || sms_private.utc(o.expires_at) || ')');
   elsif o.status = 'cancelled' then
     v_refusals := v_refusals || jsonb_build_object('by', 'sms_cancel', 'code', 'CANCELLED', 'message', 'cancelled before it was sent');
   end if;
 
   v_outcome := case o.status
     when 'queued' then case when o.attempts > o.attempts_at_retry then format('waiting to be tried again at %s after %s failed attempt%s (last: %s)',
-                                                                 o.next_attempt_at, o.attempts - o.attempts_at_retry,
+                                                                 sms_private.utc(o.next_attempt_at), o.attempts - o.attempts_at_retry,
                                                                  case when o.attempts - o.attempts_at_retry = 1 then '' else 's' end,
                                                                  coalesce(o.error_code, 'no error recorded'))
-                            when o.next_attempt_at > now() then format('scheduled for %s', o.next_attempt_at)
+                            when o.next_attempt_at > now() then format('scheduled for %s', sms_private.utc(o.next_attempt_at))
                             else 'waiting for a worker to send it' end
     when 'sending' then format('a worker (%s) is submitting it', coalesce(o.worker_id, 'unknown'))
-    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', o.submitted_at, o.expires_at)
-                          else format('accepted by the SMSC at %s; waiting for the delivery receipt', o.submitted_at) end
-    when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), o.done_at)
+    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
+                          else format('accepted by the SMSC at %s; waiting for the delivery receipt', sms_private.utc(o.submitted_at)) end
+    when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), sms_private.utc(o.done_at))
     when 'undelivered' then format('not delivered: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none'))
     when 'expired' then case when o.receipt_state is not null then format('the network gave up: the receipt said %s', o.receipt_state)
                              else 'never sent: it expired before it could be sent' end
@@ -5775,8 +5783,8 @@ create policy sms_reader_select on public.sms_inbound_parked for select to sms_r
 select public.sms_strip_inherited_grants();
 $sms_outbox_0018$;
     insert into public.sms_schema_migrations (version, name, checksum)
-      values (18, '0018_console.sql', '6bad0369f10c30201e0ffcbd35529f58272e60d37ae50a14a2bdda786f82f3f6');
-  elsif prior <> '6bad0369f10c30201e0ffcbd35529f58272e60d37ae50a14a2bdda786f82f3f6' then
+      values (18, '0018_console.sql', 'e7bd82eb48d64a8fcc2bb4e25c2dced8f313aaf646850adf8bc9ffbc0ded74a1');
+  elsif prior <> 'e7bd82eb48d64a8fcc2bb4e25c2dced8f313aaf646850adf8bc9ffbc0ded74a1' then
     raise exception 'migration 0018_console.sql was applied with different content (checksum mismatch); migrations must not be edited after release';
   end if;
 end
