@@ -74,6 +74,8 @@
     setTimeout(() => el.classList.remove('updated'), 2500);
   }
 
+  let lastOverview = Date.now();
+
   // One refresh at a time per key; another asked for meanwhile runs once after it.
   const running = new Map();
   function once(key, work) {
@@ -116,7 +118,9 @@
     const tbody = table.tBodies[0];
     const first = tbody.querySelector('tr[data-id]');
     const q = new URLSearchParams(table.getAttribute('data-query') || '');
-    if (first) q.set('after', first.getAttribute('data-id'));
+    // From the start of the first row's millisecond: ids made in one millisecond are in no
+    // particular order, so a later message may sort just below it (rows shown already are replaced).
+    if (first) q.set('after', `${first.getAttribute('data-id').slice(0, 13)}-0000-0000-000000000000`);
     const text = await fragment(`${rowsUrl}?${q}`);
     if (!text) return;
     const frag = nodes(text);
@@ -166,7 +170,15 @@
         once('trail', () => replaceById('trail', `/messages/${trail.getAttribute('data-id')}/trail`));
       }
     } else if (kind === 'overview') {
-      if (type === 'status' || type === 'inbox' || type === 'tick' || type === 'resync') once('overview', () => replaceById('overview-live', '/overview/live'));
+      // Its counts read whole indexes (sms_stats): at most one refresh every 5 s, however busy.
+      if (type === 'status' || type === 'inbox' || type === 'tick' || type === 'resync') {
+        once('overview', async () => {
+          const wait = lastOverview + 5000 - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          lastOverview = Date.now();
+          await replaceById('overview-live', '/overview/live');
+        });
+      }
     } else if (kind === 'conversation') {
       if (type === 'status' || type === 'inbox' || type === 'resync') once('conversation', () => replaceById('live-part', `/conversation/live${location.search}`));
     }

@@ -93,7 +93,10 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   };
 
   app.use('*', async (c, next) => {
+    const started = performance.now();
     await next();
+    // How long the console took (queries and rendering), for the operator's browser tools and bench:console.
+    if (!c.req.path.startsWith('/events')) c.header('Server-Timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
     c.header('Content-Security-Policy', CSP);
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('X-Frame-Options', 'DENY');

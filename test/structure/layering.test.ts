@@ -37,7 +37,7 @@ const ALLOWED: Record<string, string[]> = {
   'config.ts': ['db/', 'smpp/', ...LEAVES],
   'tasks/': ['db/', 'smpp/', ...LEAVES],
   'worker/': ['tasks/', 'db/', 'smpp/', 'config.ts', ...LEAVES],
-  'bench/': ['worker/', 'simulator/', 'db/', 'smpp/', 'config.ts', ...LEAVES],
+  'bench/': ['console/', 'worker/', 'simulator/', 'db/', 'smpp/', 'config.ts', ...LEAVES],
   'console/': ['db/', ...LEAVES],
   'cli/': ['bench/', 'console/', 'worker/', 'tasks/', 'simulator/', 'db/', 'smpp/', 'config.ts', ...LEAVES],
   'cli.ts': ['cli/', 'config.ts', ...LEAVES],
