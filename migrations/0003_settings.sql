@@ -22,23 +22,8 @@ comment on column public.sms_settings.max_segments is
 comment on column public.sms_settings.max_attempts is
   'submit attempts before a message that keeps failing transiently is marked failed';
 
--- The default sender is checked (and a numeric one normalised) when it is set, by the same
--- rules as sms_send's sender, so a bad value fails the UPDATE instead of every later send.
-create function public.sms_settings_check() returns trigger
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-  new.default_sender := public.sms_check_sender(new.default_sender, 'default_sender');
-  new.updated_at := now();
-  return new;
-end
-$$;
-
-create trigger sms_settings_check
-  before insert or update on public.sms_settings
-  for each row execute function public.sms_settings_check();
-
+-- The default sender is checked (and a numeric one normalised) when it is set: the trigger
+-- sms_settings_check (sql/functions/public.sms_settings_check.sql).
 insert into public.sms_settings default values;
 
 

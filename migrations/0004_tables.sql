@@ -1,5 +1,10 @@
 -- sms-outbox 0004: the tables. sms_outbox is the queue itself: apps insert into it only
 -- through sms_send; the worker claims due rows, submits them and records what happened.
+--
+-- The ids of sms_outbox and sms_inbox default to public.sms_uuidv7(), a time-ordered UUID. The
+-- default is set by that function's file (sql/functions/public.sms_uuidv7.sql), which
+-- `sms-outbox migrate` applies after the numbered migrations: a default can only name a
+-- function that exists.
 
 -- Constraints: sms_send is the only writer of the columns an app supplies (recipient through
 -- metadata) and validates every one of them; the worker role may UPDATE only the delivery
@@ -7,7 +12,7 @@
 -- set exactly for the final ones. Each CHECK is re-read and compiled for every INSERT statement
 -- (about 2-6 us each, measured), which is why the app-supplied columns are not checked twice.
 create table public.sms_outbox (
-  id               uuid primary key default public.sms_uuidv7(),
+  id               uuid primary key,               -- default sms_uuidv7() (see below)
   created_at       timestamptz not null default now(),
   updated_at       timestamptz not null default now(),
   recipient        text not null,
@@ -150,7 +155,7 @@ create index sms_receipt_outbox_id_idx on public.sms_receipt (outbox_id)
 
 -- Incoming (MO) SMS, concatenated parts reassembled into one row.
 create table public.sms_inbox (
-  id            uuid primary key default public.sms_uuidv7(),
+  id            uuid primary key,                  -- default sms_uuidv7()
   received_at   timestamptz not null default now(),
   sender        text not null,
   recipient     text not null,

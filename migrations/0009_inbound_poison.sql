@@ -6,7 +6,8 @@
 -- Anything else Postgres refuses for one row (a constraint, a trigger of the operator's raising
 -- for one message) is split out of its batch and parked in sms_inbound_parked with its error;
 -- the rest of the batch commits, and the parked PDU is acknowledged, since it is durable here.
--- sms_inbound_replay() sends parked rows through the worker again once the cause is fixed.
+-- sms_inbound_replay() sends parked rows through the worker again once the cause is fixed
+-- (sql/functions/public.sms_inbound_replay.sql).
 
 
 -- 1. What sms_inbox keeps of the bytes behind the text --------------------------------------
@@ -66,37 +67,3 @@ create index sms_inbound_parked_replay_idx on public.sms_inbound_parked (replay_
 alter table public.sms_inbound_parked enable row level security;
 create policy sms_worker_all on public.sms_inbound_parked for all to sms_worker using (true) with check (true);
 grant select, insert, update, delete on public.sms_inbound_parked to sms_worker;
-
-
--- 3. Replay ------------------------------------------------------------------------------------
---
--- Marks one parked row (or all of them, with no argument) for replay and asks Graphile Worker to
--- run sms_reconcile now (it runs every minute anyway), which stores each marked row the way the
--- worker would have and deletes it; a row that fails again stays parked with the new error and
--- one more attempt. Returns how many rows were marked. For the operator (the owner of the schema).
-create function public.sms_inbound_replay(parked_id bigint default null) returns integer
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  marked integer;
-begin
-  update public.sms_inbound_parked
-     set replay_requested_at = pg_catalog.now()
-   where sms_inbound_replay.parked_id is null or id = sms_inbound_replay.parked_id;
-  get diagnostics marked = row_count;
-  if sms_inbound_replay.parked_id is not null and marked = 0 then
-    raise exception 'sms_inbound_replay: parked_id %: no such row in sms_inbound_parked', sms_inbound_replay.parked_id
-      using errcode = '22023';
-  end if;
-  if marked > 0 and pg_catalog.to_regnamespace('graphile_worker') is not null then
-    perform graphile_worker.add_job('sms_reconcile', job_key => 'sms_inbound_replay');
-  end if;
-  return marked;
-end
-$$;
-
-comment on function public.sms_inbound_replay(bigint) is
-  'sms-outbox: replays a parked inbound row (all of them when called without an id) through the worker; returns the rows marked';
-
-select public.sms_strip_inherited_grants();

@@ -61,7 +61,7 @@ create index sms_inbox_redact_idx on public.sms_inbox (received_at)
   where redacted_at is null;
 
 
--- 3. The key and the hash ------------------------------------------------------------------------
+-- 3. The key of the hash ---------------------------------------------------------------------------
 
 create table sms_private.redaction_key (
   id  boolean primary key default true check (id),
@@ -78,101 +78,4 @@ select pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_sen
 comment on table sms_private.redaction_key is
   'sms-outbox: the random key of this database''s body hashes (body_hash); changing it makes the stored hashes uncomparable';
 
-create function sms_private.body_hash(body text) returns bytea
-language sql stable strict parallel safe
-set search_path = pg_catalog, pg_temp
-as $$
-  select pg_catalog.sha256(k.key operator(pg_catalog.||) pg_catalog.convert_to($1, 'UTF8'))
-    from sms_private.redaction_key k
-$$;
-
-comment on function sms_private.body_hash(text) is
-  'sms-outbox: the keyed hash redaction keeps of a body (sha256 of the database''s redaction key and the UTF-8 text)';
-
-
--- 4. The sweep -------------------------------------------------------------------------------------
---
--- Redacts up to `batch` messages and up to `batch` incoming SMS that are due, oldest first,
--- skipping rows another transaction holds; returns how many of each. The caller repeats while
--- either count is `batch`. Receipts carry the first 20 characters of the text in their `text:`
--- field (sms_receipt.text keeps the receipts that arrived before their message was known):
--- those of a redacted message, and unmatched ones older than redact_after, lose it too.
--- For the worker role (the sms_redact task) and the owner.
-create function public.sms_redact(batch integer default 1000, out messages integer, out inbox integer)
-language plpgsql volatile security definer
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-  cfg record;
-  redacted uuid[];
-begin
-  if batch is null or batch < 1 then
-    raise exception 'batch must be a positive number of rows, got %', coalesce(batch::text, 'NULL')
-      using errcode = '22023', column = 'batch';
-  end if;
-  select s.redact_after, s.inbox_redact_after into cfg from public.sms_settings s;
-  messages := 0;
-  inbox := 0;
-
-  if cfg.redact_after is not null then
-    with due as (
-      select o.id
-        from public.sms_outbox o
-       where o.done_at is not null and o.redacted_at is null
-         and o.done_at < now() - cfg.redact_after
-       order by o.done_at
-       limit batch
-         for update skip locked
-    ), blanked as (
-      update public.sms_outbox o
-         set body_hash = sms_private.body_hash(o.body),
-             body_length = char_length(o.body),
-             body = '',
-             redacted_at = now()
-        from due
-       where o.id = due.id
-      returning o.id
-    )
-    select coalesce(array_agg(b.id), '{}') into redacted from blanked b;
-    messages := cardinality(redacted);
-
-    -- Through sms_receipt_outbox_id_idx, and through the (small) partial index of unmatched ones.
-    update public.sms_receipt r
-       set text = regexp_replace(r.text, '(text:).*$', '\1', 'i')
-     where r.outbox_id = any (redacted)
-       and r.text ~* 'text:.';
-    update public.sms_receipt r
-       set text = regexp_replace(r.text, '(text:).*$', '\1', 'i')
-     where r.matched_at is null
-       and r.received_at < now() - cfg.redact_after
-       and r.text ~* 'text:.';
-  end if;
-
-  if cfg.inbox_redact_after is not null then
-    with due as (
-      select i.id
-        from public.sms_inbox i
-       where i.redacted_at is null
-         and i.received_at < now() - cfg.inbox_redact_after
-       order by i.received_at
-       limit batch
-         for update skip locked
-    )
-    update public.sms_inbox i
-       set body_hash = sms_private.body_hash(i.body),
-           body_length = char_length(i.body),
-           body = '',
-           payload = null,
-           redacted_at = now()
-      from due
-     where i.id = due.id;
-    get diagnostics inbox = row_count;
-  end if;
-end
-$$;
-
-comment on function public.sms_redact(integer) is
-  'sms-outbox: blanks the bodies of finished messages and incoming SMS past sms_settings.redact_after / inbox_redact_after (up to batch of each); the sms_redact task runs it every minute';
-
-select public.sms_strip_inherited_grants();
-grant execute on function public.sms_redact(integer) to sms_worker;
+-- sms_private.body_hash and the sweep, public.sms_redact: in sql/functions/.

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# README "Production on your own Postgres", word for word.
+# docs/guides/production.md ("Production on your own Postgres"), word for word.
 #
-# Every command block of the guide is marked in README.md with `<!-- guide: STEP -->` on the line
-# before it. This script extracts them and runs them in order in one bash session, as the guide
-# tells a person to, against a fresh database on the server of CHECK_DATABASE_URL (else
-# DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres), and ends with one SMS
-# delivered through the simulator and one incoming SMS, sent with the simulator's control port,
-# read back from sms_inbox.
+#   scripts/check-production-guide.sh           the systemd variant ("As a systemd service")
+#   scripts/check-production-guide.sh --local   "Locally, without root or systemd"
 #
-# Only what must differ is substituted, and the run prints every block as it runs it:
+# Every command block of a variant is marked in docs/guides/production.md with
+# `<!-- guide: STEP -->` (systemd) or `<!-- local: STEP -->` on the line before it. This script
+# extracts them and runs them in order in one bash session, as the guide tells a person to,
+# against a fresh database on the server of CHECK_DATABASE_URL (else DATABASE_URL, else
+# postgres://postgres@127.0.0.1:5432/postgres), and ends with one SMS delivered through the
+# simulator and one incoming SMS, sent with the simulator's control port, read back from
+# sms_inbox; the local variant also stops its worker and checks that it drained.
+#
+# Only what must differ is substituted, and the run prints every block as it runs it.
+# The systemd variant:
 #   db.internal:5432/app          the server of CHECK_DATABASE_URL and a fresh database
 #                                 sms_guide_<pid> (created here, dropped at the end)
 #   postgres:OWNER_PASSWORD       the user (and password) of CHECK_DATABASE_URL
@@ -29,20 +34,49 @@
 # no dist). Before "inbox", an incoming SMS is sent with the simulator's control port (standing in
 # for the phone). "ready", "receipt" and "inbox" are run again, as the guide says, until their
 # output shows what it should (ready; delivered; the incoming text), for at most 60 s each.
+# The local variant needs no stand-ins and runs in a copy of this checkout as well:
+#   postgres@127.0.0.1:5432, -h 127.0.0.1 -p 5432 -U postgres
+#                                 the server and user of CHECK_DATABASE_URL (its password, if
+#                                 any, in the URLs and in PGPASSWORD for createdb)
+#   shop                          a fresh database sms_local_<pid> (created by the guide's
+#                                 createdb, dropped at the end)
+#   shop_sms_, shop_worker, shop_app
+#                                 a unique role prefix and unique login roles, dropped at the end
+#   SMSC_HOST:2775, 9464          as above
 # Uses 127.0.0.1 only.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 started=$(date +%s)
-STEPS=(build install migrate roles worker ready send receipt status inbox)
+mode=systemd
+case "${1:-}" in
+  '') ;;
+  --local) mode=local ;;
+  *) echo "usage: $0 [--local]" >&2; exit 64 ;;
+esac
+if [ "$mode" = systemd ]; then
+  marker=guide
+  STEPS=(build install migrate roles worker ready send receipt status inbox)
+else
+  marker=local
+  STEPS=(build migrate roles worker ready send receipt status inbox stop)
+fi
 
 tmp=$(mktemp -d)
 fs="$tmp/fs"
 journal="$tmp/journal"
 mkdir -p "$fs/etc/systemd/system" "$journal" "$tmp/steps"
 server=${CHECK_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
-db="sms_guide_$$"
-worker_role="sms_worker_login_g$$"
-app_role="my_app_g$$"
+if [ "$mode" = systemd ]; then
+  db="sms_guide_$$"
+  worker_role="sms_worker_login_g$$"
+  app_role="my_app_g$$"
+  prefix=sms_
+else
+  db="sms_local_$$"
+  worker_role="shop_worker_l$$"
+  app_role="shop_app_l$$"
+  prefix="shop_sms_l$$_"
+fi
 sim_pid=
 
 fail() {
@@ -55,6 +89,10 @@ admin_psql() { psql "$server" -v ON_ERROR_STOP=1 -Atqc "$1"; }
 
 cleanup() {
   local code=$?
+  if [ -f "$tmp/checkout/worker.pid" ]; then
+    kill -TERM "$(cat "$tmp/checkout/worker.pid")" 2>/dev/null || true
+    wait "$(cat "$tmp/checkout/worker.pid")" 2>/dev/null || true
+  fi
   if [ -f "$journal/sms-outbox-worker.pid" ]; then
     kill -TERM "$(cat "$journal/sms-outbox-worker.pid")" 2>/dev/null || true
     wait "$(cat "$journal/sms-outbox-worker.pid")" 2>/dev/null || true
@@ -63,39 +101,57 @@ cleanup() {
   admin_psql "drop database if exists $db with (force)" >/dev/null 2>&1 || true
   admin_psql "drop role if exists $worker_role" >/dev/null 2>&1 || true
   admin_psql "drop role if exists $app_role" >/dev/null 2>&1 || true
+  if [ "$prefix" != sms_ ]; then
+    for r in sender reader worker; do admin_psql "drop role if exists ${prefix}$r" >/dev/null 2>&1 || true; done
+  fi
   rm -rf "$tmp"
   exit "$code"
 }
 trap cleanup EXIT
 
-for tool in psql curl node npm git; do
+for tool in psql createdb curl node npm git; do
   command -v "$tool" >/dev/null || fail "the guide needs $tool"
 done
 # The server to run against: host, port and the admin's user info.
 # (user and password as they appear in the URL, percent-encoded: they go back into URLs)
-read -r admin_userinfo hostport db_url < <(node -e '
+read -r admin_userinfo hostport db_url admin_user admin_host admin_port < <(node -e '
   const u = new URL(process.argv[1]);
   const info = u.password ? `${u.username}:${u.password}` : u.username || "postgres";
   const d = new URL(u); d.pathname = `/${process.argv[2]}`;
-  console.log(info, `${u.hostname}:${u.port || 5432}`, d.toString());' "$server" "$db")
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  console.log(info, `${u.hostname}:${u.port || 5432}`, d.toString(), decodeURIComponent(u.username) || "postgres", host, u.port || 5432);' "$server" "$db")
+admin_password=$(node -e 'console.log(decodeURIComponent(new URL(process.argv[1]).password))' "$server")
 case "$hostport" in 127.0.0.1:* | localhost:* | \[::1\]:*) ;; *) fail "CHECK_DATABASE_URL must point at this machine (127.0.0.1), not $hostport" ;; esac
 admin_psql "select 1" >/dev/null || fail "no Postgres answers at $server"
 
 # ------------------------------------------------------------------ the guide's blocks
-say "extracting the guide's command blocks from README.md"
-awk -v dir="$tmp/steps" '
-  /^<!-- guide: [a-z-]+ -->$/ { name = $3; want = 1; next }
+say "extracting the $mode variant's command blocks from docs/guides/production.md (<!-- $marker: STEP -->)"
+awk -v dir="$tmp/steps" -v marker="$marker" '
+  $0 ~ "^<!-- " marker ": [a-z-]+ -->$" { name = $3; want = 1; next }
   want && /^```sh$/ { n++; file = sprintf("%s/%02d-%s.sh", dir, n, name); inblock = 1; want = 0; printf "" > file; next }
-  want && !/^$/ { print "a guide marker (" name ") is not followed by a ```sh block" > "/dev/stderr"; exit 1 }
+  want && !/^$/ { print "a " marker " marker (" name ") is not followed by a ```sh block" > "/dev/stderr"; exit 1 }
   inblock && /^```$/ { inblock = 0; close(file); next }
   inblock { print >> file }
-' "$root/README.md"
+' "$root/docs/guides/production.md"
 mapfile -t found < <(cd "$tmp/steps" && ls | sed 's/^[0-9]*-//; s/\.sh$//')
-[ "${found[*]}" = "${STEPS[*]}" ] || fail "README's guide blocks are (${found[*]}), this script knows (${STEPS[*]}): update one of them"
+[ "${found[*]}" = "${STEPS[*]}" ] || fail "the guide's blocks are (${found[*]}), this script knows (${STEPS[*]}): update one of them"
 
 smpp_port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 metrics_port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+substitute_local() {
+  sed -E \
+    -e "s#-h 127\\.0\\.0\\.1 -p 5432 -U postgres#-h ${admin_host} -p ${admin_port} -U ${admin_user}#g" \
+    -e "s#//postgres@127\\.0\\.0\\.1:5432/#//${admin_userinfo}@${hostport}/#g" \
+    -e "s#@127\\.0\\.0\\.1:5432/#@${hostport}/#g" \
+    -e "s#\\bshop_sms_#${prefix}#g" \
+    -e "s#\\bshop_worker\\b#${worker_role}#g" \
+    -e "s#\\bshop_app\\b#${app_role}#g" \
+    -e "s#\\bshop\\b#${db}#g" \
+    -e "s#SMSC_HOST:2775#127.0.0.1:${smpp_port}#g" \
+    -e "s#\\b9464\\b#${metrics_port}#g"
+}
 substitute() {
+  [ "$mode" = systemd ] || { substitute_local; return; }
   sed -E \
     -e "s#postgres:OWNER_PASSWORD@#${admin_userinfo}@#g" \
     -e "s#@db\\.internal:5432/app\\b#@${hostport}/${db}#g" \
@@ -180,17 +236,26 @@ useradd() { echo "(useradd stand-in: $*: skipped; the units run as $(id -un))"; 
 STANDINS
 
 # ------------------------------------------------------------------ the run
-say "a fresh database $db on $hostport; roles $worker_role, $app_role"
-admin_psql "create database $db" >/dev/null
+if [ "$mode" = systemd ]; then
+  say "a fresh database $db on $hostport; roles $worker_role, $app_role"
+  admin_psql "create database $db" >/dev/null
+else
+  say "the guide's createdb makes the database $db on $hostport; roles ${prefix}*, $worker_role, $app_role"
+  # createdb reads the password from the environment, as libpq does (or from ~/.pgpass).
+  [ -z "$admin_password" ] || export PGPASSWORD="$admin_password"
+fi
 say "the build step runs in a copy of this checkout"
 mkdir -p "$tmp/checkout"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard |
   while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
   tar --null -T - -cf -) | tar -xf - -C "$tmp/checkout"
 
-# The simulator for SMSC_HOST; it comes from the installed package, so it starts after "install".
+# The simulator for SMSC_HOST; it comes from the installed package (systemd: after "install"; the
+# local variant: the built checkout, after "build").
 start_simulator() {
-  (cd "$fs/opt/sms-outbox" && exec node bin/sms-outbox.js simulator --port "$smpp_port" --control-port 0) >"$tmp/simulator.log" 2>&1 &
+  local from=$fs/opt/sms-outbox
+  [ "$mode" = systemd ] || from=$tmp/checkout
+  (cd "$from" && exec node bin/sms-outbox.js simulator --port "$smpp_port" --control-port 0) >"$tmp/simulator.log" 2>&1 &
   sim_pid=$!
   for _ in $(seq 100); do grep -q '^control port listening' "$tmp/simulator.log" && break; sleep 0.1; done
   control=$(sed -n 's#^control port listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$tmp/simulator.log")
@@ -201,9 +266,11 @@ start_simulator() {
 incoming_text="Привет из CI $$"
 declare -A until_pattern=([ready]='"status":"ready"' [receipt]=' delivered ' [inbox]="$incoming_text")
 
-export GUIDE_FS="$fs" GUIDE_JOURNAL="$journal"
-# shellcheck source=/dev/null
-source "$tmp/stand-ins.sh"
+if [ "$mode" = systemd ]; then
+  export GUIDE_FS="$fs" GUIDE_JOURNAL="$journal"
+  # shellcheck source=/dev/null
+  source "$tmp/stand-ins.sh"
+fi
 cd "$tmp/checkout"
 set +u # the guide's blocks are written for an ordinary interactive shell
 for f in "$tmp"/steps/*.sh.run; do
@@ -227,7 +294,7 @@ for f in "$tmp"/steps/*.sh.run; do
   else
     source "$f"
   fi
-  [ "$step" != install ] || start_simulator
+  if { [ "$mode" = systemd ] && [ "$step" = install ]; } || { [ "$mode" = local ] && [ "$step" = build ]; }; then start_simulator; fi
 done
 set -u
 
@@ -244,8 +311,21 @@ curl -s "$control/submits?limit=100" | node -e '
 got=$(psql "$db_url" -Atqc "select body from sms_inbox where sender = '79991234567'")
 [ "$got" = "$incoming_text" ] || fail "sms_inbox holds '$got', not the incoming SMS"
 echo "sms_inbox holds the incoming SMS: $got"
-systemctl stop sms-outbox-worker
-[ "$(cat "$journal/sms-outbox-worker.exit")" = 0 ] || fail "the worker did not stop cleanly: $(tail -n 20 "$journal/sms-outbox-worker.log")"
-grep -q '"msg":"worker stopped"' "$journal/sms-outbox-worker.log" || fail "no 'worker stopped' in the worker's log"
+if [ "$mode" = systemd ]; then
+  systemctl stop sms-outbox-worker
+  [ "$(cat "$journal/sms-outbox-worker.exit")" = 0 ] || fail "the worker did not stop cleanly: $(tail -n 20 "$journal/sms-outbox-worker.log")"
+  grep -q '"msg":"worker stopped"' "$journal/sms-outbox-worker.log" || fail "no 'worker stopped' in the worker's log"
+else
+  # The guide's "stop" step sent SIGTERM; the worker is a job of this shell.
+  worker_pid=$(cat "$tmp/checkout/worker.pid")
+  code=0
+  wait "$worker_pid" || code=$?
+  rm -f "$tmp/checkout/worker.pid"
+  [ "$code" = 0 ] || fail "the worker did not stop cleanly (exit $code): $(tail -n 20 "$tmp/checkout/worker.log")"
+  tail -n 1 "$tmp/checkout/worker.log" | grep -q '"msg":"worker stopped"' || fail "the last line of worker.log is not 'worker stopped': $(tail -n 5 "$tmp/checkout/worker.log")"
+  roles=$(admin_psql "select string_agg(rolname, ' ' order by rolname) from pg_roles where rolname like '${prefix}%'")
+  [ "$roles" = "${prefix}reader ${prefix}sender ${prefix}worker" ] || fail "the roles of prefix $prefix are ($roles)"
+  echo "roles: $roles; the worker stopped cleanly"
+fi
 
-echo "production guide: ok (${#STEPS[@]} blocks of README \"Production on your own Postgres\" run in order; one SMS delivered through the simulator, one incoming SMS in sms_inbox; $(($(date +%s) - started)) s)"
+echo "production guide ($mode): ok (${#STEPS[@]} blocks of docs/guides/production.md run in order; one SMS delivered through the simulator, one incoming SMS in sms_inbox; $(($(date +%s) - started)) s)"

@@ -2,7 +2,8 @@
 # The production install runs the worker, without dev dependencies:
 #
 # 1. build, `npm pack` (exactly what `files` in package.json ships: the code, the migrations,
-#    deploy/ and the lockfile, npm-shrinkwrap.json), unpack into a temporary directory,
+#    the functions and views of sql/, the generated Supabase CLI migration, deploy/ and the
+#    lockfile, npm-shrinkwrap.json), unpack into a temporary directory,
 #    `npm ci --omit=dev --ignore-scripts --engine-strict` there with nothing added, with the
 #    `node` first on PATH (CI runs this on each Node.js it supports);
 # 2. no dev dependency installed; `sms-outbox --help`, `--version` and every command's --help
@@ -37,7 +38,9 @@ step "build and pack"
 tarball=$(cd "$root" && npm pack --ignore-scripts --silent --pack-destination "$tmp")
 mkdir -p "$app"
 tar -xzf "$tmp/$tarball" -C "$app" --strip-components=1
-for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js dist/console/server.js assets/console/console.js assets/console/console.css migrations/0001_roles.sql npm-shrinkwrap.json \
+for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js dist/console/server.js assets/console/console.js assets/console/console.css \
+  migrations/0001_roles.sql migrations/released.json \
+  sql/functions/public.sms_send.sql sql/views/public.sms_stats.sql dist/supabase/sms_outbox.sql npm-shrinkwrap.json \
   deploy/systemd/sms-outbox-worker.service deploy/systemd/worker.env.example deploy/kubernetes/sms-outbox-worker.yaml; do
   [ -f "$app/$f" ] || fail "the package does not contain $f (check \"files\" in package.json)"
 done
@@ -63,9 +66,12 @@ help=$(cli --help) || fail "sms-outbox --help exited non-zero"
 grep -q '^  migrate ' <<<"$help" && grep -q '^  worker ' <<<"$help" || fail "sms-outbox --help does not list the commands: $help"
 version=$(cd "$app" && node -p 'require("./package.json").version')
 [ "$(cli --version)" = "$version" ] || fail "sms-outbox --version does not print $version"
-for cmd in migrate worker simulator status console; do
+for cmd in migrate worker simulator status console supabase-migration; do
   cli "$cmd" --help >/dev/null || fail "sms-outbox $cmd --help"
 done
+# The Supabase CLI migration shipped is the one this install generates.
+cmp -s <(cli supabase-migration) "$app/dist/supabase/sms_outbox.sql" ||
+  fail "dist/supabase/sms_outbox.sql differs from what \`sms-outbox supabase-migration\` writes"
 
 step "a bad configuration: exit 78 naming the variable"
 set +e

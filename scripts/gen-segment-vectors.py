@@ -2,7 +2,7 @@
 """Reference generator for test/vectors/segments.json.
 
 An implementation of the segmenting rules independent of both the SQL counter and the
-TypeScript codec, so neither is checked against itself. Rules (README.md, `body` under Sending):
+TypeScript codec, so neither is checked against itself. Rules (docs/reference/sql-api.md, `body` under Sending):
   GSM 03.38 7-bit when every character is in the basic or extension table (extension = 2 septets);
   single message 160 septets, else parts of 153, an escape pair never split.
   Otherwise UCS-2: 70 UTF-16 units single, else parts of 67, a surrogate pair never split.

@@ -3,7 +3,7 @@
  * loaded only when used, so `--help` and `migrate` start fast and need no dev dependencies.
  */
 import { pathToFileURL } from 'node:url';
-import { EXIT_USAGE, StartupError } from './errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, StartupError } from './errors.js';
 import { redactSecrets } from './secrets.js';
 
 export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one persistent SMPP session
@@ -11,7 +11,8 @@ export const USAGE = `sms-outbox: a Postgres-native SMS outbox sent over one per
 Usage: sms-outbox <command> [options]
 
 Commands:
-  migrate     apply migrations/ and Graphile Worker's schema to DATABASE_URL (safe to run again)
+  migrate     apply migrations/, sql/ and Graphile Worker's schema to DATABASE_URL (safe to
+              run again)
   worker      run the worker against DATABASE_URL and SMPP_URL until SIGTERM/SIGINT
   simulator   run a standalone SMSC simulator (default port 2775; --control-port N for an HTTP
               API that sends incoming SMS and receipts and injects faults)
@@ -19,9 +20,11 @@ Commands:
   status      print sms_stats and the workers' bind state for DATABASE_URL
   console     the web console (--port N, --host H; default 127.0.0.1:8080)
   bench       end-to-end benchmark (--json for a JSON summary)
+  supabase-migration
+              write the schema as one Supabase CLI migration (--out-dir supabase/migrations)
 
 Run \`sms-outbox <command> --help\` for a command's options. Configuration comes from the
-environment; see README.md for the full table.
+environment; docs/reference/configuration.md lists every variable.
 `;
 
 type Command = (args: string[]) => Promise<number | void>;
@@ -34,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./cli/status.js')).statusCommand,
   bench: async () => (await import('./cli/bench.js')).benchCommand,
   console: async () => (await import('./cli/console.js')).consoleCommand,
+  'supabase-migration': async () => (await import('./cli/supabase-migration.js')).supabaseMigrationCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -44,13 +48,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
-    return 0;
+    return EXIT_OK;
   }
   if (name === '--version' || name === '-v') {
     const { readFileSync } = await import('node:fs');
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`${pkg.version}\n`);
-    return 0;
+    return EXIT_OK;
   }
   const load = COMMANDS[name];
   if (!load) {
@@ -69,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode;
     }
     process.stderr.write(redactSecrets(`sms-outbox ${name}: ${(err as Error)?.stack ?? String(err)}\n`));
-    return 1;
+    return EXIT_FAILURE;
   }
 }
 
@@ -81,7 +85,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
     (err: Error) => {
       process.stderr.write(`sms-outbox: ${err?.stack ?? err}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_FAILURE;
     },
   );
 }

@@ -341,7 +341,7 @@ export function configWarnings(env: Env = process.env, config?: Config): string[
     if (closest && closest.d <= 2) {
       warnings.push(`${name} is set but not read by sms-outbox; did you mean ${closest.k}?`);
     } else if (ours) {
-      warnings.push(`${name} is set but not read by sms-outbox (see the Configuration table in README.md)`);
+      warnings.push(`${name} is set but not read by sms-outbox (docs/reference/configuration.md lists every variable)`);
     }
   }
   if (config?.smpp?.bindMode === 'transmitter') {

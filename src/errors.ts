@@ -1,11 +1,18 @@
 /**
- * Errors an operator is expected to fix, and their exit codes (sysexits.h):
+ * The exit codes of every command (docs/reference/cli.md lists them; a test checks that it lists
+ * exactly these), and the errors an operator is expected to fix. 64 and up are sysexits.h's:
+ *    0                 done, or the worker stopped cleanly
+ *    1                 an unexpected error, a failed migration, a shutdown cut short
  *   64 EX_USAGE        a bad command-line option
  *   69 EX_UNAVAILABLE  a dependency is unavailable right now (Postgres down): restarting later may work
+ *   70 EX_SOFTWARE     an uncaught exception in the worker
  *   78 EX_CONFIG       the configuration is wrong: fix the environment (systemd does not restart: RestartPreventExitStatus=78)
  */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 64;
 export const EXIT_UNAVAILABLE = 69;
+export const EXIT_SOFTWARE = 70;
 export const EXIT_CONFIG = 78;
 
 /** An error the operator must fix, reported as one line (no stack trace) with an exit code. */

@@ -108,6 +108,10 @@
     if (!fresh) return;
     const box = tr.querySelector('input[type=checkbox]');
     const checked = box && box.checked;
+    // A text the user asked to see stays shown.
+    const shown = tr.querySelector('td.text .body-text');
+    const cell = fresh.querySelector('td.text');
+    if (shown && cell) cell.replaceChildren(shown);
     tr.replaceWith(fresh);
     const newBox = fresh.querySelector('input[type=checkbox]');
     if (newBox && checked) newBox.checked = true;
@@ -124,9 +128,9 @@
     const text = await fragment(`${rowsUrl}?${q}`);
     if (!text) return;
     const frag = nodes(text);
+    // Rows already shown stay as they are (their changes come as status events).
     for (const tr of [...frag.querySelectorAll('tr[data-id]')]) {
-      const old = tbody.querySelector(`tr[data-id="${tr.getAttribute('data-id')}"]`);
-      if (old) old.replaceWith(tr);
+      if (tbody.querySelector(`tr[data-id="${tr.getAttribute('data-id')}"]`)) tr.remove();
     }
     const fresh = [...frag.querySelectorAll('tr[data-id]')];
     tbody.prepend(frag);

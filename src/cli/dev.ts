@@ -5,6 +5,7 @@
  * every message's way from queued to its final status.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import pg from 'pg';
 import { loadConfig, type Config } from '../config.js';
 import { maskSecretUrl } from '../secrets.js';
@@ -16,7 +17,7 @@ import { startWorker, type WorkerHandle } from '../worker/main.js';
 import { startConsole, type ConsoleHandle } from '../console/server.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
-const HELP = `Usage: sms-outbox dev [--smpp-port N] [--control-port N] [--console-port N] [--no-demo]
+const HELP = `Usage: sms-outbox dev [--postgres-port N] [--smpp-port N] [--control-port N] [--console-port N] [--no-demo]
 
 Starts an embedded Postgres (or uses DATABASE_URL), applies the migrations, starts the SMSC
 simulator (with its control port, to send incoming SMS and receipts with curl), the worker and
@@ -25,11 +26,21 @@ changes are logged (queued -> sent -> delivered). Ctrl-C stops everything; the e
 is temporary (and so is the console login made in it).
 
 Options:
+  --postgres-port N  the embedded Postgres's port on 127.0.0.1 (default 55432; a free one if taken)
   --smpp-port N      simulator port (default 2775; a free one if 2775 is taken)
   --control-port N   the simulator's control port on 127.0.0.1 (default 2776; a free one if taken)
   --console-port N   the web console on 127.0.0.1 (default 8080; a free one if taken)
   --no-demo          do not send the demo message at start
 `;
+
+/** Whether nothing listens on 127.0.0.1:`port` yet. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 /** Starts on `wanted`, or on a free port when `wanted` is the default and already taken. */
 async function onPortOrFree<T>(wanted: number, chosen: boolean, start: (port: number) => Promise<T>): Promise<T> {
@@ -43,10 +54,17 @@ export async function devCommand(args: string[]): Promise<number> {
   const values = parseCommandArgs(
     'dev',
     args,
-    { 'smpp-port': { type: 'string' }, 'control-port': { type: 'string' }, 'console-port': { type: 'string' }, 'no-demo': { type: 'boolean' } },
+    {
+      'postgres-port': { type: 'string' },
+      'smpp-port': { type: 'string' },
+      'control-port': { type: 'string' },
+      'console-port': { type: 'string' },
+      'no-demo': { type: 'boolean' },
+    },
     HELP,
   );
   if (!values) return 0;
+  const postgresPort = portOption(values['postgres-port'], 'postgres-port', 55432);
   const smppPort = portOption(values['smpp-port'], 'smpp-port', 2775);
   const controlPort = portOption(values['control-port'], 'control-port', 2776);
   const consolePort = portOption(values['console-port'], 'console-port', 8080);
@@ -72,7 +90,11 @@ export async function devCommand(args: string[]): Promise<number> {
     let databaseUrl = base.databaseUrl;
     if (!databaseUrl) {
       logger.info('starting an embedded Postgres (set DATABASE_URL to use your own)');
-      embedded = await startEmbeddedPostgres();
+      // A fixed port by default, so the README's psql lines work as written; a free one when
+      // taken (the lines printed below then name it), unless --postgres-port asked for this one.
+      const chosen = values['postgres-port'] !== undefined;
+      const port = chosen || (await portIsFree(postgresPort)) ? postgresPort : undefined;
+      embedded = await startEmbeddedPostgres({ port });
       databaseUrl = embedded.url;
     }
     await migrate(databaseUrl, { settings: { ...base.sqlSettings, defaultSender: base.sqlSettings.defaultSender ?? 'SmsOutbox' } });
@@ -129,7 +151,7 @@ export async function devCommand(args: string[]): Promise<number> {
         `  control port    http://${ctl} (curl -s ${ctl}/ lists the endpoints)`,
         `  connect         ${psql}`,
         `  send one        ${psql} -c "select sms_send('+79991234567', 'Код: 4821')"`,
-        `  see it          ${psql} -c "select * from sms_status('<id>')"`,
+        `  see it          ${psql} -c "select status, segments, submitted_at, done_at, receipt_state from sms_status('<id>')"`,
         `  web console     ${webConsole.url}${consoleLogin ? ` (sign in as ${consoleLogin.user}, password ${consoleLogin.password})` : ' (sign in with a Postgres login of this database)'}`,
         '',
         'Try the other direction with the control port:',
@@ -175,7 +197,8 @@ async function watchStatuses(databaseUrl: string, logger: Logger): Promise<pg.Cl
   const seen = new Map<string, string[]>();
   client.on('notification', (n) => {
     if (n.channel === 'sms_inbox') {
-      logger.info({ inbox: n.payload }, 'incoming SMS stored in sms_inbox');
+      const { id } = JSON.parse(n.payload ?? '{}') as { id: string };
+      logger.info({ id }, 'incoming SMS stored in sms_inbox');
       return;
     }
     const { id, status } = JSON.parse(n.payload ?? '{}') as { id: string; status: string };

@@ -1,14 +1,14 @@
 import { configWarnings, loadConfig, required, type Config } from '../config.js';
 import { connectOrExplain, describeDatabase, explainDatabaseError, isConnectionFailure } from '../db/connect.js';
 import { migrate, MigrationError, RolePrefixError, SchemaVersionError, SettingRefusedError } from '../db/migrate.js';
-import { EXIT_CONFIG, StartupError } from '../errors.js';
+import { EXIT_CONFIG, EXIT_FAILURE, StartupError } from '../errors.js';
 import { maskSecretUrl } from '../secrets.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox migrate [--switch-role-prefix]
 
-Applies migrations/ and Graphile Worker's schema to DATABASE_URL. Safe to run again and from
-two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
+Applies migrations/, the functions and views of sql/ and Graphile Worker's schema to
+DATABASE_URL. Safe to run again and from two processes at once. Also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and
 SMS_MAX_SEGMENTS into sms_settings when they are set, then prints the settings in force (and
 warns when no default sender is set: sms_send without a sender would fail).
 
@@ -50,7 +50,8 @@ export async function migrateCommand(args: string[]): Promise<number> {
     throw explainMigrateError(err, url);
   }
   process.stdout.write(
-    `migrated ${maskSecretUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; Graphile Worker schema up to date; ` +
+    `migrated ${maskSecretUrl(url)}: ${result.applied.length} applied, ${result.alreadyApplied} already applied; ` +
+      `${result.objects.length} ${result.objects.length === 1 ? 'file' : 'files'} of sql/ (functions, views) applied; Graphile Worker schema up to date; ` +
       `roles ${result.roles.sender}, ${result.roles.reader}, ${result.roles.worker}\n`,
   );
   let settings: Record<string, unknown>;
@@ -128,7 +129,7 @@ function explainMigrateError(err: unknown, url: string): unknown {
   if (err instanceof MigrationError) {
     const cause = err.cause as { code?: string } | undefined;
     const hint = cause?.code === '42501' ? ': run `sms-outbox migrate` as the database owner (not the worker role)' : '';
-    return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, 1, { cause: err });
+    return new StartupError(`DATABASE_URL (${target}): ${e.message}${hint}`, EXIT_FAILURE, { cause: err });
   }
   if (err instanceof SettingRefusedError) {
     const variable = SETTING_VARIABLES[err.column]!.variable;

@@ -1,5 +1,6 @@
 import { configWarnings, loadConfig } from '../config.js';
 import { redactSecrets } from '../secrets.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_SOFTWARE } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { startWorker } from '../worker/main.js';
 import { parseCommandArgs } from './args.js';
@@ -10,7 +11,7 @@ Runs the worker against DATABASE_URL and SMPP_URL until SIGTERM or SIGINT: one S
 the outbox drain, receipts and incoming SMS, and the housekeeping tasks. On SIGTERM it stops
 claiming, lets the window drain, writes the results, unbinds and exits 0 (bounded by
 SMS_SHUTDOWN_TIMEOUT_S); a second signal exits at once. With METRICS_PORT set it serves
-/metrics, /healthz and /readyz. See README.md for every variable.
+/metrics, /healthz and /readyz. docs/reference/configuration.md lists every variable.
 
 Exit codes: 0 stopped cleanly; 1 unexpected error; 69 the database is unreachable (retry later);
 78 the configuration or the database schema must be fixed first (the message says which).
@@ -36,7 +37,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   // so the supervisor restarts a clean process instead of one in an unknown state.
   const fatal = (kind: string) => (err: unknown) => {
     logger.fatal({ err: { message: redactSecrets(String((err as Error)?.message ?? err)), stack: redactSecrets(String((err as Error)?.stack ?? '')) } }, `${kind}; exiting`);
-    process.exit(70); // EX_SOFTWARE
+    process.exit(EXIT_SOFTWARE);
   };
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
@@ -47,13 +48,13 @@ export async function workerCommand(args: string[]): Promise<number> {
     const onSignal = (signal: NodeJS.Signals) => {
       if (++signals > 1) {
         logger.warn({ signal }, 'second signal: exiting now without waiting for the drain');
-        process.exit(1);
+        process.exit(EXIT_FAILURE);
       }
       const boundMs = config.worker.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
       logger.info({ signal, shutdownTimeoutS: config.worker.shutdownTimeoutMs / 1000 }, 'shutting down');
       setTimeout(() => {
         logger.error({ afterMs: boundMs }, 'shutdown did not finish in time; exiting without it');
-        process.exit(1);
+        process.exit(EXIT_FAILURE);
       }, boundMs).unref();
       const exitSoon = (code: number) => {
         setTimeout(() => {
@@ -63,10 +64,10 @@ export async function workerCommand(args: string[]): Promise<number> {
         resolve(code);
       };
       worker.stop().then(
-        () => exitSoon(0),
+        () => exitSoon(EXIT_OK),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          exitSoon(1);
+          exitSoon(EXIT_FAILURE);
         },
       );
     };

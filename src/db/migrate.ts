@@ -1,16 +1,30 @@
 /**
- * `sms-outbox migrate`: applies migrations/NNNN_name.sql in order, each once, and installs
- * Graphile Worker's schema.
+ * `sms-outbox migrate`: brings DATABASE_URL to this code's schema, and installs Graphile Worker's.
  *
- * - Each file runs in its own transaction and is recorded in sms_schema_migrations with a
- *   checksum; an applied file that has since changed is refused, not silently skipped.
+ * 1. The numbered migrations, migrations/NNNN_name.sql (tables, columns, indexes, data, grants on
+ *    tables, drops, changed signatures), in order, each once, recorded in sms_schema_migrations
+ *    with a checksum. An applied migration whose content has since changed is refused, not
+ *    silently skipped; except that the checksums of the files as a release shipped them are
+ *    accepted too: migrations/released.json keeps them (as data: releases up to 0.1.0 held the
+ *    functions in migrations 0002-0017, which were since rewritten to hold none).
+ * 2. The files of sql/ (src/db/sql-files.ts): every function, view and trigger function, one
+ *    file each with its current definition. Applied when its checksum differs from the one
+ *    recorded in sms_schema_objects, and all of them when this run applied a numbered
+ *    migration (it may have dropped or changed what they depend on); a file no longer in sql/
+ *    loses its record. Created with check_function_bodies off, so one function may call another
+ *    whatever their order, and checked once all exist. Then sms_strip_inherited_grants() takes
+ *    back every privilege the objects carry that is not their owner's or our roles' (Supabase's
+ *    default privileges), so what the files grant is all there is.
+ *    Both steps run in one transaction: a run that fails leaves the database as it was.
+ *
  * - A session advisory lock serialises concurrent runs (two deploys at once, two test files),
  *   so running it again, or from two processes at once, is safe.
  * - A database that has migrations this code does not know (a newer release ran) is refused.
  * - Roles: the grants go to <prefix>sender, <prefix>reader and <prefix>worker (SMS_ROLE_PREFIX,
- *   src/db/roles.ts). A new database takes the prefix asked for (default sms_); an installed one
- *   keeps the names it recorded, and a different prefix is refused unless `switchRolePrefix`
- *   asks to move the database's grants to the new roles.
+ *   src/db/roles.ts), in the numbered migrations and the files of sql/ alike. A new database
+ *   takes the prefix asked for (default sms_); an installed one keeps the names it recorded, and
+ *   a different prefix is refused unless `switchRolePrefix` asks to move the database's grants
+ *   to the new roles.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,17 +33,34 @@ import pg from 'pg';
 import { runMigrations as runGraphileMigrations } from 'graphile-worker';
 import { graphileLogger } from './graphile-logger.js';
 import { applyRoleNames, DEFAULT_ROLE_PREFIX, recordedRoleNames, roleNames, type RoleNames } from './roles.js';
+import { loadSqlFiles, type SqlFile } from './sql-files.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 /** Arbitrary constant: the advisory lock key every `migrate` takes (per database). */
-const MIGRATE_LOCK_KEY = 7_316_846_112;
+export const MIGRATE_LOCK_KEY = 7_316_846_112;
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
   checksum: string;
+}
+
+/**
+ * The checksums a numbered migration may have been applied with: those of the files as releases
+ * shipped them (migrations/released.json), by file name.
+ */
+export function releasedChecksums(dir = MIGRATIONS_DIR): Map<string, Set<string>> {
+  const data = JSON.parse(readFileSync(`${dir}/released.json`, 'utf8')) as { releases: Record<string, Record<string, string>> };
+  const out = new Map<string, Set<string>>();
+  for (const files of Object.values(data.releases)) {
+    for (const [name, checksum] of Object.entries(files)) {
+      if (!out.has(name)) out.set(name, new Set());
+      out.get(name)!.add(checksum);
+    }
+  }
+  return out;
 }
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -64,8 +95,11 @@ export interface MigrateOptions {
 }
 
 export interface MigrateResult {
+  /** The numbered migrations applied by this run. */
   applied: string[];
   alreadyApplied: number;
+  /** The files of sql/ applied by this run (their paths under sql/). */
+  objects: string[];
   /** The database's roles after the run. */
   roles: RoleNames;
 }
@@ -114,9 +148,12 @@ export async function migrate(connectionString: string, options: MigrateOptions 
   const warn = options.warn ?? (() => {});
   const requested = options.rolePrefix === undefined ? undefined : roleNames(options.rolePrefix);
   const migrations = loadMigrations();
+  const released = releasedChecksums();
+  const files = loadSqlFiles();
   const client = new pg.Client({ connectionString, application_name: 'sms-outbox migrate' });
   await client.connect();
   const applied: string[] = [];
+  const objects: string[] = [];
   let alreadyApplied = 0;
   let roles: RoleNames;
   try {
@@ -150,27 +187,33 @@ export async function migrate(connectionString: string, options: MigrateOptions 
           `run \`sms-outbox migrate --switch-role-prefix\` to move this database's grants to ${describeRoles(switchTo)}, or unset SMS_ROLE_PREFIX to keep the current roles`,
       );
     }
+    const pending: Migration[] = [];
     for (const m of migrations) {
       const prior = done.get(m.version);
-      if (prior) {
-        if (prior.checksum !== m.checksum) {
-          throw new MigrationError(`migration ${m.name} was applied with different content (checksum mismatch); migrations must not be edited after release, add a new one`);
-        }
-        alreadyApplied++;
+      if (!prior) {
+        pending.push(m);
         continue;
       }
-      log(`applying ${m.name}`);
-      await client.query('begin');
-      try {
-        await client.query(applyRoleNames(m.sql, roles));
-        await client.query('insert into public.sms_schema_migrations (version, name, checksum) values ($1, $2, $3)', [m.version, m.name, m.checksum]);
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback');
-        const e = err as Error & { position?: string };
-        throw new MigrationError(`migration ${m.name} failed: ${e.message}`, { cause: err });
+      if (prior.checksum !== m.checksum && !released.get(m.name)?.has(prior.checksum)) {
+        throw new MigrationError(`migration ${m.name} was applied with different content (checksum mismatch); migrations must not be edited after release, add a new one`);
       }
-      applied.push(m.name);
+      alreadyApplied++;
+    }
+    await client.query('begin');
+    try {
+      for (const m of pending) {
+        log(`applying ${m.name}`);
+        await run(client, applyRoleNames(m.sql, roles), `migration ${m.name}`);
+        await client.query('insert into public.sms_schema_migrations (version, name, checksum) values ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        applied.push(m.name);
+      }
+      objects.push(...(await applySqlFiles(client, files, roles, pending.length > 0, log)));
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback');
+      applied.length = 0;
+      objects.length = 0;
+      throw err;
     }
     if (switchTo) {
       log(`moving this database's grants from ${describeRoles(roles)} to ${describeRoles(switchTo)}`);
@@ -184,7 +227,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
       await runGraphileMigrations({ connectionString, logger: graphileLogger() });
       // The worker role drives Graphile Worker; give it what the runner needs.
       // Graphile's schema is created after ours, so the worker role's grants on it come here
-      // (sms_grant_worker_graphile is defined in migrations/).
+      // (sql/functions/public.sms_grant_worker_graphile.sql).
       await client.query('select public.sms_grant_worker_graphile()');
     }
     await applySettings(client, options.settings ?? {});
@@ -198,7 +241,64 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     await client.query('select pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
     await client.end();
   }
-  return { applied, alreadyApplied, roles };
+  return { applied, alreadyApplied, objects, roles };
+}
+
+/** Runs one file's SQL; a failure becomes a MigrationError naming it (`what`). */
+async function run(client: pg.ClientBase, sql: string, what: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw new MigrationError(`${what} failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Applies the files of sql/ whose checksum differs from the one recorded in sms_schema_objects
+ * (all of them when `all`), forgets the records of files no longer there, checks the bodies of
+ * the functions, and strips the grants our objects should not carry. In the caller's
+ * transaction. Returns the files applied.
+ */
+async function applySqlFiles(client: pg.ClientBase, files: SqlFile[], roles: RoleNames, all: boolean, log: (m: string) => void): Promise<string[]> {
+  const recorded = new Map(
+    (await client.query<{ file: string; checksum: string }>('select file, checksum from public.sms_schema_objects')).rows.map((r) => [r.file, r.checksum]),
+  );
+  const due = files.filter((f) => all || recorded.get(f.file) !== f.checksum);
+  const gone = [...recorded.keys()].filter((file) => !files.some((f) => f.file === file));
+  if (!due.length && !gone.length) return [];
+  log(`applying ${due.length} of the ${files.length} files of sql/`);
+  await client.query('set local check_function_bodies = off');
+  for (const f of due) {
+    await run(client, applyRoleNames(f.sql, roles), `sql/${f.file}`);
+    await client.query(
+      `insert into public.sms_schema_objects (file, checksum) values ($1, $2)
+       on conflict (file) do update set checksum = excluded.checksum, applied_at = now()`,
+      [f.file, f.checksum],
+    );
+  }
+  if (gone.length) await client.query('delete from public.sms_schema_objects where file = any($1::text[])', [gone]);
+  await client.query('set local check_function_bodies = on');
+  await checkFunctionBodies(client);
+  await client.query('select public.sms_strip_inherited_grants()');
+  return due.map((f) => f.file);
+}
+
+/**
+ * Checks the body of every function of ours as CREATE FUNCTION does with check_function_bodies
+ * on (PL/pgSQL: its syntax; SQL: the statements against the tables), now that all exist.
+ */
+async function checkFunctionBodies(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<{ oid: number; name: string; validator: string }>(
+    `select p.oid, p.oid::regprocedure::text as name, l.lanvalidator::regproc::text as validator
+       from pg_catalog.pg_proc p
+       join pg_catalog.pg_language l on l.oid = p.prolang
+      where ((p.pronamespace = 'public'::regnamespace and p.proname like 'sms\\_%') or p.pronamespace = 'sms_private'::regnamespace)
+        and l.lanname in ('plpgsql', 'sql')
+      order by 2`,
+  );
+  for (const r of rows) {
+    await run(client, `select ${r.validator}(${r.oid})`, `the body of ${r.name}`);
+  }
 }
 
 function describeRoles(r: RoleNames): string {
@@ -251,8 +351,9 @@ async function writeSetting(client: pg.ClientBase, column: keyof SettingColumns,
 }
 
 /**
- * Refuses to run against a database whose schema is missing, behind, or ahead of this code,
- * with the command that fixes it.
+ * Refuses to run against a database whose schema is missing, behind, or ahead of this code, or
+ * whose functions and views (the files of sql/) are not this code's, with the command that fixes
+ * it.
  */
 export async function assertSchemaCurrent(client: pg.ClientBase): Promise<void> {
   const latest = Math.max(0, ...loadMigrations().map((m) => m.version));
@@ -268,4 +369,23 @@ export async function assertSchemaCurrent(client: pg.ClientBase): Promise<void> 
       `the database schema is at migration ${current}, newer than this sms-outbox (${latest}): deploy the newer sms-outbox, or roll the database back`,
     );
   }
+  const differ = await differingSqlFiles(client);
+  if (differ.length) {
+    const shown = differ.slice(0, 3).map((f) => `sql/${f}`).join(', ') + (differ.length > 3 ? ` and ${differ.length - 3} more` : '');
+    throw new SchemaVersionError(
+      `the database's functions and views are not those of this sms-outbox (${shown} ${differ.length === 1 ? 'differs' : 'differ'} from what it installed): ` +
+        'run `sms-outbox migrate` with this version (or deploy the version that migrated it)',
+    );
+  }
+}
+
+/** The files of sql/ whose recorded checksum is not this code's (or missing), and records of files this code does not have. */
+async function differingSqlFiles(client: pg.ClientBase): Promise<string[]> {
+  const files = loadSqlFiles();
+  const recorded = new Map(
+    (await client.query<{ file: string; checksum: string }>('select file, checksum from public.sms_schema_objects')).rows.map((r) => [r.file, r.checksum]),
+  );
+  const differ = files.filter((f) => recorded.get(f.file) !== f.checksum).map((f) => f.file);
+  const extra = [...recorded.keys()].filter((file) => !files.some((f) => f.file === file));
+  return [...differ, ...extra].sort();
 }

@@ -316,7 +316,7 @@ export interface SmsAuthCodeTable {
   updated_at: Generated<Date>;
 }
 
-/** Every status change of a message that came with an error (0018); the row keeps only the last. */
+/** Every status change of a message that came with an error (0020); the row keeps only the last. */
 export interface SmsOutboxAttemptTable {
   id: Generated<string>;
   outbox_id: string;
@@ -332,7 +332,7 @@ export interface SmsOutboxAttemptTable {
 /** The session states a worker reports, and `stopped` once it has shut down. */
 export type WorkerBindState = 'disconnected' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'closed' | 'stopped';
 
-/** One row per worker process: its SMPP bind state and heartbeat (0018), written by src/worker/reporter.ts. */
+/** One row per worker process: its SMPP bind state and heartbeat (0020), written by src/worker/reporter.ts. */
 export interface SmsWorkerStateTable {
   worker_id: string;
   host: string;
@@ -351,8 +351,18 @@ export interface SmsWorkerStateTable {
   stopped_at: NullableTimestamp;
 }
 
+/**
+ * The text of a message only the worker may read (a sign-in code) while it is queued or sending;
+ * sms_outbox.body holds it blanked (0018).
+ */
+export interface SmsOutboxSecretTable {
+  outbox_id: string;
+  body: string;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
+  sms_outbox_secret: SmsOutboxSecretTable;
   sms_outbox_part: SmsOutboxPartTable;
   sms_outbox_retry: SmsOutboxRetryTable;
   sms_outbox_attempt: SmsOutboxAttemptTable;

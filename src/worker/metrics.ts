@@ -5,7 +5,7 @@
  * scraped, on the worker's own probe connections, and never failing the scrape).
  *
  * Names follow the Prometheus conventions: `_total` counters, base units (`_seconds`), one
- * `status` label with a closed set of values. The README's Operations section lists them all.
+ * `status` label with a closed set of values. docs/reference/metrics.md lists them all.
  */
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -254,7 +254,7 @@ describe('secrets and typos', () => {
     assert.deepEqual(w, [
       'METRIC_PORT is set but not read by sms-outbox; did you mean METRICS_PORT?',
       'SMPP_WINDOWS is set but not read by sms-outbox; did you mean SMPP_WINDOW?',
-      'SMS_RETENTION is set but not read by sms-outbox (see the Configuration table in README.md)',
+      'SMS_RETENTION is set but not read by sms-outbox (docs/reference/configuration.md lists every variable)',
     ]);
   });
 

@@ -1,51 +1,26 @@
 /**
  * The deployment recipes and the operator docs against the code they describe: the systemd
  * unit's stop timeout covers the drain, configuration errors are not restarted, the Dockerfile
- * ships production dependencies as a non-root user under tini, every variable and metric is
- * documented (and nothing documented is gone), the alert rules and env examples name only what
- * exists.
+ * ships production dependencies as a non-root user under tini, the alert rules and env examples
+ * name only what exists, the operations guide covers what an operator does. (That every variable
+ * and metric is in the reference: test/docs/reference.test.ts.)
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
 import { KNOWN_VARIABLES, loadConfig } from '../../src/config.js';
-import type { Database } from '../../src/db/schema.js';
-import type { SmppSession } from '../../src/smpp/session.js';
 import { SHUTDOWN_GRACE_MS } from '../../src/cli/worker.js';
-import { WorkerMetrics } from '../../src/worker/metrics.js';
+import { workerMetricNames } from './metric-names.js';
 import { dashboardQueries } from './dashboard.js';
 import { ROOT } from './helpers.js';
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
-const readme = read('README.md');
-
-function section(markdown: string, heading: string): string {
-  const start = markdown.indexOf(`\n${heading}\n`);
-  assert.ok(start >= 0, `README has "${heading}"`);
-  const level = heading.split(' ')[0]!;
-  const rest = markdown.slice(start + heading.length + 2);
-  const end = rest.search(new RegExp(`^#{1,${level.length}} `, 'm'));
-  return end < 0 ? rest : rest.slice(0, end);
-}
-
-/** Metric names of the worker (default process metrics aside). */
-function workerMetricNames(): string[] {
-  const metrics = new WorkerMetrics();
-  const fakeSession = Object.assign(new EventEmitter(), { state: 'bound', isBound: true, windowInUse: 0, currentWindow: 10, queuedParts: 0 });
-  metrics.attachSession(fakeSession as unknown as SmppSession, 10);
-  metrics.attachDatabase({} as Kysely<Database>);
-  return metrics.registry
-    .getMetricsAsArray()
-    .map((m) => (m as unknown as { name: string }).name)
-    .filter((n) => /^(sms|smpp)_/.test(n))
-    .sort();
-}
+const metricsPage = read('docs/reference/metrics.md');
+const operations = read('docs/guides/operations.md');
 
 /** `KEY=value` settings of a unit file section. */
 function unitSection(text: string, name: string): Map<string, string> {
@@ -147,6 +122,9 @@ describe('Dockerfile', () => {
     const runtime = stages[1]!;
     assert.match(runtime, /^RUN npm ci --omit=dev --ignore-scripts/m);
     assert.match(runtime, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    // `sms-outbox migrate` reads the schema from both.
+    assert.match(runtime, /^COPY migrations \.\/migrations$/m);
+    assert.match(runtime, /^COPY sql \.\/sql$/m);
     assert.doesNotMatch(runtime, /^COPY (src|test)\b/m);
   });
 
@@ -298,23 +276,18 @@ describe('Grafana dashboard', () => {
   });
 });
 
-describe('README', () => {
-  test('Configuration documents every variable sms-outbox reads, and no other', () => {
-    const config = section(readme, '## Configuration');
-    const documented = new Set([...config.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
-    assert.deepEqual([...documented].sort(), [...KNOWN_VARIABLES].sort());
-  });
-
-  test('Operations lists every metric the worker exports, and no other', () => {
-    const ops = section(readme, '### Metrics');
-    const documented = [...ops.matchAll(/^\| `([a-z_]+)` \| (counter|gauge|histogram) \|/gm)].map((m) => m[1]!).sort();
-    assert.deepEqual(documented, workerMetricNames());
-  });
-
-  test('Operations covers alerts, password rotation, draining and duplicates', () => {
-    const ops = section(readme, '## Operations');
-    for (const heading of ['### Alerts worth setting', '### Rotating the SMPP password', '### Draining a worker before a deploy', '### Duplicates: what can repeat, and when']) {
-      assert.ok(ops.includes(`\n${heading}\n`), heading);
+describe('the operator docs', () => {
+  test('the operations guide covers password rotation, draining and duplicates; the metrics page the alerts', () => {
+    for (const heading of ['## Rotating the SMPP password', '## Draining a worker before a deploy', '## Duplicates: what can repeat, and when']) {
+      assert.ok(operations.includes(`\n${heading}\n`), heading);
     }
+    assert.ok(metricsPage.includes('\n## Alerts worth setting\n'));
+  });
+
+  test('the unit file installs with the same npm ci as the production guide', () => {
+    const unitLine = /^#\s+(npm ci --omit=dev[^\n]*)$/m.exec(read('deploy/systemd/sms-outbox-worker.service'))?.[1];
+    const guideLine = /&& (npm ci --omit=dev[^\n]*)$/m.exec(read('docs/guides/production.md'))?.[1];
+    assert.ok(unitLine && guideLine, 'both name their npm ci');
+    assert.equal(unitLine, guideLine);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The README's exit-code table, kept true: every code it lists is produced by the real command
+ * The exit-code table of docs/reference/cli.md, kept true: every code it lists is produced by the real command
  * line (`sms-outbox ...` and `npm run bench:*` as child processes) in at least one case of that
  * row, and no case exits with a code the table does not list.
  */
@@ -17,10 +17,11 @@ import { startWorkerProcess } from '../support/worker-process.js';
 import { ROOT, runCli, type CliResult } from './helpers.js';
 
 const documented = (() => {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n### Exit codes\n');
-  assert.ok(start >= 0, 'README has "### Exit codes"');
-  const table = readme.slice(start, readme.indexOf('\n### ', start + 5));
+  const page = readFileSync(path.join(ROOT, 'docs/reference/cli.md'), 'utf8');
+  const start = page.indexOf('\n## Exit codes\n');
+  assert.ok(start >= 0, 'docs/reference/cli.md has "## Exit codes"');
+  const next = page.indexOf('\n## ', start + 5);
+  const table = page.slice(start, next < 0 ? undefined : next);
   return [...table.matchAll(/^\| `(\d+)` \|/gm)].map((m) => Number(m[1]));
 })();
 
@@ -168,6 +169,6 @@ describe('78: the configuration or the schema must be fixed first', () => {
   });
 });
 
-test('the README table lists exactly the codes produced above', () => {
+test('the table of docs/reference/cli.md lists exactly the codes produced above', () => {
   assert.deepEqual([...seen.keys()].sort((a, b) => a - b), [...documented].sort((a, b) => a - b), `seen: ${JSON.stringify(Object.fromEntries(seen))}`);
 });

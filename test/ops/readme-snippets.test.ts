@@ -1,5 +1,5 @@
 /**
- * The README's node-postgres example is a program, not a sketch: extracted from README.md and run
+ * The node-postgres example of docs/guides/sending.md is a program, not a sketch: extracted and run
  * with node as written (its only input is DATABASE_URL, a role granted sms_sender), it enqueues
  * the SMS in the same transaction as the business change.
  */
@@ -17,9 +17,9 @@ let dir: string;
 
 /** The fenced block of `language` that follows the first line starting with `lead`. */
 function snippet(lead: string, language: string): string {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const readme = readFileSync(path.join(ROOT, 'docs/guides/sending.md'), 'utf8');
   const at = readme.indexOf(`\n${lead}`);
-  assert.ok(at >= 0, `README has "${lead}"`);
+  assert.ok(at >= 0, `docs/guides/sending.md has "${lead}"`);
   const block = new RegExp('```' + language + '\\n([\\s\\S]*?)\\n```').exec(readme.slice(at));
   assert.ok(block, `a ${language} block after "${lead}"`);
   return block[1]!;

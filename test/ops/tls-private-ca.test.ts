@@ -1,5 +1,5 @@
 /**
- * smpps:// with a certificate from a private CA, as README "Connecting to MTS Exolve" tells an
+ * smpps:// with a certificate from a private CA, as docs/guides/exolve.md tells an
  * operator to set it up: the CA in a PEM file named by NODE_EXTRA_CA_CERTS in the worker's
  * environment, certificate verification left on. The worker is a real process; the simulator
  * serves TLS with the test fixture (a self-signed CA certificate for 127.0.0.1).

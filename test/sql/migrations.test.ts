@@ -1,19 +1,22 @@
 /**
- * `sms-outbox migrate` (src/db/migrate.ts) with our migrations/: a re-run is a no-op, two
- * concurrent runs both succeed with one application, an edited migration and a newer schema are
- * refused, settings come from the environment, a non-superuser owner (as on Supabase) can run
- * it, and a non-UTF8 database is refused.
+ * `sms-outbox migrate` (src/db/migrate.ts) with our migrations/ and sql/: a re-run is a no-op,
+ * two concurrent runs both succeed with one application, an edited migration and a newer schema
+ * are refused while a released migration's checksum is accepted, a changed file of sql/ is
+ * applied again (alone) and a removed one forgotten, settings come from the environment, a
+ * non-superuser owner (as on Supabase) can run it, and a non-UTF8 database is refused.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { loadMigrations, migrate, SchemaVersionError, SettingRefusedError } from '../../src/db/migrate.js';
+import { loadMigrations, migrate, releasedChecksums, SchemaVersionError, SettingRefusedError } from '../../src/db/migrate.js';
+import { loadSqlFiles } from '../../src/db/sql-files.js';
 import { roleNames } from '../../src/db/roles.js';
 import { createTestDatabase, serverUrl, withDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, TestRoles } from './helpers.js';
 
 const migrations = loadMigrations();
+const files = loadSqlFiles();
 let tdb: TestDatabase;
 const roles = new TestRoles();
 
@@ -40,7 +43,7 @@ describe('re-running', () => {
     const id = (await tdb.pool.query<{ id: string }>(`select public.sms_send('+79991234567', 'survives') as id`)).rows[0]!.id;
     const before = await applied(tdb.pool);
     const result = await migrate(tdb.url);
-    assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length, roles: roleNames() });
+    assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length, objects: [], roles: roleNames() });
     assert.deepEqual(await applied(tdb.pool), before);
     const settings = await tdb.pool.query<{ default_sender: string }>('select default_sender from sms_settings');
     assert.equal(settings.rows[0]?.default_sender, 'Kept', 'settings are left alone when the environment sets none');
@@ -62,6 +65,7 @@ describe('two concurrent runs on an empty database', () => {
       const [a, b] = await Promise.all([migrate(fresh.url), migrate(fresh.url)]);
       assert.equal(a.applied.length + b.applied.length, migrations.length);
       assert.ok(a.applied.length === 0 || b.applied.length === 0, 'one run applied everything, the other found it done');
+      assert.deepEqual([...a.objects, ...b.objects], files.map((f) => f.file), 'and every file of sql/, once');
       assert.deepEqual(
         (await applied(fresh.pool)).map((r) => r.name),
         migrations.map((m) => m.name),
@@ -82,6 +86,23 @@ describe('refusals', () => {
     try {
       await fresh.pool.query(`update public.sms_schema_migrations set checksum = 'edited' where version = 3`);
       await assert.rejects(migrate(fresh.url), /migration 0003_\w+\.sql was applied with different content \(checksum mismatch\)/);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test("a migration applied as a release shipped it is accepted (migrations/released.json), another checksum is not", async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const released = releasedChecksums();
+      for (const m of migrations.filter((x) => released.has(x.name))) {
+        await fresh.pool.query('update public.sms_schema_migrations set checksum = $1 where version = $2', [[...released.get(m.name)!][0], m.version]);
+      }
+      const result = await migrate(fresh.url);
+      assert.deepEqual(result.applied, []);
+      assert.deepEqual(result.objects, [], 'nothing to apply: no numbered migration ran, no file changed');
+      await fresh.pool.query(`update public.sms_schema_migrations set checksum = 'edited' where version = 5`);
+      await assert.rejects(migrate(fresh.url), /migration 0005_\w+\.sql was applied with different content/);
     } finally {
       await fresh.drop();
     }
@@ -111,6 +132,46 @@ describe('refusals', () => {
     } finally {
       await admin.query(`drop database if exists ${name} with (force)`);
       await admin.end();
+    }
+  });
+});
+
+describe('the files of sql/', () => {
+  test('a file whose recorded checksum differs is applied again, alone; the record of a file no longer in sql/ goes', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const file = 'functions/public.sms_status.sql';
+      // As an older release left it: another body, another checksum, and a file since removed.
+      await fresh.pool.query(`create or replace function public.sms_status(id uuid) returns setof public.sms_status_row
+                                language sql stable security definer set search_path = pg_catalog, pg_temp as 'select null::public.sms_status_row where false'`);
+      await fresh.pool.query(`update public.sms_schema_objects set checksum = 'older' where file = $1`, [file]);
+      await fresh.pool.query(`insert into public.sms_schema_objects (file, checksum) values ('functions/public.sms_gone.sql', 'x')`);
+      const result = await migrate(fresh.url);
+      assert.deepEqual(result.applied, []);
+      assert.deepEqual(result.objects, [file]);
+      const recorded = await fresh.pool.query<{ file: string; checksum: string }>('select file, checksum from public.sms_schema_objects order by file');
+      assert.deepEqual(recorded.rows, files.map((f) => ({ file: f.file, checksum: f.checksum })).sort((x, y) => (x.file < y.file ? -1 : 1)));
+      const lang = await fresh.pool.query(`select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang where p.oid = 'public.sms_status(uuid)'::regprocedure`);
+      assert.equal(lang.rows[0].lanname, 'plpgsql', "the file's definition is back");
+      const acl = await fresh.pool.query(`select has_function_privilege('sms_sender', 'public.sms_status(uuid)', 'execute') as sender,
+                                                 has_function_privilege('public', 'public.sms_status(uuid)', 'execute') as public`);
+      assert.deepEqual(acl.rows[0], { sender: true, public: false });
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a file that fails leaves the database as it was, and names the file', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      // A column a function reads is gone: its body no longer checks out.
+      await fresh.pool.query(`update public.sms_schema_objects set checksum = 'older' where file = 'functions/sms_private.body_hash.sql'`);
+      await fresh.pool.query('alter table sms_private.redaction_key rename column key to key_renamed');
+      await assert.rejects(migrate(fresh.url), /the body of sms_private\.body_hash\(text\) failed: column k\.key does not exist/);
+      const r = await fresh.pool.query(`select checksum from public.sms_schema_objects where file = 'functions/sms_private.body_hash.sql'`);
+      assert.equal(r.rows[0].checksum, 'older', 'nothing was recorded');
+    } finally {
+      await fresh.drop();
     }
   });
 });

@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { loadMigrations } from '../../src/db/migrate.js';
 import { roleNames, visibleRoleNames, type RoleNames } from '../../src/db/roles.js';
-import { renderSupabaseMigration } from '../../scripts/gen-supabase-migration.js';
+import { renderSupabaseMigration } from '../../src/db/supabase-migration.js';
 import { connectAs, createTestDatabase, runInOneTransaction, serverUrl, type TestDatabase } from '../support/db.js';
 import { runCli } from '../ops/helpers.js';
 import { TestRoles } from './helpers.js';
@@ -244,7 +243,7 @@ describe('switching an installed database to other roles', () => {
     const refused = await migrateCli(db3, third.prefix);
     assert.equal(refused.code, 78, refused.stderr);
 
-    // As the README advises: the new sender role created and granted before the switch.
+    // As docs/guides/production.md (Shared servers) advises: the new sender role created and granted before the switch.
     const admin = new pg.Client({ connectionString: serverUrl() });
     await admin.connect();
     await admin.query(`create role ${third.sender} nologin`).finally(() => admin.end());
@@ -284,18 +283,16 @@ describe('switching an installed database to other roles', () => {
 });
 
 describe('the Supabase CLI migration for a prefix', () => {
-  const migrations = loadMigrations();
-
   const applyFile = (d: TestDatabase, sql: string) => runInOneTransaction(d.url, sql);
 
   test('grants to the prefixed roles only, and refuses a database that uses other names', async () => {
-    const forSecond = renderSupabaseMigration(migrations, second.prefix);
+    const forSecond = renderSupabaseMigration({ rolePrefix: second.prefix });
     const db4 = await database(false);
     await applyFile(db4, forSecond);
     assert.deepEqual(await mentions(db4, defaults), []);
     assert.ok((await mentions(db4, second)).length > 0);
     await applyFile(db4, forSecond); // again: nothing happens
-    await assert.rejects(applyFile(db4, renderSupabaseMigration(migrations)), new RegExp(`sender role is ${second.sender}, but this file was generated for sms_sender`));
+    await assert.rejects(applyFile(db4, renderSupabaseMigration()), new RegExp(`sender role is ${second.sender}, but this file was generated for sms_sender`));
     await assert.rejects(applyFile(db1, forSecond), new RegExp(`sender role is sms_sender, but this file was generated for ${second.sender}`));
   });
 });

@@ -125,6 +125,7 @@ describe('sms-outbox status', () => {
 
   test('--json prints the view as one object', async () => {
     const { stdout } = await cli(['--json'], { DATABASE_URL: tdb.url });
+    assert.ok(stdout.endsWith('}\n'), 'one line, ended by a newline like any line a shell prints');
     const parsed = JSON.parse(stdout) as Record<string, unknown>;
     const s = await stats();
     for (const k of ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'expired', 'rejected', 'failed', 'cancelled', 'sent_last_minute', 'delivered_last_minute']) {

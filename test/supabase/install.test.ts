@@ -2,19 +2,25 @@
  * Installing on Supabase: as a non-superuser owner like Supabase's `postgres` (LOGIN CREATEROLE,
  * not a superuser, not the database's owner, only CREATE on the database and on schema public),
  * with Supabase's roles and default privileges in place, with `sms-outbox migrate` or with the
- * generated Supabase CLI migration (supabase/migrations/) followed by `sms-outbox migrate`.
+ * Supabase CLI migration `sms-outbox supabase-migration` writes, followed by `sms-outbox migrate`.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { roleNames } from '../../src/db/roles.js';
-import { renderSupabaseMigration, REPO_MIGRATION } from '../../scripts/gen-supabase-migration.js';
+import { loadSqlFiles } from '../../src/db/sql-files.js';
+import { renderSupabaseMigration } from '../../src/db/supabase-migration.js';
 import { runInOneTransaction } from '../support/db.js';
+import { releasedSupabaseMigration } from '../support/released.js';
+import { runCli } from '../ops/helpers.js';
 import { createSupabaseDatabase, Postgrest, type SupabaseDatabase } from './support.js';
 
 const migrations = loadMigrations();
+const files = loadSqlFiles();
 
 describe('sms-outbox migrate as a non-superuser owner with only CREATE', () => {
   let db: SupabaseDatabase;
@@ -38,6 +44,7 @@ describe('sms-outbox migrate as a non-superuser owner with only CREATE', () => {
 
   test('every migration and Graphile Worker\'s schema were installed', async () => {
     assert.deepEqual(db.migrateResult.applied, migrations.map((m) => m.name));
+    assert.deepEqual(db.migrateResult.objects, files.map((f) => f.file));
     const gw = await db.pool.query(`select count(*)::int as n from pg_tables where schemaname = 'graphile_worker'`);
     assert.ok(gw.rows[0].n > 0);
   });
@@ -72,20 +79,35 @@ describe('sms-outbox migrate as a non-superuser owner with only CREATE', () => {
     const lost = await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'service_role' });
     assert.equal(lost.status, 403);
     const again = await migrate(db.ownerUrl);
-    assert.deepEqual(again, { applied: [], alreadyApplied: migrations.length, roles: roleNames() });
+    assert.deepEqual(again, { applied: [], alreadyApplied: migrations.length, objects: [], roles: roleNames() });
     const back = await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'service_role' });
     assert.equal(back.status, 200, JSON.stringify(back.body));
   });
 });
 
-describe('the Supabase CLI migration (supabase/migrations/)', () => {
+describe('the Supabase CLI migration (sms-outbox supabase-migration)', () => {
   const generated = renderSupabaseMigration();
 
   /** Applies the file as the Supabase CLI does: all of it in one transaction, as the owner. */
   const applyFile = (url: string, sql = generated) => runInOneTransaction(url, sql);
 
-  test('is up to date with migrations/ (regenerate with npm run supabase:migration)', () => {
-    assert.equal(readFileSync(REPO_MIGRATION, 'utf8'), generated, 'supabase/migrations is out of date: run npm run supabase:migration');
+  test('`sms-outbox supabase-migration --out-dir DIR` writes it under the current UTC time, after the project\'s migrations', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sms-supabase-'));
+    try {
+      const before = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+      const r = await runCli({}, ['supabase-migration', '--out-dir', dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const written = readdirSync(dir);
+      assert.equal(written.length, 1);
+      assert.match(written[0]!, /^\d{14}_sms_outbox\.sql$/);
+      assert.ok(written[0]!.slice(0, 14) >= before, `${written[0]} is stamped now`);
+      assert.equal(readFileSync(path.join(dir, written[0]!), 'utf8'), generated);
+      const stdout = await runCli({}, ['supabase-migration', '--role-prefix', 'app2_sms_']);
+      assert.equal(stdout.code, 0, stdout.stderr);
+      assert.equal(stdout.stdout, renderSupabaseMigration({ rolePrefix: 'app2_sms_' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('applied to a fresh Supabase database, then `sms-outbox migrate` finds everything applied and adds Graphile Worker', async () => {
@@ -97,6 +119,8 @@ describe('the Supabase CLI migration (supabase/migrations/)', () => {
         'select version, name, checksum from sms_schema_migrations order by version',
       );
       assert.deepEqual(recorded.rows, migrations.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum })));
+      const objects = await db.pool.query<{ file: string; checksum: string }>('select file, checksum from sms_schema_objects order by file');
+      assert.deepEqual(objects.rows, files.map((f) => ({ file: f.file, checksum: f.checksum })).sort((a, b) => (a.file < b.file ? -1 : 1)));
       assert.equal((await db.pool.query(`select to_regnamespace('graphile_worker') as s`)).rows[0].s, null);
       await db.pool.query(`update sms_settings set default_sender = 'CliBrand'`);
       const res = await api.rpc<string>('sms_send', { recipient: '+79991234567', body: 'via the CLI migration' }, { role: 'service_role' });
@@ -104,7 +128,7 @@ describe('the Supabase CLI migration (supabase/migrations/)', () => {
       assert.equal((await api.rpc('sms_send', { recipient: '+79991234567', body: 'x' }, { role: 'anon' })).status, 401);
 
       const result = await migrate(db.ownerUrl);
-      assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length, roles: roleNames() });
+      assert.deepEqual(result, { applied: [], alreadyApplied: migrations.length, objects: [], roles: roleNames() });
       assert.notEqual((await db.pool.query(`select to_regnamespace('graphile_worker') as s`)).rows[0].s, null);
       const policies = await db.pool.query(`select count(*)::int as n from pg_policies where schemaname = 'graphile_worker' and policyname = 'sms_worker_all'`);
       assert.ok(policies.rows[0].n > 0, 'the worker role was granted Graphile Worker\'s tables');
@@ -131,8 +155,8 @@ describe('the Supabase CLI migration (supabase/migrations/)', () => {
   test('an upgrade applies only the new migrations; an edited or a newer one is refused', async () => {
     const db = await createSupabaseDatabase({ migrated: false });
     try {
-      // The file an older release generated: the first six migrations.
-      await applyFile(db.ownerUrl, renderSupabaseMigration(migrations.slice(0, 6)));
+      // The file an older release generated: the first six migrations, as released.
+      await applyFile(db.ownerUrl, releasedSupabaseMigration(6));
       assert.equal((await db.pool.query('select max(version)::int as v from sms_schema_migrations')).rows[0].v, 6);
       await applyFile(db.ownerUrl);
       assert.equal((await db.pool.query('select max(version)::int as v from sms_schema_migrations')).rows[0].v, migrations.at(-1)!.version);

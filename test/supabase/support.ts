@@ -179,7 +179,7 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   ownerUrlObj.username = owner;
   ownerUrlObj.password = password;
   const ownerUrl = ownerUrlObj.toString();
-  const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0, roles: roleNames() };
+  const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0, objects: [], roles: roleNames() };
   const pool = new pg.Pool({ connectionString: ownerUrl, max: 5 });
   // drop() ends the database WITH (FORCE): an idle connection told so must not crash the run.
   pool.on('error', () => {});

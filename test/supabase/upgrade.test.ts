@@ -1,6 +1,6 @@
 /**
- * Upgrading a database that has messages from before ownership (migrations 0001-0008, applied
- * as the Supabase CLI file of that release) with `sms-outbox migrate`: a message sent through
+ * Upgrading a database that has messages from before ownership (migrations 0001-0008 as released,
+ * applied as the Supabase CLI file of such a release) with `sms-outbox migrate`: a message sent through
  * sms_send_to_self becomes its user's (the canonical auth.users id) with the key the user gave,
  * so a retry after the upgrade finds it; every other message becomes the migrating role's (its
  * sender was never recorded), which an operator can hand back with one UPDATE.
@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
-import { renderSupabaseMigration } from '../../scripts/gen-supabase-migration.js';
 import { runInOneTransaction } from '../support/db.js';
+import { releasedSupabaseMigration } from '../support/released.js';
 import { addUser, createSupabaseDatabase, Postgrest, userClaims, type RequestAuth, type SupabaseDatabase } from './support.js';
 
 const migrations = loadMigrations();
@@ -19,7 +19,7 @@ let api: Postgrest;
 before(async () => {
   db = await createSupabaseDatabase({ migrated: false });
   api = await Postgrest.connect(db.adminUrl);
-  await runInOneTransaction(db.ownerUrl, renderSupabaseMigration(migrations.filter((m) => m.version <= 8)));
+  await runInOneTransaction(db.ownerUrl, releasedSupabaseMigration(8));
   await db.pool.query(`update sms_settings set default_sender = 'TestBrand'`);
   await db.pool.query('select sms_allow_authenticated_send(true)');
   await db.pool.query('update sms_self_send_settings set per_user_limit = 100, total_limit = null');

@@ -1,6 +1,6 @@
 /**
  * `sms-outbox simulator --control-port 0` as a real process, as an operator runs it, and plain
- * HTTP to its control port (see README: The simulator's control port).
+ * HTTP to its control port (see docs/reference/simulator.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, ROOT, waitFor } from '../ops/helpers.js';

@@ -1,7 +1,7 @@
 /**
  * Fault tests: the worker (a real child process) is killed, its SMSC connection dropped, its
  * Postgres restarted, and run twice under one account-wide rate limit. Every message must end in
- * a final status with none lost; duplicates are bounded as the README promises.
+ * a final status with none lost; duplicates are bounded as docs/guides/operations.md promises.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The part of the database's API the Edge Functions call, in the shape `supabase gen types
  * typescript` produces, so supabase-js checks argument names and types at compile time. It
- * mirrors sms-outbox's SQL contract (README, "The SQL API"); test/supabase/edge-function.test.ts
+ * mirrors sms-outbox's SQL contract (docs/reference/sql-api.md); test/supabase/edge-function.test.ts
  * runs the function against the real functions, so a mismatch fails there too.
  */
 export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[];

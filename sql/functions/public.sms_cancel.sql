@@ -1,0 +1,37 @@
+-- sms_cancel: true when one of the caller's messages was still queued (not yet handed to the
+-- SMSC) and is now cancelled; false when it is unknown, another's, being sent, or already final.
+-- The owner condition is part of the WHERE, so another owner's row fails it before any lock:
+-- a cancel never waits for the worker's lock on another's message. A worker that has claimed
+-- one of the caller's rows holds it locked; cancel then waits for that transaction and sees
+-- 'sending'. The change is announced on channel sms_status, like every move to a final status.
+create or replace function public.sms_cancel(id uuid) returns boolean
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  v_owner text := sms_private.caller_owner();
+  v_admin boolean := sms_private.caller_is_admin();
+begin
+  if sms_cancel.id is null then
+    raise exception 'id must not be null'
+      using errcode = '22004', column = 'id';
+  end if;
+  update public.sms_outbox o
+     set status = 'cancelled', done_at = now(), updated_at = now()
+   where o.id = sms_cancel.id
+     and o.status = 'queued'
+     and (o.owner = v_owner or v_admin);
+  if not found then
+    return false;
+  end if;
+  -- Delivered at commit, like the worker's announcements; nothing on rollback.
+  perform pg_notify('sms_status', json_build_object('id', sms_cancel.id, 'status', 'cancelled')::text);
+  return true;
+end
+$$;
+
+comment on function public.sms_cancel(uuid) is
+  'sms-outbox: cancel one of the caller''s queued messages; true when it was queued and is now cancelled, false otherwise (another''s id is unknown)';
+
+revoke all on function public.sms_cancel(uuid) from public, sms_sender, sms_reader, sms_worker;
+grant execute on function public.sms_cancel(uuid) to sms_sender;
