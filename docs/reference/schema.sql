@@ -519,18 +519,22 @@ create table public.sms_settings (
   stop_keywords text[] not null default ARRAY['STOP'::text, 'СТОП'::text],
   start_keywords text[] not null default ARRAY['START'::text, 'СТАРТ'::text],
   service_role_reads_tables boolean not null default false,
+  receipt_grace interval not null default '01:00:00'::interval,
   constraint sms_settings_default_validity_check CHECK ((default_validity >= '00:01:00'::interval)),
   constraint sms_settings_id_check CHECK (id),
   constraint sms_settings_inbox_redact_after_check CHECK (((inbox_redact_after IS NULL) OR (inbox_redact_after >= '00:00:00'::interval))),
   constraint sms_settings_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
   constraint sms_settings_max_segments_check CHECK (((max_segments >= 1) AND (max_segments <= 255))),
   constraint sms_settings_pkey PRIMARY KEY (id),
+  constraint sms_settings_receipt_grace_check CHECK (((receipt_grace >= '00:00:00'::interval) AND (receipt_grace <= '30 days'::interval))),
   constraint sms_settings_redact_after_check CHECK (((redact_after IS NULL) OR (redact_after >= '00:00:00'::interval)))
 );
 alter table public.sms_settings enable row level security;
 CREATE UNIQUE INDEX sms_settings_pkey ON public.sms_settings USING btree (id);
+create policy sms_reader_select on public.sms_settings as permissive for select to sms_reader using (true);
 create policy sms_worker_select on public.sms_settings as permissive for select to sms_worker using (true);
 CREATE TRIGGER sms_settings_check BEFORE INSERT OR UPDATE ON public.sms_settings FOR EACH ROW EXECUTE FUNCTION public.sms_settings_check();
+-- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
 comment on table public.sms_settings is 'sms-outbox settings (one row). Change with UPDATE, e.g. update sms_settings set default_sender = ''MyBrand''; sms-outbox migrate also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and SMS_MAX_SEGMENTS here when they are set.';
 comment on column public.sms_settings.default_sender is 'sender used when sms_send gets none: 1-11 GSM characters or up to 15 digits; NULL = every sms_send must pass sender';
@@ -543,6 +547,7 @@ comment on column public.sms_settings.smart_encoding is 'replace typographic loo
 comment on column public.sms_settings.stop_keywords is 'an incoming SMS whose text is one of these (ignoring case, spaces, punctuation) opts its sender out of marketing messages; always includes STOP and СТОП';
 comment on column public.sms_settings.start_keywords is 'an incoming SMS whose text is one of these opts its sender back in';
 comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
+comment on column public.sms_settings.receipt_grace is 'how long after expires_at a sent message may still wait for its receipt before sms_status and sms_stats report it overdue (it stays sent: a late receipt still counts)';
 
 create table public.sms_wakeup (
   id boolean not null default true,
@@ -688,7 +693,8 @@ create type public.sms_status_row as (
   retries integer,
   parts_delivered integer,
   parts_undelivered integer,
-  redacted_at timestamp with time zone
+  redacted_at timestamp with time zone,
+  receipt_overdue boolean
 );
 comment on type public.sms_status_row is 'sms-outbox: the row sms_status returns';
 
@@ -742,11 +748,16 @@ WITH finished AS (
           WHERE o.status = 'sent'::text AND o.submitted_at >= (now() - '00:01:00'::interval))) + (( SELECT count(*) AS count
            FROM public.sms_outbox o
           WHERE o.done_at >= (now() - '00:01:00'::interval) AND o.submitted_at >= (now() - '00:01:00'::interval))) AS sent_last_minute,
-    f.delivered_last_minute
+    f.delivered_last_minute,
+    ( SELECT count(*) AS count
+           FROM public.sms_outbox o
+          WHERE o.status = 'sent'::text AND (o.expires_at + (( SELECT s.receipt_grace
+                   FROM public.sms_settings s
+                  WHERE s.id))) < now()) AS receipts_overdue
    FROM finished f;
 -- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
-comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute';
+comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute, sent messages whose receipt is overdue';
 
 -- functions ---------------------------------------------------------------------------------------
 
@@ -1065,9 +1076,10 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats to service_role;
+      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
@@ -1722,8 +1734,10 @@ begin
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
                 when o.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN') then 1 else 0 end,
-           o.redacted_at
+           o.redacted_at,
+           o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
+      cross join public.sms_settings s
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
@@ -1736,7 +1750,7 @@ begin
 end
 $function$;
 -- granted EXECUTE to sms_sender
-comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments';
+comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 
 create function public.sms_strip_inherited_grants()
  RETURNS void

@@ -40,9 +40,10 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats to service_role;
+      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then

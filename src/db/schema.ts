@@ -240,6 +240,8 @@ export interface SmsSettingsTable {
   start_keywords: Generated<string[]>;
   /** Set through sms_allow_service_role_read(); the worker never reads it. */
   service_role_reads_tables: Generated<boolean>;
+  /** How long after expires_at a `sent` message may wait for its receipt before it is reported overdue (0020). */
+  receipt_grace: ColumnType<PgInterval, string | undefined, string>;
 }
 
 export interface SmsWakeupTable {
