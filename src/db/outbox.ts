@@ -105,7 +105,12 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
            updated_at = now()
       from picked
      where o.id = picked.id
-    returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at, o.expires_at
+    -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the worker
+    -- alone reads it from sms_outbox_secret (migrations/0018).
+    returning o.id, o.status, o.recipient, o.sender,
+              case when o.body_length is not null and o.redacted_at is null
+                   then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
+              o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at, o.expires_at
     ), announced as (
       select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status <> 'sending'
     )

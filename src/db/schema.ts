@@ -316,8 +316,18 @@ export interface SmsAuthCodeTable {
   updated_at: Generated<Date>;
 }
 
+/**
+ * The text of a message only the worker may read (a sign-in code) while it is queued or sending;
+ * sms_outbox.body holds it blanked (0018).
+ */
+export interface SmsOutboxSecretTable {
+  outbox_id: string;
+  body: string;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
+  sms_outbox_secret: SmsOutboxSecretTable;
   sms_outbox_part: SmsOutboxPartTable;
   sms_outbox_retry: SmsOutboxRetryTable;
   sms_opt_out: SmsOptOutTable;
