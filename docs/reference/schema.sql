@@ -545,18 +545,22 @@ create table public.sms_settings (
   stop_keywords text[] not null default ARRAY['STOP'::text, 'СТОП'::text],
   start_keywords text[] not null default ARRAY['START'::text, 'СТАРТ'::text],
   service_role_reads_tables boolean not null default false,
+  receipt_grace interval not null default '01:00:00'::interval,
   constraint sms_settings_default_validity_check CHECK ((default_validity >= '00:01:00'::interval)),
   constraint sms_settings_id_check CHECK (id),
   constraint sms_settings_inbox_redact_after_check CHECK (((inbox_redact_after IS NULL) OR (inbox_redact_after >= '00:00:00'::interval))),
   constraint sms_settings_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
   constraint sms_settings_max_segments_check CHECK (((max_segments >= 1) AND (max_segments <= 255))),
   constraint sms_settings_pkey PRIMARY KEY (id),
+  constraint sms_settings_receipt_grace_check CHECK (((receipt_grace >= '00:00:00'::interval) AND (receipt_grace <= '30 days'::interval))),
   constraint sms_settings_redact_after_check CHECK (((redact_after IS NULL) OR (redact_after >= '00:00:00'::interval)))
 );
 alter table public.sms_settings enable row level security;
 CREATE UNIQUE INDEX sms_settings_pkey ON public.sms_settings USING btree (id);
+create policy sms_reader_select on public.sms_settings as permissive for select to sms_reader using (true);
 create policy sms_worker_select on public.sms_settings as permissive for select to sms_worker using (true);
 CREATE TRIGGER sms_settings_check BEFORE INSERT OR UPDATE ON public.sms_settings FOR EACH ROW EXECUTE FUNCTION public.sms_settings_check();
+-- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
 comment on table public.sms_settings is 'sms-outbox settings (one row). Change with UPDATE, e.g. update sms_settings set default_sender = ''MyBrand''; sms-outbox migrate also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and SMS_MAX_SEGMENTS here when they are set.';
 comment on column public.sms_settings.default_sender is 'sender used when sms_send gets none: 1-11 GSM characters or up to 15 digits; NULL = every sms_send must pass sender';
@@ -569,6 +573,7 @@ comment on column public.sms_settings.smart_encoding is 'replace typographic loo
 comment on column public.sms_settings.stop_keywords is 'an incoming SMS whose text is one of these (ignoring case, spaces, punctuation) opts its sender out of marketing messages; always includes STOP and СТОП';
 comment on column public.sms_settings.start_keywords is 'an incoming SMS whose text is one of these opts its sender back in';
 comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
+comment on column public.sms_settings.receipt_grace is 'how long after expires_at a sent message may still wait for its receipt before sms_status and sms_stats report it overdue (it stays sent: a late receipt still counts)';
 
 create table public.sms_wakeup (
   id boolean not null default true,
@@ -747,7 +752,8 @@ create type public.sms_status_row as (
   retries integer,
   parts_delivered integer,
   parts_undelivered integer,
-  redacted_at timestamp with time zone
+  redacted_at timestamp with time zone,
+  receipt_overdue boolean
 );
 comment on type public.sms_status_row is 'sms-outbox: the row sms_status returns';
 
@@ -801,11 +807,16 @@ WITH finished AS (
           WHERE o.status = 'sent'::text AND o.submitted_at >= (now() - '00:01:00'::interval))) + (( SELECT count(*) AS count
            FROM public.sms_outbox o
           WHERE o.done_at >= (now() - '00:01:00'::interval) AND o.submitted_at >= (now() - '00:01:00'::interval))) AS sent_last_minute,
-    f.delivered_last_minute
+    f.delivered_last_minute,
+    ( SELECT count(*) AS count
+           FROM public.sms_outbox o
+          WHERE o.status = 'sent'::text AND (o.expires_at + (( SELECT s.receipt_grace
+                   FROM public.sms_settings s
+                  WHERE s.id))) < now()) AS receipts_overdue
    FROM finished f;
 -- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
-comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute';
+comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute, sent messages whose receipt is overdue';
 
 -- functions ---------------------------------------------------------------------------------------
 
@@ -1112,6 +1123,8 @@ declare
   v_all boolean := sms_private.caller_sees_all();
   o public.sms_outbox;
   v_max_attempts integer;
+  v_grace interval;
+  v_overdue boolean;
   v_parts jsonb;
   v_receipts jsonb;
   v_attempts jsonb;
@@ -1131,7 +1144,9 @@ begin
   if not found then
     return null;                       -- unknown, or another's: the same answer
   end if;
-  select s.max_attempts into v_max_attempts from public.sms_settings s;
+  select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
+  -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.
+  v_overdue := o.status = 'sent' and o.expires_at + v_grace < now();
 
   -- Parts and their SMSC ids: a single-part message since 0017 has no part row.
   select coalesce(jsonb_agg(jsonb_build_object('part_no', p.part_no, 'message_id', coalesce(o.message_ids[p.part_no], p.message_id),
@@ -1197,7 +1212,8 @@ begin
                             when o.next_attempt_at > now() then format('scheduled for %s', sms_private.utc(o.next_attempt_at))
                             else 'waiting for a worker to send it' end
     when 'sending' then format('a worker (%s) is submitting it', coalesce(o.worker_id, 'unknown'))
-    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
+    when 'sent' then case when v_overdue then format('accepted by the SMSC at %s; its receipt is overdue: its validity ended at %s and the grace of %s has passed', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at), v_grace)
+                          when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
                           else format('accepted by the SMSC at %s; waiting for the delivery receipt', sms_private.utc(o.submitted_at)) end
     when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), sms_private.utc(o.done_at))
     when 'undelivered' then format('not delivered: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none'))
@@ -1263,6 +1279,7 @@ begin
     'next_attempt_at', o.next_attempt_at,
     'submitted_at', o.submitted_at,
     'done_at', o.done_at,
+    'receipt_overdue', v_overdue,
     'encoding', sms_private.explain_encoding(o),
     'attempts', jsonb_build_object('made', o.attempts, 'since_last_retry', o.attempts - o.attempts_at_retry,
                                    'max', v_max_attempts, 'retries', o.retries,
@@ -1302,9 +1319,10 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats to service_role;
+      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
@@ -1325,7 +1343,13 @@ begin
       grant select on public.sms_auth_code to authenticated;
     else
       revoke select on public.sms_auth_code from authenticated;
-      drop policy if exists sms_auth_code_own_select on public.sms_auth_code;
+      -- Only when it is there: `drop policy if exists` would print "NOTICE: policy ... does not
+      -- exist, skipping" on every call (every migrate, every switch in the SQL editor), which
+      -- reads like an error.
+      if exists (select from pg_catalog.pg_policy p
+                  where p.polrelid = 'public.sms_auth_code'::regclass and p.polname = 'sms_auth_code_own_select') then
+        drop policy sms_auth_code_own_select on public.sms_auth_code;
+      end if;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'supabase_auth_admin') then
@@ -1959,8 +1983,10 @@ begin
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
                 when o.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN') then 1 else 0 end,
-           o.redacted_at
+           o.redacted_at,
+           o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
+      cross join public.sms_settings s
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
@@ -1973,7 +1999,7 @@ begin
 end
 $function$;
 -- granted EXECUTE to sms_sender
-comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments';
+comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 
 create function public.sms_strip_inherited_grants()
  RETURNS void

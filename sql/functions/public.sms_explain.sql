@@ -13,6 +13,8 @@ declare
   v_all boolean := sms_private.caller_sees_all();
   o public.sms_outbox;
   v_max_attempts integer;
+  v_grace interval;
+  v_overdue boolean;
   v_parts jsonb;
   v_receipts jsonb;
   v_attempts jsonb;
@@ -32,7 +34,9 @@ begin
   if not found then
     return null;                       -- unknown, or another's: the same answer
   end if;
-  select s.max_attempts into v_max_attempts from public.sms_settings s;
+  select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
+  -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.
+  v_overdue := o.status = 'sent' and o.expires_at + v_grace < now();
 
   -- Parts and their SMSC ids: a single-part message since 0017 has no part row.
   select coalesce(jsonb_agg(jsonb_build_object('part_no', p.part_no, 'message_id', coalesce(o.message_ids[p.part_no], p.message_id),
@@ -98,7 +102,8 @@ begin
                             when o.next_attempt_at > now() then format('scheduled for %s', sms_private.utc(o.next_attempt_at))
                             else 'waiting for a worker to send it' end
     when 'sending' then format('a worker (%s) is submitting it', coalesce(o.worker_id, 'unknown'))
-    when 'sent' then case when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
+    when 'sent' then case when v_overdue then format('accepted by the SMSC at %s; its receipt is overdue: its validity ended at %s and the grace of %s has passed', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at), v_grace)
+                          when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
                           else format('accepted by the SMSC at %s; waiting for the delivery receipt', sms_private.utc(o.submitted_at)) end
     when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), sms_private.utc(o.done_at))
     when 'undelivered' then format('not delivered: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none'))
@@ -164,6 +169,7 @@ begin
     'next_attempt_at', o.next_attempt_at,
     'submitted_at', o.submitted_at,
     'done_at', o.done_at,
+    'receipt_overdue', v_overdue,
     'encoding', sms_private.explain_encoding(o),
     'attempts', jsonb_build_object('made', o.attempts, 'since_last_retry', o.attempts - o.attempts_at_retry,
                                    'max', v_max_attempts, 'retries', o.retries,

@@ -240,6 +240,8 @@ export interface SmsSettingsTable {
   start_keywords: Generated<string[]>;
   /** Set through sms_allow_service_role_read(); the worker never reads it. */
   service_role_reads_tables: Generated<boolean>;
+  /** How long after expires_at a `sent` message may wait for its receipt before it is reported overdue (0020). */
+  receipt_grace: ColumnType<PgInterval, string | undefined, string>;
 }
 
 export interface SmsWakeupTable {
@@ -316,7 +318,7 @@ export interface SmsAuthCodeTable {
   updated_at: Generated<Date>;
 }
 
-/** Every status change of a message that came with an error (0020); the row keeps only the last. */
+/** Every status change of a message that came with an error (0021); the row keeps only the last. */
 export interface SmsOutboxAttemptTable {
   id: Generated<string>;
   outbox_id: string;
@@ -332,7 +334,7 @@ export interface SmsOutboxAttemptTable {
 /** The session states a worker reports, and `stopped` once it has shut down. */
 export type WorkerBindState = 'disconnected' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'closed' | 'stopped';
 
-/** One row per worker process: its SMPP bind state and heartbeat (0020), written by src/worker/reporter.ts. */
+/** One row per worker process: its SMPP bind state and heartbeat (0021), written by src/worker/reporter.ts. */
 export interface SmsWorkerStateTable {
   worker_id: string;
   host: string;

@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Database, WorkerBindState } from '../db/schema.js';
 import { forgetGoneWorkers, reportWorkerState, touchWorkerHeartbeat } from '../db/workers.js';
 import type { Logger } from '../logger.js';
-import type { SmppSession } from '../smpp/session.js';
+import type { SessionState, SmppSession } from '../smpp/session.js';
 import type { WorkerMetrics } from './metrics.js';
 
 /** How often a running worker writes its heartbeat. */
@@ -34,6 +34,8 @@ export class WorkerReporter {
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
   private stopped = false;
+  /** The session's state as last seen, since when, and when it last stopped being bound. */
+  private session: { state: SessionState; since: Date; lastBoundAt: Date | null } = { state: 'disconnected', since: new Date(), lastBoundAt: null };
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,8 +48,16 @@ export class WorkerReporter {
 
   /** Reports the state now and on every change of `session`'s, and the heartbeat from now on. */
   start(session: SmppSession): void {
-    // Registered after the metrics' own listeners, so the state read is the new one.
-    for (const event of ['state', 'bound', 'disconnected', 'bind_failed'] as const) session.on(event, () => this.changed());
+    this.session = { state: session.state, since: new Date(), lastBoundAt: null };
+    session.on('state', (state: SessionState) => {
+      if (state === this.session.state) return;
+      const now = new Date();
+      if (this.session.state === 'bound') this.session.lastBoundAt = now;
+      this.session = { ...this.session, state, since: now };
+      this.changed();
+    });
+    // Registered after the metrics' own listeners, so the problem read (metrics.sessionStatus()) is the new one.
+    for (const event of ['bound', 'disconnected', 'bind_failed'] as const) session.on(event, () => this.changed());
     forgetGoneWorkers(this.db, FORGET_AFTER_MS).catch((err: unknown) => this.log.debug({ err }, 'could not delete the rows of long-gone workers'));
     this.changed();
     this.timer = setInterval(() => this.beat(), this.heartbeatMs);
@@ -87,8 +97,9 @@ export class WorkerReporter {
   }
 
   private async write(stopped?: 'stopped'): Promise<void> {
-    const s = this.metrics.sessionReport();
+    const s = this.session;
     const state: WorkerBindState = stopped ?? s.state;
+    const lastProblem = this.metrics.sessionStatus().lastProblem ?? null;
     await reportWorkerState(this.db, {
       workerId: this.options.workerId,
       host: hostname(),
@@ -99,7 +110,7 @@ export class WorkerReporter {
       bindState: state,
       bindStateSince: stopped ? new Date() : s.since,
       lastBoundAt: s.state === 'bound' && !stopped ? null : s.lastBoundAt,
-      lastProblem: s.lastProblem,
+      lastProblem,
       startedAt: this.startedAt,
       heartbeatIntervalMs: this.heartbeatMs,
       stoppedAt: stopped ? new Date() : null,

@@ -58,7 +58,7 @@ export function overviewLive(o: Overview, minutes: MinuteCounts[] | string, work
   )}</ul>
 <dl class="facts">
   <dt>Oldest due message</dt><dd>${o.oldestDue ? html`<a href="/messages/${o.oldestDue.id}">waiting ${duration(o.oldestDue.ageSeconds)}</a>` : 'none waiting'}</dd>
-  <dt>Receipts overdue</dt><dd>${o.receiptsOverdue ? html`<a href="${href('/messages', { status: 'sent' })}">${o.receiptsOverdue} sent message${o.receiptsOverdue === 1 ? '' : 's'} past their validity without a receipt</a>` : 'none'}</dd>
+  <dt>Receipts overdue</dt><dd>${o.receiptsOverdue ? html`<a href="${href('/messages', { status: 'sent' })}">${o.receiptsOverdue} sent message${o.receiptsOverdue === 1 ? '' : 's'} past their validity and its grace without a receipt</a>` : 'none'}</dd>
   <dt>Last minute</dt><dd>${o.sentLastMinute} accepted by the SMSC, ${o.deliveredLastMinute} delivered</dd>
 </dl>
 </section>

@@ -14,7 +14,7 @@ export interface Overview {
   oldestDue: { id: string; ageSeconds: number } | null;
   sentLastMinute: number;
   deliveredLastMinute: number;
-  /** sms_stats.receipts_overdue when the view has it; else `sent` messages whose validity (expires_at) has passed. */
+  /** sms_stats.receipts_overdue: `sent` messages past expires_at plus sms_settings.receipt_grace. */
   receiptsOverdue: number;
 }
 
@@ -25,10 +25,7 @@ export async function readOverview(db: Db): Promise<Overview> {
              where o.status = 'queued' and o.next_attempt_at <= now()
              order by o.priority desc, o.next_attempt_at limit 1) as oldest_id,
            extract(epoch from s.oldest_queued_age)::float8 as oldest_age,
-           -- sms_stats.receipts_overdue where the installed view has it (with its grace period);
-           -- until then, sent messages whose validity has passed.
-           coalesce((to_jsonb(s) ->> 'receipts_overdue')::bigint,
-                    (select count(*) from public.sms_outbox o where o.status = 'sent' and o.expires_at < now())) as receipts_overdue
+           s.receipts_overdue
       from public.sms_stats s
   `.execute(db);
   const r = rows[0]!;

@@ -1,4 +1,4 @@
--- sms-outbox 0020: what the web console (`sms-outbox console`, src/console/) and psql users need
+-- sms-outbox 0021: what the web console (`sms-outbox console`, src/console/) and psql users need
 -- to answer "did my SMS arrive?" through SQL.
 --
 -- 1. sms_explain(id) (sql/functions/public.sms_explain.sql) reads the tables below.
