@@ -6,7 +6,8 @@
 -- schema see every row, incoming SMS that are nobody's included. in_reply_to is what the row
 -- answers: an incoming SMS's sms_inbox.in_reply_to (a message of ours), a message's
 -- reply_to_inbox (an incoming SMS, for replies sent from a reply handler). Bodies are as stored:
--- '' once redacted, and a sign-in code is never in sms_outbox.body.
+-- '' once redacted, and a sign-in code is never in sms_outbox.body. Read through the indexes of a
+-- number's messages and incoming SMS (sms_outbox (recipient, id), sms_inbox (sender, id)).
 create or replace function public.sms_conversation(phone text) returns setof public.sms_conversation_row
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -40,7 +41,7 @@ begin
         union all
         select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
           from public.sms_inbox i
-         where ltrim(i.sender, '+') = v_phone
+         where i.sender = v_phone
            and (v_all or i.owner = v_owner)
       ) c
      order by c.at, c.direction, c.id;   -- at one time an incoming SMS before the reply it got

@@ -17,6 +17,7 @@
 --   * in_reply_to: the last message enqueued for its sender from the number it was sent to,
 --     within sms_settings.reply_window, that has reached the SMSC (submitted_at). Only numbers
 --     can be answered: a message from an alphanumeric sender name answers nothing.
+--   * sender: a number is stored as international digits (a leading '+' goes).
 --   * owner: that message's owner, whose conversation it is. An SMS that answers nothing belongs
 --     to the owner of the oldest reply rule naming the number it was sent to (a keyword to a
 --     shared number or short code: sms_on_inbound's recipient), else to nobody.
@@ -27,7 +28,7 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-  phone text := ltrim(new.sender, '+');
+  phone text;
   ours text := ltrim(new.recipient, '+');
   cfg record;
   prior record;
@@ -36,6 +37,11 @@ begin
   new.in_reply_to := null;
   new.owner := null;
   new.deliveries := 1;
+  -- A number is stored as international digits, as documented (and as sms_outbox.recipient).
+  if new.sender ~ '^\+[0-9]+$' then
+    new.sender := substr(new.sender, 2);
+  end if;
+  phone := new.sender;
   if phone !~ '^[0-9]{1,20}$' then
     -- An alphanumeric or empty sender: nothing of ours it can answer.
     new.owner := (select r.owner from public.sms_inbound_rule r where r.recipient = ours order by r.id limit 1);
@@ -44,21 +50,25 @@ begin
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
 
+  -- A number's SMS and messages are read newest first through (sender, id) and (recipient, id),
+  -- the time-ordered ids bounding each scan to its window.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
-     where ltrim(i.sender, '+') = phone
+     where i.sender = phone
+       and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
        and i.redacted_at is null
        and i.parts = new.parts
        and i.encoding = new.encoding
        and coalesce(i.payload = new.payload, i.body = new.body)
-     order by i.received_at desc
+     order by i.id desc
      limit 1;
     if found and not exists (
          select from public.sms_outbox o
           where o.recipient = phone
+            and o.id >= sms_private.uuidv7_floor(prior.received_at)
             and o.created_at >= prior.received_at
             and o.sender = ours
             and (o.reply_to_inbox is distinct from prior.id or o.submitted_at is not null)) then
@@ -70,10 +80,11 @@ begin
   select o.id, o.owner into thread
     from public.sms_outbox o
    where o.recipient = phone
+     and o.id >= sms_private.uuidv7_floor(now() - cfg.reply_window)
      and o.created_at >= now() - cfg.reply_window
      and o.sender = ours
      and o.submitted_at is not null
-   order by o.created_at desc
+   order by o.id desc
    limit 1;
   if found then
     new.in_reply_to := thread.id;

@@ -204,6 +204,7 @@ begin
       if v_refusal is null
          and (select count(*) from (select from public.sms_outbox o
                                      where o.recipient = v_recipient
+                                       and o.id >= sms_private.uuidv7_floor(now() - v_guard.auto_reply_window)
                                        and o.created_at >= now() - v_guard.auto_reply_window
                                        and o.reply_to_inbox is not null
                                        and o.owner = send.owner

@@ -14,6 +14,7 @@ import { encodingName } from '../smpp/data-coding.js';
 import type { InboundContent } from '../smpp/inbound.js';
 import { receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
+import { isTransientConflict } from './row-errors.js';
 import { normalizeReceiptState } from '../smpp/receipt-state.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -162,5 +163,5 @@ export async function rematchReceipts(db: Kysely<Database>, waiting: StoredRecei
 /** A message deleted under a receipt being matched to it, or a deadlock with the deleting transaction. */
 function racedThePurge(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string };
-  return (e.code === '23503' && e.constraint === 'sms_receipt_outbox_id_fkey') || e.code === '40P01' || e.code === '40001';
+  return (e.code === '23503' && e.constraint === 'sms_receipt_outbox_id_fkey') || isTransientConflict(err);
 }

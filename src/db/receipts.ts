@@ -239,11 +239,17 @@ export async function markMatched(db: Db, matches: { receiptId: string; outboxId
   `.execute(db);
 }
 
-/** Deletes unmatched receipts older than the retention, and matched ones as they age out too. */
+/**
+ * Deletes unmatched receipts older than the retention, and matched ones as they age out too. A
+ * receipt a re-match is marking is skipped (and deleted by a later run): two statements locking
+ * the same receipts in different orders would deadlock.
+ */
 export async function purgeReceipts(db: Db, unmatchedRetentionDays: number): Promise<number> {
   const r = await sql`
     delete from public.sms_receipt
-     where received_at < now() - make_interval(secs => ${unmatchedRetentionDays * 86_400})
+     where id in (select id from public.sms_receipt
+                   where received_at < now() - make_interval(secs => ${unmatchedRetentionDays * 86_400})
+                     for update skip locked)
   `.execute(db);
   return Number(r.numAffectedRows ?? 0);
 }

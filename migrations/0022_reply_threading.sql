@@ -1,4 +1,4 @@
--- sms-outbox 0020: incoming SMS threaded to what we sent them (issue 25, first part).
+-- sms-outbox 0022: incoming SMS threaded to what we sent them (issue 25, first part).
 --
 -- 1. sms_inbox.in_reply_to: the message of ours an incoming SMS answers, the last one we sent to
 --    its sender from the number it was sent to, within sms_settings.reply_window. sms_inbox.owner:
@@ -9,9 +9,10 @@
 --    writer passes.
 -- 2. sms_outbox.reply_to_inbox: the incoming SMS a message answers, for messages an app sends
 --    from a reply handler (set by sms_send there).
--- 3. Two indexes: a number's messages in time order (threading, conversations, the loop guard of
---    auto-replies) and a number's incoming SMS. Building the first holds off writes to
---    sms_outbox while it runs (docs/guides/upgrading.md).
+-- 3. No index of its own: threading, conversations, redeliveries and the loop guard of
+--    auto-replies read a number's messages and incoming SMS newest first through 0021's
+--    sms_outbox_recipient_idx (recipient, id) and sms_inbox_sender_idx (sender, id), the ids
+--    being time-ordered (UUIDv7: sms_private.uuidv7_floor gives the bound of a time window).
 --
 -- The trigger function and sms_conversation live in sql/.
 
@@ -42,13 +43,6 @@ comment on column public.sms_settings.reply_window is
   'an incoming SMS answers (in_reply_to) the last message sent to its sender from the number it was sent to, if that message was enqueued within this long';
 comment on column public.sms_settings.redelivery_window is
   'an incoming SMS like one stored within this long (same sender, recipient and bytes, nothing sent to that sender since) is the SMSC delivering it again: counted in sms_inbox.deliveries, not stored twice; 0 turns this off';
-
--- A number's messages, newest last: the message an SMS answers, a conversation, the auto-replies
--- sent to a number lately.
-create index sms_outbox_recipient_idx on public.sms_outbox (recipient, created_at);
-
--- A number's incoming SMS (senders arrive with or without the '+'): conversations, redeliveries.
-create index sms_inbox_sender_idx on public.sms_inbox (ltrim(sender, '+'), received_at);
 
 -- sms_conversation returns these rows.
 create type public.sms_conversation_row as (
