@@ -77,7 +77,7 @@ describe('catalog', () => {
       assert.equal(fn.secdef, true, `${name} is SECURITY DEFINER`);
     }
     for (const fn of r.rows) {
-      if (fn.name === 'sms_uuidv7') {
+      if (fn.name === 'sms_uuidv7' || fn.name === 'uuidv7_floor') {
         assert.equal(fn.secdef, false);
         continue; // plain SQL, fully schema-qualified, so the planner can inline it
       }
