@@ -188,7 +188,7 @@ begin
            case when v_opted_out then 'rejected' else 'queued' end,
            case when v_opted_out then now() end,
            case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           case when v_opted_out then sms_private.error_message('opted_out') end
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -206,7 +206,7 @@ begin
            case when v_opted_out then 'rejected' else 'queued' end,
            case when v_opted_out then now() end,
            case when v_opted_out then 'OPTED_OUT' end,
-           case when v_opted_out then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+           case when v_opted_out then sms_private.error_message('opted_out') end
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
@@ -261,7 +261,7 @@ begin
 
   if v_opted_out then
     -- Final at once: announced like every final status; nothing to wake a worker for.
-    perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
+    perform sms_private.announce_status(v_id, 'rejected');
     return v_id;
   end if;
   -- Wake an idle worker. NOTIFY is transactional: delivered at commit, discarded on rollback,
@@ -271,7 +271,7 @@ begin
   -- re-checks the queue before this transaction commits does not see this row: the worker
   -- re-checks once more a second after arming, and the sms_drain cron job each minute.
   if v_armed then
-    perform pg_notify('sms_outbox_wakeup', '');
+    perform sms_private.wake_workers();
   end if;
   return v_id;
 end
