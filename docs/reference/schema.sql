@@ -279,6 +279,7 @@ create policy sms_worker_delete on public.sms_outbox as permissive for delete to
 create policy sms_worker_select on public.sms_outbox as permissive for select to sms_worker using (true);
 create policy sms_worker_update on public.sms_outbox as permissive for update to sms_worker using (true) with check (true);
 CREATE TRIGGER sms_auth_code_follow_status AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((new.metadata ->> 'via'::text) = 'supabase_auth_hook'::text))) EXECUTE FUNCTION sms_private.auth_code_follow_status();
+CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.body_length IS NOT NULL) AND (new.redacted_at IS NULL) AND (new.status <> ALL (ARRAY['queued'::text, 'sending'::text])))) EXECUTE FUNCTION sms_private.outbox_secret_release();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
 -- granted SELECT to sms_worker
@@ -320,7 +321,7 @@ comment on column public.sms_outbox.error_code is 'the error behind failed / rej
 comment on column public.sms_outbox.receipt_state is 'raw receipt state that decided the status (DELIVRD, UNDELIV, ...)';
 comment on column public.sms_outbox.owner is 'who enqueued it: the role the session acted as (quoted like an SQL identifier), with :<JWT sub> for a user of a request role (authenticated:<user id>); sms_status, sms_cancel and idempotency keys are per owner';
 comment on column public.sms_outbox.body_hash is 'after redaction: sha256 of this database''s redaction key and the body sent (compare with sms_private.body_hash(text), as the owner)';
-comment on column public.sms_outbox.body_length is 'after redaction: the body''s length in characters';
+comment on column public.sms_outbox.body_length is 'the body''s length in characters when the body is not in this column: redacted (redacted_at), or a sign-in code held in sms_outbox_secret until it leaves the queue (redacted_at still NULL)';
 comment on column public.sms_outbox.redacted_at is 'when the body was blanked (sms_settings.redact_after); NULL: the body is there';
 comment on column public.sms_outbox.category is 'transactional (sent to every recipient) or marketing (never to a recipient in sms_opt_out)';
 comment on column public.sms_outbox.replaced_chars is 'characters smart encoding replaced by GSM-7 equivalents (or removed, when invisible) in the body stored and sent; 0: the body is as the app passed it';
@@ -376,6 +377,18 @@ create policy sms_reader_select on public.sms_outbox_retry as permissive for sel
 comment on table public.sms_outbox_retry is 'sms-outbox: the outcome each sms_retry replaced (status, error, receipt, SMSC ids, the attempts it took), deleted with its message';
 comment on column public.sms_outbox_retry.retried_by is 'who called sms_retry, as sms_outbox.owner names roles';
 comment on column public.sms_outbox_retry.attempts is 'submit attempts of the outcome replaced (since the retry before it)';
+
+create table public.sms_outbox_secret (
+  outbox_id uuid not null,
+  body text not null,
+  constraint sms_outbox_secret_outbox_id_fkey FOREIGN KEY (outbox_id) REFERENCES public.sms_outbox(id) ON DELETE CASCADE,
+  constraint sms_outbox_secret_pkey PRIMARY KEY (outbox_id)
+);
+alter table public.sms_outbox_secret enable row level security;
+CREATE UNIQUE INDEX sms_outbox_secret_pkey ON public.sms_outbox_secret USING btree (outbox_id);
+create policy sms_worker_select on public.sms_outbox_secret as permissive for select to sms_worker using (true);
+-- granted SELECT to sms_worker
+comment on table public.sms_outbox_secret is 'sms-outbox: the text of a message only the worker may read (a sign-in code of sms_auth_send_sms_hook) while it is queued or sending; sms_outbox.body holds it blanked. Deleted when the message leaves the queue';
 
 create table public.sms_rate_limit (
   id boolean not null default true,
@@ -507,18 +520,22 @@ create table public.sms_settings (
   stop_keywords text[] not null default ARRAY['STOP'::text, 'СТОП'::text],
   start_keywords text[] not null default ARRAY['START'::text, 'СТАРТ'::text],
   service_role_reads_tables boolean not null default false,
+  receipt_grace interval not null default '01:00:00'::interval,
   constraint sms_settings_default_validity_check CHECK ((default_validity >= '00:01:00'::interval)),
   constraint sms_settings_id_check CHECK (id),
   constraint sms_settings_inbox_redact_after_check CHECK (((inbox_redact_after IS NULL) OR (inbox_redact_after >= '00:00:00'::interval))),
   constraint sms_settings_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
   constraint sms_settings_max_segments_check CHECK (((max_segments >= 1) AND (max_segments <= 255))),
   constraint sms_settings_pkey PRIMARY KEY (id),
+  constraint sms_settings_receipt_grace_check CHECK (((receipt_grace >= '00:00:00'::interval) AND (receipt_grace <= '30 days'::interval))),
   constraint sms_settings_redact_after_check CHECK (((redact_after IS NULL) OR (redact_after >= '00:00:00'::interval)))
 );
 alter table public.sms_settings enable row level security;
 CREATE UNIQUE INDEX sms_settings_pkey ON public.sms_settings USING btree (id);
+create policy sms_reader_select on public.sms_settings as permissive for select to sms_reader using (true);
 create policy sms_worker_select on public.sms_settings as permissive for select to sms_worker using (true);
 CREATE TRIGGER sms_settings_check BEFORE INSERT OR UPDATE ON public.sms_settings FOR EACH ROW EXECUTE FUNCTION public.sms_settings_check();
+-- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
 comment on table public.sms_settings is 'sms-outbox settings (one row). Change with UPDATE, e.g. update sms_settings set default_sender = ''MyBrand''; sms-outbox migrate also writes SMS_DEFAULT_SENDER, SMS_DEFAULT_VALIDITY and SMS_MAX_SEGMENTS here when they are set.';
 comment on column public.sms_settings.default_sender is 'sender used when sms_send gets none: 1-11 GSM characters or up to 15 digits; NULL = every sms_send must pass sender';
@@ -531,6 +548,7 @@ comment on column public.sms_settings.smart_encoding is 'replace typographic loo
 comment on column public.sms_settings.stop_keywords is 'an incoming SMS whose text is one of these (ignoring case, spaces, punctuation) opts its sender out of marketing messages; always includes STOP and СТОП';
 comment on column public.sms_settings.start_keywords is 'an incoming SMS whose text is one of these opts its sender back in';
 comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
+comment on column public.sms_settings.receipt_grace is 'how long after expires_at a sent message may still wait for its receipt before sms_status and sms_stats report it overdue (it stays sent: a late receipt still counts)';
 
 create table public.sms_wakeup (
   id boolean not null default true,
@@ -676,7 +694,8 @@ create type public.sms_status_row as (
   retries integer,
   parts_delivered integer,
   parts_undelivered integer,
-  redacted_at timestamp with time zone
+  redacted_at timestamp with time zone,
+  receipt_overdue boolean
 );
 comment on type public.sms_status_row is 'sms-outbox: the row sms_status returns';
 
@@ -730,11 +749,16 @@ WITH finished AS (
           WHERE o.status = 'sent'::text AND o.submitted_at >= (now() - '00:01:00'::interval))) + (( SELECT count(*) AS count
            FROM public.sms_outbox o
           WHERE o.done_at >= (now() - '00:01:00'::interval) AND o.submitted_at >= (now() - '00:01:00'::interval))) AS sent_last_minute,
-    f.delivered_last_minute
+    f.delivered_last_minute,
+    ( SELECT count(*) AS count
+           FROM public.sms_outbox o
+          WHERE o.status = 'sent'::text AND (o.expires_at + (( SELECT s.receipt_grace
+                   FROM public.sms_settings s
+                  WHERE s.id))) < now()) AS receipts_overdue
    FROM finished f;
 -- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
-comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute';
+comment on view public.sms_stats is 'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute, sent messages whose receipt is overdue';
 
 -- functions ---------------------------------------------------------------------------------------
 
@@ -953,6 +977,16 @@ begin
       idempotency_key => v_key,
       metadata        => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                            'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)));
+    -- The code leaves sms_outbox.body at once: only the worker's claim reads it, from
+    -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
+    -- (sms_private.outbox_secret_release). sms_outbox keeps it blanked as redaction leaves a body.
+    insert into public.sms_outbox_secret (outbox_id, body)
+    select o.id, o.body from public.sms_outbox o
+     where o.id = v_id and o.body_length is null and o.redacted_at is null
+    on conflict (outbox_id) do nothing;
+    update public.sms_outbox o
+       set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
+     where o.id = v_id and o.body_length is null and o.redacted_at is null;
     insert into public.sms_auth_code (outbox_id, user_id, phone, sms_type, expires_at)
       values (v_id, v_user, v_recipient, v_type, now() + cfg.code_validity)
       on conflict (outbox_id) do nothing;
@@ -973,11 +1007,15 @@ begin
                          limit 10 for update skip locked);
     return '{}'::jsonb;
   exception
-    when serialization_failure or deadlock_detected or lock_not_available then
+    -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.
+    when serialization_failure or deadlock_detected or lock_not_available or query_canceled then
       return sms_private.auth_hook_refusal('busy', 429, 'too many sign-in codes at once; try again in a few seconds');
     when others then
       get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-      raise log 'sms_auth_send_sms_hook: the code was not queued: % %', v_state,
+      -- WARNING, not LOG: the default log_min_messages keeps it, and it is under the default
+      -- log_min_error_statement (error), above which Postgres logs the caller's statement too,
+      -- event and code included when the caller wrote the event into the SQL text.
+      raise warning 'sms_auth_send_sms_hook: the code was not queued: % %', v_state,
         case when v_otp is null or v_otp = '' then v_message else pg_catalog.replace(v_message, v_otp, '******') end;
       return sms_private.auth_hook_refusal('error', 500, pg_catalog.format(
         'the sign-in code could not be queued (SQLSTATE %s); the database log has the details', v_state));
@@ -1038,9 +1076,10 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats to service_role;
+      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
@@ -1061,7 +1100,13 @@ begin
       grant select on public.sms_auth_code to authenticated;
     else
       revoke select on public.sms_auth_code from authenticated;
-      drop policy if exists sms_auth_code_own_select on public.sms_auth_code;
+      -- Only when it is there: `drop policy if exists` would print "NOTICE: policy ... does not
+      -- exist, skipping" on every call (every migrate, every switch in the SQL editor), which
+      -- reads like an error.
+      if exists (select from pg_catalog.pg_policy p
+                  where p.polrelid = 'public.sms_auth_code'::regclass and p.polname = 'sms_auth_code_own_select') then
+        drop policy sms_auth_code_own_select on public.sms_auth_code;
+      end if;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'supabase_auth_admin') then
@@ -1636,6 +1681,12 @@ declare
   bad text;
 begin
   new.default_sender := sms_private.check_sender(new.default_sender, 'default_sender');
+  -- Every expiry sms_send computes from it (now, or send_at, plus it) stays before the year 10000.
+  if new.default_validity > interval '100 years'
+     and (tg_op = 'INSERT' or new.default_validity is distinct from old.default_validity) then
+    raise exception 'default_validity % is too long; at most 100 years', new.default_validity
+      using errcode = '22023', column = 'default_validity';
+  end if;
   -- Each keyword in its compared form, once, in the order given.
   select coalesce(array_agg(k order by pos), '{}') into new.stop_keywords
     from (select sms_private.keyword_form(w) as k, min(i) as pos
@@ -1652,7 +1703,10 @@ begin
       using errcode = '22023', column = 'stop_keywords',
             hint = format('add your own to them, e.g. update sms_settings set stop_keywords = stop_keywords || array[%L]', 'UNSUBSCRIBE');
   end if;
-  select k into bad from unnest(new.stop_keywords) k where k = any (new.start_keywords) limit 1;
+  -- Compared as incoming text is (look-alike letters folded): 'CTOП' and 'СТОП' are one keyword.
+  select k into bad from unnest(new.stop_keywords) k
+   where sms_private.keyword_skeleton(k) = any (select sms_private.keyword_skeleton(s) from unnest(new.start_keywords) s)
+   limit 1;
   if bad is not null then
     raise exception 'keyword % is in both stop_keywords and start_keywords', quote_literal(bad)
       using errcode = '22023', column = 'start_keywords';
@@ -1686,8 +1740,10 @@ begin
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
                 when o.receipt_state <> 'DELIVRD' and o.receipt_state = any (sms_private.final_receipt_states()) then 1 else 0 end,
-           o.redacted_at
+           o.redacted_at,
+           o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
+      cross join public.sms_settings s
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
@@ -1700,7 +1756,7 @@ begin
 end
 $function$;
 -- granted EXECUTE to sms_sender
-comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments';
+comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 
 create function public.sms_strip_inherited_grants()
  RETURNS void
@@ -2366,9 +2422,13 @@ begin
                updated_at = now()
           from picked
          where o.id = picked.id
-        returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority::integer, o.attempts,
-                  o.next_attempt_at, o.expires_at,
-                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end
+        -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the
+        -- worker alone reads it from sms_outbox_secret (migration 0019).
+        returning o.id, o.status, o.recipient, o.sender,
+                  case when o.body_length is not null and o.redacted_at is null
+                       then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
+                  o.encoding, o.segments, o.priority::integer, o.attempts, o.next_attempt_at, o.expires_at,
+                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end as announced
       )
       select c.id, c.status, c.recipient, c.sender, c.body, c.encoding, c.segments, c.priority, c.attempts,
              c.next_attempt_at, c.expires_at
@@ -2527,23 +2587,29 @@ declare
   kw text;
   cfg record;
   action text;
+  matched text;
   phone text;
 begin
   new.keyword_action := null;
   if char_length(new.body) > 200 then
     return new;
   end if;
-  kw := sms_private.keyword_form(new.body);
+  kw := sms_private.keyword_skeleton(sms_private.keyword_form(new.body));
   if kw = '' then
     return new;
   end if;
   select s.stop_keywords, s.start_keywords into cfg from public.sms_settings s;
-  if kw = any (cfg.stop_keywords) then
+  select k into matched from unnest(cfg.stop_keywords) k
+   where sms_private.keyword_skeleton(sms_private.keyword_form(k)) = kw limit 1;
+  if matched is not null then
     action := 'opt_out';
-  elsif kw = any (cfg.start_keywords) then
-    action := 'opt_in';
   else
-    return new;
+    select k into matched from unnest(cfg.start_keywords) k
+     where sms_private.keyword_skeleton(sms_private.keyword_form(k)) = kw limit 1;
+    if matched is null then
+      return new;
+    end if;
+    action := 'opt_in';
   end if;
   -- The sender as sms_outbox.recipient stores numbers: international digits. Anything else (an
   -- alphanumeric sender, a national number) names no recipient: the keyword is ignored, visibly.
@@ -2552,7 +2618,7 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', kw, new.id, null);
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
   new.keyword_action := action;
   return new;
 end
@@ -2584,13 +2650,26 @@ create function sms_private.keyword_form(t text)
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
   select pg_catalog.translate(
-           pg_catalog.upper(pg_catalog.regexp_replace($1,
-             '[\s\u0021-\u002F\u003A-\u0040\u005B-\u0060\u007B-\u007E\u00A0-\u00BF\u00D7\u00F7\u034F\u061C\u1680\u180E\u2000-\u206F\u20A0-\u20CF\u2100-\u214F\u2190-\u2BFF\u3000-\u303F\uFE00-\uFE0F\uFE10-\uFE6F\uFEFF\uFF01-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\U0001F000-\U0001FAFF\U000E0000-\U000E007F]',
+           pg_catalog.upper(pg_catalog.regexp_replace(
+             case when pg_catalog.getdatabaseencoding() = 'UTF8' then pg_catalog.normalize($1, 'NFKC') else $1 end,
+             '[\s\u0021-\u002F\u003A-\u0040\u005B-\u0060\u007B-\u007E\u00A0-\u00BF\u00D7\u00F7\u0300-\u036F\u034F\u061C\u1680\u180E\u1AB0-\u1AFF\u1DC0-\u1DFF\u2000-\u206F\u20A0-\u20FF\u2100-\u214F\u2190-\u2BFF\u3000-\u303F\uFE00-\uFE0F\uFE10-\uFE2F\uFE30-\uFE6F\uFEFF\uFF01-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65\U0001F000-\U0001FAFF\U000E0000-\U000E007F]',
              '', 'g')),
            U&'\00E0\00E1\00E2\00E3\00E4\00E5\00E6\00E7\00E8\00E9\00EA\00EB\00EC\00ED\00EE\00EF\00F0\00F1\00F2\00F3\00F4\00F5\00F6\00F8\00F9\00FA\00FB\00FC\00FD\00FE\03AC\03AD\03AE\03AF\03B1\03B2\03B3\03B4\03B5\03B6\03B7\03B8\03B9\03BA\03BB\03BC\03BD\03BE\03BF\03C0\03C1\03C2\03C3\03C4\03C5\03C6\03C7\03C8\03C9\03CA\03CB\03CC\03CD\03CE\0430\0431\0432\0433\0434\0435\0436\0437\0438\0439\043A\043B\043C\043D\043E\043F\0440\0441\0442\0443\0444\0445\0446\0447\0448\0449\044A\044B\044C\044D\044E\044F\0450\0451\0452\0453\0454\0455\0456\0457\0458\0459\045A\045B\045C\045D\045E\045F',
            U&'\00C0\00C1\00C2\00C3\00C4\00C5\00C6\00C7\00C8\00C9\00CA\00CB\00CC\00CD\00CE\00CF\00D0\00D1\00D2\00D3\00D4\00D5\00D6\00D8\00D9\00DA\00DB\00DC\00DD\00DE\0386\0388\0389\038A\0391\0392\0393\0394\0395\0396\0397\0398\0399\039A\039B\039C\039D\039E\039F\03A0\03A1\03A3\03A3\03A4\03A5\03A6\03A7\03A8\03A9\03AA\03AB\038C\038E\038F\0410\0411\0412\0413\0414\0415\0416\0417\0418\0419\041A\041B\041C\041D\041E\041F\0420\0421\0422\0423\0424\0425\0426\0427\0428\0429\042A\042B\042C\042D\042E\042F\0400\0401\0402\0403\0404\0405\0406\0407\0408\0409\040A\040B\040C\040D\040E\040F')
 $function$;
-comment on function sms_private.keyword_form(text) is 'sms-outbox internal: a text as stop/start keywords are compared (no spaces, punctuation, symbols or emoji; upper case)';
+comment on function sms_private.keyword_form(text) is 'sms-outbox internal: a text as stop/start keywords are compared (NFKC; no spaces, combining marks, punctuation, symbols or emoji; upper case)';
+
+create function sms_private.keyword_skeleton(form text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.translate($1,
+           U&'\0410\0412\0415\041A\041C\041D\041E\0420\0421\0422\0423\0425\0405\0406\0408\051A\051C\04AE\04BA\04C0\0391\0392\0395\0396\0397\0399\039A\039C\039D\039F\03A1\03A4\03A5\03A7',
+           'ABEKMHOPCTYXSIJQWYHIABEZHIKMNOPTYX')
+$function$;
+comment on function sms_private.keyword_skeleton(text) is 'sms-outbox internal: a keyword_form with Cyrillic and Greek look-alike capitals folded to Latin, for comparing stop and start keywords';
 
 create function sms_private.mark_sent(worker_id text, results jsonb, receipt_candidates text[])
  RETURNS TABLE(id uuid, waiting json)
@@ -2792,6 +2871,21 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.next_due_in_ms() is 'sms-outbox internal: milliseconds until the next queued row falls due (0: now; NULL: none queued)';
 
+create function sms_private.outbox_secret_release()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  delete from public.sms_outbox_secret s where s.outbox_id = new.id;
+  new.body := '';
+  new.redacted_at := now();
+  return new;
+end
+$function$;
+comment on function sms_private.outbox_secret_release() is 'sms-outbox internal: a message whose text is in sms_outbox_secret left the queue: delete the text, mark the row redacted (trigger sms_outbox_secret_release)';
+
 create function sms_private.receipt_status(state text)
  RETURNS text
  LANGUAGE sql
@@ -2962,7 +3056,8 @@ begin
 
   -- send_at: NULL or a past time means now; the row is due at the later of the two. Times from
   -- the year 10000 on are refused: ISO 8601 and most clients stop at 9999, and adding the
-  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument).
+  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument). So is a
+  -- send_at whose default expiry (plus sms_settings.default_validity) would reach that year.
   if send.send_at is null then
     v_send_at := now();
     v_due := v_send_at;
@@ -3035,6 +3130,7 @@ begin
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
+       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
     returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   else
     -- ON CONFLICT waits for a concurrent transaction holding the same owner and key: if it
@@ -3053,6 +3149,7 @@ begin
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
+       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
     on conflict (owner, idempotency_key) where idempotency_key is not null do nothing
     returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   end if;
@@ -3080,7 +3177,7 @@ begin
                 hint = 'a repeat must have the same recipient and body; use a new key for a new message';
       end if;
     end if;
-    select s.default_sender, s.max_segments into cfg from public.sms_settings s;
+    select s.default_sender, s.max_segments, s.default_validity into cfg from public.sms_settings s;
     if not found then
       raise exception 'sms-outbox is not set up: sms_settings has no row'
         using errcode = '55000', hint = 'insert into sms_settings default values;';
@@ -3092,6 +3189,19 @@ begin
       raise exception 'sender is null and no default sender is configured'
         using errcode = '22004', column = 'sender',
               hint = 'pass sender, or set a default: update sms_settings set default_sender = ''MyBrand''; (or SMS_DEFAULT_SENDER for sms-outbox migrate)';
+    end if;
+    if v_expires_at is null and v_due + cfg.default_validity >= timestamptz '10000-01-01 00:00:00+00' then
+      -- The expiry computed here (send_at plus the default validity) must be a time clients can
+      -- read too, not only the times passed: the INSERTs above refuse it.
+      if send.send_at is not null then
+        raise exception 'send_at % is too far in the future: the message would expire (send_at plus the default validity, %) in the year 10000 or later',
+            send.send_at, cfg.default_validity
+          using errcode = '22008', column = 'send_at',
+                hint = 'pass an earlier send_at, or an expires_at before the year 10000';
+      end if;
+      raise exception 'expires_at (now plus the default validity, %) would be in the year 10000 or later', cfg.default_validity
+        using errcode = '22008', column = 'expires_at',
+              hint = 'pass expires_at, or shorten sms_settings.default_validity';
     end if;
     if send.idempotency_key is not null then
       -- ON CONFLICT saw the key, but the row was gone by the SELECT (purged): start over.

@@ -21,6 +21,9 @@
 --   * SMS pumping protection, since sign-in is open to anyone: at most per_phone_limit codes per
 --     number per per_phone_window, at most per_minute_limit codes a minute in all, and only to
 --     allowed_country_prefixes when that is set. Exact under concurrent calls;
+--   * the text sent is kept in sms_outbox_secret, which only the worker role reads, and blanked in
+--     sms_outbox.body (as redaction leaves a body); it is deleted when the message leaves the
+--     queue (sms_private.outbox_secret_release), so nobody reads a code after that;
 --   * each code is a row of sms_auth_code (never the code), whose status follows the message's;
 --   * never raises: every problem is an error object, counted by reason
 --     (sms_auth_hook_refusals()), and neither the answer nor the log ever holds the code.
@@ -36,7 +39,8 @@
 --   429  phone_limit   per_phone_limit codes for this number within per_phone_window
 --   429  global_limit  per_minute_limit codes this minute
 --   429  busy          a concurrent call held the number's (or the minute's) row past
---                      lock_timeout, or raced it under REPEATABLE READ / SERIALIZABLE
+--                      lock_timeout, or raced it under REPEATABLE READ / SERIALIZABLE, or the
+--                      caller's statement_timeout ran out
 --   500  error         anything else (e.g. no sender configured); SQLSTATE in the message, the
 --                      error itself in the server log with the code masked
 --
@@ -150,6 +154,16 @@ begin
       idempotency_key => v_key,
       metadata        => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
                            'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)));
+    -- The code leaves sms_outbox.body at once: only the worker's claim reads it, from
+    -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
+    -- (sms_private.outbox_secret_release). sms_outbox keeps it blanked as redaction leaves a body.
+    insert into public.sms_outbox_secret (outbox_id, body)
+    select o.id, o.body from public.sms_outbox o
+     where o.id = v_id and o.body_length is null and o.redacted_at is null
+    on conflict (outbox_id) do nothing;
+    update public.sms_outbox o
+       set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
+     where o.id = v_id and o.body_length is null and o.redacted_at is null;
     insert into public.sms_auth_code (outbox_id, user_id, phone, sms_type, expires_at)
       values (v_id, v_user, v_recipient, v_type, now() + cfg.code_validity)
       on conflict (outbox_id) do nothing;
@@ -170,11 +184,15 @@ begin
                          limit 10 for update skip locked);
     return '{}'::jsonb;
   exception
-    when serialization_failure or deadlock_detected or lock_not_available then
+    -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.
+    when serialization_failure or deadlock_detected or lock_not_available or query_canceled then
       return sms_private.auth_hook_refusal('busy', 429, 'too many sign-in codes at once; try again in a few seconds');
     when others then
       get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-      raise log 'sms_auth_send_sms_hook: the code was not queued: % %', v_state,
+      -- WARNING, not LOG: the default log_min_messages keeps it, and it is under the default
+      -- log_min_error_statement (error), above which Postgres logs the caller's statement too,
+      -- event and code included when the caller wrote the event into the SQL text.
+      raise warning 'sms_auth_send_sms_hook: the code was not queued: % %', v_state,
         case when v_otp is null or v_otp = '' then v_message else pg_catalog.replace(v_message, v_otp, '******') end;
       return sms_private.auth_hook_refusal('error', 500, pg_catalog.format(
         'the sign-in code could not be queued (SQLSTATE %s); the database log has the details', v_state));

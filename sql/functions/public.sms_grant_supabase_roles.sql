@@ -40,9 +40,10 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats to service_role;
+      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
@@ -63,7 +64,13 @@ begin
       grant select on public.sms_auth_code to authenticated;
     else
       revoke select on public.sms_auth_code from authenticated;
-      drop policy if exists sms_auth_code_own_select on public.sms_auth_code;
+      -- Only when it is there: `drop policy if exists` would print "NOTICE: policy ... does not
+      -- exist, skipping" on every call (every migrate, every switch in the SQL editor), which
+      -- reads like an error.
+      if exists (select from pg_catalog.pg_policy p
+                  where p.polrelid = 'public.sms_auth_code'::regclass and p.polname = 'sms_auth_code_own_select') then
+        drop policy sms_auth_code_own_select on public.sms_auth_code;
+      end if;
     end if;
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'supabase_auth_admin') then

@@ -3,6 +3,8 @@
 -- body is left out on purpose: it often holds a one-time code; the reader role can select it
 -- from sms_outbox. parts_delivered / parts_undelivered count the parts' receipts; a single-part
 -- message has no sms_outbox_part row (migration 0017), so its one part follows its receipt_state.
+-- receipt_overdue: still `sent` past expires_at plus sms_settings.receipt_grace, so no receipt is
+-- coming any more (one that comes all the same still moves the message on).
 create or replace function public.sms_status(id uuid) returns setof public.sms_status_row
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -24,8 +26,10 @@ begin
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
                 when o.receipt_state <> 'DELIVRD' and o.receipt_state = any (sms_private.final_receipt_states()) then 1 else 0 end,
-           o.redacted_at
+           o.redacted_at,
+           o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
+      cross join public.sms_settings s
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
@@ -39,7 +43,7 @@ end
 $$;
 
 comment on function public.sms_status(uuid) is
-  'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments';
+  'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 
 revoke all on function public.sms_status(uuid) from public, sms_sender, sms_reader, sms_worker;
 grant execute on function public.sms_status(uuid) to sms_sender;

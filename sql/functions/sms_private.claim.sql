@@ -55,9 +55,13 @@ begin
                updated_at = now()
           from picked
          where o.id = picked.id
-        returning o.id, o.status, o.recipient, o.sender, o.body, o.encoding, o.segments, o.priority::integer, o.attempts,
-                  o.next_attempt_at, o.expires_at,
-                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end
+        -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the
+        -- worker alone reads it from sms_outbox_secret (migration 0019).
+        returning o.id, o.status, o.recipient, o.sender,
+                  case when o.body_length is not null and o.redacted_at is null
+                       then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
+                  o.encoding, o.segments, o.priority::integer, o.attempts, o.next_attempt_at, o.expires_at,
+                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end as announced
       )
       select c.id, c.status, c.recipient, c.sender, c.body, c.encoding, c.segments, c.priority, c.attempts,
              c.next_attempt_at, c.expires_at

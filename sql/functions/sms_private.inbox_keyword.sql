@@ -4,7 +4,10 @@
 -- the reassembly of incomplete sets, the replay of parked rows) gets it; sms_inbox.keyword_action
 -- says what it did. Inbound is not the hot path (a few hundred rows a second at most), and only a
 -- short text is normalised. SECURITY DEFINER: the worker role writes sms_inbox, not the opt-out
--- list. A value of keyword_action written by the inserter is not kept.
+-- list. A value of keyword_action written by the inserter is not kept. Text and keywords are
+-- compared by skeleton (keyword_form, then look-alike letters folded: sms_private.keyword_skeleton),
+-- the stored keywords formed again, as a list set before NFKC was part of keyword_form holds
+-- them unfolded; the keyword recorded is the list's entry matched ('STOP' for 'SТОР').
 create or replace function sms_private.inbox_keyword() returns trigger
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -13,23 +16,29 @@ declare
   kw text;
   cfg record;
   action text;
+  matched text;
   phone text;
 begin
   new.keyword_action := null;
   if char_length(new.body) > 200 then
     return new;
   end if;
-  kw := sms_private.keyword_form(new.body);
+  kw := sms_private.keyword_skeleton(sms_private.keyword_form(new.body));
   if kw = '' then
     return new;
   end if;
   select s.stop_keywords, s.start_keywords into cfg from public.sms_settings s;
-  if kw = any (cfg.stop_keywords) then
+  select k into matched from unnest(cfg.stop_keywords) k
+   where sms_private.keyword_skeleton(sms_private.keyword_form(k)) = kw limit 1;
+  if matched is not null then
     action := 'opt_out';
-  elsif kw = any (cfg.start_keywords) then
-    action := 'opt_in';
   else
-    return new;
+    select k into matched from unnest(cfg.start_keywords) k
+     where sms_private.keyword_skeleton(sms_private.keyword_form(k)) = kw limit 1;
+    if matched is null then
+      return new;
+    end if;
+    action := 'opt_in';
   end if;
   -- The sender as sms_outbox.recipient stores numbers: international digits. Anything else (an
   -- alphanumeric sender, a national number) names no recipient: the keyword is ignored, visibly.
@@ -38,7 +47,7 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', kw, new.id, null);
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
   new.keyword_action := action;
   return new;
 end

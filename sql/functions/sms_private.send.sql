@@ -119,7 +119,8 @@ begin
 
   -- send_at: NULL or a past time means now; the row is due at the later of the two. Times from
   -- the year 10000 on are refused: ISO 8601 and most clients stop at 9999, and adding the
-  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument).
+  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument). So is a
+  -- send_at whose default expiry (plus sms_settings.default_validity) would reach that year.
   if send.send_at is null then
     v_send_at := now();
     v_due := v_send_at;
@@ -192,6 +193,7 @@ begin
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
+       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
     returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   else
     -- ON CONFLICT waits for a concurrent transaction holding the same owner and key: if it
@@ -210,6 +212,7 @@ begin
       from public.sms_settings s
      where v_segments <= s.max_segments
        and coalesce(v_sender, s.default_sender) is not null
+       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
     on conflict (owner, idempotency_key) where idempotency_key is not null do nothing
     returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
   end if;
@@ -237,7 +240,7 @@ begin
                 hint = 'a repeat must have the same recipient and body; use a new key for a new message';
       end if;
     end if;
-    select s.default_sender, s.max_segments into cfg from public.sms_settings s;
+    select s.default_sender, s.max_segments, s.default_validity into cfg from public.sms_settings s;
     if not found then
       raise exception 'sms-outbox is not set up: sms_settings has no row'
         using errcode = '55000', hint = 'insert into sms_settings default values;';
@@ -249,6 +252,19 @@ begin
       raise exception 'sender is null and no default sender is configured'
         using errcode = '22004', column = 'sender',
               hint = 'pass sender, or set a default: update sms_settings set default_sender = ''MyBrand''; (or SMS_DEFAULT_SENDER for sms-outbox migrate)';
+    end if;
+    if v_expires_at is null and v_due + cfg.default_validity >= timestamptz '10000-01-01 00:00:00+00' then
+      -- The expiry computed here (send_at plus the default validity) must be a time clients can
+      -- read too, not only the times passed: the INSERTs above refuse it.
+      if send.send_at is not null then
+        raise exception 'send_at % is too far in the future: the message would expire (send_at plus the default validity, %) in the year 10000 or later',
+            send.send_at, cfg.default_validity
+          using errcode = '22008', column = 'send_at',
+                hint = 'pass an earlier send_at, or an expires_at before the year 10000';
+      end if;
+      raise exception 'expires_at (now plus the default validity, %) would be in the year 10000 or later', cfg.default_validity
+        using errcode = '22008', column = 'expires_at',
+              hint = 'pass expires_at, or shorten sms_settings.default_validity';
     end if;
     if send.idempotency_key is not null then
       -- ON CONFLICT saw the key, but the row was gone by the SELECT (purged): start over.

@@ -1,6 +1,7 @@
 -- sms_stats: one row for dashboards, alerts and `sms-outbox status`: messages per status, the age
 -- of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in
--- the last minute. Each figure reads an index (the live statuses through their partial indexes,
+-- the last minute, and the messages whose receipt is overdue (still `sent` past expires_at plus
+-- sms_settings.receipt_grace). Each figure reads an index (the live statuses through their partial indexes,
 -- the finished ones through an index-only scan of sms_outbox_done_idx), not the whole table.
 create or replace view public.sms_stats as
 with finished as (
@@ -32,7 +33,11 @@ select (select count(*) from public.sms_outbox o where o.status = 'queued')  as 
        + (select count(*) from public.sms_outbox o
            where o.done_at >= now() - interval '1 minute' and o.submitted_at >= now() - interval '1 minute')
                                                                           as sent_last_minute,
-       f.delivered_last_minute
+       f.delivered_last_minute,
+       -- Through sms_outbox_sent_idx: only the messages waiting for a receipt are read.
+       (select count(*) from public.sms_outbox o
+         where o.status = 'sent'
+           and o.expires_at + (select s.receipt_grace from public.sms_settings s where s.id) < now()) as receipts_overdue
   from finished f;
 
 -- With the caller's rights on PostgreSQL 15+ (security_invoker): the table privileges and
@@ -47,7 +52,7 @@ end
 $$;
 
 comment on view public.sms_stats is
-  'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute';
+  'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute, sent messages whose receipt is overdue';
 
 -- The reader role, and the worker (its metrics); service_role on Supabase while sms_allow_service_role_read is on.
 revoke all on table public.sms_stats from public, sms_sender, sms_reader, sms_worker;

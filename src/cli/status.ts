@@ -11,7 +11,8 @@ import { parseCommandArgs } from './args.js';
 const HELP = `Usage: sms-outbox status [--json]
 
 Prints the sms_stats view of DATABASE_URL: messages per status, the age of the oldest due
-queued message, and how many were sent (accepted by the SMSC) and delivered in the last minute.
+queued message, how many were sent (accepted by the SMSC) and delivered in the last minute, and
+how many sent ones wait for a receipt past expires_at plus sms_settings.receipt_grace (overdue).
 
   --json   one JSON object instead of the table
 `;
@@ -24,13 +25,15 @@ export type Stats = Record<(typeof STATUSES)[number], number> & {
   oldest_queued_age_seconds: number | null;
   sent_last_minute: number;
   delivered_last_minute: number;
+  /** Sent messages still without a receipt past expires_at plus sms_settings.receipt_grace. */
+  receipts_overdue: number;
 };
 
 /** Reads sms_stats (one row) with counts as numbers and the age in seconds. */
 export async function readStats(client: pg.ClientBase): Promise<Stats> {
   const r = await client.query<Record<string, string | null>>(
     `select ${STATUSES.join(', ')}, extract(epoch from oldest_queued_age)::float8 as oldest_queued_age_seconds,
-            sent_last_minute, delivered_last_minute
+            sent_last_minute, delivered_last_minute, receipts_overdue
        from public.sms_stats`,
   );
   const row = r.rows[0];
@@ -55,6 +58,7 @@ export function formatStats(stats: Stats, target: string): string {
   for (const s of STATUSES) {
     let note = '';
     if (s === 'queued') note = `   oldest due: ${formatAge(stats.oldest_queued_age_seconds)}`;
+    if (s === 'sent' && stats.receipts_overdue) note = `   ${stats.receipts_overdue} with the receipt overdue`;
     lines.push(`  ${s.padEnd(12)}${String(stats[s]).padStart(width)}${note}`);
   }
   lines.push('', `  last minute: ${stats.sent_last_minute} sent, ${stats.delivered_last_minute} delivered`, '');

@@ -13,6 +13,7 @@ import { encodingName } from '../smpp/data-coding.js';
 import type { InboundContent } from '../smpp/inbound.js';
 import { receiptIdCandidates } from '../smpp/message-id.js';
 import { reassemble } from '../smpp/mo.js';
+import { isTransientConflict } from './row-errors.js';
 import { normalizeReceiptState } from '../smpp/receipt-state.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -100,16 +101,40 @@ export function assembledMessage(key: PartKey, parts: StoredPart[]): InboxMessag
   };
 }
 
+/** Tries of one re-match that raced the purge or another writer (see rematchReceipts). */
+const REMATCH_TRIES = 3;
+
 /**
  * Matches receipts stored unmatched (sms_receipt) to the parts now known, and marks each match;
  * returns the matches (`index` into `waiting`). Run by the store after an outcome flush and by the
- * reconcile task.
+ * reconcile task, in a transaction of its own.
+ *
+ * The purge may be deleting a matched message at that moment: its DELETE is in flight when the
+ * match reads the message, and marking the receipt as that message's then fails on sms_receipt's
+ * foreign key (23503) once the purge commits; or the two lock the same rows in another order
+ * (a deadlock, 40P01). Both are races, not errors of the receipts: the match is tried again in a
+ * fresh transaction, where a purged message matches nothing and the receipt stays unmatched.
  */
-export async function rematchReceipts(tx: Db, waiting: StoredReceipt[]): Promise<ReceiptMatch[]> {
-  const matches = await applyReceipts(
-    tx,
-    waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
-  );
-  await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
-  return matches;
+export async function rematchReceipts(db: Kysely<Database>, waiting: StoredReceipt[]): Promise<ReceiptMatch[]> {
+  if (!waiting.length) return [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(async (tx) => {
+        const matches = await applyReceipts(
+          tx,
+          waiting.map((w) => matchFields(w.rawId, w.state, w.error)),
+        );
+        await markMatched(tx, matches.map((m) => ({ receiptId: waiting[m.index]!.id, outboxId: m.outboxId })));
+        return matches;
+      });
+    } catch (err) {
+      if (attempt >= REMATCH_TRIES || !racedThePurge(err)) throw err;
+    }
+  }
+}
+
+/** A message deleted under a receipt being matched to it, or a deadlock with the deleting transaction. */
+function racedThePurge(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return (e.code === '23503' && e.constraint === 'sms_receipt_outbox_id_fkey') || isTransientConflict(err);
 }

@@ -250,7 +250,10 @@ export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
 /**
  * Deletes messages that finished more than `retentionDays` ago (and `sent` ones that never got a
  * receipt, by their submit time), with their parts. In batches, so no long lock is held.
- * `retentionDays` may be a fraction (the soak benchmark keeps minutes).
+ * `retentionDays` may be a fraction (the soak benchmark keeps minutes). A message another
+ * transaction holds (a receipt being applied to it, a re-match marking its receipts) is skipped
+ * and taken by a later run: the purge locks its batch first and never waits for such a row, so
+ * it cannot deadlock with the writer holding it.
  */
 export async function purgeFinished(db: Db, retentionDays: number, batch = 5000): Promise<number> {
   const { rows } = await sql<{ n: number }>`
@@ -259,6 +262,7 @@ export async function purgeFinished(db: Db, retentionDays: number, batch = 5000)
        where (done_at < now() - make_interval(secs => ${retentionDays * 86_400}))
           or (status = 'sent' and submitted_at < now() - make_interval(secs => ${retentionDays * 86_400}))
        limit ${batch}
+         for update skip locked
     ), parts as (
       delete from public.sms_outbox_part p using old where p.outbox_id = old.id
     ), gone as (

@@ -114,19 +114,29 @@ export async function oldestUnmatched(db: Db, limit: number, offset = 0): Promis
 export async function markMatched(db: Db, matches: { receiptId: string; outboxId: string }[]): Promise<void> {
   if (!matches.length) return;
   const batch = JSON.stringify(matches.map((m) => ({ id: m.receiptId, outbox_id: m.outboxId })));
+  // The text: field of a receipt repeats the first characters of its message: a redacted
+  // message's go, as sms_redact takes them (a sign-in code is redacted once the SMSC has it).
   await sql`
     update public.sms_receipt r
-       set matched_at = now(), outbox_id = m.outbox_id
+       set matched_at = now(), outbox_id = m.outbox_id,
+           text = case when o.redacted_at is not null then regexp_replace(r.text, '(text:).*$', '\\1', 'i') else r.text end
       from jsonb_to_recordset(${batch}::jsonb) as m(id bigint, outbox_id uuid)
+      left join public.sms_outbox o on o.id = m.outbox_id
      where r.id = m.id and r.id = any(${matches.map((m) => m.receiptId)}::bigint[])
   `.execute(db);
 }
 
-/** Deletes unmatched receipts older than the retention, and matched ones as they age out too. */
+/**
+ * Deletes unmatched receipts older than the retention, and matched ones as they age out too. A
+ * receipt a re-match is marking is skipped (and deleted by a later run): two statements locking
+ * the same receipts in different orders would deadlock.
+ */
 export async function purgeReceipts(db: Db, unmatchedRetentionDays: number): Promise<number> {
   const r = await sql`
     delete from public.sms_receipt
-     where received_at < now() - make_interval(secs => ${unmatchedRetentionDays * 86_400})
+     where id in (select id from public.sms_receipt
+                   where received_at < now() - make_interval(secs => ${unmatchedRetentionDays * 86_400})
+                     for update skip locked)
   `.execute(db);
   return Number(r.numAffectedRows ?? 0);
 }

@@ -27,6 +27,15 @@ export function isRowError(err: unknown): boolean {
   return err instanceof TypeError || err instanceof RangeError;
 }
 
+/**
+ * A deadlock (40P01) or serialization failure (40001): two transactions wanted the same rows in
+ * another order, and Postgres aborted one. Trying that transaction again is the remedy.
+ */
+export function isTransientConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** The code to record with a parked row: the SQLSTATE, else the error's name. */
 export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

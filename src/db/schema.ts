@@ -240,6 +240,8 @@ export interface SmsSettingsTable {
   start_keywords: Generated<string[]>;
   /** Set through sms_allow_service_role_read(); the worker never reads it. */
   service_role_reads_tables: Generated<boolean>;
+  /** How long after expires_at a `sent` message may wait for its receipt before it is reported overdue (0020). */
+  receipt_grace: ColumnType<PgInterval, string | undefined, string>;
 }
 
 export interface SmsWakeupTable {
@@ -316,8 +318,18 @@ export interface SmsAuthCodeTable {
   updated_at: Generated<Date>;
 }
 
+/**
+ * The text of a message only the worker may read (a sign-in code) while it is queued or sending;
+ * sms_outbox.body holds it blanked (0018).
+ */
+export interface SmsOutboxSecretTable {
+  outbox_id: string;
+  body: string;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
+  sms_outbox_secret: SmsOutboxSecretTable;
   sms_outbox_part: SmsOutboxPartTable;
   sms_outbox_retry: SmsOutboxRetryTable;
   sms_opt_out: SmsOptOutTable;

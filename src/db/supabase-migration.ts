@@ -71,6 +71,12 @@ export function renderSupabaseMigration(options: SupabaseMigrationOptions = {}):
 -- The lock \`sms-outbox migrate\` takes: one migrator at a time.
 select pg_catalog.pg_advisory_xact_lock(${MIGRATE_LOCK_KEY});
 
+-- Released migrations drop what they replace with \`if exists\`, and Postgres answers each one
+-- absent from a fresh database with a NOTICE ("... does not exist, skipping") that reads like an
+-- error in the CLI's output. Nothing in this file says anything below a warning that a reader
+-- needs; warnings and errors still show. For this transaction only.
+set local client_min_messages = warning;
+
 -- Exactly as src/db/migrate.ts creates it.
 create table if not exists public.sms_schema_migrations (
   version    integer primary key,

@@ -6,14 +6,27 @@ import type { Task } from 'graphile-worker';
 import { purgeFinished } from '../db/outbox.js';
 import { purgeInbox } from '../db/inbox.js';
 import { purgeReceipts } from '../db/receipts.js';
+import { isTransientConflict } from '../db/row-errors.js';
 import type { TaskContext } from './context.js';
+
+/** Batches of the outbox purge tried again after a deadlock, in one run. */
+const PURGE_CONFLICT_TRIES = 3;
 
 /** Deletes what is past its retention; returns how many rows of each kind. */
 export async function purgeExpiredRows(ctx: Pick<TaskContext, 'db' | 'logger' | 'config'>, outboxBatch = 5000): Promise<{ outbox: number; inbox: number; receipts: number }> {
   const { retentionDays, inboxRetentionDays, unmatchedReceiptRetentionDays } = ctx.config;
   let outbox = 0;
+  let conflicts = 0;
   for (;;) {
-    const n = await purgeFinished(ctx.db, retentionDays, outboxBatch);
+    let n: number;
+    try {
+      n = await purgeFinished(ctx.db, retentionDays, outboxBatch);
+    } catch (err) {
+      // A re-match applying a receipt to a part of a message in this batch, then locking the
+      // message, deadlocks with it: Postgres aborts one of the two. The batch goes again.
+      if (!isTransientConflict(err) || ++conflicts > PURGE_CONFLICT_TRIES) throw err;
+      continue;
+    }
     outbox += n;
     if (n === 0) break;
   }

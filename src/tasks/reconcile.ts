@@ -38,15 +38,11 @@ export async function reconcile(ctx: Pick<TaskContext, 'db' | 'logger'>, batch =
   // Only look at each unmatched receipt once per run (they stay until the retention purge).
   let offsetGuard = 0;
   for (;;) {
-    const n = await ctx.db.transaction().execute(async (tx) => {
-      const waiting = await oldestUnmatched(tx, batch, offsetGuard);
-      if (!waiting.length) return { seen: 0, matched: 0 };
-      const matches = await rematchReceipts(tx, waiting);
-      return { seen: waiting.length, matched: matches.length };
-    });
-    matched += n.matched;
-    offsetGuard += n.seen - n.matched;
-    if (n.seen < batch) break;
+    const waiting = await oldestUnmatched(ctx.db, batch, offsetGuard);
+    const n = (await rematchReceipts(ctx.db, waiting)).length;
+    matched += n;
+    offsetGuard += waiting.length - n;
+    if (waiting.length < batch) break;
   }
   if (matched) ctx.logger.info({ matched }, 'matched receipts that had arrived before their message was known');
 

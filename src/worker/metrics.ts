@@ -369,14 +369,14 @@ export class WorkerMetrics {
   attachDatabase(db: Kysely<Database>, options: { cacheMs?: number; timeoutMs?: number } = {}): void {
     const cacheMs = options.cacheMs ?? 5000;
     const timeoutMs = options.timeoutMs ?? 3000;
-    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; oldest: number; unmatched: number; refusals: Record<string, number> };
-    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, oldest: 0, unmatched: 0, refusals: {} };
+    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; overdue: number; oldest: number; unmatched: number; refusals: Record<string, number> };
+    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, overdue: 0, oldest: 0, unmatched: 0, refusals: {} };
     let inflight: Promise<Reading> | undefined;
     const query = async (): Promise<Reading> => {
       // Each figure reads a partial index, and counting stops at COUNT_CAP rows. The oldest due
       // message is found by one probe per priority (-10..10) of sms_outbox_due_idx. The Auth
       // hook's refusals are seven sequence reads.
-      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; oldest: number | null; unmatched: number; refusals: Record<string, number> }>`
+      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; overdue: number; oldest: number | null; unmatched: number; refusals: Record<string, number> }>`
         select
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'queued' and next_attempt_at <= now() limit ${COUNT_CAP}) d) as depth,
@@ -384,6 +384,8 @@ export class WorkerMetrics {
              where status = 'sending' limit ${COUNT_CAP}) s) as sending,
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'sent' limit ${COUNT_CAP}) a) as awaiting,
+          (select count(*)::int from (select 1 from public.sms_outbox o cross join public.sms_settings s
+             where o.status = 'sent' and o.expires_at + s.receipt_grace < now() limit ${COUNT_CAP}) v) as overdue,
           (select extract(epoch from now() - min(c.next_attempt_at))::float8
              from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) p(priority)
              cross join lateral (select next_attempt_at from public.sms_outbox
@@ -400,6 +402,7 @@ export class WorkerMetrics {
         depth: r.depth,
         sending: r.sending,
         awaiting: r.awaiting,
+        overdue: r.overdue,
         oldest: Math.max(0, r.oldest ?? 0),
         unmatched: r.unmatched,
         refusals: r.refusals ?? {},
@@ -438,6 +441,11 @@ export class WorkerMetrics {
     gauge('sms_queue_depth', `Queued messages that are due now (counted up to ${COUNT_CAP})`, (r) => r.depth);
     gauge('sms_sending_messages', 'Messages a worker has claimed and is submitting (status sending)', (r) => r.sending);
     gauge('sms_awaiting_receipt_messages', 'Messages accepted by the SMSC and waiting for a delivery receipt (status sent)', (r) => r.awaiting);
+    gauge(
+      'sms_receipts_overdue',
+      `Messages still waiting for their receipt past expires_at plus sms_settings.receipt_grace (counted up to ${COUNT_CAP}): none is coming any more`,
+      (r) => r.overdue,
+    );
     gauge(
       'sms_oldest_queued_age_seconds',
       'Age of the oldest due, unsent message (0 when none): rising means the outbox is not draining',

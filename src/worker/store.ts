@@ -270,13 +270,18 @@ export class OutboxStore {
     const single = unsent.length === 0 && rematch.length === 0;
     const waiting = single ? await write(this.db) : await this.db.transaction().execute((tx) => write(tx));
     if (waiting.length) {
-      const matched = await this.db.transaction().execute(async (tx) => {
-        const matches = await rematchReceipts(tx, waiting);
+      // The submit results are committed: a re-match that fails must not make the flush (and so
+      // the results) be written again. Its receipts stay stored; they are looked at again later.
+      try {
+        const matches = await rematchReceipts(this.db, waiting);
         summary.lateMatches = matches.length;
         countFinals(summary, matches);
-        return new Set(matches.map((m) => waiting[m.index]!.id));
-      });
-      this.rematchLater(waiting.filter((w) => rounds.has(w.id) && !matched.has(w.id)).map((w) => ({ id: w.id, round: rounds.get(w.id)! })));
+        const matched = new Set(matches.map((m) => waiting[m.index]!.id));
+        this.rematchLater(waiting.filter((w) => rounds.has(w.id) && !matched.has(w.id)).map((w) => ({ id: w.id, round: rounds.get(w.id)! })));
+      } catch (err) {
+        this.logger.warn({ error: errorForLog(err), receipts: waiting.length }, 'matching stored receipts failed; they are looked at again later (and by the reconcile task)');
+        this.rematchLater(waiting.map((w) => ({ id: w.id, round: rounds.get(w.id) ?? 0 })));
+      }
     }
     this.events.onCommitted?.(summary);
     if (summary.nextRetryInMs !== null) for (const listener of this.retryListeners) listener(summary.nextRetryInMs);

@@ -81,13 +81,31 @@ test('writeInbound matches a receipt to its part, keeps an unknown one, and adds
 test('rematchReceipts matches stored receipts once their parts exist, and marks them matched', async () => {
   const written = await writeInbound(tdb.db, [receipt('5A0000F3', 'UNDELIV')]);
   const waiting = await receiptsById(tdb.db, written.unmatchedIds);
-  assert.deepEqual(await tdb.db.transaction().execute((tx) => rematchReceipts(tx, waiting)), [], 'no part with that id yet');
+  assert.deepEqual(await rematchReceipts(tdb.db, waiting), [], 'no part with that id yet');
 
   const ids = await insertMessages(tdb.pool, [{ label: 'late', status: 'sent', messageIds: ['5A0000F3'] }]);
-  const matches = await tdb.db.transaction().execute((tx) => rematchReceipts(tx, waiting));
+  const matches = await rematchReceipts(tdb.db, waiting);
   assert.deepEqual(
     matches.map((m) => [m.index, m.outboxId, m.finalStatus]),
     [[0, ids.get('late'), 'undelivered']],
   );
   assert.deepEqual(await receiptsById(tdb.db, written.unmatchedIds), [], 'matched: no longer waiting');
+});
+
+test('a receipt matched to a redacted message (a sign-in code once accepted) loses the message\'s first characters (text:)', async () => {
+  const codeReceipt = receipt('5A0000F4', 'DELIVRD');
+  if (codeReceipt.kind === 'receipt') codeReceipt.receipt.text = 'id:5A0000F4 sub:001 dlvrd:001 stat:DELIVRD err:000 text:482113 is your sig';
+  const written = await writeInbound(tdb.db, [codeReceipt, receipt('5A0000F5', 'DELIVRD')]);
+  const waiting = await receiptsById(tdb.db, written.unmatchedIds);
+  const ids = await insertMessages(tdb.pool, [
+    { label: 'code', status: 'sent', messageIds: ['5A0000F4'] },
+    { label: 'plain', status: 'sent', messageIds: ['5A0000F5'] },
+  ]);
+  await tdb.pool.query(`update sms_outbox set body = '', body_length = 40, redacted_at = now() where id = $1`, [ids.get('code')]);
+  assert.equal((await rematchReceipts(tdb.db, waiting)).length, 2);
+  const { rows } = await tdb.pool.query<{ outbox_id: string; text: string }>('select outbox_id, text from sms_receipt order by raw_message_id');
+  assert.deepEqual(rows, [
+    { outbox_id: ids.get('code'), text: 'id:5A0000F4 sub:001 dlvrd:001 stat:DELIVRD err:000 text:' },
+    { outbox_id: ids.get('plain'), text: 'id:5A0000F5 stat:DELIVRD err:000' },
+  ]);
 });

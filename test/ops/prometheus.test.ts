@@ -5,8 +5,9 @@
  * simulator: deliveries, a bad number, an undeliverable one, throttling, incoming SMS, a dropped
  * connection and a refused bind. Then every panel query of deploy/grafana/ and every alert rule
  * is evaluated through Prometheus's HTTP API: none may error, every panel query must return a
- * number, every series an alert reads must exist, every rule must evaluate healthy, and the
- * bind-refused alert must fire.
+ * number, every series an alert reads must exist, every rule must evaluate healthy, the
+ * bind-refused alert must fire, and the receipts-overdue alert must be pending (a message sent
+ * while the simulator sends no receipts goes past expires_at plus a grace of 0).
  *
  * Needs the `prometheus` binary (Debian: apt-get install prometheus; its own service is not
  * used). Without it the test is skipped with a notice, unless SMS_TEST_REQUIRE_PROMETHEUS=1
@@ -76,7 +77,7 @@ before(async () => {
   if (!binary) return;
   scratch = mkdtempSync(path.join(tmpdir(), 'sms-outbox-prometheus-'));
   tdb = await createTestDatabase();
-  await tdb.pool.query(`update sms_settings set default_sender = 'Dashboard'`);
+  await tdb.pool.query(`update sms_settings set default_sender = 'Dashboard', receipt_grace = '0'`);
   sim = await startSimulator({
     receiptDelayMs: 150,
     rejectDestinations: { '79990000404': STATUS.ESME_RINVDSTADR },
@@ -154,6 +155,12 @@ async function traffic(seconds: number): Promise<void> {
     await sleep(100);
   }
   await waitForStatuses(tdb.pool, ids, ['delivered', 'undelivered', 'failed'], 60_000);
+  // One message whose receipt never comes: overdue a second after it was sent.
+  sim.configure({ receipts: false });
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+79990000600', 'no receipt for this one', expires_at => now() + interval '1 second') as id`);
+  await waitForStatuses(tdb.pool, [rows[0]!.id], ['sent']);
+  sim.configure({ receipts: true });
+  await waitFor('the receipt to be overdue', async () => (await tdb.pool.query('select receipt_overdue from sms_status($1)', [rows[0]!.id])).rows[0].receipt_overdue);
 }
 
 test('every dashboard query and every alert rule evaluates against a real Prometheus scraping a real worker', async (t) => {
@@ -225,6 +232,17 @@ test('every dashboard query and every alert rule evaluates against a real Promet
   );
   assert.equal(firing.labels.status, 'ESME_RINVPASWD');
   assert.equal(firing.labels.severity, 'critical');
+  // The message left without a receipt: pending (its `for` is 5 minutes).
+  const overdue = await waitFor(
+    'SmsReceiptsOverdue to be pending',
+    async () => {
+      const r = await get<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts');
+      return r.data.alerts.find((a) => a.labels.alertname === 'SmsReceiptsOverdue' && (a.state === 'pending' || a.state === 'firing'));
+    },
+    30_000,
+    500,
+  );
+  assert.equal(overdue.labels.severity, 'warning');
 });
 
 /** The expression as Grafana would send it: the template variables and ranges filled in. */

@@ -216,6 +216,35 @@ describe('stop and start keywords in incoming SMS', () => {
     assert.deepEqual(await log(from), []);
   });
 
+  test('look-alike forms count: full-width, mathematical and other compatibility letters (NFKC), combining marks, Latin and Cyrillic mixed', async () => {
+    const stops: [string, string][] = [
+      ['ＳＴＯＰ', 'STOP'], // full-width
+      ['ｓｔｏｐ！', 'STOP'],
+      ['𝐒𝐓𝐎𝐏', 'STOP'], // mathematical bold
+      ['𝕊𝕋𝕆ℙ', 'STOP'], // double-struck, with U+2119
+      ['𝓈𝓉𝑜𝓅', 'STOP'], // mathematical script and italic, lower case
+      ['S\u0422\u041E\u0420', 'STOP'], // S, then Cyrillic Т, О, Р
+      ['\u0405TOP', 'STOP'], // Cyrillic Ѕ
+      ['S\u03A4\u039FP', 'STOP'], // Greek Τ and Ο
+      ['CTO\u041F', 'СТОП'], // Latin C, T, O and Cyrillic П
+      ['ＣＴＯ\u041F', 'СТОП'],
+      ['S\u0336T\u0336O\u0336P\u0336', 'STOP'], // struck through with combining marks
+      ['ｓ ｔ ｏ ｐ', 'STOP'],
+    ];
+    for (const [body, keyword] of stops) {
+      const from = phone();
+      assert.deepEqual(await incoming(from, body), ['opt_out'], JSON.stringify(body));
+      assert.equal((await optedOut(from))?.keyword, keyword, `${JSON.stringify(body)}: the list's keyword it matched is recorded`);
+    }
+    const from = phone();
+    assert.deepEqual(await incoming(from, 'ＳＴＯＰ', 'ＳＴＡＲＴ', 'S\u0422\u0410R\u0422', '𝐂𝐓𝐀𝐏𝐓'), ['opt_out', 'opt_in', 'opt_in', 'opt_in']);
+    // Only look-alikes: a text that says more, or another word, still does nothing.
+    const other = phone();
+    const bodies = ['Ｓｔｏｐ ｓｅｎｄｉｎｇ ｍｅ ｔｈｉｓ', 'Stop sending me this', '𝐒𝐓𝐎𝐏𝐏', '\u0421\u0422\u041E\u0420', 'ST0P'];
+    assert.deepEqual(await incoming(other, ...bodies), bodies.map(() => null));
+    assert.equal(await optedOut(other), undefined);
+  });
+
   test('the sender is matched as sms_send stores numbers; a sender that is no international number is ignored, visibly', async () => {
     const to = phone();
     assert.deepEqual(await incoming(`+${to}`, 'STOP'), ['opt_out']);
@@ -259,6 +288,7 @@ describe('stop and start keywords in incoming SMS', () => {
         [`stop_keywords = array['STOP']`, /stop_keywords must include STOP and СТОП/],
         [`stop_keywords = stop_keywords || array['!!!']`, /a keyword must have a letter or digit/],
         [`start_keywords = array['stop']`, /keyword 'STOP' is in both stop_keywords and start_keywords/],
+        [`start_keywords = array['CTOП']`, /keyword 'СТОП' is in both stop_keywords and start_keywords/],
       ];
       for (const [set, message] of cases) {
         const err = await rejectsWith(client.query(`update sms_settings set ${set}`), '22023');

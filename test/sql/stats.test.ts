@@ -60,6 +60,7 @@ describe('sms_stats', () => {
       oldest_queued_age: null,
       sent_last_minute: '0',
       delivered_last_minute: '0',
+      receipts_overdue: '0',
     });
   });
 
@@ -94,6 +95,7 @@ describe('sms_stats', () => {
         oldest_queued_age: undefined,
         sent_last_minute: String(3 + 4 + 1),
         delivered_last_minute: '4',
+        receipts_overdue: '0',
       },
     );
     const age = (await tdb.pool.query<{ s: number }>('select extract(epoch from oldest_queued_age)::float8 as s from public.sms_stats')).rows[0]!.s;

@@ -64,8 +64,8 @@ test('supabase_auth_admin created later: the next migrate grants it the hook, wh
     const otp = randomOtp();
     const call = await callSendSmsHook(auth, sendSmsEvent({ phone: '+79990001122', otp }));
     assert.deepEqual(call.answer, {});
-    const r = await admin.query(`select owner, body, priority from sms_outbox where recipient = '79990001122'`);
-    assert.deepEqual(r.rows, [{ owner: 'supabase_auth_admin', body: `${otp} is your sign-in code. Do not share it.`, priority: 10 }]);
+    const r = await admin.query(`select owner, o.body, s.body as secret, priority from sms_outbox o join sms_outbox_secret s on s.outbox_id = o.id where recipient = '79990001122'`);
+    assert.deepEqual(r.rows, [{ owner: 'supabase_auth_admin', body: '', secret: `${otp} is your sign-in code. Do not share it.`, priority: 10 }]);
   } finally {
     await auth.end();
   }

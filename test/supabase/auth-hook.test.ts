@@ -94,7 +94,7 @@ async function loginRole(memberOf: string[]): Promise<pg.Client> {
 const authConnections = (n: number) => Promise.all(Array.from({ length: n }, () => connectAsAuth(db.adminUrl)));
 
 describe('the documented event, as Supabase Auth sends it', () => {
-  test('queues its code at high priority, expiring with the code, owned by supabase_auth_admin, marked as from Auth; the code is only in the body', async () => {
+  test('queues its code at high priority, expiring with the code, owned by supabase_auth_admin, marked as from Auth; the code is only where the worker reads it', async () => {
     const phone = newPhone();
     const otp = randomOtp();
     const event = sendSmsEvent({ phone, otp });
@@ -104,18 +104,24 @@ describe('the documented event, as Supabase Auth sends it', () => {
     assert.equal(call.committed, true);
 
     const { rows } = await db.pool.query(
-      `select body, recipient, sender, encoding, segments, priority, owner, metadata, idempotency_key, status,
+      `select o.body, s.body as secret, o.body_length, o.body_hash = sms_private.body_hash(s.body) as hashed, o.redacted_at,
+              recipient, sender, encoding, segments, priority, owner, metadata, idempotency_key, status,
               extract(epoch from expires_at - created_at)::int as life_s
-         from sms_outbox where recipient = $1`,
+         from sms_outbox o left join sms_outbox_secret s on s.outbox_id = o.id where recipient = $1`,
       [digits(phone)],
     );
     assert.equal(rows.length, 1);
     const row = rows[0];
-    assert.equal(row.body, `${otp} is your sign-in code. Do not share it.`);
+    // The text is in sms_outbox_secret (the worker's to read), and blanked in sms_outbox.
+    assert.equal(row.secret, `${otp} is your sign-in code. Do not share it.`);
     assert.deepEqual(
-      { ...row, body: undefined },
+      { ...row, secret: undefined },
       {
-        body: undefined,
+        secret: undefined,
+        body: '',
+        body_length: row.secret.length,
+        hashed: true,
+        redacted_at: null,
         recipient: digits(phone),
         sender: 'TestBrand',
         encoding: 'gsm7',
@@ -129,7 +135,7 @@ describe('the documented event, as Supabase Auth sends it', () => {
       },
     );
     assert.match(row.idempotency_key, /^supabase-auth:[0-9a-f]{64}$/);
-    assert.ok(!JSON.stringify({ ...row, body: undefined }).includes(otp), 'not in the key, the metadata or anything else');
+    assert.ok(!JSON.stringify({ ...row, secret: undefined }).includes(otp), 'not in the key, the metadata or anything else');
 
     const code = await db.pool.query('select c.user_id, c.phone, c.sms_type, c.status from sms_auth_code c join sms_outbox o on o.id = c.outbox_id where o.recipient = $1', [digits(phone)]);
     assert.deepEqual(code.rows, [{ user_id: userId, phone: digits(phone), sms_type: null, status: 'queued' }]);
@@ -376,7 +382,7 @@ describe('refusals: an error object, never an exception; nothing queued; never t
       refused(await hook(sendSmsEvent({ phone: newPhone(), otp })), 500, otp, /SQLSTATE P0001/);
       const line = logs.find((l) => /the code was not queued/.test(l));
       assert.ok(line, `a log line: ${JSON.stringify(logs)}`);
-      assert.match(line!, /^LOG: sms_auth_send_sms_hook: the code was not queued: P0001 refusing \*\*\*\*\*\* is your sign-in code/);
+      assert.match(line!, /^WARNING: sms_auth_send_sms_hook: the code was not queued: P0001 refusing \*\*\*\*\*\* is your sign-in code/);
       assert.ok(!logs.some((l) => l.includes(otp)), 'the code is in no log line');
     } finally {
       auth.off('notice', onNotice);

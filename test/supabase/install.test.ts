@@ -141,6 +141,32 @@ describe('the Supabase CLI migration (sms-outbox supabase-migration)', () => {
     }
   });
 
+  test('applying it, again, and the switches in the SQL editor print no NOTICE', async () => {
+    const db = await createSupabaseDatabase({ migrated: false });
+    const c = new pg.Client({ connectionString: db.ownerUrl });
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? String(n)));
+    await c.connect();
+    try {
+      for (let i = 0; i < 2; i++) {
+        await c.query('begin');
+        await c.query(generated);
+        await c.query('commit');
+      }
+      assert.equal((await c.query('select count(*)::int as n from sms_schema_migrations')).rows[0].n, migrations.length);
+      // As the docs tell the owner to, in the SQL editor (each calls sms_grant_supabase_roles()).
+      await c.query('select sms_allow_service_role_read(true)');
+      await c.query('select sms_allow_service_role_read(false)');
+      await c.query('update sms_auth_hook_settings set users_see_own_codes = true');
+      await c.query('update sms_auth_hook_settings set users_see_own_codes = false');
+      assert.equal((await c.query(`select count(*)::int as n from pg_policy where polname = 'sms_auth_code_own_select'`)).rows[0].n, 0);
+      assert.deepEqual(notices, []);
+    } finally {
+      await c.end();
+      await db.drop();
+    }
+  });
+
   test('applied to a database `sms-outbox migrate` set up: nothing happens', async () => {
     const db = await createSupabaseDatabase();
     try {
