@@ -38,7 +38,8 @@ step "build and pack"
 tarball=$(cd "$root" && npm pack --ignore-scripts --silent --pack-destination "$tmp")
 mkdir -p "$app"
 tar -xzf "$tmp/$tarball" -C "$app" --strip-components=1
-for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js migrations/0001_roles.sql migrations/released.json \
+for f in bin/sms-outbox.js dist/cli.js dist/worker/main.js dist/console/server.js assets/console/console.js assets/console/console.css \
+  migrations/0001_roles.sql migrations/released.json \
   sql/functions/public.sms_send.sql sql/views/public.sms_stats.sql dist/supabase/sms_outbox.sql npm-shrinkwrap.json \
   deploy/systemd/sms-outbox-worker.service deploy/systemd/worker.env.example deploy/kubernetes/sms-outbox-worker.yaml; do
   [ -f "$app/$f" ] || fail "the package does not contain $f (check \"files\" in package.json)"
@@ -65,7 +66,7 @@ help=$(cli --help) || fail "sms-outbox --help exited non-zero"
 grep -q '^  migrate ' <<<"$help" && grep -q '^  worker ' <<<"$help" || fail "sms-outbox --help does not list the commands: $help"
 version=$(cd "$app" && node -p 'require("./package.json").version')
 [ "$(cli --version)" = "$version" ] || fail "sms-outbox --version does not print $version"
-for cmd in migrate worker simulator status supabase-migration; do
+for cmd in migrate worker simulator status console supabase-migration; do
   cli "$cmd" --help >/dev/null || fail "sms-outbox $cmd --help"
 done
 # The Supabase CLI migration shipped is the one this install generates.
@@ -139,6 +140,19 @@ done
 [ "$status" = delivered ] || fail "the message is '$status', not delivered: $(tail -n 20 "$tmp/worker.log")"
 node -e 'fetch(process.argv[1]).then((r) => r.text()).then((t) => process.exit(/^sms_messages_total\{status="delivered"\} 1$/m.test(t) ? 0 : 1))' "http://127.0.0.1:$metrics_port/metrics" ||
   fail "/metrics does not count the delivered message"
+
+step "sms-outbox console: the sign-in page and its assets, served by the install"
+(cd "$app" && exec env -i PATH="$PATH" NODE_ENV=production DATABASE_URL="$url" node bin/sms-outbox.js console --port 0) >"$tmp/console.log" 2>&1 &
+console_pid=$!
+pids+=("$console_pid")
+for _ in $(seq 100); do grep -q 'console listening on' "$tmp/console.log" && break; sleep 0.1; done
+console_url=$(sed -n 's/^console listening on \(http:[^ ]*\).*/\1/p' "$tmp/console.log" | head -n1)
+[ -n "$console_url" ] || fail "the console did not start: $(cat "$tmp/console.log")"
+for path in /sign-in /assets/console.css /assets/console.js; do
+  node -e 'fetch(process.argv[1]).then((r) => process.exit(r.status === 200 && r.headers.get("content-security-policy") ? 0 : 1), () => process.exit(1))' "$console_url$path" ||
+    fail "the console does not serve $path: $(cat "$tmp/console.log")"
+done
+kill -TERM "$console_pid"
 
 step "SIGTERM: drain and exit 0"
 kill -TERM "$worker"

@@ -17,7 +17,8 @@ Commands:
   simulator   run a standalone SMSC simulator (default port 2775; --control-port N for an HTTP
               API that sends incoming SMS and receipts and injects faults)
   dev         embedded Postgres + simulator + worker; prints how to connect with psql and curl
-  status      print sms_stats for DATABASE_URL
+  status      print sms_stats and the workers' bind state for DATABASE_URL
+  console     the web console (--port N, --host H; default 127.0.0.1:8080)
   bench       end-to-end benchmark (--json for a JSON summary)
   supabase-migration
               write the schema as one Supabase CLI migration (--out-dir supabase/migrations)
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   dev: async () => (await import('./cli/dev.js')).devCommand,
   status: async () => (await import('./cli/status.js')).statusCommand,
   bench: async () => (await import('./cli/bench.js')).benchCommand,
+  console: async () => (await import('./cli/console.js')).consoleCommand,
   'supabase-migration': async () => (await import('./cli/supabase-migration.js')).supabaseMigrationCommand,
 };
 

@@ -105,7 +105,9 @@ END)
 alter table public.sms_inbound_parked enable row level security;
 CREATE UNIQUE INDEX sms_inbound_parked_pkey ON public.sms_inbound_parked USING btree (id);
 CREATE INDEX sms_inbound_parked_replay_idx ON public.sms_inbound_parked USING btree (replay_requested_at) WHERE (replay_requested_at IS NOT NULL);
+create policy sms_reader_select on public.sms_inbound_parked as permissive for select to sms_reader using (true);
 create policy sms_worker_all on public.sms_inbound_parked as permissive for all to sms_worker using (true) with check (true);
+-- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
 -- granted INSERT to sms_worker
 -- granted SELECT to sms_worker
@@ -139,6 +141,7 @@ alter table public.sms_inbox enable row level security;
 CREATE UNIQUE INDEX sms_inbox_pkey ON public.sms_inbox USING btree (id);
 CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received_at);
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
+CREATE INDEX sms_inbox_sender_idx ON public.sms_inbox USING btree (sender, id);
 create policy sms_reader_select on public.sms_inbox as permissive for select to sms_reader using (true);
 create policy sms_worker_all on public.sms_inbox as permissive for all to sms_worker using (true) with check (true);
 CREATE TRIGGER sms_inbox_keyword BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_keyword();
@@ -268,9 +271,11 @@ alter table public.sms_outbox set (autovacuum_analyze_scale_factor=0.02, autovac
 alter table public.sms_outbox enable row level security;
 CREATE INDEX sms_outbox_done_idx ON public.sms_outbox USING btree (done_at, status) WHERE (done_at IS NOT NULL);
 CREATE INDEX sms_outbox_due_idx ON public.sms_outbox USING btree (priority DESC, next_attempt_at) WHERE (status = 'queued'::text);
+CREATE INDEX sms_outbox_ended_badly_idx ON public.sms_outbox USING btree (id) WHERE (status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text, 'cancelled'::text]));
 CREATE INDEX sms_outbox_lease_idx ON public.sms_outbox USING btree (lease_until) WHERE (status = 'sending'::text);
 CREATE UNIQUE INDEX sms_outbox_owner_idempotency_key_idx ON public.sms_outbox USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE UNIQUE INDEX sms_outbox_pkey ON public.sms_outbox USING btree (id);
+CREATE INDEX sms_outbox_recipient_idx ON public.sms_outbox USING btree (recipient, id);
 CREATE INDEX sms_outbox_redact_idx ON public.sms_outbox USING btree (done_at) WHERE ((done_at IS NOT NULL) AND (redacted_at IS NULL));
 CREATE INDEX sms_outbox_sent_idx ON public.sms_outbox USING btree (submitted_at) WHERE (status = 'sent'::text);
 CREATE INDEX sms_outbox_smsc_message_id_idx ON public.sms_outbox USING btree (smsc_message_id) WHERE (smsc_message_id IS NOT NULL);
@@ -279,6 +284,7 @@ create policy sms_worker_delete on public.sms_outbox as permissive for delete to
 create policy sms_worker_select on public.sms_outbox as permissive for select to sms_worker using (true);
 create policy sms_worker_update on public.sms_outbox as permissive for update to sms_worker using (true) with check (true);
 CREATE TRIGGER sms_auth_code_follow_status AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((new.metadata ->> 'via'::text) = 'supabase_auth_hook'::text))) EXECUTE FUNCTION sms_private.auth_code_follow_status();
+CREATE TRIGGER sms_outbox_log_attempt AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.error_code IS NOT NULL) AND (old.status IS DISTINCT FROM new.status) AND ((old.status = 'sending'::text) OR (new.status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text]))) AND (new.status <> ALL (ARRAY['sending'::text, 'sent'::text])))) EXECUTE FUNCTION sms_private.outbox_log_attempt();
 CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.body_length IS NOT NULL) AND (new.redacted_at IS NULL) AND (new.status <> ALL (ARRAY['queued'::text, 'sending'::text])))) EXECUTE FUNCTION sms_private.outbox_secret_release();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
@@ -328,6 +334,26 @@ comment on column public.sms_outbox.replaced_chars is 'characters smart encoding
 comment on column public.sms_outbox.retries is 'how often sms_retry put the message back in the queue (sms_outbox_retry has each outcome it replaced)';
 comment on column public.sms_outbox.attempts_at_retry is 'attempts at the last sms_retry: sms_settings.max_attempts counts the attempts after it';
 comment on column public.sms_outbox.smsc_message_id is 'a single-part message''s SMSC id, normalised (lower case, leading zeros stripped), that receipts are matched on; messages of several parts have theirs in sms_outbox_part';
+
+create table public.sms_outbox_attempt (
+  id bigint not null generated always as identity,
+  outbox_id uuid not null,
+  at timestamp with time zone not null default now(),
+  attempt integer not null,
+  status text not null,
+  error_code text,
+  error_message text,
+  constraint sms_outbox_attempt_outbox_id_fkey FOREIGN KEY (outbox_id) REFERENCES public.sms_outbox(id) ON DELETE CASCADE,
+  constraint sms_outbox_attempt_pkey PRIMARY KEY (id)
+);
+alter table public.sms_outbox_attempt enable row level security;
+CREATE INDEX sms_outbox_attempt_outbox_id_idx ON public.sms_outbox_attempt USING btree (outbox_id);
+CREATE UNIQUE INDEX sms_outbox_attempt_pkey ON public.sms_outbox_attempt USING btree (id);
+create policy sms_reader_select on public.sms_outbox_attempt as permissive for select to sms_reader using (true);
+-- granted SELECT to sms_reader
+comment on table public.sms_outbox_attempt is 'sms-outbox: every status change of a message that came with an error (the attempt it ended, the status it led to, the error); the message keeps only the last one';
+comment on column public.sms_outbox_attempt.attempt is 'sms_outbox.attempts at the change: the submit attempt it ended (0 for a refusal before any)';
+comment on column public.sms_outbox_attempt.status is 'the status the change led to: queued (to be retried), failed, rejected, undelivered, expired';
 
 create table public.sms_outbox_part (
   outbox_id uuid not null,
@@ -565,6 +591,37 @@ create policy sms_worker_all on public.sms_wakeup as permissive for all to sms_w
 -- granted UPDATE to sms_worker
 comment on table public.sms_wakeup is 'sms-outbox wake-up switch (one row): while armed_until > now(), sms_send NOTIFYs sms_outbox_wakeup; idle workers renew it, a draining worker clears it';
 
+create table public.sms_worker_state (
+  worker_id text not null,
+  host text not null,
+  pid integer not null,
+  version text not null,
+  smsc text not null,
+  bind_mode text not null,
+  bind_state text not null,
+  bind_state_since timestamp with time zone not null,
+  last_bound_at timestamp with time zone,
+  last_problem text,
+  started_at timestamp with time zone not null,
+  heartbeat_at timestamp with time zone not null default now(),
+  heartbeat_interval interval not null,
+  stopped_at timestamp with time zone,
+  constraint sms_worker_state_pkey PRIMARY KEY (worker_id)
+);
+alter table public.sms_worker_state enable row level security;
+CREATE UNIQUE INDEX sms_worker_state_pkey ON public.sms_worker_state USING btree (worker_id);
+create policy sms_reader_select on public.sms_worker_state as permissive for select to sms_reader using (true);
+create policy sms_worker_all on public.sms_worker_state as permissive for all to sms_worker using (true) with check (true);
+-- granted SELECT to sms_reader
+-- granted DELETE to sms_worker
+-- granted INSERT to sms_worker
+-- granted SELECT to sms_worker
+-- granted UPDATE to sms_worker
+comment on table public.sms_worker_state is 'sms-outbox: one row per worker process (WORKER_ID): its SMPP bind state and heartbeat; a heartbeat older than three intervals means the worker is gone';
+comment on column public.sms_worker_state.bind_state is 'disconnected, connecting, binding, bound, unbinding, closed (the SMPP session), or stopped (the worker shut down)';
+comment on column public.sms_worker_state.last_problem is 'why the session last went down or a bind was refused';
+comment on column public.sms_worker_state.heartbeat_interval is 'how often the worker writes heartbeat_at';
+
 create table sms_private.auth_hook_lock (
   key text not null,
   touched_at timestamp with time zone not null default now(),
@@ -627,6 +684,8 @@ comment on table sms_private.self_send_lock is 'sms-outbox: one row per rate-lim
 create sequence public.sms_inbound_parked_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 create sequence public.sms_opt_out_log_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
+create sequence public.sms_outbox_attempt_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 create sequence public.sms_outbox_retry_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
@@ -1052,6 +1111,190 @@ end
 $function$;
 -- granted EXECUTE to sms_sender
 comment on function public.sms_cancel(uuid) is 'sms-outbox: cancel one of the caller''s queued messages; true when it was queued and is now cancelled, false otherwise (another''s id is unknown)';
+
+create function public.sms_explain(id uuid)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_owner text := sms_private.caller_owner();
+  v_all boolean := sms_private.caller_sees_all();
+  o public.sms_outbox;
+  v_max_attempts integer;
+  v_grace interval;
+  v_overdue boolean;
+  v_parts jsonb;
+  v_receipts jsonb;
+  v_attempts jsonb;
+  v_retries jsonb;
+  v_refusals jsonb := '[]'::jsonb;
+  v_timeline jsonb;
+  v_outcome text;
+begin
+  if sms_explain.id is null then
+    raise exception 'id must not be null'
+      using errcode = '22004', column = 'id';
+  end if;
+  select x.* into o
+    from public.sms_outbox x
+   where x.id = sms_explain.id
+     and (x.owner = v_owner or v_all);
+  if not found then
+    return null;                       -- unknown, or another's: the same answer
+  end if;
+  select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
+  -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.
+  v_overdue := o.status = 'sent' and o.expires_at + v_grace < now();
+
+  -- Parts and their SMSC ids: a single-part message since 0017 has no part row.
+  select coalesce(jsonb_agg(jsonb_build_object('part_no', p.part_no, 'message_id', coalesce(o.message_ids[p.part_no], p.message_id),
+                                               'submitted_at', p.submitted_at, 'receipt_state', p.receipt_state,
+                                               'receipt_error', p.receipt_error, 'done_at', p.done_at) order by p.part_no), '[]'::jsonb)
+    into v_parts
+    from public.sms_outbox_part p
+   where p.outbox_id = o.id;
+  if v_parts = '[]'::jsonb and o.message_ids is not null then
+    select jsonb_agg(jsonb_build_object('part_no', n, 'message_id', m, 'submitted_at', o.submitted_at,
+                                        'receipt_state', case when o.segments = 1 then o.receipt_state end,
+                                        'receipt_error', case when o.segments = 1 then o.receipt_error end,
+                                        'done_at', case when o.segments = 1 and o.receipt_state is not null then o.done_at end) order by n)
+      into v_parts
+      from unnest(o.message_ids) with ordinality as u(m, n);
+  end if;
+
+  -- Raw receipts, without their text: field (the first characters of the body).
+  select coalesce(jsonb_agg(jsonb_build_object('received_at', r.received_at, 'message_id', r.raw_message_id, 'state', r.state,
+                                               'error', r.error, 'source_addr', r.source_addr, 'destination_addr', r.destination_addr,
+                                               'text', regexp_replace(r.text, '(text:).*$', '\1', 'i'), 'matched_at', r.matched_at)
+                            order by r.received_at, r.id), '[]'::jsonb)
+    into v_receipts
+    from public.sms_receipt r
+   where r.outbox_id = o.id;
+
+  select coalesce(jsonb_agg(jsonb_build_object('at', a.at, 'attempt', a.attempt, 'status', a.status,
+                                               'error_code', a.error_code, 'error_message', a.error_message) order by a.id), '[]'::jsonb)
+    into v_attempts
+    from public.sms_outbox_attempt a
+   where a.outbox_id = o.id;
+
+  select coalesce(jsonb_agg(jsonb_build_object('retried_at', r.retried_at, 'retried_by', r.retried_by, 'status', r.status,
+                                               'attempts', r.attempts, 'error_code', r.error_code, 'error_message', r.error_message,
+                                               'receipt_state', r.receipt_state, 'message_ids', r.message_ids,
+                                               'submitted_at', r.submitted_at, 'done_at', r.done_at) order by r.id), '[]'::jsonb)
+    into v_retries
+    from public.sms_outbox_retry r
+   where r.outbox_id = o.id;
+
+  -- Refusals: who said no, and why.
+  if o.error_code = 'OPTED_OUT' then
+    v_refusals := v_refusals || jsonb_build_object('by', case when o.done_at = o.created_at then 'sms_send' else 'worker' end,
+                                                   'code', 'OPTED_OUT', 'message', o.error_message);
+  elsif o.status = 'failed' then
+    v_refusals := v_refusals || jsonb_build_object('by', case when o.error_code = 'LEASE_EXPIRED' then 'worker' else 'smsc' end,
+                                                   'code', o.error_code, 'message', o.error_message);
+  elsif o.status in ('undelivered', 'rejected') or (o.status = 'expired' and o.receipt_state is not null) then
+    v_refusals := v_refusals || jsonb_build_object('by', 'network', 'code', coalesce(o.receipt_error, o.error_code),
+                                                   'receipt_state', o.receipt_state, 'message', o.error_message);
+  elsif o.status = 'expired' then
+    v_refusals := v_refusals || jsonb_build_object('by', 'worker', 'code', 'EXPIRED', 'message',
+                                                   coalesce(o.error_message, 'expired before it could be sent') || ' (expires_at ' || sms_private.utc(o.expires_at) || ')');
+  elsif o.status = 'cancelled' then
+    v_refusals := v_refusals || jsonb_build_object('by', 'sms_cancel', 'code', 'CANCELLED', 'message', 'cancelled before it was sent');
+  end if;
+
+  v_outcome := case o.status
+    when 'queued' then case when o.attempts > o.attempts_at_retry then format('waiting to be tried again at %s after %s failed attempt%s (last: %s)',
+                                                                 sms_private.utc(o.next_attempt_at), o.attempts - o.attempts_at_retry,
+                                                                 case when o.attempts - o.attempts_at_retry = 1 then '' else 's' end,
+                                                                 coalesce(o.error_code, 'no error recorded'))
+                            when o.next_attempt_at > now() then format('scheduled for %s', sms_private.utc(o.next_attempt_at))
+                            else 'waiting for a worker to send it' end
+    when 'sending' then format('a worker (%s) is submitting it', coalesce(o.worker_id, 'unknown'))
+    when 'sent' then case when v_overdue then format('accepted by the SMSC at %s; its receipt is overdue: its validity ended at %s and the grace of %s has passed', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at), v_grace)
+                          when o.expires_at < now() then format('accepted by the SMSC at %s; no receipt yet, and its validity ended at %s', sms_private.utc(o.submitted_at), sms_private.utc(o.expires_at))
+                          else format('accepted by the SMSC at %s; waiting for the delivery receipt', sms_private.utc(o.submitted_at)) end
+    when 'delivered' then format('delivered: the receipt (%s) came at %s', coalesce(o.receipt_state, 'DELIVRD'), sms_private.utc(o.done_at))
+    when 'undelivered' then format('not delivered: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none'))
+    when 'expired' then case when o.receipt_state is not null then format('the network gave up: the receipt said %s', o.receipt_state)
+                             else 'never sent: it expired before it could be sent' end
+    when 'rejected' then case when o.error_code = 'OPTED_OUT' then 'never sent: the recipient opted out of marketing messages'
+                              else format('rejected by the network: the receipt said %s (error %s)', o.receipt_state, coalesce(o.receipt_error, 'none')) end
+    when 'failed' then format('failed: %s', coalesce(o.error_message, o.error_code))
+    when 'cancelled' then 'cancelled before it was sent'
+  end;
+
+  -- The timeline, oldest first.
+  select jsonb_agg(e.ev order by e.at, e.seq) into v_timeline
+    from (
+      select o.created_at as at, 1 as seq, jsonb_build_object('at', o.created_at, 'event', 'enqueued',
+               'detail', format('by %s, %s, priority %s, %s part%s (%s)', o.owner, o.category, o.priority, o.segments,
+                                case when o.segments = 1 then '' else 's' end, o.encoding)) as ev
+      union all
+      select o.send_at, 2, jsonb_build_object('at', o.send_at, 'event', 'scheduled', 'detail', 'due at send_at')
+       where o.send_at > o.created_at + interval '1 second'
+      union all
+      select a.at, 3, jsonb_build_object('at', a.at, 'event', case a.status when 'queued' then 'attempt failed, to be retried' else 'attempt ended ' || a.status end,
+                                         'detail', format('attempt %s: %s%s', a.attempt, a.error_code, coalesce(': ' || a.error_message, '')))
+        from public.sms_outbox_attempt a where a.outbox_id = o.id
+      union all
+      select r.done_at, 4, jsonb_build_object('at', r.done_at, 'event', 'ended ' || r.status,
+                                              'detail', concat_ws(': ', r.error_code, r.error_message))
+        from public.sms_outbox_retry r where r.outbox_id = o.id
+         and not exists (select from public.sms_outbox_attempt a where a.outbox_id = o.id and a.at = r.done_at)
+      union all
+      select r.retried_at, 5, jsonb_build_object('at', r.retried_at, 'event', 'retried', 'detail', format('by %s (sms_retry)', r.retried_by))
+        from public.sms_outbox_retry r where r.outbox_id = o.id
+      union all
+      select o.submitted_at, 6, jsonb_build_object('at', o.submitted_at, 'event', 'accepted by the SMSC',
+                                                   'detail', format('SMSC id%s %s', case when cardinality(o.message_ids) = 1 then '' else 's' end,
+                                                                    array_to_string(o.message_ids, ', ')))
+       where o.submitted_at is not null
+      union all
+      select r.received_at, 7, jsonb_build_object('at', r.received_at, 'event', 'receipt',
+                                                  'detail', format('%s for %s%s', coalesce(r.state, 'no state'), r.raw_message_id, coalesce(' (err ' || r.error || ')', '')))
+        from public.sms_receipt r where r.outbox_id = o.id
+      union all
+      select o.done_at, 8, jsonb_build_object('at', o.done_at, 'event', o.status, 'detail', v_outcome)
+       where o.done_at is not null
+      union all
+      select o.redacted_at, 9, jsonb_build_object('at', o.redacted_at, 'event', 'body redacted', 'detail', 'sms_settings.redact_after')
+       where o.redacted_at is not null
+    ) e;
+
+  return jsonb_build_object(
+    'id', o.id,
+    'status', o.status,
+    'outcome', v_outcome,
+    'owner', o.owner,
+    'recipient', o.recipient,
+    'sender', o.sender,
+    'category', o.category,
+    'priority', o.priority,
+    'via', o.metadata ->> 'via',
+    'created_at', o.created_at,
+    'send_at', o.send_at,
+    'expires_at', o.expires_at,
+    'next_attempt_at', o.next_attempt_at,
+    'submitted_at', o.submitted_at,
+    'done_at', o.done_at,
+    'receipt_overdue', v_overdue,
+    'encoding', sms_private.explain_encoding(o),
+    'attempts', jsonb_build_object('made', o.attempts, 'since_last_retry', o.attempts - o.attempts_at_retry,
+                                   'max', v_max_attempts, 'retries', o.retries,
+                                   'last_error_code', o.error_code, 'last_error_message', o.error_message,
+                                   'errors', v_attempts),
+    'refusals', v_refusals,
+    'retries', v_retries,
+    'parts', v_parts,
+    'receipts', v_receipts,
+    'timeline', coalesce(v_timeline, '[]'::jsonb));
+end
+$function$;
+-- granted EXECUTE to sms_reader
+-- granted EXECUTE to sms_sender
+comment on function public.sms_explain(uuid) is 'sms-outbox: the decision trail of one of the caller''s messages as JSON (encoding and why, segments, refusals, attempts with their errors, retries, parts with SMSC ids, receipts, timeline); NULL for an unknown id or another''s, every message for the reader role; never the body';
 
 create function public.sms_grant_supabase_roles()
  RETURNS void
@@ -2174,6 +2417,23 @@ end
 $function$;
 comment on function sms_private.change_opt_out(boolean,text,text,text,uuid,text) is 'sms-outbox internal: opts a recipient out of marketing messages (or back in) and logs it; true when its state changed';
 
+create function sms_private.characters_matching(body text, pattern text, max integer)
+ RETURNS jsonb
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select coalesce(jsonb_agg(jsonb_build_object('char', x.c, 'codepoint', 'U+' || lpad(upper(to_hex(ascii(x.c))), 4, '0'),
+                                               'first_at', x.pos, 'count', x.n) order by x.pos), '[]'::jsonb)
+    from (select t.c, min(t.pos) as pos, count(*) as n
+            from regexp_split_to_table($1, '') with ordinality as t(c, pos)
+           where t.c ~ $2
+           group by t.c
+           order by min(t.pos)
+           limit $3) x
+$function$;
+comment on function sms_private.characters_matching(text,text,integer) is 'sms-outbox internal: the characters of a text matching a regular-expression class, each once with its code point, first position and count (sms_explain)';
+
 create function sms_private.check_body(body text, max_segments integer DEFAULT NULL::integer, OUT encoding text, OUT units integer, OUT segments integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -2567,6 +2827,68 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.expire_overdue(integer) is 'sms-outbox internal: queued rows past expires_at become expired (up to max_rows); returns how many';
 
+create function sms_private.explain_encoding(o public.sms_outbox)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  c record;
+  deciding jsonb;
+  heavy jsonb;
+  reason text;
+  smart boolean;
+begin
+  smart := coalesce((select s.smart_encoding from public.sms_settings s), true);
+  if o.redacted_at is not null or (o.body = '' and o.body_length is not null) then
+    return jsonb_build_object(
+      'encoding', o.encoding, 'segments', o.segments, 'characters', o.body_length,
+      'replaced_chars', o.replaced_chars, 'body_redacted_at', o.redacted_at,
+      'reason', case when o.redacted_at is not null then 'the body was redacted' else 'the text is kept for the worker alone (a sign-in code)' end
+                || '; it ' || case when o.redacted_at is not null then 'was' else 'is' end || ' sent as '
+                || case o.encoding when 'ucs2' then 'UCS-2' else 'GSM-7' end
+                || ' in ' || o.segments || ' part' || case when o.segments = 1 then '' else 's' end);
+  end if;
+  c := sms_private.count_segments(o.body);
+  if c.encoding = 'ucs2' then
+    deciding := sms_private.characters_matching(o.body,
+      '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]', 10);
+    heavy := sms_private.characters_matching(o.body, '[\U00010000-\U0010FFFF]', 10);
+    reason := format('UCS-2 (70 characters in one SMS, 67 per part) because the text contains %s (%s) at character %s, which GSM-7 cannot encode',
+                     quote_literal(deciding -> 0 ->> 'char'), deciding -> 0 ->> 'codepoint', deciding -> 0 ->> 'first_at');
+    if jsonb_array_length(deciding) > 1 then
+      reason := reason || format(' (and %s other such character%s)', jsonb_array_length(deciding) - 1,
+                                 case when jsonb_array_length(deciding) = 2 then '' else 's' end);
+    end if;
+  else
+    deciding := '[]'::jsonb;
+    heavy := sms_private.characters_matching(o.body, '[]\f^{}\\[~|\u20AC]', 10);
+    reason := 'GSM-7 (160 characters in one SMS, 153 per part): every character is in the GSM 03.38 tables';
+    if jsonb_array_length(heavy) > 0 then
+      reason := reason || '; extension characters such as ' || quote_literal(heavy -> 0 ->> 'char') || ' count as two';
+    end if;
+  end if;
+  if o.replaced_chars > 0 then
+    reason := reason || format('; smart encoding replaced %s typographic character%s by GSM-7 ones', o.replaced_chars,
+                               case when o.replaced_chars = 1 then '' else 's' end);
+  end if;
+  return jsonb_build_object(
+    'encoding', o.encoding,
+    'segments', o.segments,
+    'units', c.units,
+    'characters', char_length(o.body),
+    'single_limit', case c.encoding when 'ucs2' then 70 else 160 end,
+    'part_limit', case c.encoding when 'ucs2' then 67 else 153 end,
+    'deciding_characters', deciding,
+    'double_characters', heavy,
+    'replaced_chars', o.replaced_chars,
+    'smart_encoding', smart,
+    'reason', reason);
+end
+$function$;
+comment on function sms_private.explain_encoding(public.sms_outbox) is 'sms-outbox internal: the encoding part of sms_explain''s trail: what was chosen, the characters that decided it, and why (never the body)';
+
 create function sms_private.final_receipt_states()
  RETURNS text[]
  LANGUAGE sql
@@ -2870,6 +3192,20 @@ AS $function$
 $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.next_due_in_ms() is 'sms-outbox internal: milliseconds until the next queued row falls due (0: now; NULL: none queued)';
+
+create function sms_private.outbox_log_attempt()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  insert into public.sms_outbox_attempt (outbox_id, attempt, status, error_code, error_message)
+  values (new.id, new.attempts, new.status, new.error_code, new.error_message);
+  return null;
+end
+$function$;
+comment on function sms_private.outbox_log_attempt() is 'sms-outbox internal: logs a status change that came with an error in sms_outbox_attempt (trigger on sms_outbox)';
 
 create function sms_private.outbox_secret_release()
  RETURNS trigger
@@ -3293,6 +3629,16 @@ begin
 end
 $function$;
 comment on function sms_private.switch_role_prefix(text) is 'sms-outbox: makes <prefix>sender/reader/worker this database''s roles and moves every grant and policy of the current ones to them (sms-outbox migrate --switch-role-prefix)';
+
+create function sms_private.utc(at timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.to_char($1 at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"')
+$function$;
+comment on function sms_private.utc(timestamp with time zone) is 'sms-outbox internal: a time as sms_explain''s sentences show it (UTC, to the second)';
 
 create function sms_private.wake_workers(due_in_ms double precision DEFAULT 0)
  RETURNS void

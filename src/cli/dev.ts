@@ -4,6 +4,7 @@
  * worker, in one process tree. Prints how to connect with psql, sends a demo message, and logs
  * every message's way from queued to its final status.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { loadConfig, type Config } from '../config.js';
@@ -13,19 +14,22 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedd
 import { migrate } from '../db/migrate.js';
 import { startControlServer, startSimulator, type ControlServer, type Simulator } from '../simulator/index.js';
 import { startWorker, type WorkerHandle } from '../worker/main.js';
+import { startConsole, type ConsoleHandle } from '../console/server.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
-const HELP = `Usage: sms-outbox dev [--postgres-port N] [--smpp-port N] [--control-port N] [--no-demo]
+const HELP = `Usage: sms-outbox dev [--postgres-port N] [--smpp-port N] [--control-port N] [--console-port N] [--no-demo]
 
 Starts an embedded Postgres (or uses DATABASE_URL), applies the migrations, starts the SMSC
-simulator (with its control port, to send incoming SMS and receipts with curl) and the worker,
-and prints how to connect with psql. Every message's status changes are logged
-(queued -> sent -> delivered). Ctrl-C stops everything; the embedded database is temporary.
+simulator (with its control port, to send incoming SMS and receipts with curl), the worker and
+the web console, and prints how to connect with psql and the browser. Every message's status
+changes are logged (queued -> sent -> delivered). Ctrl-C stops everything; the embedded database
+is temporary (and so is the console login made in it).
 
 Options:
   --postgres-port N  the embedded Postgres's port on 127.0.0.1 (default 55432; a free one if taken)
   --smpp-port N      simulator port (default 2775; a free one if 2775 is taken)
   --control-port N   the simulator's control port on 127.0.0.1 (default 2776; a free one if taken)
+  --console-port N   the web console on 127.0.0.1 (default 8080; a free one if taken)
   --no-demo          do not send the demo message at start
 `;
 
@@ -47,11 +51,23 @@ async function onPortOrFree<T>(wanted: number, chosen: boolean, start: (port: nu
 }
 
 export async function devCommand(args: string[]): Promise<number> {
-  const values = parseCommandArgs('dev', args, { 'postgres-port': { type: 'string' }, 'smpp-port': { type: 'string' }, 'control-port': { type: 'string' }, 'no-demo': { type: 'boolean' } }, HELP);
+  const values = parseCommandArgs(
+    'dev',
+    args,
+    {
+      'postgres-port': { type: 'string' },
+      'smpp-port': { type: 'string' },
+      'control-port': { type: 'string' },
+      'console-port': { type: 'string' },
+      'no-demo': { type: 'boolean' },
+    },
+    HELP,
+  );
   if (!values) return 0;
   const postgresPort = portOption(values['postgres-port'], 'postgres-port', 55432);
   const smppPort = portOption(values['smpp-port'], 'smpp-port', 2775);
   const controlPort = portOption(values['control-port'], 'control-port', 2776);
+  const consolePort = portOption(values['console-port'], 'console-port', 8080);
   const base = loadConfig({ LOG_PRETTY: process.stdout.isTTY ? '1' : '0', ...process.env });
   const logger = createLogger(base.log, 'sms-outbox dev');
 
@@ -60,7 +76,9 @@ export async function devCommand(args: string[]): Promise<number> {
   let control: ControlServer | undefined;
   let worker: WorkerHandle | undefined;
   let watcher: pg.Client | undefined;
+  let webConsole: ConsoleHandle | undefined;
   const cleanup = async () => {
+    await webConsole?.close().catch(() => {});
     await worker?.stop().catch(() => {});
     await watcher?.end().catch(() => {});
     await control?.close().catch(() => {});
@@ -103,6 +121,25 @@ export async function devCommand(args: string[]): Promise<number> {
     worker = await startWorker(config, logger);
     watcher = await watchStatuses(databaseUrl, logger);
 
+    // The console, with a login of its own in the embedded database (reader and sender); on
+    // DATABASE_URL's server, sign in with a login of yours.
+    let consoleLogin: { user: string; password: string } | undefined;
+    if (embedded) {
+      consoleLogin = { user: 'sms_console_demo', password: randomBytes(9).toString('base64url') };
+      const admin = new pg.Client({ connectionString: databaseUrl });
+      await admin.connect();
+      try {
+        const roles = (await admin.query<{ sender: string; reader: string }>('select sender, reader from sms_private.roles')).rows[0]!;
+        await admin.query(`create role ${consoleLogin.user} login password '${consoleLogin.password}' in role ${roles.sender}, ${roles.reader}`);
+      } finally {
+        await admin.end();
+      }
+    }
+    const consoleUrl = databaseUrl;
+    webConsole = await onPortOrFree(consolePort, values['console-port'] !== undefined, (port) =>
+      startConsole({ databaseUrl: consoleUrl, host: '127.0.0.1', port, logger: logger.child({ component: 'console' }) }),
+    );
+
     const psql = `psql "${databaseUrl}"`;
     const ctl = `127.0.0.1:${control.port}`;
     process.stdout.write(
@@ -115,6 +152,7 @@ export async function devCommand(args: string[]): Promise<number> {
         `  connect         ${psql}`,
         `  send one        ${psql} -c "select sms_send('+79991234567', 'Код: 4821')"`,
         `  see it          ${psql} -c "select status, segments, submitted_at, done_at, receipt_state from sms_status('<id>')"`,
+        `  web console     ${webConsole.url}${consoleLogin ? ` (sign in as ${consoleLogin.user}, password ${consoleLogin.password})` : ' (sign in with a Postgres login of this database)'}`,
         '',
         'Try the other direction with the control port:',
         `  incoming SMS    curl -s ${ctl}/mo -d '{"from":"+79991234567","to":"1234","text":"Привет"}'`,

@@ -2,7 +2,9 @@
 import type pg from 'pg';
 import { loadConfig, required } from '../config.js';
 import { connectOrExplain, describeDatabase } from '../db/connect.js';
+import { createDb, createPool } from '../db/pool.js';
 import { MESSAGE_STATUSES } from '../db/schema.js';
+import { listWorkers, type WorkerStateRow } from '../db/workers.js';
 import { EXIT_CONFIG, StartupError } from '../errors.js';
 import { maskSecretUrl } from '../secrets.js';
 import { visibleRoleNames } from '../db/roles.js';
@@ -12,7 +14,8 @@ const HELP = `Usage: sms-outbox status [--json]
 
 Prints the sms_stats view of DATABASE_URL: messages per status, the age of the oldest due
 queued message, how many were sent (accepted by the SMSC) and delivered in the last minute, and
-how many sent ones wait for a receipt past expires_at plus sms_settings.receipt_grace (overdue).
+how many sent ones wait for a receipt past expires_at plus sms_settings.receipt_grace (overdue);
+then each worker seen in the last day (sms_worker_state): its SMPP bind state and last heartbeat.
 
   --json   one JSON object instead of the table
 `;
@@ -50,6 +53,25 @@ function formatAge(seconds: number | null): string {
   if (seconds < 7200) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
   if (seconds < 172800) return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
   return `${Math.floor(seconds / 86400)} days ${Math.round((seconds % 86400) / 3600)} h`;
+}
+
+/** One line per worker: "host-1  bound for 12 min, heartbeat 3 s ago  (smpp://id@host:2775)". */
+export function formatWorkers(workers: WorkerStateRow[] | null): string {
+  if (workers === null) return '  workers: not readable by this role (needs the reader role)\n';
+  if (!workers.length) return '  workers: none seen in the last day\n';
+  const width = Math.max(...workers.map((w) => w.workerId.length));
+  const lines = ['  workers:'];
+  for (const w of workers) {
+    const stateAge = formatAge(Math.max(0, (Date.now() - w.bindStateSince.getTime()) / 1000));
+    const beat = `heartbeat ${formatAge(w.heartbeatAgeSeconds)} ago`;
+    let what: string;
+    if (w.stoppedAt) what = `stopped ${formatAge((Date.now() - w.stoppedAt.getTime()) / 1000)} ago`;
+    else if (w.gone) what = `GONE: no heartbeat for ${formatAge(w.heartbeatAgeSeconds)} (last state ${w.bindState})`;
+    else what = `${w.bindState} for ${stateAge}, ${beat}`;
+    const problem = w.lastProblem && w.bindState !== 'bound' ? `; last problem: ${w.lastProblem}` : '';
+    lines.push(`    ${w.workerId.padEnd(width)}  ${what}${problem}  (${w.smsc})`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatStats(stats: Stats, target: string): string {
@@ -96,9 +118,23 @@ export async function statusCommand(args: string[]): Promise<number> {
       }
       throw err;
     }
-    process.stdout.write(opts.json ? `${JSON.stringify(stats)}\n` : formatStats(stats, maskSecretUrl(url)));
+    const workers = await readWorkers(url);
+    process.stdout.write(opts.json ? `${JSON.stringify({ ...stats, workers })}\n` : formatStats(stats, maskSecretUrl(url)) + formatWorkers(workers));
     return 0;
   } finally {
     await client.end();
+  }
+}
+
+/** The workers of the last day, or null when this role may not read sms_worker_state. */
+async function readWorkers(url: string): Promise<WorkerStateRow[] | null> {
+  const pool = createPool(url, { max: 1, applicationName: 'sms-outbox status' });
+  try {
+    return await listWorkers(createDb(pool));
+  } catch (err) {
+    if ((err as { code?: string }).code === '42501') return null;
+    throw err;
+  } finally {
+    await pool.end();
   }
 }

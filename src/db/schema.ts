@@ -318,6 +318,41 @@ export interface SmsAuthCodeTable {
   updated_at: Generated<Date>;
 }
 
+/** Every status change of a message that came with an error (0021); the row keeps only the last. */
+export interface SmsOutboxAttemptTable {
+  id: Generated<string>;
+  outbox_id: string;
+  at: Generated<Date>;
+  /** sms_outbox.attempts at the change. */
+  attempt: number;
+  /** The status the change led to (queued: to be retried). */
+  status: MessageStatus;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** The session states a worker reports, and `stopped` once it has shut down. */
+export type WorkerBindState = 'disconnected' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'closed' | 'stopped';
+
+/** One row per worker process: its SMPP bind state and heartbeat (0021), written by src/worker/reporter.ts. */
+export interface SmsWorkerStateTable {
+  worker_id: string;
+  host: string;
+  pid: number;
+  version: string;
+  /** SMPP_URL without its password. */
+  smsc: string;
+  bind_mode: string;
+  bind_state: WorkerBindState;
+  bind_state_since: Timestamp;
+  last_bound_at: NullableTimestamp;
+  last_problem: string | null;
+  started_at: Timestamp;
+  heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  heartbeat_interval: ColumnType<PgInterval, string, string>;
+  stopped_at: NullableTimestamp;
+}
+
 /**
  * The text of a message only the worker may read (a sign-in code) while it is queued or sending;
  * sms_outbox.body holds it blanked (0018).
@@ -332,6 +367,8 @@ export interface Database {
   sms_outbox_secret: SmsOutboxSecretTable;
   sms_outbox_part: SmsOutboxPartTable;
   sms_outbox_retry: SmsOutboxRetryTable;
+  sms_outbox_attempt: SmsOutboxAttemptTable;
+  sms_worker_state: SmsWorkerStateTable;
   sms_opt_out: SmsOptOutTable;
   sms_opt_out_log: SmsOptOutLogTable;
   sms_receipt: SmsReceiptTable;

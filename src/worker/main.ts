@@ -23,7 +23,8 @@ import { Pump, type PumpEvents } from './pump.js';
 import { PostgresRateLimiter } from './rate-limiter.js';
 import { OutboxStore, type StoreEvents } from './store.js';
 import { WakeupListener } from './wakeup.js';
-import { WorkerMetrics } from './metrics.js';
+import { packageVersion, WorkerMetrics } from './metrics.js';
+import { WorkerReporter } from './reporter.js';
 import { startHttpServer } from './http.js';
 
 export interface WorkerHandle {
@@ -109,6 +110,13 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
     if (requeued) pump.kick();
   });
+  // Bind state and heartbeat in sms_worker_state, on the probe connections (never behind the pool's writes).
+  const reporter = new WorkerReporter(createDb(probePool), log.child({ component: 'reporter' }), {
+    workerId: w.workerId,
+    smsc: smpp.displayUrl,
+    bindMode: smpp.bindMode,
+    version: packageVersion(),
+  }, metrics);
   const wakeup = new WakeupListener(databaseUrl, log, (dueInMs) => pump.wakeIn(dueInMs), `${appName} (wakeup)`);
 
   let stopping: Promise<void> | undefined;
@@ -159,6 +167,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     throw err;
   }
 
+  reporter.start(session);
   session.start();
   wakeup.start();
   leases.start();
@@ -189,6 +198,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         leases.stop(); // renewed until every outcome is written, so no other worker takes them over
         await wakeup.stop();
         await runnerStopped;
+        await reporter.stop();
         await http?.close();
         await closeDatabases();
         log.info('worker stopped');

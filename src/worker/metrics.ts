@@ -45,7 +45,7 @@ export interface SessionStatus {
   lastProblem?: string;
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
   } catch {

@@ -50,7 +50,7 @@ describe('docs/reference/cli.md', () => {
     assert.deepEqual(sorted(documented.map(String)), sorted(defined.map(String)));
   });
 
-  for (const command of ['migrate', 'worker', 'simulator', 'dev', 'status', 'bench']) {
+  for (const command of ['migrate', 'worker', 'simulator', 'dev', 'status', 'console', 'bench']) {
     test(`sms-outbox ${command} --help is printed as the page shows it`, () => {
       const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, command, '--help'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
       assert.equal(r.status, 0, r.stderr);

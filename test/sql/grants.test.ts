@@ -100,7 +100,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the six functions (not sms_opt_in, which overrides a STOP)', async () => {
+  test('the sender role holds exactly EXECUTE on the seven functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -110,6 +110,7 @@ describe('catalog', () => {
       r.rows.map((row) => row.fn),
       [
         'sms_cancel(uuid)',
+        'sms_explain(uuid)',
         'sms_opt_out(text)',
         'sms_retry(uuid)',
         'sms_segments(text)',
@@ -206,6 +207,10 @@ describe('sms_reader', () => {
       await client.query('select * from public.sms_opt_out_log');
       assert.equal((await client.query('select * from public.sms_opt_out_stats')).rowCount, 1);
       await client.query('select * from public.sms_outbox_retry');
+      await client.query('select * from public.sms_outbox_attempt');
+      await client.query('select * from public.sms_worker_state');
+      await client.query('select * from public.sms_inbound_parked');
+      await client.query('select public.sms_explain($1)', [queuedId]);
     });
   });
   test('cannot write or send', async () => {
@@ -217,6 +222,9 @@ describe('sms_reader', () => {
       await denied(`select public.sms_opt_out('+79991234567')`);
       await denied(`insert into public.sms_opt_out (recipient, source) values ('79991234567', 'operator')`);
       await denied(`delete from public.sms_opt_out`);
+      await denied(`select public.sms_inbound_replay()`);
+      await denied(`insert into public.sms_worker_state (worker_id, host, pid, version, smsc, bind_mode, bind_state, bind_state_since, started_at, heartbeat_interval)
+                    values ('x', 'h', 1, 'v', 's', 'transceiver', 'bound', now(), now(), '10 s')`);
     });
   });
 });

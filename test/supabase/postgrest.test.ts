@@ -268,6 +268,7 @@ describe('catalog', () => {
       { role: 'service_role', object: 'sms_auth_code', privilege: 'SELECT' },
       { role: 'service_role', object: 'sms_auth_code_status(text,uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_cancel(uuid)', privilege: 'EXECUTE' },
+      { role: 'service_role', object: 'sms_explain(uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_opt_out(text)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_retry(uuid)', privilege: 'EXECUTE' },
       { role: 'service_role', object: 'sms_segments(text)', privilege: 'EXECUTE' },

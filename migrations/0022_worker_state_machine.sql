@@ -1,4 +1,4 @@
--- sms-outbox 0021: the worker changes a message's status through functions.
+-- sms-outbox 0022: the worker changes a message's status through functions.
 --
 -- Every status change of a message is made by a SQL function in sql/ (ARCHITECTURE.md, "The
 -- state machine"): the worker's (the claim, the submit results, receipts, the expiry sweep, lease
