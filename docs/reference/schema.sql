@@ -10,7 +10,8 @@
 -- schemas -----------------------------------------------------------------------------------------
 
 create schema sms_private;
-comment on schema sms_private is 'sms-outbox internals: called only by the sms_ functions in public; no grants to anyone';
+-- granted USAGE to sms_worker
+comment on schema sms_private is 'sms-outbox internals: called by the sms_ functions in public, and the worker''s state changes (EXECUTE granted function by function to the worker role)';
 
 -- tables ------------------------------------------------------------------------------------------
 
@@ -1227,8 +1228,7 @@ begin
   if not found then
     return false;
   end if;
-  -- Delivered at commit, like the worker's announcements; nothing on rollback.
-  perform pg_notify('sms_status', json_build_object('id', sms_cancel.id, 'status', 'cancelled')::text);
+  perform sms_private.announce_status(sms_cancel.id, 'cancelled');
   return true;
 end
 $function$;
@@ -2204,7 +2204,7 @@ begin
   -- Wake an idle worker, as sms_send does.
   select w.armed_until > now() into v_armed from public.sms_wakeup w;
   if v_armed then
-    perform pg_notify('sms_outbox_wakeup', '');
+    perform sms_private.wake_workers();
   end if;
   return true;
 end
@@ -2280,13 +2280,13 @@ begin
              case when x.recipient is null then 'queued' else 'rejected' end,
              case when x.recipient is not null then now() end,
              case when x.recipient is not null then 'OPTED_OUT' end,
-             case when x.recipient is not null then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+             case when x.recipient is not null then sms_private.error_message('opted_out') end
         from public.sms_settings s
         left join public.sms_opt_out x on x.recipient = ltrim(sms_send.recipient, '+')
        where s.default_sender is not null
       returning id, status, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_status, v_armed;
       if v_status = 'rejected' then
-        perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
+        perform sms_private.announce_status(v_id, 'rejected');
         return v_id;
       end if;
     else
@@ -2303,7 +2303,7 @@ begin
     end if;
     if v_id is not null then
       if v_armed then
-        perform pg_notify('sms_outbox_wakeup', '');      -- see the end of sms_private.send
+        perform sms_private.wake_workers();      -- see the end of sms_private.send
       end if;
       return v_id;
     end if;
@@ -2577,7 +2577,7 @@ begin
            case when p.parts > 0 or o.segments <> 1 then p.delivered::integer
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
-                when o.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN') then 1 else 0 end,
+                when o.receipt_state <> 'DELIVRD' and o.receipt_state = any (sms_private.final_receipt_states()) then 1 else 0 end,
            o.redacted_at,
            o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
@@ -2585,7 +2585,7 @@ begin
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
-               count(*) filter (where x.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')) as undelivered
+               count(*) filter (where x.receipt_state <> 'DELIVRD' and x.receipt_state = any (sms_private.final_receipt_states())) as undelivered
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p
@@ -2658,6 +2658,132 @@ AS $function$
       $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_uuidv7() is 'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_outbox.id and sms_inbox.id';
+
+create function sms_private.announce_status(id uuid, status text)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  select pg_catalog.pg_notify('sms_status', pg_catalog.json_build_object('id', $1, 'status', $2)::pg_catalog.text)
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.announce_status(uuid,text) is 'sms-outbox internal: announces a message''s new status on channel sms_status ({"id", "status"}, at commit)';
+
+create function sms_private.apply_receipts(receipts jsonb)
+ RETURNS TABLE(idx integer, outbox_id uuid, final_status text, latency double precision)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+#variable_conflict use_column
+declare
+  m_idx integer[];
+  m_outbox uuid[];
+  m_updated boolean[];
+  m_final text[];
+  m_latency double precision[];
+  finals jsonb;                   -- message id -> the final status it took in this call
+  pending uuid[];
+begin
+  with r as (
+    select * from jsonb_to_recordset(apply_receipts.receipts) as r(idx int, candidates text[], state text, error text)
+  ), m as materialized (
+    -- Each candidate id is looked up through the indexes (a lateral subquery): joined as sets,
+    -- the planner may hash a whole table instead.
+    select distinct on (r.idx) r.idx, r.state, r.error, x.outbox_id, x.part_no, x.old_state, x.submitted_at
+      from r
+      cross join lateral unnest(r.candidates) with ordinality as c(message_id, preference)
+      cross join lateral (
+        select p.outbox_id, p.part_no, p.receipt_state as old_state, p.submitted_at
+          from public.sms_outbox_part p
+         where p.message_id = c.message_id
+        union all
+        select o.id, 0::smallint, o.receipt_state, o.submitted_at
+          from public.sms_outbox o
+         where o.smsc_message_id = c.message_id and o.message_ids is not null
+      ) x
+     order by r.idx, c.preference, x.submitted_at desc
+  ), upd as (
+    update public.sms_outbox_part p
+       set receipt_state = m.state, receipt_error = m.error, done_at = now()
+      from m
+     where p.outbox_id = m.outbox_id and p.part_no = m.part_no and m.state is not null
+       and (p.receipt_state is null or p.receipt_state <> all (sms_private.final_receipt_states()))
+    returning p.outbox_id, p.part_no
+  ), single as (
+    update public.sms_outbox o
+       set status = sms_private.receipt_status(m.state),
+           receipt_state = m.state,
+           receipt_error = m.error,
+           error_code = case when m.state <> 'DELIVRD' then m.error else o.error_code end,
+           error_message = case when m.state <> 'DELIVRD' then 'receipt: ' || m.state else o.error_message end,
+           done_at = now(),
+           updated_at = now()
+      from m
+     where o.id = m.outbox_id and o.segments = 1
+       and coalesce(o.status, '') = 'sent'
+       and m.state = any (sms_private.final_receipt_states())
+       and (m.old_state is null or m.old_state <> all (sms_private.final_receipt_states()))
+    returning o.id, o.status, sms_private.announce_status(o.id, o.status)
+  )
+  select array_agg(m.idx), array_agg(m.outbox_id), array_agg(u.outbox_id is not null), array_agg(s.status),
+         array_agg(case when (u.outbox_id is not null or (m.part_no = 0 and s.id is not null))
+                         and m.state = any (sms_private.final_receipt_states())
+                        then extract(epoch from now() - m.submitted_at)::float8 end)
+    into m_idx, m_outbox, m_updated, m_final, m_latency
+    from m
+    left join upd u on u.outbox_id = m.outbox_id and u.part_no = m.part_no
+    left join single s on s.id = m.outbox_id;
+  if m_idx is null then
+    return;
+  end if;
+  select coalesce(jsonb_object_agg(x.o, x.f), '{}') into finals
+    from (select distinct on (o) o, f from unnest(m_outbox, m_final) as u(o, f) where f is not null) x;
+
+  -- Messages of several parts (and the rare single-part one whose receipt was only progress).
+  select array_agg(distinct u.o) into pending
+    from unnest(m_outbox, m_updated) as u(o, updated)
+   where u.updated and not finals ? u.o::text;
+  if pending is not null then
+    perform from public.sms_outbox o where o.id = any (pending) order by o.id for update;
+    with agg as materialized (
+      select p.outbox_id,
+             count(*) filter (where p.receipt_state = 'DELIVRD') as delivered,
+             (array_agg(p.receipt_state order by p.done_at, p.part_no)
+                filter (where p.receipt_state <> 'DELIVRD' and p.receipt_state = any (sms_private.final_receipt_states())))[1] as bad_state,
+             (array_agg(p.receipt_error order by p.done_at, p.part_no)
+                filter (where p.receipt_state <> 'DELIVRD' and p.receipt_state = any (sms_private.final_receipt_states())))[1] as bad_error,
+             (array_agg(p.receipt_error order by p.done_at desc, p.part_no)
+                filter (where p.receipt_state = 'DELIVRD'))[1] as ok_error
+        from public.sms_outbox_part p
+       where p.outbox_id = any (pending)
+       group by p.outbox_id
+    ), changed as (
+      update public.sms_outbox o
+         set status = sms_private.receipt_status(coalesce(agg.bad_state, 'DELIVRD')),
+             receipt_state = coalesce(agg.bad_state, 'DELIVRD'),
+             receipt_error = case when agg.bad_state is not null then agg.bad_error else agg.ok_error end,
+             error_code = case when agg.bad_state is not null then agg.bad_error else o.error_code end,
+             error_message = case when agg.bad_state is not null then 'receipt: ' || agg.bad_state else o.error_message end,
+             done_at = now(),
+             updated_at = now()
+        from agg
+       where o.id = agg.outbox_id
+         and coalesce(o.status, '') = 'sent'
+         and (agg.bad_state is not null or agg.delivered >= o.segments)
+      returning o.id, o.status, sms_private.announce_status(o.id, o.status)
+    )
+    select finals || coalesce(jsonb_object_agg(c.id, c.status), '{}') into finals
+      from changed c;
+  end if;
+
+  -- Each match, with the final status its message took in this call (from any of its receipts).
+  return query
+    select u.i, u.o, finals ->> u.o::text, u.l
+      from unnest(m_idx, m_outbox, m_latency) as u(i, o, l);
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.apply_receipts(jsonb) is 'sms-outbox internal: matches delivery receipts to submitted parts and sets the status of the messages they finish; returns the matches';
 
 create function sms_private.auth_code_follow_status()
  RETURNS trigger
@@ -3121,6 +3247,75 @@ end
 $function$;
 comment on function sms_private.check_sender(text,text) is 'sms-outbox internal: validates and normalises a sender name or number; NULL stays NULL';
 
+create function sms_private.claim(worker_id text, max_rows integer, lease_seconds double precision)
+ RETURNS TABLE(id uuid, status text, recipient text, sender text, body text, encoding text, segments integer, priority integer, attempts integer, next_attempt_at timestamp with time zone, expires_at timestamp with time zone)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+declare
+  want integer := max_rows;
+  taken integer;
+  opted_out integer;
+begin
+  loop
+    taken := 0;
+    opted_out := 0;
+    for id, status, recipient, sender, body, encoding, segments, priority, attempts, next_attempt_at, expires_at in
+      with picked as (
+        select c.id,
+               case when c.expires_at <= now() then 'expired'
+                    when c.category = 'marketing' and exists (select from public.sms_opt_out x where x.recipient = c.recipient) then 'rejected'
+                    else 'sending' end as outcome
+          from generate_series(10, -10, -1) as p(priority)
+          cross join lateral (
+            select o.id, o.expires_at, o.category, o.recipient
+              from public.sms_outbox o
+             where o.status = 'queued' and o.priority = p.priority and o.next_attempt_at <= now()
+             order by o.next_attempt_at
+             limit want
+               for update skip locked
+          ) c
+         limit want
+      ), claimed as (
+        update public.sms_outbox o
+           set status = picked.outcome,
+               attempts = o.attempts + case when picked.outcome = 'sending' then 1 else 0 end,
+               lease_until = case when picked.outcome = 'sending' then now() + make_interval(secs => lease_seconds) end,
+               worker_id = case when picked.outcome = 'sending' then claim.worker_id end,
+               done_at = case when picked.outcome <> 'sending' then now() end,
+               error_code = case picked.outcome when 'rejected' then 'OPTED_OUT' else o.error_code end,
+               error_message = case picked.outcome when 'expired' then sms_private.error_message('expired')
+                                                   when 'rejected' then sms_private.error_message('opted_out') else o.error_message end,
+               updated_at = now()
+          from picked
+         where o.id = picked.id
+        -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the
+        -- worker alone reads it from sms_outbox_secret (migration 0019).
+        returning o.id, o.status, o.recipient, o.sender,
+                  case when o.body_length is not null and o.redacted_at is null
+                       then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
+                  o.encoding, o.segments, o.priority::integer, o.attempts, o.next_attempt_at, o.expires_at,
+                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end as announced
+      )
+      select c.id, c.status, c.recipient, c.sender, c.body, c.encoding, c.segments, c.priority, c.attempts,
+             c.next_attempt_at, c.expires_at
+        from claimed c
+    loop
+      taken := taken + 1;
+      if status = 'rejected' then
+        opted_out := opted_out + 1;
+      end if;
+      return next;
+    end loop;
+    exit when opted_out = 0 or taken < want;
+    want := opted_out;
+  end loop;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.claim(text,integer,double precision) is 'sms-outbox internal: the worker''s claim: up to max_rows due queued rows become sending (held by worker_id for lease_seconds), expired or rejected (opted out); returns them';
+
 create function sms_private.count_segments(body text, OUT encoding text, OUT units integer, OUT segments integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -3202,6 +3397,44 @@ end
 $function$;
 comment on function sms_private.count_segments(text) is 'sms-outbox internal: encoding (gsm7/ucs2), units and segments of a text of at most 39015 characters; the counter behind sms_segments and sms_send';
 
+create function sms_private.error_message(reason text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case $1 when 'opted_out' then 'not sent: the recipient opted out of marketing messages (sms_opt_out)'
+                 when 'expired' then 'expired before it could be sent' end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.error_message(text) is 'sms-outbox internal: the error_message of a message refused before sending (opted_out, expired)';
+
+create function sms_private.expire_overdue(max_rows integer)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+declare
+  n integer;
+begin
+  with overdue as (
+    select o.id from public.sms_outbox o
+     where o.status = 'queued' and o.expires_at <= now()
+     limit max_rows
+       for update skip locked
+  ), expired as (
+    update public.sms_outbox o
+       set status = 'expired', done_at = now(), error_message = sms_private.error_message('expired'), updated_at = now()
+      from overdue where o.id = overdue.id
+    returning o.id, sms_private.announce_status(o.id, 'expired')
+  )
+  select count(*) into n from expired;
+  return n;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.expire_overdue(integer) is 'sms-outbox internal: queued rows past expires_at become expired (up to max_rows); returns how many';
+
 create function sms_private.explain_encoding(o public.sms_outbox)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -3263,6 +3496,16 @@ begin
 end
 $function$;
 comment on function sms_private.explain_encoding(public.sms_outbox) is 'sms-outbox internal: the encoding part of sms_explain''s trail: what was chosen, the characters that decided it, and why (never the body)';
+
+create function sms_private.final_receipt_states()
+ RETURNS text[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select '{DELIVRD,UNDELIV,EXPIRED,REJECTD,DELETED,UNKNOWN}'::pg_catalog.text[]
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.final_receipt_states() is 'sms-outbox internal: the receipt states that end a part (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN)';
 
 create function sms_private.inbox_arrival()
  RETURNS trigger
@@ -3434,6 +3677,92 @@ AS $function$
 $function$;
 comment on function sms_private.keyword_skeleton(text) is 'sms-outbox internal: a keyword_form with Cyrillic and Greek look-alike capitals folded to Latin, for comparing stop and start keywords';
 
+create function sms_private.mark_sent(worker_id text, results jsonb, receipt_candidates text[])
+ RETURNS TABLE(id uuid, waiting json)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+#variable_conflict use_column
+begin
+  return query
+    with r as (
+      select * from jsonb_to_recordset(mark_sent.results) as r(id uuid, attempts int, message_ids text[], parts text[])
+    ), sent as (
+      update public.sms_outbox o
+         set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
+             smsc_message_id = case when o.segments = 1 and cardinality(r.parts) = 1 then r.parts[1] end,
+             lease_until = null, error_code = null, error_message = null, updated_at = now()
+        from r
+       where o.id = r.id and o.worker_id = mark_sent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+      returning o.id, o.smsc_message_id is not null as single, sms_private.announce_status(o.id, 'sent')
+    ), parts as (
+      insert into public.sms_outbox_part (outbox_id, part_no, message_id)
+      select r.id, p.part_no, p.message_id
+        from r join sent using (id)
+        cross join lateral unnest(r.parts) with ordinality as p(message_id, part_no)
+       where not sent.single
+      on conflict (outbox_id, part_no) do update
+        set message_id = excluded.message_id, submitted_at = now(), receipt_state = null, receipt_error = null, done_at = null
+    )
+    -- The same list on every row: an uncorrelated subquery, run once.
+    select s.id,
+           (select coalesce(json_agg(json_build_object('id', x.id::text, 'rawId', x.raw_message_id, 'state', x.state, 'error', x.error)), '[]')
+              from public.sms_receipt x
+             where x.matched_at is null and x.message_id = any(mark_sent.receipt_candidates))
+      from sent s;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.mark_sent(text,jsonb,text[]) is 'sms-outbox internal: sending rows this worker holds become sent, with their SMSC ids; returns them with the stored receipts now matchable';
+
+create function sms_private.mark_unsent(worker_id text, results jsonb)
+ RETURNS TABLE(id uuid, status text, due_in_ms double precision)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+#variable_conflict use_column
+declare
+  v_ids uuid[];
+  v_statuses text[];
+  v_due double precision;
+begin
+  -- final: a permanent error, or the attempts since the last sms_retry used up.
+  with r as (
+    select r.*, s.max_attempts
+      from jsonb_to_recordset(mark_unsent.results) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
+           public.sms_settings s
+  ), changed as (
+    update public.sms_outbox o
+       set status = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then 'failed' else 'queued' end,
+           done_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then now() end,
+           next_attempt_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.next_attempt_at
+                                  else now() + r.delay_ms * interval '1 millisecond' end,
+           error_code = r.code,
+           error_message = case when not r.permanent and r.attempts - o.attempts_at_retry >= r.max_attempts
+                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
+                                else r.message end,
+           lease_until = null,
+           worker_id = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.worker_id end,
+           updated_at = now()
+      from r
+     where o.id = r.id and o.worker_id = mark_unsent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+    returning o.id, o.status, o.next_attempt_at,
+              case when o.status = 'failed' then sms_private.announce_status(o.id, o.status) end
+  )
+  select array_agg(c.id), array_agg(c.status), sms_private.ms_until(min(c.next_attempt_at) filter (where c.status = 'queued'))
+    into v_ids, v_statuses, v_due
+    from changed c;
+  if v_due is not null then
+    perform sms_private.wake_workers(v_due);
+  end if;
+  return query select u.id, u.status, v_due from unnest(v_ids, v_statuses) as u(id, status);
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.mark_unsent(text,jsonb) is 'sms-outbox internal: sending rows this worker holds that were not accepted become failed, or queued again after their back-off; returns them and when the soonest is due';
+
 create function sms_private.move_role_grants(old_role text, new_role text)
  RETURNS void
  LANGUAGE plpgsql
@@ -3520,6 +3849,34 @@ end
 $function$;
 comment on function sms_private.move_role_grants(text,text) is 'sms-outbox internal: moves the privileges and policies one role holds on sms-outbox''s objects in this database to another role';
 
+create function sms_private.ms_until(at timestamp with time zone)
+ RETURNS double precision
+ LANGUAGE sql
+AS $function$
+  select case when $1 is not null
+              then greatest(0, pg_catalog.ceil(pg_catalog.date_part('epoch', $1 operator(pg_catalog.-) pg_catalog.clock_timestamp())
+                                                          operator(pg_catalog.*) 1000))::double precision end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.ms_until(timestamp with time zone) is 'sms-outbox internal: milliseconds from now until a time, rounded up; 0 when past, NULL for NULL';
+
+create function sms_private.next_due_in_ms()
+ RETURNS double precision
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select sms_private.ms_until(min(c.next_attempt_at))
+    from generate_series(10, -10, -1) as p(priority)
+    cross join lateral (
+      select o.next_attempt_at from public.sms_outbox o
+       where o.status = 'queued' and o.priority = p.priority
+       order by o.next_attempt_at limit 1
+    ) c
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.next_due_in_ms() is 'sms-outbox internal: milliseconds until the next queued row falls due (0: now; NULL: none queued)';
+
 create function sms_private.outbox_log_attempt()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -3548,6 +3905,79 @@ begin
 end
 $function$;
 comment on function sms_private.outbox_secret_release() is 'sms-outbox internal: a message whose text is in sms_outbox_secret left the queue: delete the text, mark the row redacted (trigger sms_outbox_secret_release)';
+
+create function sms_private.receipt_status(state text)
+ RETURNS text
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE
+AS $function$
+  select case when $1 operator(pg_catalog.=) 'DELIVRD' then 'delivered'
+              when $1 operator(pg_catalog.=) 'EXPIRED' then 'expired'
+              when $1 operator(pg_catalog.=) 'REJECTD' then 'rejected'
+              when $1 operator(pg_catalog.=) any (sms_private.final_receipt_states()) then 'undelivered' end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.receipt_status(text) is 'sms-outbox internal: the message status a final receipt state gives (delivered, expired, rejected, undelivered); NULL for a state under way';
+
+create function sms_private.reclaim_expired_leases(OUT requeued integer, OUT failed integer)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+begin
+  with taken as (
+    update public.sms_outbox o
+       set status = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'failed' else 'queued' end,
+           done_at = case when o.attempts - o.attempts_at_retry >= s.max_attempts then now() end,
+           error_code = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
+           error_message = case when o.attempts - o.attempts_at_retry >= s.max_attempts
+                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: the worker holding it stopped (lease expired)'
+                                else o.error_message end,
+           next_attempt_at = now(),
+           lease_until = null,
+           worker_id = null,
+           updated_at = now()
+      from public.sms_settings s
+     where o.status = 'sending' and o.lease_until < now()
+    returning o.status, case when o.status = 'failed' then sms_private.announce_status(o.id, o.status) end
+  )
+  select count(*) filter (where t.status = 'queued'), count(*) filter (where t.status = 'failed')
+    into requeued, failed
+    from taken t;
+  if requeued > 0 then
+    perform sms_private.wake_workers();
+  end if;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.reclaim_expired_leases() is 'sms-outbox internal: sending rows whose lease lapsed go back to the queue (or fail when out of attempts); returns how many of each';
+
+create function sms_private.release_unsent(worker_id text, claims jsonb)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+ SET plan_cache_mode TO 'force_custom_plan'
+AS $function$
+declare
+  n integer;
+begin
+  with released as (
+    update public.sms_outbox o
+       set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
+      from jsonb_to_recordset(claims) as r(id uuid, attempts int)
+     where o.id = r.id and o.worker_id = release_unsent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+    returning o.id
+  )
+  select count(*) into n from released;
+  if n > 0 then
+    perform sms_private.wake_workers();
+  end if;
+  return n;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.release_unsent(text,jsonb) is 'sms-outbox internal: sending rows this worker never submitted go back to the queue (the attempt undone); returns how many';
 
 create function sms_private.reply_context(OUT rule_id bigint, OUT inbox_id uuid, OUT owner text, OUT runs_as text)
  RETURNS record
@@ -3744,7 +4174,7 @@ begin
     v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
     if v_opted_out then
       v_refusal := 'OPTED_OUT';
-      v_refusal_message := 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
+      v_refusal_message := sms_private.error_message('opted_out');
     end if;
   end if;
 
@@ -3869,7 +4299,7 @@ begin
 
   if v_refusal is not null then
     -- Final at once: announced like every final status; nothing to wake a worker for.
-    perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
+    perform sms_private.announce_status(v_id, 'rejected');
     return v_id;
   end if;
   -- Wake an idle worker. NOTIFY is transactional: delivered at commit, discarded on rollback,
@@ -3879,7 +4309,7 @@ begin
   -- re-checks the queue before this transaction commits does not see this row: the worker
   -- re-checks once more a second after arming, and the sms_drain cron job each minute.
   if v_armed then
-    perform pg_notify('sms_outbox_wakeup', '');
+    perform sms_private.wake_workers();
   end if;
   return v_id;
 end
@@ -3968,3 +4398,14 @@ AS $function$
           operator(pg_catalog.||) '00000000000000000000')::pg_catalog.uuid
 $function$;
 comment on function sms_private.uuidv7_floor(timestamp with time zone) is 'sms-outbox internal: the smallest UUIDv7 of a time, to bound index scans over time-ordered ids';
+
+create function sms_private.wake_workers(due_in_ms double precision DEFAULT 0)
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  select pg_catalog.pg_notify('sms_outbox_wakeup',
+           case when $1 operator(pg_catalog.>) 0
+                then pg_catalog.json_build_object('due_in_ms', $1)::pg_catalog.text else '' end)
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function sms_private.wake_workers(double precision) is 'sms-outbox internal: NOTIFYs sms_outbox_wakeup, with {"due_in_ms": N} when the work falls due later';

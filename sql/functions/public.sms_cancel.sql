@@ -24,8 +24,7 @@ begin
   if not found then
     return false;
   end if;
-  -- Delivered at commit, like the worker's announcements; nothing on rollback.
-  perform pg_notify('sms_status', json_build_object('id', sms_cancel.id, 'status', 'cancelled')::text);
+  perform sms_private.announce_status(sms_cancel.id, 'cancelled');
   return true;
 end
 $$;

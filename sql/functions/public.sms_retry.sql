@@ -55,7 +55,7 @@ begin
   -- Wake an idle worker, as sms_send does.
   select w.armed_until > now() into v_armed from public.sms_wakeup w;
   if v_armed then
-    perform pg_notify('sms_outbox_wakeup', '');
+    perform sms_private.wake_workers();
   end if;
   return true;
 end

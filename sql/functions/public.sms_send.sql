@@ -64,13 +64,13 @@ begin
              case when x.recipient is null then 'queued' else 'rejected' end,
              case when x.recipient is not null then now() end,
              case when x.recipient is not null then 'OPTED_OUT' end,
-             case when x.recipient is not null then 'not sent: the recipient opted out of marketing messages (sms_opt_out)' end
+             case when x.recipient is not null then sms_private.error_message('opted_out') end
         from public.sms_settings s
         left join public.sms_opt_out x on x.recipient = ltrim(sms_send.recipient, '+')
        where s.default_sender is not null
       returning id, status, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_status, v_armed;
       if v_status = 'rejected' then
-        perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
+        perform sms_private.announce_status(v_id, 'rejected');
         return v_id;
       end if;
     else
@@ -87,7 +87,7 @@ begin
     end if;
     if v_id is not null then
       if v_armed then
-        perform pg_notify('sms_outbox_wakeup', '');      -- see the end of sms_private.send
+        perform sms_private.wake_workers();      -- see the end of sms_private.send
       end if;
       return v_id;
     end if;

@@ -25,7 +25,7 @@ begin
            case when p.parts > 0 or o.segments <> 1 then p.delivered::integer
                 when o.receipt_state = 'DELIVRD' then 1 else 0 end,
            case when p.parts > 0 or o.segments <> 1 then p.undelivered::integer
-                when o.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN') then 1 else 0 end,
+                when o.receipt_state <> 'DELIVRD' and o.receipt_state = any (sms_private.final_receipt_states()) then 1 else 0 end,
            o.redacted_at,
            o.status = 'sent' and o.expires_at + s.receipt_grace < now()
       from public.sms_outbox o
@@ -33,7 +33,7 @@ begin
       cross join lateral (
         select count(*) as parts,
                count(*) filter (where x.receipt_state = 'DELIVRD') as delivered,
-               count(*) filter (where x.receipt_state in ('UNDELIV', 'EXPIRED', 'REJECTD', 'DELETED', 'UNKNOWN')) as undelivered
+               count(*) filter (where x.receipt_state <> 'DELIVRD' and x.receipt_state = any (sms_private.final_receipt_states())) as undelivered
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p

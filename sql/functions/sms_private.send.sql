@@ -189,7 +189,7 @@ begin
     v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
     if v_opted_out then
       v_refusal := 'OPTED_OUT';
-      v_refusal_message := 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
+      v_refusal_message := sms_private.error_message('opted_out');
     end if;
   end if;
 
@@ -314,7 +314,7 @@ begin
 
   if v_refusal is not null then
     -- Final at once: announced like every final status; nothing to wake a worker for.
-    perform pg_notify('sms_status', json_build_object('id', v_id, 'status', 'rejected')::text);
+    perform sms_private.announce_status(v_id, 'rejected');
     return v_id;
   end if;
   -- Wake an idle worker. NOTIFY is transactional: delivered at commit, discarded on rollback,
@@ -324,7 +324,7 @@ begin
   -- re-checks the queue before this transaction commits does not see this row: the worker
   -- re-checks once more a second after arming, and the sms_drain cron job each minute.
   if v_armed then
-    perform pg_notify('sms_outbox_wakeup', '');
+    perform sms_private.wake_workers();
   end if;
   return v_id;
 end

@@ -1,9 +1,12 @@
 /**
- * The outbox queries of one message's path through the worker: claim (queued → sending), the
+ * The outbox calls of one message's path through the worker: claim (queued → sending), the
  * submit outcome (sending → sent | queued again | failed), and the lease that lets another worker
- * take over the rows of one that died.
+ * take over the rows of one that died. Every status change is made by a function of sql/
+ * (sms_private.claim, mark_sent, mark_unsent, release_unsent, reclaim_expired_leases,
+ * expire_overdue: ARCHITECTURE.md, "The state machine"); this file passes them the worker's
+ * batches and reads back what they did.
  */
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Encoding, MessageStatus } from './schema.js';
 import type { StoredReceipt } from './receipts.js';
 
@@ -37,33 +40,14 @@ export interface ClaimResult {
   optedOut: number;
 }
 
-/** error_message of a marketing message the claim refuses (sms_send stores the same at enqueue). */
-const OPTED_OUT_MESSAGE = 'not sent: the recipient opted out of marketing messages (sms_opt_out)';
-
 /**
- * Claims up to `limit` due rows: queued, next_attempt_at reached, highest priority first then
- * oldest, skipping rows another worker is claiming (FOR UPDATE SKIP LOCKED). One index probe per
- * priority level, so a backlog of rows scheduled for later never slows the claim. Rows already
- * past expires_at become `expired` here and are never sent; marketing rows whose recipient
- * opted out after they were enqueued become `rejected` (error_code OPTED_OUT). The places those
- * took are claimed again, so a claim comes back short of `limit` only when the due rows ran out.
+ * Claims up to `limit` due rows (sms_private.claim): queued, next_attempt_at reached, highest
+ * priority first then oldest, skipping rows another worker is claiming. Rows already past
+ * expires_at become `expired` there and are never sent; marketing rows whose recipient opted out
+ * after they were enqueued become `rejected` (error_code OPTED_OUT), and their places are claimed
+ * again, so a claim comes back short of `limit` only when the due rows ran out.
  */
 export async function claimDue(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimResult> {
-  const result: ClaimResult = { messages: [], expired: 0, optedOut: 0 };
-  let want = limit;
-  for (;;) {
-    const round = await claimOnce(db, workerId, want, leaseSeconds);
-    result.messages.push(...round.messages);
-    result.expired += round.expired;
-    result.optedOut += round.optedOut;
-    if (round.optedOut === 0 || round.messages.length + round.expired + round.optedOut < want) break;
-    want = round.optedOut;
-  }
-  result.messages.sort((a, b) => b.priority - a.priority || a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
-  return result;
-}
-
-async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimResult> {
   const { rows } = await sql<{
     id: string;
     status: MessageStatus;
@@ -76,47 +60,7 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
     attempts: number;
     next_attempt_at: Date;
     expires_at: Date;
-  }>`
-    with picked as (
-      select c.id,
-             case when c.expires_at <= now() then 'expired'
-                  when c.category = 'marketing' and exists (select from public.sms_opt_out x where x.recipient = c.recipient) then 'rejected'
-                  else 'sending' end as outcome
-        from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
-        cross join lateral (
-          select o.id, o.expires_at, o.category, o.recipient
-            from public.sms_outbox o
-           where o.status = 'queued' and o.priority = p.priority and o.next_attempt_at <= now()
-           order by o.next_attempt_at
-           limit ${limit}
-             for update skip locked
-        ) c
-       limit ${limit}
-    ), claimed as (
-    update public.sms_outbox o
-       set status = picked.outcome,
-           attempts = o.attempts + case when picked.outcome = 'sending' then 1 else 0 end,
-           lease_until = case when picked.outcome = 'sending' then now() + make_interval(secs => ${leaseSeconds}) end,
-           worker_id = case when picked.outcome = 'sending' then ${workerId} end,
-           done_at = case when picked.outcome <> 'sending' then now() end,
-           error_code = case picked.outcome when 'rejected' then 'OPTED_OUT' else o.error_code end,
-           error_message = case picked.outcome when 'expired' then 'expired before it could be sent'
-                                               when 'rejected' then ${OPTED_OUT_MESSAGE} else o.error_message end,
-           updated_at = now()
-      from picked
-     where o.id = picked.id
-    -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the worker
-    -- alone reads it from sms_outbox_secret (migrations/0018).
-    returning o.id, o.status, o.recipient, o.sender,
-              case when o.body_length is not null and o.redacted_at is null
-                   then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
-              o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at, o.expires_at
-    ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from claimed where status <> 'sending'
-    )
-    -- a plain CTE runs only when referenced: the count makes the notifications go out
-    select claimed.*, (select count(*) from announced) as announced from claimed
-  `.execute(db);
+  }>`select * from sms_private.claim(${workerId}, ${limit}::int, ${leaseSeconds}::float8)`.execute(db);
   const result: ClaimResult = { messages: [], expired: 0, optedOut: 0 };
   for (const r of rows) {
     if (r.status === 'expired') {
@@ -140,6 +84,7 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
       expiresAt: r.expires_at,
     });
   }
+  result.messages.sort((a, b) => b.priority - a.priority || a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime());
   return result;
 }
 
@@ -149,26 +94,9 @@ async function claimOnce(db: Db, workerId: string, limit: number, leaseSeconds: 
  * or null when none is queued. One index probe per priority level.
  */
 export async function nextDueInMs(db: Db): Promise<number | null> {
-  const { rows } = await sql<{ due_in_ms: number | null }>`
-    select ${dueInMs(sql`d.at`)} as due_in_ms
-      from (
-        select min(c.next_attempt_at) as at
-          from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) as p(priority)
-          cross join lateral (
-            select o.next_attempt_at from public.sms_outbox o
-             where o.status = 'queued' and o.priority = p.priority
-             order by o.next_attempt_at limit 1
-          ) c
-      ) d
-  `.execute(db);
+  const { rows } = await sql<{ due_in_ms: number | null }>`select sms_private.next_due_in_ms() as due_in_ms`.execute(db);
   const ms = rows[0]?.due_in_ms;
   return ms === null || ms === undefined ? null : Number(ms);
-}
-
-/** Milliseconds from now (the statement's clock) until the column `at`, rounded up; 0 when past; null for null. */
-function dueInMs(at: RawBuilder<unknown>): RawBuilder<number | null> {
-  // greatest() skips nulls: without the case, "no row" would read as "due now".
-  return sql<number | null>`case when ${at} is not null then greatest(0, ceil(extract(epoch from ${at} - clock_timestamp()) * 1000))::float8 end`;
 }
 
 /**
@@ -230,40 +158,12 @@ export async function renewLeases(db: Db, workerId: string, leaseSeconds: number
  * sms_retry) are used up. Any worker runs this every few seconds.
  */
 export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; failed: number }> {
-  const { rows } = await sql<{ status: MessageStatus }>`
-    with taken as (
-    update public.sms_outbox o
-       set status = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'failed' else 'queued' end,
-           done_at = case when o.attempts - o.attempts_at_retry >= s.max_attempts then now() end,
-           error_code = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
-           error_message = case when o.attempts - o.attempts_at_retry >= s.max_attempts
-                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: the worker holding it stopped (lease expired)'
-                                else o.error_message end,
-           next_attempt_at = now(),
-           lease_until = null,
-           worker_id = null,
-           updated_at = now()
-      from public.sms_settings s
-     where o.status = 'sending' and o.lease_until < now()
-    returning o.id, o.status
-    ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from taken where status = 'failed'
-    ), woken as (
-      select pg_notify(${WAKEUP_CHANNEL}, '') where exists (select from taken where status = 'queued')
-    )
-    select status, (select count(*) from announced) as announced, (select count(*) from woken) as woken from taken
-  `.execute(db);
-  const failed = rows.filter((r) => r.status === 'failed').length;
-  return { requeued: rows.length - failed, failed };
+  const { rows } = await sql<{ requeued: number; failed: number }>`select requeued, failed from sms_private.reclaim_expired_leases()`.execute(db);
+  return { requeued: rows[0]?.requeued ?? 0, failed: rows[0]?.failed ?? 0 };
 }
 
-// The batch writes below are fenced on "still held by this worker at this attempt", written as
-// worker_id, attempts and `lease_until is not null`. lease_until is set exactly while a row is
-// `sending` (every statement that moves a row in or out of sending sets or clears it; the tests
-// check the invariant; a CHECK constraint would cost every sms_send insert). Naming the status
-// instead would let the planner pick the partial index of sending rows, which on a busy queue is
-// mostly dead entries it cannot see; this way each row is reached through the primary key. Status changes an app may care about are announced with pg_notify in
-// the same statement (see migrations/0007_worker.sql).
+// The batch writes below are fenced on "still held by this worker at this attempt" (see
+// sms_private.release_unsent): a row this worker no longer holds is left alone.
 
 /**
  * Returns claimed rows this worker never submitted (shutdown) to the queue, undoing the attempt,
@@ -272,19 +172,8 @@ export async function reclaimExpiredLeases(db: Db): Promise<{ requeued: number; 
 export async function releaseUnsent(db: Db, workerId: string, claims: { id: string; attempts: number }[]): Promise<number> {
   if (!claims.length) return 0;
   const batch = JSON.stringify(claims.map((c) => ({ id: c.id, attempts: c.attempts })));
-  const { rows } = await sql<{ id: string }>`
-    with released as (
-    update public.sms_outbox o
-       set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
-      from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int)
-     where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
-    returning o.id
-    ), woken as (
-      select pg_notify(${WAKEUP_CHANNEL}, '') where exists (select from released)
-    )
-    select id, (select count(*) from woken) as woken from released
-  `.execute(db);
-  return rows.length;
+  const { rows } = await sql<{ n: number }>`select sms_private.release_unsent(${workerId}, ${batch}::jsonb) as n`.execute(db);
+  return rows[0]?.n ?? 0;
 }
 
 export interface AcceptedResult {
@@ -323,33 +212,7 @@ export async function markSent(
   if (!results.length) return { sent: new Set(), waiting: [] };
   const batch = JSON.stringify(results.map((r) => ({ id: r.id, attempts: r.attempts, message_ids: r.messageIds, parts: r.normalizedIds })));
   const { rows } = await sql<{ id: string; waiting: StoredReceipt[] }>`
-    with r as (
-      select * from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, message_ids text[], parts text[])
-    ), sent as (
-      update public.sms_outbox o
-         set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
-             smsc_message_id = case when o.segments = 1 and cardinality(r.parts) = 1 then r.parts[1] end,
-             lease_until = null, error_code = null, error_message = null, updated_at = now()
-        from r
-       where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
-      returning o.id, o.smsc_message_id is not null as single
-    ), parts as (
-      insert into public.sms_outbox_part (outbox_id, part_no, message_id)
-      select r.id, p.part_no, p.message_id
-        from r join sent using (id)
-        cross join lateral unnest(r.parts) with ordinality as p(message_id, part_no)
-       where not sent.single
-      on conflict (outbox_id, part_no) do update
-        set message_id = excluded.message_id, submitted_at = now(), receipt_state = null, receipt_error = null, done_at = null
-    ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', 'sent')::text) from sent
-    )
-    select id,
-           (select count(*) from announced) as announced,
-           (select coalesce(json_agg(json_build_object('id', w.id::text, 'rawId', w.raw_message_id, 'state', w.state, 'error', w.error)), '[]')
-              from public.sms_receipt w
-             where w.matched_at is null and w.message_id = any(${receiptCandidates}::text[])) as waiting
-      from sent
+    select id, waiting from sms_private.mark_sent(${workerId}, ${batch}::jsonb, ${receiptCandidates}::text[])
   `.execute(db);
   return { sent: new Set(rows.map((r) => r.id)), waiting: rows[0]?.waiting ?? [] };
 }
@@ -371,63 +234,17 @@ export async function markUnsent(db: Db, workerId: string, results: UnsentResult
   const batch = JSON.stringify(
     results.map((r) => ({ id: r.id, attempts: r.attempts, permanent: r.permanent, code: r.errorCode, message: r.errorMessage, delay_ms: Math.round(r.delayMs) })),
   );
-  // final: a permanent error, or the attempts since the last sms_retry used up.
   const { rows } = await sql<{ id: string; status: MessageStatus; due_in_ms: number | null }>`
-    with r as (
-      select r.*, s.max_attempts
-        from jsonb_to_recordset(${batch}::jsonb) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
-             public.sms_settings s
-    ), changed as (
-      update public.sms_outbox o
-         set status = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then 'failed' else 'queued' end,
-             done_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then now() end,
-             next_attempt_at = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.next_attempt_at
-                                    else now() + r.delay_ms * interval '1 millisecond' end,
-             error_code = r.code,
-             error_message = case when not r.permanent and r.attempts - o.attempts_at_retry >= r.max_attempts
-                                  then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
-                                  else r.message end,
-             lease_until = null,
-             worker_id = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.worker_id end,
-             updated_at = now()
-        from r
-       where o.id = r.id and o.worker_id = ${workerId} and o.attempts = r.attempts and o.lease_until is not null
-      returning o.id, o.status, o.next_attempt_at
-    ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', status)::text) from changed where status = 'failed'
-    ), soonest as (
-      select ${dueInMs(sql`q.at`)} as due_in_ms from (select min(next_attempt_at) as at from changed where status = 'queued') q
-    ), woken as (
-      select pg_notify(${WAKEUP_CHANNEL}, case when due_in_ms > 0 then json_build_object('due_in_ms', due_in_ms)::text else '' end)
-        from soonest where due_in_ms is not null
-    )
-    select id, status, (select count(*) from announced) as announced,
-           (select due_in_ms from soonest) as due_in_ms, (select count(*) from woken) as woken
-      from changed
+    select id, status, due_in_ms from sms_private.mark_unsent(${workerId}, ${batch}::jsonb)
   `.execute(db);
   const due = rows[0]?.due_in_ms;
   return { statuses: new Map(rows.map((r) => [r.id, r.status])), nextDueInMs: due === null || due === undefined ? null : Number(due) };
 }
 
-/** Marks queued rows past expires_at as `expired` (the housekeeping sweep). */
+/** Marks up to `limit` queued rows past expires_at as `expired` (the housekeeping sweep, sms_private.expire_overdue). */
 export async function expireOverdue(db: Db, limit = 10_000): Promise<number> {
-  const { rows } = await sql<{ id: string }>`
-    with overdue as (
-      select id from public.sms_outbox
-       where status = 'queued' and expires_at <= now()
-       limit ${limit}
-         for update skip locked
-    ), expired as (
-    update public.sms_outbox o
-       set status = 'expired', done_at = now(), error_message = 'expired before it could be sent', updated_at = now()
-      from overdue where o.id = overdue.id
-    returning o.id
-    ), announced as (
-      select pg_notify('sms_status', json_build_object('id', id, 'status', 'expired')::text) from expired
-    )
-    select id, (select count(*) from announced) as announced from expired
-  `.execute(db);
-  return rows.length;
+  const { rows } = await sql<{ n: number }>`select sms_private.expire_overdue(${limit}::int) as n`.execute(db);
+  return rows[0]?.n ?? 0;
 }
 
 /**

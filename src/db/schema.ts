@@ -73,7 +73,7 @@ export interface SmsOutboxTable {
    * of several parts have one sms_outbox_part row per part instead.
    */
   smsc_message_id: string | null;
-  /** The incoming SMS this message answers, when a reply handler sent it (0020). */
+  /** The incoming SMS this message answers, when a reply handler sent it (0023). */
   reply_to_inbox: string | null;
   error_code: string | null;
   error_message: string | null;
@@ -187,14 +187,14 @@ export interface SmsInboxTable {
   redacted_at: NullableTimestamp;
   /** What the text did as a stop / start keyword (set by a trigger, 0014); null for other texts. */
   keyword_action: 'opt_out' | 'opt_in' | 'ignored' | null;
-  /** The message of ours it answers, and whose conversation it is (set by a trigger, 0020). */
+  /** The message of ours it answers, and whose conversation it is (set by a trigger, 0023). */
   in_reply_to: string | null;
   owner: string | null;
-  /** How often the SMSC delivered it: redeliveries are counted here, not stored again (0020). */
+  /** How often the SMSC delivered it: redeliveries are counted here, not stored again (0023). */
   deliveries: Generated<number>;
 }
 
-/** Reply rules (sms_on_inbound, 0021): whose, run as whom, which handler, and what it matches. */
+/** Reply rules (sms_on_inbound, 0024): whose, run as whom, which handler, and what it matches. */
 export interface SmsInboundRuleTable {
   id: Generated<string>;
   created_at: Generated<Date>;
@@ -213,7 +213,7 @@ export interface SmsInboundRuleTable {
   suspended_reason: string | null;
 }
 
-/** A reply handler call that failed, kept until replayed (0021). */
+/** A reply handler call that failed, kept until replayed (0024). */
 export interface SmsHandlerErrorTable {
   id: Generated<string>;
   inbox_id: string;
@@ -282,10 +282,10 @@ export interface SmsSettingsTable {
   service_role_reads_tables: Generated<boolean>;
   /** How long after expires_at a `sent` message may wait for its receipt before it is reported overdue (0020). */
   receipt_grace: ColumnType<PgInterval, string | undefined, string>;
-  /** Threading and redelivery windows of incoming SMS (0022). */
+  /** Threading and redelivery windows of incoming SMS (0023). */
   reply_window: ColumnType<PgInterval, string | undefined, string>;
   redelivery_window: ColumnType<PgInterval, string | undefined, string>;
-  /** The auto-reply loop guard (0023). */
+  /** The auto-reply loop guard (0024). */
   auto_reply_limit: Generated<number>;
   auto_reply_window: ColumnType<PgInterval, string | undefined, string>;
 }

@@ -9,6 +9,13 @@ export const RECEIPT_STATES = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD', 'DELE
 
 export type ReceiptState = (typeof RECEIPT_STATES)[number];
 
+/**
+ * The states that end a part: a later receipt never replaces them. The database's list
+ * (sms_private.final_receipt_states, which decides) is the same; test/db/state-lists.test.ts
+ * compares them.
+ */
+export const FINAL_RECEIPT_STATES: readonly ReceiptState[] = RECEIPT_STATES.slice(0, 6);
+
 /** message_state values (SMPP 3.4 5.2.28). */
 const STATE_BY_TLV: Record<number, ReceiptState> = {
   0: 'SCHEDULED',

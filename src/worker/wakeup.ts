@@ -1,7 +1,7 @@
 /**
  * LISTEN on the channel that wakes the pump, `sms_outbox_wakeup`: apps' commits while the wake-up
  * is armed (empty payload), and rows other workers (or this one) put back in the queue, due now or
- * after a back-off (`{"due_in_ms": N}`, see src/db/outbox.ts). A dedicated connection,
+ * after a back-off (`{"due_in_ms": N}`, see sms_private.wake_workers). A dedicated connection,
  * re-established with back-off when Postgres restarts; after each (re)connect the pump is kicked,
  * since notifications sent while disconnected are lost.
  */

@@ -1,4 +1,4 @@
--- sms-outbox 0023: reply handlers (issue 25, second part).
+-- sms-outbox 0024: reply handlers (issue 25, second part).
 --
 -- An owner registers a SQL function for the incoming SMS of its conversations that match a rule
 -- (sms_on_inbound); the worker calls it in the transaction that stores the SMS, with the

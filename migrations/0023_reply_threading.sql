@@ -1,4 +1,4 @@
--- sms-outbox 0022: incoming SMS threaded to what we sent them (issue 25, first part).
+-- sms-outbox 0023: incoming SMS threaded to what we sent them (issue 25, first part).
 --
 -- 1. sms_inbox.in_reply_to: the message of ours an incoming SMS answers, the last one we sent to
 --    its sender from the number it was sent to, within sms_settings.reply_window. sms_inbox.owner:
