@@ -184,6 +184,11 @@ export class OutboxStore {
     return this.outcomes.pending + this.inbound.pending;
   }
 
+  /** Re-matches waiting for their delay (timing.rematchDelaysMs). */
+  get rematchesPending(): number {
+    return this.rematchTimers.size;
+  }
+
   takeStats(): { flushes: number; items: number; ms: number } {
     const s = this.stats;
     this.stats = { flushes: 0, items: 0, ms: 0 };
