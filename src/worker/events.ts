@@ -17,8 +17,12 @@ export interface WorkerEventMap {
   flushed: [{ kind: 'outcomes' | 'inbound'; summary: FlushSummary }];
   /** Receipts stored unmatched were looked at again (round 0: behind the next outcome flush). */
   rematched: [{ round: number; receipts: number; matched: number }];
-  /** The pump ran out of due work: nothing claimed is left, the wake-up is armed, the timer for the next scheduled row is set. */
-  idle: [];
+  /**
+   * The pump ran out of due work: nothing claimed is left, the wake-up is armed, the timer for
+   * the next scheduled row is set. `quiet`: no re-check (after re-arming) nor flow poll is
+   * pending either, so only a NOTIFY, a kick or that timer makes it claim again.
+   */
+  idle: [{ quiet: boolean }];
   /** The lease keeper took back rows whose worker stopped renewing. */
   reclaimed: [{ requeued: number; failed: number }];
 }
@@ -57,3 +61,5 @@ export class TypedEmitter<M extends { [K in keyof M]: unknown[] }> {
 }
 
 export class WorkerEvents extends TypedEmitter<WorkerEventMap> {}
+
+export const WORKER_EVENT_NAMES: readonly (keyof WorkerEventMap)[] = ['claimed', 'dispatched', 'submitted', 'flushed', 'rematched', 'idle', 'reclaimed'];

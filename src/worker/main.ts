@@ -27,7 +27,7 @@ import { WakeupListener } from './wakeup.js';
 import { packageVersion, WorkerMetrics } from './metrics.js';
 import { WorkerReporter } from './reporter.js';
 import { startHttpServer } from './http.js';
-import { WorkerEvents } from './events.js';
+import { WORKER_EVENT_NAMES, WorkerEvents } from './events.js';
 import { workerTiming, type WorkerTiming } from './timing.js';
 
 export interface WorkerHandle {
@@ -57,6 +57,13 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const w: WorkerConfig = config.worker;
   const timing = workerTiming(hooks.timing);
   const events = new WorkerEvents();
+  if (logger.isLevelEnabled('trace')) {
+    // LOG_LEVEL=trace: each event as a log line `worker event` (how tests follow a worker process).
+    const traced = logger.child({ worker: w.workerId, component: 'events' });
+    for (const name of WORKER_EVENT_NAMES) {
+      events.on(name, (...args: unknown[]) => traced.trace({ event: name, ...(args[0] as object | undefined) }, 'worker event'));
+    }
+  }
 
   // Every connection names this worker (application_name), so pg_stat_activity shows whose it is.
   const appName = `sms-outbox worker ${w.workerId}`;
@@ -127,9 +134,9 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         hooks.pump?.onSubmitted?.(m, outcome);
         events.emit('submitted', { id: m.id, outcome });
       },
-      onIdle: () => {
-        hooks.pump?.onIdle?.();
-        events.emit('idle');
+      onIdle: (idle) => {
+        hooks.pump?.onIdle?.(idle);
+        events.emit('idle', idle);
       },
     },
   );

@@ -56,8 +56,8 @@ export interface PumpEvents {
   onDispatch?: (message: ClaimedMessage) => void;
   /** The session's outcome for a message, before the store writes it. */
   onSubmitted?: (message: ClaimedMessage, outcome: 'accepted' | 'rejected' | 'retry') => void;
-  /** Out of due work: nothing claimed left, the wake-up armed, the timer for the next scheduled row set. */
-  onIdle?: () => void;
+  /** Out of due work: nothing claimed left, the wake-up armed, the timer for the next scheduled row set; `quiet` as Pump.quiet. */
+  onIdle?: (idle: { quiet: boolean }) => void;
 }
 
 export class Pump {
@@ -270,7 +270,7 @@ export class Pump {
       if (this.mayHaveWork || this.stopping) return;
       this.idle = true;
       for (const w of this.idleWaiters.splice(0)) w();
-      this.events.onIdle?.();
+      this.events.onIdle?.({ quiet: this.quiet });
     }
     await this.signal.wait();
   }
