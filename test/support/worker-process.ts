@@ -15,7 +15,7 @@ export interface WorkerProcess {
   logs: Record<string, unknown>[];
   /** Raw stderr. */
   stderr: () => string;
-  /** Resolves with the first log line whose msg matches. */
+  /** Resolves with the first log line whose msg matches (fails after timeoutMs, default 60 s: a deadline, not a pace; a worker takes over 15 s to start on a loaded machine). */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
   /**
    * Resolves with the first worker event `name` (src/worker/events.ts) logged after the
@@ -74,7 +74,7 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
     child,
     logs,
     stderr: () => stderr,
-    waitForLog(pattern, timeoutMs = 15_000) {
+    waitForLog(pattern, timeoutMs = 60_000) {
       const found = logs.find((l) => pattern.test(String(l.msg ?? '')));
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
