@@ -121,7 +121,7 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   assert.ok(pauses >= 1, 'the pause is counted');
   assert.equal(answeredDuringLock, 0, 'nothing acknowledged while Postgres is locked');
 
-  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 60_000);
+  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 180_000);
   const { rows } = await tdb.pool.query<{ rows: number; texts: number; deliveries: number }>(
     `select count(*)::int as rows, count(distinct body)::int as texts, sum(deliveries)::int as deliveries
        from sms_inbox where sender = '79990000001' and body like 'xxx%'`,
