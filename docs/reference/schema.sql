@@ -33,7 +33,6 @@ CREATE INDEX sms_auth_code_phone_idx ON public.sms_auth_code USING btree (phone,
 CREATE UNIQUE INDEX sms_auth_code_pkey ON public.sms_auth_code USING btree (outbox_id);
 CREATE INDEX sms_auth_code_user_idx ON public.sms_auth_code USING btree (user_id, created_at);
 create policy sms_reader_select on public.sms_auth_code as permissive for select to sms_reader using (true);
--- granted SELECT to service_role
 -- granted SELECT to sms_reader
 comment on table public.sms_auth_code is 'sms-outbox: one row per sign-in code sms_auth_send_sms_hook queued (never the code): who, which number, and the status of its SMS (sms_outbox row outbox_id), kept in step';
 
@@ -1053,7 +1052,6 @@ begin
      limit 1;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 comment on function public.sms_auth_code_status(text,uuid) is 'sms-outbox: status and receipt of the latest sign-in code for a phone number or a user, and whether to offer "resend" (never the code); for service_role and the reader role';
 
@@ -1230,7 +1228,6 @@ begin
   end;
 end
 $function$;
--- granted EXECUTE to supabase_auth_admin
 comment on function public.sms_auth_send_sms_hook(jsonb) is 'sms-outbox: Supabase Auth''s Send SMS Hook (pg-functions://postgres/public/sms_auth_send_sms_hook): queues the code from the event and answers {} or {"error": {"http_code", "message"}}; never raises. EXECUTE for supabase_auth_admin only.';
 
 create function public.sms_cancel(id uuid)
@@ -1259,7 +1256,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_cancel(uuid) is 'sms-outbox: cancel one of the caller''s queued messages; true when it was queued and is now cancelled, false otherwise (another''s id is unknown)';
 
@@ -1304,7 +1300,6 @@ begin
      order by c.at, c.direction, c.id;   -- at one time an incoming SMS before the reply it got
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_conversation(text) is 'sms-outbox: both directions with one phone number, oldest first: the caller''s messages to it and the incoming SMS from it that are the caller''s (every row for the reader role)';
@@ -1489,7 +1484,6 @@ begin
     'timeline', coalesce(v_timeline, '[]'::jsonb));
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_explain(uuid) is 'sms-outbox: the decision trail of one of the caller''s messages as JSON (encoding and why, segments, refusals, attempts with their errors, retries, parts with SMSC ids, receipts, timeline); NULL for an unknown id or another''s, every message for the reader role; never the body';
@@ -1617,7 +1611,6 @@ begin
      order by e.failed_at desc, e.id desc;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_handler_errors() is 'sms-outbox: the caller''s failed reply handler calls (all of them for the reader role), newest first';
@@ -1648,7 +1641,6 @@ begin
   return marked;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_handler_replay(bigint) is 'sms-outbox: marks one of the caller''s failed reply handler calls (all without an id) for the worker to make again; returns the rows marked';
 
@@ -1976,7 +1968,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_off_inbound(bigint) is 'sms-outbox: removes one of the caller''s reply rules; true when it did';
 
@@ -2165,7 +2156,6 @@ begin
   return v_id;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_on_inbound(regprocedure,text[],text,text,text,jsonb) is 'sms-outbox: registers a reply handler called as handler(inbox sms_inbox, in_reply_to uuid), with the caller''s rights, for the incoming SMS of the caller''s conversations that match; returns the rule''s id';
 
@@ -2193,7 +2183,6 @@ begin
                                     sms_private.caller_owner());
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_opt_out(text) is 'sms-outbox: no more marketing messages to this recipient; true when it was not opted out before';
 
@@ -2350,7 +2339,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_retry(uuid) is 'sms-outbox: put one of the caller''s failed, rejected, undelivered or expired messages back in the queue; true when it did (another''s id is unknown)';
 
@@ -2372,7 +2360,6 @@ begin
     from sms_private.count_segments(b) c;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_segments(text) is 'sms-outbox: encoding (gsm7/ucs2), units (septets or UTF-16 code units) and segments a body needs as sms_send would send it (smart encoding per sms_settings)';
 
@@ -2457,7 +2444,6 @@ begin
                           sms_send.idempotency_key, sms_send.metadata, sms_send.category);
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox: enqueue one SMS inside the caller''s transaction, owned by the caller; returns its id. category marketing: never sent to a recipient in sms_opt_out (stored as rejected, OPTED_OUT). Rejects bad input with a class-22/23 SQLSTATE naming the argument (also in the error''s COLUMN field).';
 
@@ -2737,7 +2723,6 @@ begin
        and (o.owner = v_owner or v_all);
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 

@@ -255,12 +255,18 @@ describe('stop and start keywords in incoming SMS', () => {
     assert.equal((await tdb.pool.query(`select count(*)::int as n from sms_opt_out_log where recipient in ('MyBrand', '89991234567', '0123456')`)).rows[0].n, 0);
   });
 
-  test('an inserter cannot set keyword_action itself', async () => {
-    const r = await workerClient.query(
+  test('an inserter cannot set keyword_action itself; the worker role cannot insert at all', async () => {
+    const r = await tdb.pool.query(
       `insert into public.sms_inbox (sender, recipient, body, encoding, parts, keyword_action) values ($1, 'X', 'hello', 'gsm7', 1, 'opt_out') returning keyword_action`,
       [phone()],
     );
     assert.equal(r.rows[0].keyword_action, null);
+    const to = phone();
+    await rejectsWith(
+      workerClient.query(`insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ($1, 'X', 'STOP', 'gsm7', 1)`, [to]),
+      '42501',
+    );
+    assert.equal(await optedOut(to), undefined);
   });
 
   test('case is ignored on any server: Cyrillic under the C collation too', async () => {
