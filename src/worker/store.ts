@@ -100,6 +100,8 @@ export interface FlushSummary {
   /** For each receipt that ended its part on arrival: seconds since the part's submit result was stored. */
   receiptLatencies: number[];
   inbox: number;
+  /** Parts of concatenated SMS delivered again after their set was assembled: counted, not stored. */
+  duplicateParts: number;
   /** Reply handler calls, and how many of them failed (their errors are in sms_handler_error). */
   handlerCalls: number;
   handlerFailures: number;
@@ -120,6 +122,7 @@ function emptySummary(): FlushSummary {
     finalFromReceipts: {},
     receiptLatencies: [],
     inbox: 0,
+    duplicateParts: 0,
     handlerCalls: 0,
     handlerFailures: 0,
     nextRetryInMs: null,
@@ -346,6 +349,7 @@ export class OutboxStore {
     summary.receiptLatencies = written.matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
     countFinals(summary, written.matches);
     summary.inbox = written.inbox;
+    summary.duplicateParts = written.duplicateParts;
     summary.handlerCalls = written.handlers.calls;
     summary.handlerFailures = written.handlers.failed;
     this.events.onCommitted?.(summary, 'inbound');
