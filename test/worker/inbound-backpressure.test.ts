@@ -89,12 +89,18 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   let maxHeld = 0;
   let pendingMetric = -1;
   let pauses = -1;
-  const scraped = (async () => {
-    await sleep(5000);
-    const s = await scrape(metricsPort);
-    pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
-    pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
-  })();
+  // Mid-lock, the metrics say the window is full and reading paused (looked at until they do,
+  // at most until the lock ends; the assertions below then say what they last said).
+  const scraped = waitFor(
+    'the window full and reading paused, in the metrics',
+    async () => {
+      const s = await scrape(metricsPort);
+      pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
+      pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
+      return pendingMetric === WINDOW && pauses >= 1;
+    },
+    LOCK_MS - 1000,
+  ).catch(() => {});
   while (Date.now() - lockedAt < LOCK_MS) {
     const readByWorker = Math.floor((octetsRead(socket.remotePort, socket.localPort) - readBefore) / pduSize);
     maxHeld = Math.max(maxHeld, readByWorker - sim.counters.deliverResps);
