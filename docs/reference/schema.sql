@@ -311,7 +311,7 @@ comment on column public.sms_opt_out.recipient is 'international number, digits 
 comment on column public.sms_opt_out.source is 'keyword: an incoming SMS (inbox_id, keyword); operator: a call of sms_opt_out() (actor)';
 comment on column public.sms_opt_out.keyword is 'the stop keyword, as compared (upper case, no punctuation)';
 comment on column public.sms_opt_out.inbox_id is 'the sms_inbox row of the stop keyword (the row may since be purged)';
-comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it';
+comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it; for a keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_opt_out_log (
   id bigint not null generated always as identity,
@@ -333,6 +333,7 @@ CREATE INDEX sms_opt_out_log_recipient_idx ON public.sms_opt_out_log USING btree
 create policy sms_reader_select on public.sms_opt_out_log as permissive for select to sms_reader using (true);
 -- granted SELECT to sms_reader
 comment on table public.sms_opt_out_log is 'sms-outbox: every opt-out and opt-in, by keyword or by call; changed is false when the recipient already was in that state';
+comment on column public.sms_opt_out_log.actor is 'the calling role, for operator; for keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_outbox (
   id uuid not null default public.sms_uuidv7(),
@@ -3786,7 +3787,9 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
+  -- actor: the login that stored it (the worker's, through sms_inbound_store), so a keyword
+  -- relayed by any other login holding the worker role shows in sms_opt_out_log.
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, session_user::text);
   new.keyword_action := action;
   return new;
 end

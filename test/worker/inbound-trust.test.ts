@@ -5,7 +5,9 @@
  * - Opting in or out by SMS cannot be forged with the worker role's table rights: a second login
  *   granted sms_worker (as an operator might give a tool, or as the worker's own password would
  *   serve whoever took it) cannot insert a START or a STOP into sms_inbox, stage a part, or
- *   change a stored row; a real STOP and START through the worker still opt out and back in.
+ *   change a stored row; a real STOP and START through the worker still opt out and back in. The
+ *   store function the worker calls stays open to the role (SMPP gives no proof of what the SMSC
+ *   sent), and what a keyword stored through it does names the login that stored it.
  * - A part of a concatenated SMS delivered again after its set was assembled is counted on that
  *   SMS and never becomes a second, partial one, also once the reassembly timeout has passed.
  */
@@ -25,6 +27,8 @@ let worker: WorkerProcess;
 let metricsPort: number;
 /** A login holding nothing but sms_worker, other than the worker's own. */
 let hostile: pg.Client;
+let workerLogin: string;
+let hostileLogin: string;
 const roles = new TestRoles();
 const password = randomBytes(8).toString('hex');
 
@@ -32,16 +36,17 @@ before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'Shop'`);
   sim = await startSimulator({ receiptDelayMs: 10 });
-  const workerRole = await roles.create({ login: password, memberOf: ['sms_worker'] });
+  workerLogin = await roles.create({ login: password, memberOf: ['sms_worker'] });
   const u = new URL(tdb.url);
-  u.username = workerRole;
+  u.username = workerLogin;
   u.password = password;
   ({ worker, metricsPort } = await startBoundWorker({
     DATABASE_URL: u.toString(),
     SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
     SMPP_RECONNECT_MAX_S: '1',
   }));
-  hostile = await connectAs(tdb.url, await roles.create({ login: password, memberOf: ['sms_worker'] }), password);
+  hostileLogin = await roles.create({ login: password, memberOf: ['sms_worker'] });
+  hostile = await connectAs(tdb.url, hostileLogin, password);
 });
 
 after(async () => {
@@ -52,7 +57,7 @@ after(async () => {
   await roles.dropAll();
 });
 
-const optedOut = async (phone: string) => (await tdb.pool.query('select source, keyword from sms_opt_out where recipient = $1', [phone])).rows[0] ?? null;
+const optedOut = async (phone: string) => (await tdb.pool.query('select source, keyword, actor from sms_opt_out where recipient = $1', [phone])).rows[0] ?? null;
 const inboxOf = async (phone: string) =>
   (await tdb.pool.query('select body, parts, missing_parts, keyword_action, deliveries from sms_inbox where sender = $1 order by id', [phone])).rows;
 
@@ -71,7 +76,7 @@ test('a login granted the worker role cannot opt anyone in or out: no INSERT, no
   const bystander = '79991110002';
   // The victim opted out by a real STOP.
   assert.deepEqual(await mo(`+${victim}`, 'STOP'), [0]);
-  assert.deepEqual(await optedOut(victim), { source: 'keyword', keyword: 'STOP' });
+  assert.deepEqual(await optedOut(victim), { source: 'keyword', keyword: 'STOP', actor: workerLogin }, 'the login that stored it');
 
   // Undo that opt-out with a made-up START, or opt someone else out with a made-up STOP.
   await rejectsWith(
@@ -96,12 +101,17 @@ test('a login granted the worker role cannot opt anyone in or out: no INSERT, no
   await rejectsWith(hostile.query(`delete from sms_opt_out where recipient = $1`, [victim]), '42501');
   await rejectsWith(hostile.query(`select sms_opt_in($1)`, [victim]), '42501');
 
-  assert.deepEqual(await optedOut(victim), { source: 'keyword', keyword: 'STOP' }, 'still opted out');
+  assert.deepEqual(await optedOut(victim), { source: 'keyword', keyword: 'STOP', actor: workerLogin }, 'still opted out');
   assert.equal(await optedOut(bystander), null, 'nobody else opted out');
   assert.deepEqual(
     (await inboxOf(victim)).map((r) => [r.body, r.keyword_action]),
     [['STOP', 'opt_out']],
   );
+
+  // What the role is for remains: handing over what the SMSC sent, which SMPP cannot prove. A
+  // keyword relayed that way names the login that relayed it.
+  await hostile.query(`select sms_inbound_store($1, '1234', 'STOP', false, null, 'gsm7', 1, 0)`, [bystander]);
+  assert.deepEqual(await optedOut(bystander), { source: 'keyword', keyword: 'STOP', actor: hostileLogin });
 
   // The victim's own START, delivered by the SMSC, opts it back in.
   assert.deepEqual(await mo(victim, 'Start'), [0]);
