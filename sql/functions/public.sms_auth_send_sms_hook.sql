@@ -186,9 +186,8 @@ begin
     update public.sms_outbox o
        set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
      where o.id = v_id and o.body_length is null and o.redacted_at is null;
-    -- Counted for the pumping defence, which may take a decision on the range now: it lasts,
-    -- as Auth commits a code that goes out.
-    v_range := sms_private.pumping_count(v_recipient, v_type, v_now, pcfg, cfg.code_validity);
+    v_range := case when pcfg.enabled and not coalesce(v_type in ('mfa', 'reauthentication'), false)
+                    then pg_catalog.left(v_recipient, pcfg.prefix_length) end;
     insert into public.sms_auth_code (outbox_id, created_at, user_id, phone, sms_type, expires_at, pumping_range)
       values (v_id, v_now, v_user, v_recipient, v_type, v_now + cfg.code_validity, v_range)
       on conflict (outbox_id) do nothing;
@@ -207,6 +206,9 @@ begin
      where d.minute in (select m.minute from sms_private.auth_hook_minute m
                          where m.minute < pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
                          limit 10 for update skip locked);
+    -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
+    -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
+    perform sms_private.pumping_count(v_recipient, v_type, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception
     -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.

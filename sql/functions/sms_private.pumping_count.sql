@@ -1,6 +1,8 @@
--- sms_private.pumping_count: a sign-in code went out to recipient: counts it in the current
--- minute of its prefix range and of its country, judges both (sms_private.pumping_judge), and
--- drops a few buckets no window reads any more. Returns the prefix range it was counted in,
+-- sms_private.pumping_count: a sign-in code went out to recipient: judges its prefix range and
+-- its country (sms_private.pumping_judge, this code included), drops a few buckets no window
+-- reads any more, and counts the code in the current minute of both. The hook calls it last:
+-- the country's bucket of the minute is one row every code of the country updates, locked until
+-- the caller commits, so it is written at the end. Returns the prefix range it was counted in,
 -- which sms_auth_code keeps for the confirmation; NULL when not counted: the defence is off, or
 -- the code is one Supabase Auth does not confirm through auth.users.phone_confirmed_at (an MFA
 -- challenge, a reauthentication), which would look like a code nobody confirmed. Such codes are
@@ -17,15 +19,9 @@ declare
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
-  if not cfg.enabled or coalesce(sms_type in ('mfa', 'reauthentication'), false) then
+  if cfg.enabled is not true or coalesce(sms_type in ('mfa', 'reauthentication'), false) then
     return null;
   end if;
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_prefix, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-
   perform sms_private.pumping_judge(v_prefix, 'prefix', p_at, cfg, validity);
   if cfg.judge_countries then
     perform sms_private.pumping_judge(v_country, 'country', p_at, cfg, validity);
@@ -35,6 +31,12 @@ begin
    where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
                                   limit 10 for update skip locked);
+
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
+  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_prefix, v_bucket, 1)
+  on conflict (range, bucket) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
+  on conflict (range, bucket) do update set sent = b.sent + 1;
   return v_prefix;
 end
 $$;

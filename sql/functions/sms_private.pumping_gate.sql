@@ -24,7 +24,7 @@ declare
   s record;
   v_sent integer;
 begin
-  if not cfg.enabled then
+  if cfg.enabled is not true then
     return null;
   end if;
   select * into p from sms_private.pumping_range r where r.range = v_prefix;

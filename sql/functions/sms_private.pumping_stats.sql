@@ -6,22 +6,26 @@
 --   spike_codes     codes sent in the last spike_window
 --   baseline_codes  codes sent in the rest of the window before that
 -- p_since (a range on probation): only codes sent from that minute on.
+-- PL/pgSQL rather than SQL, so that its query is planned once per session.
 create or replace function sms_private.pumping_stats(
   p_range text, p_at timestamptz, p_since timestamptz, window_length interval, spike_window interval, validity interval,
   out settled bigint, out confirmed bigint, out spike_codes bigint, out baseline_codes bigint)
-language sql stable
+language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
+begin
   select coalesce(sum(b.sent) filter (where b.bucket + interval '1 minute' + validity <= p_at), 0)
            + coalesce(sum(b.confirmed) filter (where b.bucket + interval '1 minute' + validity > p_at), 0),
          coalesce(sum(b.confirmed), 0),
          coalesce(sum(b.sent) filter (where b.bucket > p_at - spike_window), 0),
          coalesce(sum(b.sent) filter (where b.bucket <= p_at - spike_window), 0)
+    into settled, confirmed, spike_codes, baseline_codes
     from sms_private.pumping_bucket b
    where b.range = p_range
      and b.bucket > p_at - window_length
      and b.bucket <= p_at
-     and b.bucket >= coalesce(pg_catalog.date_trunc('minute', p_since), '-infinity'::timestamptz)
+     and b.bucket >= coalesce(pg_catalog.date_trunc('minute', p_since), '-infinity'::timestamptz);
+end
 $$;
 
 comment on function sms_private.pumping_stats(text, timestamptz, timestamptz, interval, interval, interval) is
