@@ -38,6 +38,8 @@ create table public.sms_pumping_settings (
   conversion_window   interval not null default '1 hour'
                       check (conversion_window between interval '10 minutes' and interval '7 days'),
   min_codes           integer not null default 20 check (min_codes >= 1),
+  -- A whole country is judged on more: a decision there reaches many more people.
+  country_min_codes   integer not null default 50 check (country_min_codes >= 1),
   min_conversion      real not null default 0.2 check (min_conversion between 0 and 1),
   -- A range at or above good_conversion (with a confirmation) is never throttled for volume,
   -- and is spared its country's decision.
@@ -68,6 +70,7 @@ comment on table public.sms_pumping_settings is
   'sms-outbox: how sms_auth_send_sms_hook judges number ranges for SMS pumping (one row); change with UPDATE';
 comment on column public.sms_pumping_settings.prefix_length is 'digits of the international number (country code included) that make a prefix range';
 comment on column public.sms_pumping_settings.min_codes is 'settled codes in conversion_window before a range''s conversion is judged';
+comment on column public.sms_pumping_settings.country_min_codes is 'settled codes in conversion_window before a whole country''s conversion is judged';
 comment on column public.sms_pumping_settings.min_conversion is 'below this share of confirmed codes (with min_codes settled) a range is blocked for cooldown';
 comment on column public.sms_pumping_settings.good_conversion is 'at or above this share, with a confirmation, a range is never throttled for volume and is spared its country''s decision';
 comment on column public.sms_pumping_settings.spike_factor is 'a range sending this many times its own recent rate (and at least spike_min_codes in spike_window) is throttled';

@@ -186,6 +186,9 @@ begin
     update public.sms_outbox o
        set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
      where o.id = v_id and o.body_length is null and o.redacted_at is null;
+    -- The prefix range the pumping defence counts the code in; none when it is off, or for a code
+    -- Auth does not confirm through auth.users.phone_confirmed_at (an MFA challenge, a
+    -- reauthentication), which would look like a code nobody confirmed.
     v_range := case when pcfg.enabled and not coalesce(v_type in ('mfa', 'reauthentication'), false)
                     then pg_catalog.left(v_recipient, pcfg.prefix_length) end;
     insert into public.sms_auth_code (outbox_id, created_at, user_id, phone, sms_type, expires_at, pumping_range)
@@ -208,7 +211,7 @@ begin
                          limit 10 for update skip locked);
     -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
     -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
-    perform sms_private.pumping_count(v_recipient, v_type, v_now, pcfg, cfg.code_validity);
+    perform sms_private.pumping_count(v_recipient, v_range, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception
     -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.

@@ -47,7 +47,7 @@ begin
   if c.pin is null then
     -- A decision on the whole country: not for a prefix that converts on its own.
     s := sms_private.pumping_stats(v_prefix, p_at, null, cfg.conversion_window, cfg.spike_window, validity);
-    if s.confirmed >= 1 and s.confirmed >= cfg.good_conversion * s.settled then
+    if s.confirmed >= 1 and s.confirmed >= cfg.good_conversion::numeric * s.settled then
       return null;
     end if;
   end if;

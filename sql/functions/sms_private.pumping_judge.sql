@@ -3,8 +3,9 @@
 -- sms_private.pumping_range. Runs in the transaction of a code that goes out (Supabase Auth
 -- commits it), never in one that is refused (Auth rolls those back). Decisions, in this order:
 --
---   block     min_codes settled codes in conversion_window (probation_codes since the end of
---             the last block, for a range on probation) and fewer than min_conversion of them
+--   block     min_codes settled codes in conversion_window (country_min_codes for a country
+--             not throttled for a spike; probation_codes since the end of the last block, for a
+--             range on probation) and fewer than min_conversion of them
 --             confirmed: blocked for cooldown, doubled for each block before (up to
 --             max_cooldown), then on probation (throttled) for another cooldown, judged only on
 --             the codes sent from then on;
@@ -74,9 +75,12 @@ begin
     'conversion', case when v_settled > 0 then pg_catalog.round(v_confirmed::numeric / v_settled, 3) end,
     'spike_codes', v_spike, 'baseline_codes', v_baseline,
     'probation', v_probation, 'strikes', coalesce(st.strikes, 0));
-  v_need := case when v_probation then cfg.probation_codes else cfg.min_codes end;
+  -- A country throttled for a spike already stands out: min_codes will do.
+  v_need := case when v_probation then cfg.probation_codes
+                 when p_level = 'country' and not v_throttled then cfg.country_min_codes
+                 else cfg.min_codes end;
 
-  if v_settled >= v_need and v_confirmed < cfg.min_conversion * v_settled then
+  if v_settled >= v_need and v_confirmed < cfg.min_conversion::numeric * v_settled then
     v_until := p_at + least(cfg.cooldown * pg_catalog.power(2, least(coalesce(st.strikes, 0), 20)), cfg.max_cooldown);
     insert into sms_private.pumping_range as r (range, blocked_until, throttled_until, judged_since, strikes, updated_at)
     values (p_range, v_until, v_until + cfg.cooldown, v_until, 1, p_at)
@@ -90,7 +94,7 @@ begin
               v_evidence || pg_catalog.jsonb_build_object('probation_until', v_until + cfg.cooldown));
     end if;
   elsif v_throttled then
-    if v_settled >= cfg.probation_codes and v_confirmed >= 1 and v_confirmed >= cfg.good_conversion * v_settled then
+    if v_settled >= cfg.probation_codes and v_confirmed >= 1 and v_confirmed >= cfg.good_conversion::numeric * v_settled then
       update sms_private.pumping_range r
          set throttled_until = p_at, judged_since = null, strikes = 0, updated_at = p_at
        where r.range = p_range and r.pin is null and r.throttled_until > p_at and coalesce(r.blocked_until <= p_at, true);
@@ -101,7 +105,7 @@ begin
     end if;
   elsif v_spike >= cfg.spike_min_codes
         and p_at >= cfg.watching_since + cfg.conversion_window
-        and not (v_confirmed >= 1 and v_confirmed >= cfg.good_conversion * v_settled) then
+        and not (v_confirmed >= 1 and v_confirmed >= cfg.good_conversion::numeric * v_settled) then
     -- Codes a spike_window at the rate of the rest of the window.
     v_rest := pg_catalog.date_part('epoch', cfg.conversion_window - cfg.spike_window);
     if v_spike > cfg.spike_factor * v_baseline * pg_catalog.date_part('epoch', cfg.spike_window) / v_rest then

@@ -1,6 +1,6 @@
--- sms_pumping_decisions: every decision of the sign-in hook's pumping defence, latest first in
--- no particular guarantee (order by decided_at): blocks, throttles and releases it took on a
--- number range, and owners' pins. in_force: the latest decision for its range, and a pin, or a
+-- sms_pumping_decisions: every decision of the sign-in hook's pumping defence (order by id or
+-- decided_at): blocks, throttles and releases it took on a number range, and owners' pins
+-- (sms_pumping_pin). in_force: the latest decision for its range, and a pin, or a
 -- block or throttle whose until is still ahead (a block is followed by a probation as long as
 -- sms_pumping_settings.cooldown, in evidence.probation_until).
 create or replace view public.sms_pumping_decisions as

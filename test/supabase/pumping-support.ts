@@ -32,7 +32,7 @@ export async function pumpingSettings(owner: pg.Pool | pg.ClientBase, settings: 
 export async function resetPumping(owner: pg.Pool | pg.ClientBase): Promise<void> {
   await owner.query(`
     update sms_pumping_settings set enabled = default, prefix_length = default, judge_countries = default,
-           conversion_window = default, min_codes = default, min_conversion = default, good_conversion = default,
+           conversion_window = default, min_codes = default, country_min_codes = default, min_conversion = default, good_conversion = default,
            spike_window = default, spike_factor = default, spike_min_codes = default, probation_codes = default,
            throttle_per_minute = default, cooldown = default, max_cooldown = default, message = default;
     delete from sms_private.pumping_bucket; delete from sms_private.pumping_range; delete from sms_pumping_decision;`);

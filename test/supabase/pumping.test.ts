@@ -265,12 +265,12 @@ describe('decisions', () => {
     assert.deepEqual(await decisions(proven), [], 'its own spike, and its country\'s throttle, spare a converting range');
   });
 
-  test('a country whose codes nobody confirms is blocked, except for its prefixes that convert on their own', async () => {
+  test('a country whose codes nobody confirms (country_min_codes of them) is blocked, except for its prefixes that convert on their own', async () => {
     const goodPrefix = '37120001';
     const goodPhone = phoneIn(goodPrefix);
     queued(await signIn(goodPhone));
     await confirm(goodPhone);
-    for (let i = 0; i < 20; i++) queued(await signIn(phoneIn(`3712${String(1000 + i)}`)));
+    for (let i = 0; i < 50; i++) queued(await signIn(phoneIn(`3712${String(1000 + i)}`)));
     await advance(2 * MINUTE + 1000);
     queued(await signIn(phoneIn('37129999')));
     const [d] = await decisions('371');
