@@ -211,8 +211,10 @@ create table public.sms_inbox (
   in_reply_to uuid,
   owner text,
   deliveries integer not null default 1,
+  duplicate_parts integer not null default 0,
   constraint sms_inbox_check CHECK (((missing_parts >= 0) AND (missing_parts < parts))),
   constraint sms_inbox_deliveries_check CHECK ((deliveries >= 1)),
+  constraint sms_inbox_duplicate_parts_check CHECK ((duplicate_parts >= 0)),
   constraint sms_inbox_parts_check CHECK (((parts >= 1) AND (parts <= 255))),
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
@@ -222,15 +224,14 @@ CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
 CREATE INDEX sms_inbox_sender_idx ON public.sms_inbox USING btree (sender, id);
 create policy sms_reader_select on public.sms_inbox as permissive for select to sms_reader using (true);
-create policy sms_worker_all on public.sms_inbox as permissive for all to sms_worker using (true) with check (true);
+create policy sms_worker_delete on public.sms_inbox as permissive for delete to sms_worker using (true);
+create policy sms_worker_select on public.sms_inbox as permissive for select to sms_worker using (true);
 CREATE TRIGGER sms_inbox_arrival BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_arrival();
 CREATE TRIGGER sms_inbox_keyword BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_keyword();
 CREATE TRIGGER sms_inbox_notify AFTER INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION public.sms_notify_inbox();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
--- granted INSERT to sms_worker
 -- granted SELECT to sms_worker
--- granted UPDATE to sms_worker
 comment on table public.sms_inbox is 'sms-outbox: incoming SMS. sender is the phone that sent it, recipient the number or short code it was sent to.';
 comment on column public.sms_inbox.missing_parts is 'parts that never arrived (the message was assembled after the reassembly timeout); 0 when complete';
 comment on column public.sms_inbox.payload is 'the user data as received, without the UDH (a concatenated message: its parts joined in order); null for rows stored before 0009';
@@ -242,6 +243,7 @@ comment on column public.sms_inbox.keyword_action is 'what the text did as a key
 comment on column public.sms_inbox.in_reply_to is 'the message of ours this SMS answers (sms_outbox.id): the last one sent to its sender from the number it was sent to, within sms_settings.reply_window; NULL when none (the message may since have been purged)';
 comment on column public.sms_inbox.owner is 'whose conversation this is, as sms_outbox.owner names owners: the owner of in_reply_to (or of the reply rules that claim the number it was sent to); NULL: nobody''s, seen by the reader role alone';
 comment on column public.sms_inbox.deliveries is 'how often the SMSC delivered this SMS: a copy with the same sender, recipient and bytes within sms_settings.redelivery_window, with nothing sent to that sender in between, is counted here instead of stored again';
+comment on column public.sms_inbox.duplicate_parts is 'parts of this concatenated SMS the SMSC delivered again after it was assembled: counted here, not stored (sms_inbox_set)';
 
 create table public.sms_inbox_part (
   sender text not null,
@@ -260,12 +262,33 @@ create table public.sms_inbox_part (
 );
 alter table public.sms_inbox_part enable row level security;
 CREATE UNIQUE INDEX sms_inbox_part_pkey ON public.sms_inbox_part USING btree (sender, recipient, ref, total, seq);
-create policy sms_worker_all on public.sms_inbox_part as permissive for all to sms_worker using (true) with check (true);
+create policy sms_worker_delete on public.sms_inbox_part as permissive for delete to sms_worker using (true);
+create policy sms_worker_select on public.sms_inbox_part as permissive for select to sms_worker using (true);
 -- granted DELETE to sms_worker
--- granted INSERT to sms_worker
 -- granted SELECT to sms_worker
--- granted UPDATE to sms_worker
 comment on table public.sms_inbox_part is 'sms-outbox: parts of concatenated incoming SMS waiting for the rest (UDH reference, total, sequence)';
+
+create table public.sms_inbox_set (
+  sender text not null,
+  recipient text not null,
+  ref integer not null,
+  total smallint not null,
+  assembled_at timestamp with time zone not null default now(),
+  part_hashes bytea[] not null,
+  inbox_id uuid,
+  duplicate_parts integer not null default 0,
+  constraint sms_inbox_set_duplicate_parts_check CHECK ((duplicate_parts >= 0)),
+  constraint sms_inbox_set_pkey PRIMARY KEY (sender, recipient, ref, total)
+);
+alter table public.sms_inbox_set enable row level security;
+CREATE INDEX sms_inbox_set_assembled_at_idx ON public.sms_inbox_set USING btree (assembled_at);
+CREATE UNIQUE INDEX sms_inbox_set_pkey ON public.sms_inbox_set USING btree (sender, recipient, ref, total);
+create policy sms_reader_select on public.sms_inbox_set as permissive for select to sms_reader using (true);
+-- granted SELECT to sms_reader
+comment on table public.sms_inbox_set is 'sms-outbox: concatenated incoming SMS assembled lately (kept for sms_settings.redelivery_window, at least an hour), so a part delivered again afterwards is counted as a duplicate instead of staged for a new message';
+comment on column public.sms_inbox_set.part_hashes is 'per sequence number (1-based), sha256 of the database''s redaction key, the data_coding and the part''s bytes; NULL for a part that never came';
+comment on column public.sms_inbox_set.inbox_id is 'the sms_inbox row the set became (NULL: counted as a redelivery of an earlier one, or not stored yet)';
+comment on column public.sms_inbox_set.duplicate_parts is 'parts of this set delivered again after it was assembled';
 
 create table public.sms_opt_out (
   recipient text not null,
@@ -288,7 +311,7 @@ comment on column public.sms_opt_out.recipient is 'international number, digits 
 comment on column public.sms_opt_out.source is 'keyword: an incoming SMS (inbox_id, keyword); operator: a call of sms_opt_out() (actor)';
 comment on column public.sms_opt_out.keyword is 'the stop keyword, as compared (upper case, no punctuation)';
 comment on column public.sms_opt_out.inbox_id is 'the sms_inbox row of the stop keyword (the row may since be purged)';
-comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it';
+comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it; for a keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_opt_out_log (
   id bigint not null generated always as identity,
@@ -310,6 +333,7 @@ CREATE INDEX sms_opt_out_log_recipient_idx ON public.sms_opt_out_log USING btree
 create policy sms_reader_select on public.sms_opt_out_log as permissive for select to sms_reader using (true);
 -- granted SELECT to sms_reader
 comment on table public.sms_opt_out_log is 'sms-outbox: every opt-out and opt-in, by keyword or by call; changed is false when the recipient already was in that state';
+comment on column public.sms_opt_out_log.actor is 'the calling role, for operator; for keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_outbox (
   id uuid not null default public.sms_uuidv7(),
@@ -1657,6 +1681,72 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_inbound_matches(uuid[]) is 'sms-outbox: for the worker: the reply rules each incoming SMS matches (its owner''s rules alone), in calling order';
 
+create function public.sms_inbound_part(sender text, recipient text, ref integer, total integer, seq integer, data_coding integer, payload bytea, OUT status text, OUT seqs smallint[], OUT data_codings smallint[], OUT payloads bytea[])
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  k_sender text := sms_inbound_part.sender;
+  k_recipient text := sms_inbound_part.recipient;
+  k_ref integer := sms_inbound_part.ref;
+  k_total integer := sms_inbound_part.total;
+  k_seq integer := sms_inbound_part.seq;
+  v_hash bytea;
+  v_window interval;
+  v_set record;
+  v_hashes bytea[];
+begin
+  if k_sender is null or k_recipient is null or k_ref is null or k_total is null or k_seq is null
+     or sms_inbound_part.data_coding is null or sms_inbound_part.payload is null then
+    raise exception 'sms_inbound_part: no argument may be NULL' using errcode = '22004';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended(k_sender || '|' || k_recipient || '|' || k_ref || '|' || k_total, 1163));
+  v_hash := sms_private.part_hash(sms_inbound_part.data_coding, sms_inbound_part.payload);
+  select greatest(s.redelivery_window, interval '1 hour') into v_window from public.sms_settings s;
+
+  select d.part_hashes, d.inbox_id, d.assembled_at into v_set
+    from public.sms_inbox_set d
+   where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total
+   for update;
+  if found then
+    if v_set.assembled_at >= now() - v_window and v_set.part_hashes[k_seq] = v_hash then
+      update public.sms_inbox_set d set duplicate_parts = d.duplicate_parts + 1
+       where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total;
+      if v_set.inbox_id is not null then
+        update public.sms_inbox i set duplicate_parts = i.duplicate_parts + 1 where i.id = v_set.inbox_id;
+      end if;
+      status := 'duplicate';
+      return;
+    end if;
+    -- Old, or another SMS under the same reference.
+    delete from public.sms_inbox_set d
+     where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total;
+  end if;
+
+  insert into public.sms_inbox_part as p (sender, recipient, ref, total, seq, data_coding, payload)
+  values (k_sender, k_recipient, k_ref, k_total, k_seq, sms_inbound_part.data_coding, sms_inbound_part.payload)
+  on conflict on constraint sms_inbox_part_pkey do nothing;
+
+  select array_agg(p.seq order by p.seq), array_agg(p.data_coding order by p.seq), array_agg(p.payload order by p.seq)
+    into seqs, data_codings, payloads
+    from public.sms_inbox_part p
+   where p.sender = k_sender and p.recipient = k_recipient and p.ref = k_ref and p.total = k_total;
+  if coalesce(cardinality(seqs), 0) < k_total then
+    seqs := null;
+    data_codings := null;
+    payloads := null;
+    status := 'staged';
+    return;
+  end if;
+  perform sms_private.close_inbox_set(k_sender, k_recipient, k_ref, k_total);
+  status := 'complete';
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_part(text,text,integer,integer,integer,integer,bytea) is 'sms-outbox: for the worker: stages a part of a concatenated incoming SMS; returns staged, duplicate (of a set already assembled: counted, not staged) or complete with the parts';
+
 create function public.sms_inbound_replay(parked_id bigint DEFAULT NULL::bigint)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1776,6 +1866,46 @@ end
 $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_inbound_run(uuid[],bigint[],integer) is 'sms-outbox: for the worker: calls the reply handlers of stored incoming SMS, each in a subtransaction, as its rule''s role; returns the pairs done and failed';
+
+create function public.sms_inbound_store(sender text, recipient text, body text, body_replaced boolean, payload bytea, encoding text, parts integer, missing_parts integer, concat_ref integer DEFAULT NULL::integer)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_id uuid;
+  v_dups integer;
+begin
+  if sms_inbound_store.concat_ref is not null then
+    perform pg_advisory_xact_lock(hashtextextended(sms_inbound_store.sender || '|' || sms_inbound_store.recipient || '|'
+                                                   || sms_inbound_store.concat_ref || '|' || sms_inbound_store.parts, 1163));
+    if exists (select from public.sms_inbox_part p
+                where p.sender = sms_inbound_store.sender and p.recipient = sms_inbound_store.recipient
+                  and p.ref = sms_inbound_store.concat_ref and p.total = sms_inbound_store.parts) then
+      perform sms_private.close_inbox_set(sms_inbound_store.sender, sms_inbound_store.recipient, sms_inbound_store.concat_ref, sms_inbound_store.parts);
+    end if;
+  end if;
+
+  insert into public.sms_inbox (sender, recipient, body, body_replaced, payload, encoding, parts, missing_parts)
+  values (sms_inbound_store.sender, sms_inbound_store.recipient, sms_inbound_store.body, coalesce(sms_inbound_store.body_replaced, false),
+          sms_inbound_store.payload, sms_inbound_store.encoding, sms_inbound_store.parts, coalesce(sms_inbound_store.missing_parts, 0))
+  returning id into v_id;
+
+  if sms_inbound_store.concat_ref is not null and v_id is not null then
+    update public.sms_inbox_set d set inbox_id = v_id
+     where d.sender = sms_inbound_store.sender and d.recipient = sms_inbound_store.recipient
+       and d.ref = sms_inbound_store.concat_ref and d.total = sms_inbound_store.parts and d.inbox_id is null
+    returning d.duplicate_parts into v_dups;
+    if v_dups > 0 then
+      update public.sms_inbox i set duplicate_parts = v_dups where i.id = v_id;
+    end if;
+  end if;
+  return v_id;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_store(text,text,text,boolean,bytea,text,integer,integer,integer) is 'sms-outbox: for the worker: stores an incoming SMS it decoded (stop and start keywords act here); returns its sms_inbox id, NULL for a redelivery counted on an earlier row';
 
 create function public.sms_inbound_suspend(rule_id bigint, reason text)
  RETURNS boolean
@@ -3317,6 +3447,37 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.claim(text,integer,double precision) is 'sms-outbox internal: the worker''s claim: up to max_rows due queued rows become sending (held by worker_id for lease_seconds), expired or rejected (opted out); returns them';
 
+create function sms_private.close_inbox_set(sender text, recipient text, ref integer, total integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_hashes bytea[];
+begin
+  select array_agg(sms_private.part_hash(p.data_coding, p.payload) order by s.n) into v_hashes
+    from generate_series(1, close_inbox_set.total) as s(n)
+    left join public.sms_inbox_part p
+      on p.sender = close_inbox_set.sender and p.recipient = close_inbox_set.recipient
+     and p.ref = close_inbox_set.ref and p.total = close_inbox_set.total and p.seq = s.n;
+  delete from public.sms_inbox_part p
+   where p.sender = close_inbox_set.sender and p.recipient = close_inbox_set.recipient
+     and p.ref = close_inbox_set.ref and p.total = close_inbox_set.total;
+  insert into public.sms_inbox_set as d (sender, recipient, ref, total, part_hashes)
+  values (close_inbox_set.sender, close_inbox_set.recipient, close_inbox_set.ref, close_inbox_set.total, v_hashes)
+  on conflict on constraint sms_inbox_set_pkey do update
+    set assembled_at = now(), part_hashes = excluded.part_hashes, inbox_id = null, duplicate_parts = 0;
+  delete from public.sms_inbox_set d
+   where d.ctid = any (array(
+           select o.ctid from public.sms_inbox_set o
+            where o.assembled_at < now() - (select greatest(s.redelivery_window, interval '1 hour') from public.sms_settings s)
+            order by o.assembled_at
+            limit 10
+              for update skip locked));
+end
+$function$;
+comment on function sms_private.close_inbox_set(text,text,integer,integer) is 'sms-outbox internal: moves an assembled set''s staged parts to a hash per part in sms_inbox_set (sms_inbound_part, sms_inbound_store)';
+
 create function sms_private.count_segments(body text, OUT encoding text, OUT units integer, OUT segments integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -3524,6 +3685,7 @@ begin
   new.in_reply_to := null;
   new.owner := null;
   new.deliveries := 1;
+  new.duplicate_parts := 0;
   -- A number is stored as international digits, as documented (and as sms_outbox.recipient).
   if new.sender ~ '^\+[0-9]+$' then
     new.sender := substr(new.sender, 2);
@@ -3625,7 +3787,9 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
+  -- actor: the login that stored it (the worker's, through sms_inbound_store), so a keyword
+  -- relayed by any other login holding the worker role shows in sms_opt_out_log.
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, session_user::text);
   new.keyword_action := action;
   return new;
 end
@@ -3906,6 +4070,17 @@ begin
 end
 $function$;
 comment on function sms_private.outbox_secret_release() is 'sms-outbox internal: a message whose text is in sms_outbox_secret left the queue: delete the text, mark the row redacted (trigger sms_outbox_secret_release)';
+
+create function sms_private.part_hash(data_coding integer, payload bytea)
+ RETURNS bytea
+ LANGUAGE sql
+ STABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.sha256(k.key operator(pg_catalog.||) pg_catalog.int4send($1) operator(pg_catalog.||) $2)
+    from sms_private.redaction_key k
+$function$;
+comment on function sms_private.part_hash(integer,bytea) is 'sms-outbox internal: the keyed hash sms_inbox_set keeps of a part of an assembled incoming SMS';
 
 create function sms_private.receipt_status(state text)
  RETURNS text
