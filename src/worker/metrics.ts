@@ -24,7 +24,7 @@ const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', '
 const WORKER_STATUSES: readonly MessageStatus[] = ['sent', ...FINAL_STATUSES.filter((s) => s !== 'cancelled')];
 
 /** Why the Supabase Auth Send SMS Hook refused a code (public.sms_auth_hook_refusals(), migration 0012). */
-/** What the sign-in hook's pumping defence decides on a number range (sms_pumping_decision.action, migration 0025). */
+/** What the sign-in hook's pumping defence decides on a number range (sms_pumping_decision.action, migration 0027). */
 export const PUMPING_DECISION_ACTIONS = ['block', 'throttle', 'release', 'pin_open', 'pin_closed', 'unpin'] as const;
 export const AUTH_HOOK_REFUSAL_REASONS = ['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error', 'range_blocked', 'range_throttled'] as const;
 

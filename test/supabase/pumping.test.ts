@@ -1,5 +1,5 @@
 /**
- * The Send SMS Hook's defence against SMS pumping (migration 0025), called the way Supabase Auth
+ * The Send SMS Hook's defence against SMS pumping (migration 0027), called the way Supabase Auth
  * calls it (logged in as supabase_auth_admin, in the request's transaction, rolled back on an
  * error answer: ./support.ts callSendSmsHook), with confirmations the way Auth makes them (an
  * UPDATE of auth.users.phone_confirmed_at) or through sms_verification_confirmed, and time moved

@@ -1,4 +1,4 @@
--- sms-outbox 0025: the sign-in hook defends itself against SMS pumping, from conversion (issue 26).
+-- sms-outbox 0027: the sign-in hook defends itself against SMS pumping, from conversion (issue 26).
 --
 -- SMS pumping: bots ask for sign-in codes to number ranges whose traffic pays someone (premium
 -- or foreign ranges), and the sender pays. The hook's allow-list of countries, per-phone window
