@@ -104,17 +104,9 @@ export class WorkerMetrics {
     labelNames: ['matched'] as const,
     registers: [this.registry],
   });
-  readonly lateMatches = new Counter({
-    name: 'smpp_receipts_late_matched_total',
-    help: 'Receipts stored unmatched earlier that matched once their submit result was written',
-    registers: [this.registry],
-  });
+  readonly lateMatches = new Counter({ name: 'smpp_receipts_late_matched_total', help: 'Receipts stored unmatched earlier that matched once their submit result was written', registers: [this.registry] });
   readonly inbox = new Counter({ name: 'sms_inbox_messages_total', help: 'Incoming SMS stored in sms_inbox', registers: [this.registry] });
-  readonly inboxDuplicateParts = new Counter({
-    name: 'sms_inbox_duplicate_parts_total',
-    help: 'Parts of concatenated incoming SMS delivered again after their set was assembled: counted in sms_inbox.duplicate_parts, not stored',
-    registers: [this.registry],
-  });
+  readonly inboxDuplicateParts = new Counter({ name: 'sms_inbox_duplicate_parts_total', help: 'Parts of concatenated incoming SMS delivered again after their set was assembled: counted in sms_inbox.duplicate_parts, not stored', registers: [this.registry] });
   readonly handlerCalls = new Counter({ name: 'sms_reply_handler_calls_total', help: 'Reply handler calls for incoming SMS, by outcome (failed: rolled back alone, its error kept in sms_handler_error)', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly inboundErrors = new Counter({
     name: 'smpp_inbound_errors_total',
