@@ -60,7 +60,7 @@ export class HandlerStuckError extends Error {
 }
 
 /** The reply rules each stored SMS matches, in calling order. */
-export async function matchReplyRules(tx: Transaction<Database>, inboxIds: string[]): Promise<HandlerPair[]> {
+async function matchReplyRules(tx: Transaction<Database>, inboxIds: string[]): Promise<HandlerPair[]> {
   if (!inboxIds.length) return [];
   const { rows } = await sql<{ inbox_id: string; rule_id: string }>`select inbox_id, rule_id from sms_inbound_matches(${inboxIds}::uuid[])`.execute(tx);
   return rows.map((r) => ({ inboxId: r.inbox_id, ruleId: r.rule_id }));
@@ -85,7 +85,7 @@ export async function callReplyHandlers(
  * a statement the watchdog ended, with the rule it suspended (null when the statement held
  * several calls).
  */
-export async function callHandlerPairs(
+async function callHandlerPairs(
   tx: Transaction<Database>,
   pairs: HandlerPair[],
   options: ReplyHandlerOptions,

@@ -108,6 +108,11 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
   readonly inbox = new Counter({ name: 'sms_inbox_messages_total', help: 'Incoming SMS stored in sms_inbox', registers: [this.registry] });
+  readonly inboxDuplicateParts = new Counter({
+    name: 'sms_inbox_duplicate_parts_total',
+    help: 'Parts of concatenated incoming SMS delivered again after their set was assembled: counted in sms_inbox.duplicate_parts, not stored',
+    registers: [this.registry],
+  });
   readonly handlerCalls = new Counter({ name: 'sms_reply_handler_calls_total', help: 'Reply handler calls for incoming SMS, by outcome (failed: rolled back alone, its error kept in sms_handler_error)', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly inboundErrors = new Counter({
     name: 'smpp_inbound_errors_total',
@@ -486,6 +491,7 @@ export class WorkerMetrics {
           if (s.receiptsUnmatched) this.receipts.inc({ matched: 'false' }, s.receiptsUnmatched);
           if (s.lateMatches) this.lateMatches.inc(s.lateMatches);
           if (s.inbox) this.inbox.inc(s.inbox);
+          if (s.duplicateParts) this.inboxDuplicateParts.inc(s.duplicateParts);
           if (s.handlerCalls > s.handlerFailures) this.handlerCalls.inc({ outcome: 'ok' }, s.handlerCalls - s.handlerFailures);
           if (s.handlerFailures) this.handlerCalls.inc({ outcome: 'failed' }, s.handlerFailures);
           if (s.fenced) this.fenced.inc(s.fenced);

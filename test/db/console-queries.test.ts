@@ -66,7 +66,7 @@ describe('capabilities', () => {
     assert.equal(s.owner, senderLogin);
     const owner = await readCapabilities(tdb.db);
     assert.equal(owner.admin && owner.replay && owner.optIn, true);
-    assert.equal(r.conversationFunction, false, 'public.sms_conversation(text) does not exist yet');
+    assert.equal(r.conversationFunction, true, 'public.sms_conversation(text) is installed');
   });
 });
 

@@ -20,7 +20,7 @@ import { createDb, createPool } from '../../src/db/pool.js';
 import type { Database } from '../../src/db/schema.js';
 import { insertInboxMessages, type InboxMessage } from '../../src/db/inbox.js';
 import { handleStored } from '../../src/db/inbound-writes.js';
-import { replayHandlerErrors, withHandlerConnection, type HandlerCalls, type ReplyHandlerOptions } from '../../src/db/reply-handlers.js';
+import { callReplyHandlers, replayHandlerErrors, withHandlerConnection, type HandlerCalls, type ReplyHandlerOptions } from '../../src/db/reply-handlers.js';
 
 let tdb: TestDatabase;
 const roles = new TestRoles();
@@ -332,6 +332,29 @@ describe('a handler that fails', () => {
     assert.deepEqual(await replayHandlerErrors(workerDb, options), { calls: 0, failed: 0 });
     assert.deepEqual(await errors(rule), []);
     assert.deepEqual((await b.query(`select count(*)::int as n from app_b.done where body = 'boom 1'`)).rows[0].n, 1);
+  });
+
+  test('called one per statement (as the store does after a statement had to be ended): the same outcome', async () => {
+    await b.query(`create or replace function app_b.picky(inbox sms_inbox, in_reply_to uuid) returns void
+                   language plpgsql set search_path = app_b, pg_temp as $$
+                   begin
+                     insert into done values (inbox.body);
+                     if inbox.body like 'boom%' then raise exception 'cannot handle %', inbox.body using errcode = '22023'; end if;
+                   end $$`);
+    const phone = newPhone();
+    await sent(b, phone, 'Tell us again');
+    const { ids, calls } = await withHandlerConnection(workerDb, (conn, ran) =>
+      conn.transaction().execute(async (tx) => {
+        const stored = await insertInboxMessages(tx, [mo(phone, 'fourth'), mo(phone, 'boom 2'), mo(phone, 'sixth')]);
+        ran();
+        return { ids: stored, calls: await callReplyHandlers(tx, stored, options, true) };
+      }),
+    );
+    assert.deepEqual(calls, { calls: 3, failed: 1 });
+    assert.deepEqual((await b.query(`select body from app_b.done where body in ('fourth', 'boom 2', 'sixth') order by body`)).rows.map((r) => r.body), ['fourth', 'sixth']);
+    const parked = (await errors(rule)).filter((e) => e.inbox_id === ids[1]);
+    assert.equal(parked.length, 1);
+    assert.equal(parked[0].error_message, 'cannot handle boom 2');
   });
 });
 

@@ -23,8 +23,12 @@ import { encodeGsm7 } from '../../src/smpp/gsm7.js';
 const WINDOW = 200;
 const FLOOD = 8000;
 const LOCK_MS = 10_000;
-/** Each flood SMS carries this much text in message_payload, so every PDU has the same size. */
-const TEXT = 'x'.repeat(2000);
+/**
+ * Each flood SMS carries 2000 characters in message_payload, so every PDU has the same size; each
+ * text is its own (a copy of one already stored would be counted as the SMSC delivering it again,
+ * sms_settings.redelivery_window).
+ */
+const text = (i: number) => 'x'.repeat(1994) + String(i).padStart(6, '0');
 
 let tdb: TestDatabase;
 let sim: Simulator;
@@ -63,7 +67,7 @@ after(async () => {
 });
 
 test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMPP_INBOUND_WINDOW=${WINDOW} held, all stored after`, async (t) => {
-  const pduSize = encodePdu('deliver_sm', 1, { source_addr: '79990000001', destination_addr: 'TestBrand', message_payload: encodeGsm7(TEXT) }).length;
+  const pduSize = encodePdu('deliver_sm', 1, { source_addr: '79990000001', destination_addr: 'TestBrand', message_payload: encodeGsm7(text(0)) }).length;
   // Node reads a socket 64 KiB at a time: what one read brought in beyond the window waits in
   // the worker's buffer as bytes (not as handlers), and the stream may hold one more read.
   const slack = Math.ceil((2 * 65536) / pduSize);
@@ -80,17 +84,23 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   assert.ok(socket, 'the worker is connected');
   // The worker's end of the connection: from its port to the simulator's.
   const readBefore = octetsRead(socket.remotePort, socket.localPort);
-  for (let i = 0; i < FLOOD; i++) sim.sendMo({ source: '79990000001', destination: 'TestBrand', text: TEXT, messagePayload: true });
+  for (let i = 0; i < FLOOD; i++) sim.sendMo({ source: '79990000001', destination: 'TestBrand', text: text(i), messagePayload: true });
 
   let maxHeld = 0;
   let pendingMetric = -1;
   let pauses = -1;
-  const scraped = (async () => {
-    await sleep(5000);
-    const s = await scrape(metricsPort);
-    pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
-    pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
-  })();
+  // Mid-lock, the metrics say the window is full and reading paused (looked at until they do,
+  // at most until the lock ends; the assertions below then say what they last said).
+  const scraped = waitFor(
+    'the window full and reading paused, in the metrics',
+    async () => {
+      const s = await scrape(metricsPort);
+      pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
+      pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
+      return pendingMetric === WINDOW && pauses >= 1;
+    },
+    LOCK_MS - 1000,
+  ).catch(() => {});
   while (Date.now() - lockedAt < LOCK_MS) {
     const readByWorker = Math.floor((octetsRead(socket.remotePort, socket.localPort) - readBefore) / pduSize);
     maxHeld = Math.max(maxHeld, readByWorker - sim.counters.deliverResps);
@@ -111,9 +121,12 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   assert.ok(pauses >= 1, 'the pause is counted');
   assert.equal(answeredDuringLock, 0, 'nothing acknowledged while Postgres is locked');
 
-  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 60_000);
-  const { rows } = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_inbox where sender = '79990000001' and body = $1`, [TEXT]);
-  assert.equal(rows[0]!.n, FLOOD, 'every SMS stored once');
+  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 180_000);
+  const { rows } = await tdb.pool.query<{ rows: number; texts: number; deliveries: number }>(
+    `select count(*)::int as rows, count(distinct body)::int as texts, sum(deliveries)::int as deliveries
+       from sms_inbox where sender = '79990000001' and body like 'xxx%'`,
+  );
+  assert.deepEqual(rows[0], { rows: FLOOD, texts: FLOOD, deliveries: FLOOD }, 'every SMS stored once');
   assert.equal(sim.counters.redeliveries, 0);
   const after = await scrape(metricsPort);
   assert.equal(after.value('smpp_inbound_pending'), 0);
