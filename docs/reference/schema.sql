@@ -33,7 +33,6 @@ CREATE INDEX sms_auth_code_phone_idx ON public.sms_auth_code USING btree (phone,
 CREATE UNIQUE INDEX sms_auth_code_pkey ON public.sms_auth_code USING btree (outbox_id);
 CREATE INDEX sms_auth_code_user_idx ON public.sms_auth_code USING btree (user_id, created_at);
 create policy sms_reader_select on public.sms_auth_code as permissive for select to sms_reader using (true);
--- granted SELECT to service_role
 -- granted SELECT to sms_reader
 comment on table public.sms_auth_code is 'sms-outbox: one row per sign-in code sms_auth_send_sms_hook queued (never the code): who, which number, and the status of its SMS (sms_outbox row outbox_id), kept in step';
 
@@ -406,89 +405,54 @@ CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_o
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
 -- granted SELECT to sms_worker
--- granted INSERT (id) to service_role
--- granted SELECT (id) to service_role
 -- granted INSERT (id) to sms_sender
 -- granted SELECT (id) to sms_sender
--- granted INSERT (created_at) to service_role
 -- granted INSERT (created_at) to sms_sender
--- granted INSERT (updated_at) to service_role
 -- granted INSERT (updated_at) to sms_sender
 -- granted UPDATE (updated_at) to sms_worker
--- granted INSERT (recipient) to service_role
 -- granted INSERT (recipient) to sms_sender
--- granted INSERT (sender) to service_role
 -- granted INSERT (sender) to sms_sender
--- granted INSERT (body) to service_role
 -- granted INSERT (body) to sms_sender
--- granted INSERT (encoding) to service_role
 -- granted INSERT (encoding) to sms_sender
--- granted INSERT (segments) to service_role
 -- granted INSERT (segments) to sms_sender
--- granted INSERT (priority) to service_role
 -- granted INSERT (priority) to sms_sender
--- granted INSERT (send_at) to service_role
 -- granted INSERT (send_at) to sms_sender
--- granted INSERT (expires_at) to service_role
 -- granted INSERT (expires_at) to sms_sender
--- granted INSERT (idempotency_key) to service_role
 -- granted INSERT (idempotency_key) to sms_sender
--- granted INSERT (metadata) to service_role
 -- granted INSERT (metadata) to sms_sender
--- granted INSERT (status) to service_role
 -- granted INSERT (status) to sms_sender
 -- granted UPDATE (status) to sms_worker
--- granted INSERT (attempts) to service_role
 -- granted INSERT (attempts) to sms_sender
 -- granted UPDATE (attempts) to sms_worker
--- granted INSERT (next_attempt_at) to service_role
 -- granted INSERT (next_attempt_at) to sms_sender
 -- granted UPDATE (next_attempt_at) to sms_worker
--- granted INSERT (lease_until) to service_role
 -- granted INSERT (lease_until) to sms_sender
 -- granted UPDATE (lease_until) to sms_worker
--- granted INSERT (worker_id) to service_role
 -- granted INSERT (worker_id) to sms_sender
 -- granted UPDATE (worker_id) to sms_worker
--- granted INSERT (submitted_at) to service_role
 -- granted INSERT (submitted_at) to sms_sender
 -- granted UPDATE (submitted_at) to sms_worker
--- granted INSERT (done_at) to service_role
 -- granted INSERT (done_at) to sms_sender
 -- granted UPDATE (done_at) to sms_worker
--- granted INSERT (message_ids) to service_role
 -- granted INSERT (message_ids) to sms_sender
 -- granted UPDATE (message_ids) to sms_worker
--- granted INSERT (error_code) to service_role
 -- granted INSERT (error_code) to sms_sender
 -- granted UPDATE (error_code) to sms_worker
--- granted INSERT (error_message) to service_role
 -- granted INSERT (error_message) to sms_sender
 -- granted UPDATE (error_message) to sms_worker
--- granted INSERT (receipt_state) to service_role
 -- granted INSERT (receipt_state) to sms_sender
 -- granted UPDATE (receipt_state) to sms_worker
--- granted INSERT (receipt_error) to service_role
 -- granted INSERT (receipt_error) to sms_sender
 -- granted UPDATE (receipt_error) to sms_worker
--- granted INSERT (body_hash) to service_role
 -- granted INSERT (body_hash) to sms_sender
--- granted INSERT (body_length) to service_role
 -- granted INSERT (body_length) to sms_sender
--- granted INSERT (redacted_at) to service_role
 -- granted INSERT (redacted_at) to sms_sender
--- granted INSERT (category) to service_role
 -- granted INSERT (category) to sms_sender
--- granted INSERT (replaced_chars) to service_role
 -- granted INSERT (replaced_chars) to sms_sender
--- granted INSERT (retries) to service_role
 -- granted INSERT (retries) to sms_sender
--- granted INSERT (attempts_at_retry) to service_role
 -- granted INSERT (attempts_at_retry) to sms_sender
--- granted INSERT (smsc_message_id) to service_role
 -- granted INSERT (smsc_message_id) to sms_sender
 -- granted UPDATE (smsc_message_id) to sms_worker
--- granted INSERT (reply_to_inbox) to service_role
 -- granted INSERT (reply_to_inbox) to sms_sender
 comment on table public.sms_outbox is 'sms-outbox: one row per message. Apps write it through sms_send, or INSERT the columns recipient, body, sender, send_at, expires_at, priority, idempotency_key, metadata, category by the same rules (trigger sms_outbox_insert); sms_cancel cancels; the worker drains it.';
 comment on column public.sms_outbox.id is 'time-ordered UUID (v7) returned by sms_send (and by INSERT ... RETURNING id)';
@@ -1132,7 +1096,6 @@ begin
      limit 1;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 comment on function public.sms_auth_code_status(text,uuid) is 'sms-outbox: status and receipt of the latest sign-in code for a phone number or a user, and whether to offer "resend" (never the code); for service_role and the reader role';
 
@@ -1309,7 +1272,6 @@ begin
   end;
 end
 $function$;
--- granted EXECUTE to supabase_auth_admin
 comment on function public.sms_auth_send_sms_hook(jsonb) is 'sms-outbox: Supabase Auth''s Send SMS Hook (pg-functions://postgres/public/sms_auth_send_sms_hook): queues the code from the event and answers {} or {"error": {"http_code", "message"}}; never raises. EXECUTE for supabase_auth_admin only.';
 
 create function public.sms_cancel(id uuid)
@@ -1338,7 +1300,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_cancel(uuid) is 'sms-outbox: cancel one of the caller''s queued messages; true when it was queued and is now cancelled, false otherwise (another''s id is unknown)';
 
@@ -1383,7 +1344,6 @@ begin
      order by c.at, c.direction, c.id;   -- at one time an incoming SMS before the reply it got
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_conversation(text) is 'sms-outbox: both directions with one phone number, oldest first: the caller''s messages to it and the incoming SMS from it that are the caller''s (every row for the reader role)';
@@ -1568,7 +1528,6 @@ begin
     'timeline', coalesce(v_timeline, '[]'::jsonb));
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_explain(uuid) is 'sms-outbox: the decision trail of one of the caller''s messages as JSON (encoding and why, segments, refusals, attempts with their errors, retries, parts with SMSC ids, receipts, timeline); NULL for an unknown id or another''s, every message for the reader role; never the body';
@@ -1709,7 +1668,6 @@ begin
      order by e.failed_at desc, e.id desc;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_sender
 comment on function public.sms_handler_errors() is 'sms-outbox: the caller''s failed reply handler calls (all of them for the reader role), newest first';
@@ -1740,7 +1698,6 @@ begin
   return marked;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_handler_replay(bigint) is 'sms-outbox: marks one of the caller''s failed reply handler calls (all without an id) for the worker to make again; returns the rows marked';
 
@@ -2068,7 +2025,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_off_inbound(bigint) is 'sms-outbox: removes one of the caller''s reply rules; true when it did';
 
@@ -2257,7 +2213,6 @@ begin
   return v_id;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_on_inbound(regprocedure,text[],text,text,text,jsonb) is 'sms-outbox: registers a reply handler called as handler(inbox sms_inbox, in_reply_to uuid), with the caller''s rights, for the incoming SMS of the caller''s conversations that match; returns the rule''s id';
 
@@ -2285,7 +2240,6 @@ begin
                                     sms_private.caller_owner());
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_opt_out(text) is 'sms-outbox: no more marketing messages to this recipient; true when it was not opted out before';
 
@@ -2442,7 +2396,6 @@ begin
   return true;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_retry(uuid) is 'sms-outbox: put one of the caller''s failed, rejected, undelivered or expired messages back in the queue; true when it did (another''s id is unknown)';
 
@@ -2464,7 +2417,6 @@ begin
     from sms_private.count_segments(b) c;
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_segments(text) is 'sms-outbox: encoding (gsm7/ucs2), units (septets or UTF-16 code units) and segments a body needs as sms_send would send it (smart encoding per sms_settings)';
 
@@ -2553,7 +2505,6 @@ begin
                           sms_send.idempotency_key, sms_send.metadata, sms_send.category);
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox: enqueue one SMS inside the caller''s transaction, owned by the caller; returns its id. category marketing: never sent to a recipient in sms_opt_out (stored as rejected, OPTED_OUT). Rejects bad input with a class-22/23 SQLSTATE naming the argument (also in the error''s COLUMN field).';
 
@@ -2833,7 +2784,6 @@ begin
        and (o.owner = v_owner or v_all);
 end
 $function$;
--- granted EXECUTE to service_role
 -- granted EXECUTE to sms_sender
 comment on function public.sms_status(uuid) is 'sms-outbox: status of one of the caller''s messages (zero rows for an unknown id or another''s; every message for the reader role), with its parts delivered of segments and whether its receipt is overdue';
 
