@@ -9,6 +9,7 @@ import { deleteParts, insertInboxMessages, purgeInbox, staleSets, storePart, typ
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Listener } from '../support/notifications.js';
 import { insertInbox, insertInboxPart, truncateAll } from '../support/rows.js';
+import { blockedOrSettled } from '../support/wait.js';
 
 let tdb: TestDatabase;
 let notes: Listener;
@@ -114,7 +115,7 @@ test('storePart: two workers storing the last two parts at once, one of them get
   });
   await stored;
   const second = tdb.db.transaction().execute((tx) => storePart(tx, k, part(3, 'three')));
-  await new Promise((r) => setTimeout(r, 200));
+  await blockedOrSettled(tdb.pool, second, { what: 'the second worker waiting for the first' });
   releaseFirst();
   const results = await Promise.all([first, second]);
   assert.deepEqual(

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { outboxCount, rejectsWith, TestRoles } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 const roles = new TestRoles();
@@ -83,7 +84,11 @@ describe('sms_send category', () => {
       assert.match(r.error_message, /opted out of marketing messages/);
       const s = (await appClient.query('select status, error_code, category from sms_status($1)', [id])).rows[0];
       assert.deepEqual(s, { status: 'rejected', error_code: 'OPTED_OUT', category: 'marketing' });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Notifications arrive in commit order: once a marker sent after it arrived, any the send
+      // made has too.
+      await tdb.pool.query(`select pg_notify('sms_status', 'marker')`);
+      await waitFor('the marker notification', () => heard.some((h) => h.payload === 'marker'));
+      heard.splice(heard.findIndex((h) => h.payload === 'marker'), 1);
       assert.deepEqual(heard, [{ channel: 'sms_status', payload: JSON.stringify({ id, status: 'rejected' }).replace(/":"/g, '" : "').replace(/","/g, '", "') }]);
     } finally {
       await tdb.pool.query(`update sms_wakeup set armed_until = null`);

@@ -104,3 +104,34 @@ export function countEvents(bus: { on(event: string, l: (...args: any[]) => void
     },
   };
 }
+
+/** Something that runs queries: a pg.Pool or a client. */
+interface Queryable {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * Resolves once `pending` (a statement or transaction another connection runs) has either
+ * settled or is waiting for a lock in `db`'s database: what a fixed pause before releasing the
+ * lock used to stand for. Pass `pid` to look at that backend only.
+ */
+export async function blockedOrSettled(db: Queryable, pending: Promise<unknown>, options: { what?: string; pid?: number; timeoutMs?: number } = {}): Promise<void> {
+  let settled = false;
+  void pending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await waitFor(
+    options.what ?? 'the statement to wait for the lock (or to finish)',
+    async () => {
+      if (settled) return true;
+      const { rows } = await db.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid() and ($1::int is null or pid = $1)`,
+        [options.pid ?? null],
+      );
+      return rows[0]!.n > 0 || settled;
+    },
+    { timeoutMs: options.timeoutMs ?? 20_000, everyMs: 10 },
+  );
+}

@@ -160,3 +160,25 @@ test('a part delivered again after its set was assembled is counted on the SMS, 
     ],
   );
 });
+
+test('a concatenated STOP whose acknowledgements were lost: the SMSC sends both parts again, and the number is opted out once', async () => {
+  const phone = '79991110004';
+  sim.configure({ deliverTimeoutMs: 500 });
+  try {
+    sim.sendMo({ source: phone, destination: '79001234567', text: 'STOP', concat: { parts: 2, ref: 0x43 }, loseAcks: 1 });
+    const counted = await waitFor(
+      'both parts delivered again and counted',
+      async () => {
+        const { rows } = await tdb.pool.query('select body, parts, keyword_action, duplicate_parts, deliveries from sms_inbox where sender = $1', [phone]);
+        return rows.length === 1 && rows[0].duplicate_parts === 2 ? rows : undefined;
+      },
+      20_000,
+    );
+    assert.deepEqual(counted, [{ body: 'STOP', parts: 2, keyword_action: 'opt_out', duplicate_parts: 2, deliveries: 1 }]);
+    const log = await tdb.pool.query('select action, changed from sms_opt_out_log where recipient = $1', [phone]);
+    assert.deepEqual(log.rows, [{ action: 'opt_out', changed: true }], 'one keyword action');
+    assert.equal((await tdb.pool.query('select 1 from sms_inbox_part where sender = $1', [phone])).rowCount, 0);
+  } finally {
+    sim.configure({ deliverTimeoutMs: 10_000 });
+  }
+});
