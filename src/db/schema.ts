@@ -279,7 +279,7 @@ export interface SmsInboxSetTable {
   ref: number;
   total: number;
   assembled_at: Generated<Date>;
-  part_hashes: (Buffer | null)[];
+  part_hashes: Buffer[];
   inbox_id: string | null;
   duplicate_parts: Generated<number>;
 }

@@ -100,7 +100,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the twelve functions (not sms_opt_in, which overrides a STOP)', async () => {
+  test('the sender role holds exactly EXECUTE on the thirteen functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -121,6 +121,7 @@ describe('catalog', () => {
         'sms_segments(text)',
         'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text)',
         'sms_status(uuid)',
+        'sms_verification_confirmed(text)',
       ],
     );
     const tables = await client.query(`

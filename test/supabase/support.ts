@@ -205,8 +205,9 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
     }
     if (options.auth ?? true) {
       await c.query(AUTH_SCHEMA);
-      // On Supabase, postgres may read auth.users (sms_send_to_self runs as the owner).
-      await c.query(`grant usage on schema auth to ${owner}; grant select on auth.users to ${owner}`);
+      // On Supabase, postgres holds every privilege on the auth tables: sms_send_to_self reads
+      // auth.users as the owner, and the pumping defence's trigger on it counts confirmations.
+      await c.query(`grant usage on schema auth to ${owner}; grant select, trigger on auth.users to ${owner}`);
     }
   }, adminUrl);
   const ownerUrlObj = new URL(adminUrl);
