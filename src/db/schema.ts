@@ -39,7 +39,7 @@ export interface PgInterval {
  */
 /**
  * id, owner, created_at, updated_at, status, attempts, replaced_chars, retries and
- * attempts_at_retry have no default (0027): sms-outbox sets them (sms_private.new_message), and an
+ * attempts_at_retry have no default (0028): sms-outbox sets them (sms_private.new_message), and an
  * app's INSERT (owner not named) that sets one is refused by the trigger sms_outbox_insert, which
  * also fills them in for the table owner's raw INSERT naming owner.
  */

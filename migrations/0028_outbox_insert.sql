@@ -1,4 +1,4 @@
--- sms-outbox 0027: an app may INSERT into sms_outbox, by sms_send's rules.
+-- sms-outbox 0028: an app may INSERT into sms_outbox, by sms_send's rules.
 --
 -- `insert into sms_outbox (recipient, body, ...) values (...) returning id` enqueues a message
 -- exactly as sms_send does: the trigger sms_outbox_insert (sql/functions/
