@@ -143,10 +143,12 @@ export async function waitForStatuses(
   timeoutMs = 20_000,
 ): Promise<Map<string, string>> {
   let map = new Map<string, string>();
+  // On a timeout: how many are in each status, and which (the first five) are not there yet.
   const counts = () => {
     const c: Record<string, number> = {};
     for (const s of map.values()) c[s] = (c[s] ?? 0) + 1;
-    return JSON.stringify(c);
+    const behind = ids.filter((id) => !statuses.includes(map.get(id) ?? '')).slice(0, 5).map((id) => `${id} ${map.get(id) ?? 'missing'}`);
+    return `${JSON.stringify(c)}; not yet: ${behind.join(', ')}`;
   };
   return waitFor(
     statuses.join('/'),
