@@ -909,11 +909,13 @@ create table sms_private.pumping_bucket (
   bucket timestamp with time zone not null,
   sent integer not null default 0,
   confirmed integer not null default 0,
-  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket)
+  shard smallint not null default 0,
+  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket, shard),
+  constraint pumping_bucket_shard_check CHECK (((shard >= 0) AND (shard <= 3)))
 );
 alter table sms_private.pumping_bucket enable row level security;
 CREATE INDEX pumping_bucket_bucket_idx ON sms_private.pumping_bucket USING btree (bucket);
-CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket);
+CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket, shard);
 comment on table sms_private.pumping_bucket is 'sms-outbox: sign-in codes sent and confirmed per number range per minute (the pumping defence''s counters)';
 
 create table sms_private.pumping_range (
@@ -4716,8 +4718,10 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.prefix and b.bucket = r.bucket;
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.country and b.bucket = r.bucket;
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;
@@ -4733,6 +4737,7 @@ AS $function$
 declare
   v_country text := sms_private.pumping_country(recipient);
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
+  v_shard smallint := sms_private.pumping_shard(recipient);
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
   if cfg.enabled is not true or p_prefix is null then
@@ -4744,15 +4749,16 @@ begin
   end if;
 
   delete from sms_private.pumping_bucket d
-   where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
+   where (d.range, d.bucket, d.shard) in (select o.range, o.bucket, o.shard from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
                                   limit 10 for update skip locked);
 
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (p_prefix, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock. The
+  -- number's shard of each: calls to one country wait on a quarter of them each.
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (p_prefix, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (v_country, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
 end
 $function$;
 comment on function sms_private.pumping_count(text,text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: judges a sign-in code''s number ranges and counts it in their buckets';
@@ -4800,7 +4806,7 @@ begin
   elsif p.pin = 'open' then
     return null;
   elsif p.throttled_until > p_at then
-    select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
+    select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
     if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
       return sms_private.pumping_refusal('range_throttled', cfg);
     end if;
@@ -4821,7 +4827,7 @@ begin
   if c.pin = 'closed' or c.blocked_until > p_at then
     return sms_private.pumping_refusal('range_blocked', cfg);
   end if;
-  select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
+  select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
   if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
     return sms_private.pumping_refusal('range_throttled', cfg);
   end if;
@@ -4864,9 +4870,10 @@ begin
   v_baseline := s.baseline_codes;
   if p_level = 'country' then
     for x in
-      select (sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
-                                        cfg.conversion_window, cfg.spike_window, validity)).*
+      select f.*
         from sms_private.pumping_range r
+       cross join lateral sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
+                                                    cfg.conversion_window, cfg.spike_window, validity) f
        where pg_catalog.length(r.range) > 3 and pg_catalog.starts_with(r.range, p_range)
          and (r.blocked_until > p_at - cfg.conversion_window or r.throttled_until > p_at - cfg.conversion_window)
     loop
@@ -4949,6 +4956,18 @@ AS $function$
   select pg_catalog.jsonb_set(sms_private.auth_hook_refusal(reason, 429, cfg.message), '{error,reason}', pg_catalog.to_jsonb(reason))
 $function$;
 comment on function sms_private.pumping_refusal(text,public.sms_pumping_settings) is 'sms-outbox internal: counts a refusal of the pumping defence and makes the hook''s 429 answer with its reason';
+
+create function sms_private.pumping_shard(digits text)
+ RETURNS smallint
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return (pg_catalog.ascii(pg_catalog.right(digits, 1)) % 4)::smallint;
+end
+$function$;
+comment on function sms_private.pumping_shard(text) is 'sms-outbox internal: which of a pumping bucket''s four rows a number''s codes are counted in';
 
 create function sms_private.pumping_stats(p_range text, p_at timestamp with time zone, p_since timestamp with time zone, window_length interval, spike_window interval, validity interval, OUT settled bigint, OUT confirmed bigint, OUT spike_codes bigint, OUT baseline_codes bigint)
  RETURNS record

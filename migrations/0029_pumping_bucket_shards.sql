@@ -1,4 +1,4 @@
--- sms-outbox 0028: the pumping defence's busiest counters split in four (issue 26).
+-- sms-outbox 0029: the pumping defence's busiest counters split in four (issue 26).
 --
 -- Every code sent to a country updates that country's bucket of the current minute, and the row
 -- stays locked until Supabase Auth commits the request: at a hundred sign-ins a second, mostly
