@@ -223,6 +223,7 @@ create table public.sms_inbox (
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbox enable row level security;
+CREATE INDEX sms_inbox_copy_idx ON public.sms_inbox USING btree (sender, md5(body), id);
 CREATE UNIQUE INDEX sms_inbox_pkey ON public.sms_inbox USING btree (id);
 CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received_at);
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
@@ -3964,12 +3965,13 @@ begin
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
 
-  -- A number's SMS and messages are read newest first through (sender, id) and (recipient, id),
-  -- the time-ordered ids bounding each scan to its window.
+  -- A copy is found through sms_inbox_copy_idx (sender, md5(body), id), a number's messages
+  -- newest first through (recipient, id), the time-ordered ids bounding each scan to its window.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
      where i.sender = phone
+       and md5(i.body) = md5(new.body)   -- sms_inbox_copy_idx: equal payloads decode to equal texts
        and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
