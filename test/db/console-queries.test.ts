@@ -14,6 +14,7 @@ import { insertInbox, insertMessage } from '../support/rows.js';
 import { TestRoles } from '../sql/helpers.js';
 import { createDb } from '../../src/db/pool.js';
 import type { Database } from '../../src/db/schema.js';
+import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
 import { readCapabilities } from '../../src/db/console/capabilities.js';
 import { explainMessage, listMessages, messageRow, messageText, uuidv7Floor } from '../../src/db/console/messages.js';
 import { readOverview, readThroughput } from '../../src/db/console/overview.js';
@@ -197,7 +198,7 @@ describe('overview, failures, inbox, lists', () => {
     await assert.rejects(replayParked(reader, parked[0]!.id), (e: { code?: string }) => e.code === '42501');
     assert.equal(await replayParked(tdb.db, parked[0]!.id), 1);
 
-    assert.equal((await signInRefusals(reader)).length, 7);
+    assert.equal((await signInRefusals(reader)).length, AUTH_HOOK_REFUSAL_REASONS.length);
     const codes = await signInCodes(reader, 10);
     assert.deepEqual(codes, { byStatus: [], latest: [] });
   });
