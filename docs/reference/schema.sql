@@ -846,7 +846,9 @@ create type public.sms_conversation_row as (
   body text,
   status text,
   in_reply_to uuid,
-  keyword_action text
+  keyword_action text,
+  redacted boolean,
+  sign_in_code boolean
 );
 comment on type public.sms_conversation_row is 'sms-outbox: a row sms_conversation returns';
 
@@ -1261,15 +1263,19 @@ begin
       using errcode = '22023', column = 'phone';
   end if;
   return query
-    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action
+    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action,
+           c.redacted, c.sign_in_code
       from (
         select 'out'::text as direction, o.id, o.created_at as at, o.sender, o.recipient, o.body, o.status,
-               o.reply_to_inbox as in_reply_to, null::text as keyword_action
+               o.reply_to_inbox as in_reply_to, null::text as keyword_action,
+               o.redacted_at is not null as redacted,
+               coalesce(o.metadata ->> 'via' = 'supabase_auth_hook', false) as sign_in_code
           from public.sms_outbox o
          where o.recipient = v_phone
            and (v_all or o.owner = v_owner)
         union all
-        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
+        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action,
+               i.redacted_at is not null, false
           from public.sms_inbox i
          where i.sender = v_phone
            and (v_all or i.owner = v_owner)
