@@ -173,7 +173,7 @@ create table public.sms_inbound_rule (
   constraint sms_inbound_rule_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbound_rule enable row level security;
-CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys);
+CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys) WITH (fastupdate=off);
 CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner) WHERE (keyword_keys IS NULL);
 CREATE UNIQUE INDEX sms_inbound_rule_pkey ON public.sms_inbound_rule USING btree (id);
 CREATE INDEX sms_inbound_rule_recipient_idx ON public.sms_inbound_rule USING btree (recipient) WHERE (recipient IS NOT NULL);
@@ -1632,6 +1632,7 @@ create function public.sms_inbound_matches(inbox_ids uuid[])
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET enable_seqscan TO 'off'
 AS $function$
   -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
   -- letters folded), once per SMS: materialized (as a join condition it would be computed once
