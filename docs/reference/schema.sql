@@ -25,6 +25,8 @@ create table public.sms_auth_code (
   status text not null default 'queued'::text,
   expires_at timestamp with time zone not null,
   updated_at timestamp with time zone not null default now(),
+  confirmed_at timestamp with time zone,
+  pumping_range text,
   constraint sms_auth_code_pkey PRIMARY KEY (outbox_id)
 );
 alter table public.sms_auth_code enable row level security;
@@ -35,6 +37,8 @@ CREATE INDEX sms_auth_code_user_idx ON public.sms_auth_code USING btree (user_id
 create policy sms_reader_select on public.sms_auth_code as permissive for select to sms_reader using (true);
 -- granted SELECT to sms_reader
 comment on table public.sms_auth_code is 'sms-outbox: one row per sign-in code sms_auth_send_sms_hook queued (never the code): who, which number, and the status of its SMS (sms_outbox row outbox_id), kept in step';
+comment on column public.sms_auth_code.confirmed_at is 'when the phone was confirmed within the code''s validity (auth.users.phone_confirmed_at, or sms_verification_confirmed)';
+comment on column public.sms_auth_code.pumping_range is 'the prefix range the code was counted in by the pumping defence; NULL when not counted';
 
 create table public.sms_auth_hook_settings (
   id boolean not null default true,
@@ -211,8 +215,10 @@ create table public.sms_inbox (
   in_reply_to uuid,
   owner text,
   deliveries integer not null default 1,
+  duplicate_parts integer not null default 0,
   constraint sms_inbox_check CHECK (((missing_parts >= 0) AND (missing_parts < parts))),
   constraint sms_inbox_deliveries_check CHECK ((deliveries >= 1)),
+  constraint sms_inbox_duplicate_parts_check CHECK ((duplicate_parts >= 0)),
   constraint sms_inbox_parts_check CHECK (((parts >= 1) AND (parts <= 255))),
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
@@ -222,15 +228,14 @@ CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
 CREATE INDEX sms_inbox_sender_idx ON public.sms_inbox USING btree (sender, id);
 create policy sms_reader_select on public.sms_inbox as permissive for select to sms_reader using (true);
-create policy sms_worker_all on public.sms_inbox as permissive for all to sms_worker using (true) with check (true);
+create policy sms_worker_delete on public.sms_inbox as permissive for delete to sms_worker using (true);
+create policy sms_worker_select on public.sms_inbox as permissive for select to sms_worker using (true);
 CREATE TRIGGER sms_inbox_arrival BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_arrival();
 CREATE TRIGGER sms_inbox_keyword BEFORE INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION sms_private.inbox_keyword();
 CREATE TRIGGER sms_inbox_notify AFTER INSERT ON public.sms_inbox FOR EACH ROW EXECUTE FUNCTION public.sms_notify_inbox();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
--- granted INSERT to sms_worker
 -- granted SELECT to sms_worker
--- granted UPDATE to sms_worker
 comment on table public.sms_inbox is 'sms-outbox: incoming SMS. sender is the phone that sent it, recipient the number or short code it was sent to.';
 comment on column public.sms_inbox.missing_parts is 'parts that never arrived (the message was assembled after the reassembly timeout); 0 when complete';
 comment on column public.sms_inbox.payload is 'the user data as received, without the UDH (a concatenated message: its parts joined in order); null for rows stored before 0009';
@@ -242,6 +247,7 @@ comment on column public.sms_inbox.keyword_action is 'what the text did as a key
 comment on column public.sms_inbox.in_reply_to is 'the message of ours this SMS answers (sms_outbox.id): the last one sent to its sender from the number it was sent to, within sms_settings.reply_window; NULL when none (the message may since have been purged)';
 comment on column public.sms_inbox.owner is 'whose conversation this is, as sms_outbox.owner names owners: the owner of in_reply_to (or of the reply rules that claim the number it was sent to); NULL: nobody''s, seen by the reader role alone';
 comment on column public.sms_inbox.deliveries is 'how often the SMSC delivered this SMS: a copy with the same sender, recipient and bytes within sms_settings.redelivery_window, with nothing sent to that sender in between, is counted here instead of stored again';
+comment on column public.sms_inbox.duplicate_parts is 'parts of this concatenated SMS the SMSC delivered again after it was assembled: counted here, not stored (sms_inbox_set)';
 
 create table public.sms_inbox_part (
   sender text not null,
@@ -260,12 +266,33 @@ create table public.sms_inbox_part (
 );
 alter table public.sms_inbox_part enable row level security;
 CREATE UNIQUE INDEX sms_inbox_part_pkey ON public.sms_inbox_part USING btree (sender, recipient, ref, total, seq);
-create policy sms_worker_all on public.sms_inbox_part as permissive for all to sms_worker using (true) with check (true);
+create policy sms_worker_delete on public.sms_inbox_part as permissive for delete to sms_worker using (true);
+create policy sms_worker_select on public.sms_inbox_part as permissive for select to sms_worker using (true);
 -- granted DELETE to sms_worker
--- granted INSERT to sms_worker
 -- granted SELECT to sms_worker
--- granted UPDATE to sms_worker
 comment on table public.sms_inbox_part is 'sms-outbox: parts of concatenated incoming SMS waiting for the rest (UDH reference, total, sequence)';
+
+create table public.sms_inbox_set (
+  sender text not null,
+  recipient text not null,
+  ref integer not null,
+  total smallint not null,
+  assembled_at timestamp with time zone not null default now(),
+  part_hashes bytea[] not null,
+  inbox_id uuid,
+  duplicate_parts integer not null default 0,
+  constraint sms_inbox_set_duplicate_parts_check CHECK ((duplicate_parts >= 0)),
+  constraint sms_inbox_set_pkey PRIMARY KEY (sender, recipient, ref, total)
+);
+alter table public.sms_inbox_set enable row level security;
+CREATE INDEX sms_inbox_set_assembled_at_idx ON public.sms_inbox_set USING btree (assembled_at);
+CREATE UNIQUE INDEX sms_inbox_set_pkey ON public.sms_inbox_set USING btree (sender, recipient, ref, total);
+create policy sms_reader_select on public.sms_inbox_set as permissive for select to sms_reader using (true);
+-- granted SELECT to sms_reader
+comment on table public.sms_inbox_set is 'sms-outbox: concatenated incoming SMS assembled lately (kept for sms_settings.redelivery_window, at least an hour), so a part delivered again afterwards is counted as a duplicate instead of staged for a new message';
+comment on column public.sms_inbox_set.part_hashes is 'per sequence number (1-based), sha256 of the database''s redaction key, the data_coding and the part''s bytes; NULL for a part that never came';
+comment on column public.sms_inbox_set.inbox_id is 'the sms_inbox row the set became (NULL: counted as a redelivery of an earlier one, or not stored yet)';
+comment on column public.sms_inbox_set.duplicate_parts is 'parts of this set delivered again after it was assembled';
 
 create table public.sms_opt_out (
   recipient text not null,
@@ -288,7 +315,7 @@ comment on column public.sms_opt_out.recipient is 'international number, digits 
 comment on column public.sms_opt_out.source is 'keyword: an incoming SMS (inbox_id, keyword); operator: a call of sms_opt_out() (actor)';
 comment on column public.sms_opt_out.keyword is 'the stop keyword, as compared (upper case, no punctuation)';
 comment on column public.sms_opt_out.inbox_id is 'the sms_inbox row of the stop keyword (the row may since be purged)';
-comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it';
+comment on column public.sms_opt_out.actor is 'who called sms_opt_out(): the caller''s role, as sms_outbox.owner names it; for a keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_opt_out_log (
   id bigint not null generated always as identity,
@@ -310,6 +337,7 @@ CREATE INDEX sms_opt_out_log_recipient_idx ON public.sms_opt_out_log USING btree
 create policy sms_reader_select on public.sms_opt_out_log as permissive for select to sms_reader using (true);
 -- granted SELECT to sms_reader
 comment on table public.sms_opt_out_log is 'sms-outbox: every opt-out and opt-in, by keyword or by call; changed is false when the recipient already was in that state';
+comment on column public.sms_opt_out_log.actor is 'the calling role, for operator; for keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_outbox (
   id uuid not null default public.sms_uuidv7(),
@@ -500,6 +528,84 @@ CREATE UNIQUE INDEX sms_outbox_secret_pkey ON public.sms_outbox_secret USING btr
 create policy sms_worker_select on public.sms_outbox_secret as permissive for select to sms_worker using (true);
 -- granted SELECT to sms_worker
 comment on table public.sms_outbox_secret is 'sms-outbox: the text of a message only the worker may read (a sign-in code of sms_auth_send_sms_hook) while it is queued or sending; sms_outbox.body holds it blanked. Deleted when the message leaves the queue';
+
+create table public.sms_pumping_decision (
+  id bigint not null generated always as identity,
+  decided_at timestamp with time zone not null,
+  range text not null,
+  level text not null,
+  action text not null,
+  reason text not null,
+  until timestamp with time zone,
+  evidence jsonb not null default '{}'::jsonb,
+  constraint sms_pumping_decision_action_check CHECK ((action = ANY (ARRAY['block'::text, 'throttle'::text, 'release'::text, 'pin_open'::text, 'pin_closed'::text, 'unpin'::text]))),
+  constraint sms_pumping_decision_level_check CHECK ((level = ANY (ARRAY['country'::text, 'prefix'::text]))),
+  constraint sms_pumping_decision_pkey PRIMARY KEY (id),
+  constraint sms_pumping_decision_reason_check CHECK ((reason = ANY (ARRAY['low_conversion'::text, 'volume_spike'::text, 'converting'::text, 'owner'::text])))
+);
+alter table public.sms_pumping_decision enable row level security;
+CREATE INDEX sms_pumping_decision_decided_at_idx ON public.sms_pumping_decision USING btree (decided_at);
+CREATE UNIQUE INDEX sms_pumping_decision_pkey ON public.sms_pumping_decision USING btree (id);
+CREATE INDEX sms_pumping_decision_range_idx ON public.sms_pumping_decision USING btree (range, decided_at);
+create policy sms_reader_select on public.sms_pumping_decision as permissive for select to sms_reader using (true);
+create policy sms_worker_select on public.sms_pumping_decision as permissive for select to sms_worker using (true);
+-- granted SELECT to sms_reader
+-- granted SELECT to sms_worker
+comment on table public.sms_pumping_decision is 'sms-outbox: every decision of the sign-in hook''s pumping defence (a block, a throttle, a release) and every owner''s pin; read through sms_pumping_decisions';
+
+create table public.sms_pumping_settings (
+  id boolean not null default true,
+  enabled boolean not null default true,
+  prefix_length integer not null default 8,
+  judge_countries boolean not null default true,
+  conversion_window interval not null default '01:00:00'::interval,
+  min_codes integer not null default 20,
+  country_min_codes integer not null default 50,
+  min_conversion real not null default 0.2,
+  good_conversion real not null default 0.5,
+  spike_window interval not null default '00:05:00'::interval,
+  spike_factor real not null default 10,
+  spike_min_codes integer not null default 20,
+  probation_codes integer not null default 5,
+  throttle_per_minute integer not null default 2,
+  cooldown interval not null default '00:30:00'::interval,
+  max_cooldown interval not null default '1 day'::interval,
+  message text not null default 'Sign-in by SMS is temporarily unavailable for this phone number. Please try again later or use another way to sign in.'::text,
+  watching_since timestamp with time zone not null default now(),
+  constraint sms_pumping_settings_check CHECK ((max_cooldown >= cooldown)),
+  constraint sms_pumping_settings_check1 CHECK ((good_conversion >= min_conversion)),
+  constraint sms_pumping_settings_conversion_window_check CHECK (((conversion_window >= '00:10:00'::interval) AND (conversion_window <= '7 days'::interval))),
+  constraint sms_pumping_settings_cooldown_check CHECK (((cooldown >= '00:01:00'::interval) AND (cooldown <= '7 days'::interval))),
+  constraint sms_pumping_settings_country_min_codes_check CHECK ((country_min_codes >= 1)),
+  constraint sms_pumping_settings_good_conversion_check CHECK (((good_conversion >= (0)::double precision) AND (good_conversion <= (1)::double precision))),
+  constraint sms_pumping_settings_id_check CHECK (id),
+  constraint sms_pumping_settings_max_cooldown_check CHECK (((max_cooldown >= '00:01:00'::interval) AND (max_cooldown <= '30 days'::interval))),
+  constraint sms_pumping_settings_message_check CHECK (((char_length(message) >= 1) AND (char_length(message) <= 500))),
+  constraint sms_pumping_settings_min_codes_check CHECK ((min_codes >= 1)),
+  constraint sms_pumping_settings_min_conversion_check CHECK (((min_conversion >= (0)::double precision) AND (min_conversion <= (1)::double precision))),
+  constraint sms_pumping_settings_pkey PRIMARY KEY (id),
+  constraint sms_pumping_settings_prefix_length_check CHECK (((prefix_length >= 4) AND (prefix_length <= 15))),
+  constraint sms_pumping_settings_probation_codes_check CHECK ((probation_codes >= 1)),
+  constraint sms_pumping_settings_spike_factor_check CHECK ((spike_factor >= (1)::double precision)),
+  constraint sms_pumping_settings_spike_min_codes_check CHECK ((spike_min_codes >= 1)),
+  constraint sms_pumping_settings_spike_window_check CHECK (((spike_window >= '00:01:00'::interval) AND (spike_window <= '01:00:00'::interval))),
+  constraint sms_pumping_settings_throttle_per_minute_check CHECK ((throttle_per_minute >= 0))
+);
+alter table public.sms_pumping_settings enable row level security;
+CREATE UNIQUE INDEX sms_pumping_settings_pkey ON public.sms_pumping_settings USING btree (id);
+create policy sms_reader_select on public.sms_pumping_settings as permissive for select to sms_reader using (true);
+-- granted SELECT to sms_reader
+comment on table public.sms_pumping_settings is 'sms-outbox: how sms_auth_send_sms_hook judges number ranges for SMS pumping (one row); change with UPDATE';
+comment on column public.sms_pumping_settings.prefix_length is 'digits of the international number (country code included) that make a prefix range';
+comment on column public.sms_pumping_settings.min_codes is 'settled codes in conversion_window before a range''s conversion is judged';
+comment on column public.sms_pumping_settings.country_min_codes is 'settled codes in conversion_window before a whole country''s conversion is judged';
+comment on column public.sms_pumping_settings.min_conversion is 'below this share of confirmed codes (with min_codes settled) a range is blocked for cooldown';
+comment on column public.sms_pumping_settings.good_conversion is 'at or above this share, with a confirmation, a range is never throttled for volume and is spared its country''s decision';
+comment on column public.sms_pumping_settings.spike_factor is 'a range sending this many times its own recent rate (and at least spike_min_codes in spike_window) is throttled';
+comment on column public.sms_pumping_settings.throttle_per_minute is 'codes a minute a throttled range (a volume spike, or probation after a block) may still get';
+comment on column public.sms_pumping_settings.cooldown is 'how long a block lasts the first time (doubling each time again, up to max_cooldown), and how long a throttle or a probation lasts';
+comment on column public.sms_pumping_settings.message is 'what the person signing in is shown when the hook refuses a code for its range';
+comment on column public.sms_pumping_settings.watching_since is 'volume spikes are judged from conversion_window after this';
 
 create table public.sms_rate_limit (
   id boolean not null default true,
@@ -755,6 +861,33 @@ alter table sms_private.context_key enable row level security;
 CREATE UNIQUE INDEX context_key_pkey ON sms_private.context_key USING btree (id);
 comment on table sms_private.context_key is 'sms-outbox: the random key that signs a reply handler''s context (sms_private.reply_context), so a handler cannot pose as another owner';
 
+create table sms_private.pumping_bucket (
+  range text not null,
+  bucket timestamp with time zone not null,
+  sent integer not null default 0,
+  confirmed integer not null default 0,
+  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket)
+);
+alter table sms_private.pumping_bucket enable row level security;
+CREATE INDEX pumping_bucket_bucket_idx ON sms_private.pumping_bucket USING btree (bucket);
+CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket);
+comment on table sms_private.pumping_bucket is 'sms-outbox: sign-in codes sent and confirmed per number range per minute (the pumping defence''s counters)';
+
+create table sms_private.pumping_range (
+  range text not null,
+  blocked_until timestamp with time zone,
+  throttled_until timestamp with time zone,
+  judged_since timestamp with time zone,
+  strikes integer not null default 0,
+  pin text,
+  updated_at timestamp with time zone not null default now(),
+  constraint pumping_range_pin_check CHECK ((pin = ANY (ARRAY['open'::text, 'closed'::text]))),
+  constraint pumping_range_pkey PRIMARY KEY (range)
+);
+alter table sms_private.pumping_range enable row level security;
+CREATE UNIQUE INDEX pumping_range_pkey ON sms_private.pumping_range USING btree (range);
+comment on table sms_private.pumping_range is 'sms-outbox: the pumping decision in force per number range, and owners'' pins';
+
 create table sms_private.redaction_key (
   id boolean not null default true,
   key bytea not null,
@@ -800,6 +933,8 @@ create sequence public.sms_outbox_attempt_id_seq as bigint start 1 increment 1 m
 
 create sequence public.sms_outbox_retry_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
+create sequence public.sms_pumping_decision_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
 create sequence public.sms_receipt_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 create sequence public.sms_self_send_log_id_seq as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
@@ -817,6 +952,10 @@ create sequence sms_private.auth_hook_refused_error as bigint start 1 increment 
 create sequence sms_private.auth_hook_refused_global_limit as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 create sequence sms_private.auth_hook_refused_phone_limit as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
+create sequence sms_private.auth_hook_refused_range_blocked as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
+
+create sequence sms_private.auth_hook_refused_range_throttled as bigint start 1 increment 1 minvalue 1 maxvalue 9223372036854775807 cache 1;
 
 -- types -------------------------------------------------------------------------------------------
 
@@ -898,6 +1037,23 @@ SELECT ( SELECT count(*) AS count
    FROM public.sms_opt_out_log l;
 -- granted SELECT to sms_reader
 comment on view public.sms_opt_out_stats is 'sms-outbox: recipients opted out now; stop and start keywords received, and the opt-outs and opt-ins (by keyword and by call) that changed something, since install';
+
+create view public.sms_pumping_decisions with (security_invoker=true) as
+SELECT d.id,
+    d.decided_at,
+    d.range,
+    d.level,
+    d.action,
+    d.reason,
+    d.until,
+    d.evidence,
+    NOT (EXISTS ( SELECT
+           FROM public.sms_pumping_decision n
+          WHERE n.range = d.range AND n.id > d.id)) AND ((d.action = ANY (ARRAY['pin_open'::text, 'pin_closed'::text])) OR (d.action = ANY (ARRAY['block'::text, 'throttle'::text])) AND d.until > now()) AS in_force
+   FROM public.sms_pumping_decision d;
+-- granted SELECT to sms_reader
+-- granted SELECT to sms_worker
+comment on view public.sms_pumping_decisions is 'sms-outbox: every decision of the sign-in hook''s pumping defence (block, throttle, release) and every owner''s pin (pin_open, pin_closed, unpin), with the figures it was taken on; in_force: still applies';
 
 create view public.sms_stats with (security_invoker=true) as
 WITH finished AS (
@@ -1051,7 +1207,7 @@ end
 $function$;
 -- granted EXECUTE to sms_reader
 -- granted EXECUTE to sms_worker
-comment on function public.sms_auth_hook_refusals() is 'sms-outbox: how often sms_auth_send_sms_hook refused a code since the install, by reason (bad_event, bad_phone, country, phone_limit, global_limit, busy, error)';
+comment on function public.sms_auth_hook_refusals() is 'sms-outbox: how often sms_auth_send_sms_hook refused a code since the install, by reason (bad_event, bad_phone, country, phone_limit, global_limit, busy, error, range_blocked, range_throttled)';
 
 create function public.sms_auth_send_sms_hook(event jsonb)
  RETURNS jsonb
@@ -1062,6 +1218,10 @@ create function public.sms_auth_send_sms_hook(event jsonb)
 AS $function$
 declare
   cfg public.sms_auth_hook_settings;
+  pcfg public.sms_pumping_settings;
+  v_now timestamptz := sms_private.pumping_now();
+  v_answer jsonb;
+  v_range text;
   v_otp text;
   v_phone text;
   v_recipient text;
@@ -1109,6 +1269,7 @@ begin
     end;
 
     select * into strict cfg from public.sms_auth_hook_settings;
+    select * into pcfg from public.sms_pumping_settings;
     if cfg.allowed_country_prefixes is not null
        and not exists (select from pg_catalog.unnest(cfg.allowed_country_prefixes) p
                         where pg_catalog.starts_with(v_recipient, p)) then
@@ -1122,27 +1283,32 @@ begin
       from sms_private.auth_hook_secret s;
     v_owner := sms_private.caller_owner();
 
-    insert into sms_private.auth_hook_lock as l (key) values ('phone:' || v_recipient)
-    on conflict (key) do update set touched_at = now();
+    insert into sms_private.auth_hook_lock as l (key, touched_at) values ('phone:' || v_recipient, v_now)
+    on conflict (key) do update set touched_at = v_now;
 
     if exists (select from public.sms_outbox o where o.owner = v_owner and o.idempotency_key = v_key) then
       return '{}'::jsonb;
     end if;
 
+    v_answer := sms_private.pumping_gate(v_recipient, v_now, pcfg, cfg.code_validity);
+    if v_answer is not null then
+      return v_answer;
+    end if;
+
     select count(*), min(c.created_at) into v_used, v_oldest
       from public.sms_auth_code c
-     where c.phone = v_recipient and c.created_at > now() - cfg.per_phone_window;
+     where c.phone = v_recipient and c.created_at > v_now - cfg.per_phone_window;
     if v_used >= cfg.per_phone_limit then
       return sms_private.auth_hook_refusal('phone_limit', 429, pg_catalog.format(
         'too many codes for this phone number; try again after %s',
-        pg_catalog.to_char((coalesce(v_oldest, now()) + cfg.per_phone_window + interval '1 second') at time zone 'UTC',
+        pg_catalog.to_char((coalesce(v_oldest, v_now) + cfg.per_phone_window + interval '1 second') at time zone 'UTC',
                            'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
     end if;
 
     if cfg.per_minute_limit is not null then
       v_used := null;
       if cfg.per_minute_limit > 0 then
-        insert into sms_private.auth_hook_minute as m (minute, sent) values (pg_catalog.date_trunc('minute', now()), 1)
+        insert into sms_private.auth_hook_minute as m (minute, sent) values (pg_catalog.date_trunc('minute', v_now), 1)
         on conflict (minute) do update set sent = m.sent + 1 where m.sent < cfg.per_minute_limit
         returning m.sent into v_used;
       end if;
@@ -1172,24 +1338,32 @@ begin
     update public.sms_outbox o
        set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
      where o.id = v_id and o.body_length is null and o.redacted_at is null;
-    insert into public.sms_auth_code (outbox_id, user_id, phone, sms_type, expires_at)
-      values (v_id, v_user, v_recipient, v_type, now() + cfg.code_validity)
+    -- The prefix range the pumping defence counts the code in; none when it is off, or for a code
+    -- Auth does not confirm through auth.users.phone_confirmed_at (an MFA challenge, a
+    -- reauthentication), which would look like a code nobody confirmed.
+    v_range := case when pcfg.enabled and not coalesce(v_type in ('mfa', 'reauthentication'), false)
+                    then pg_catalog.left(v_recipient, pcfg.prefix_length) end;
+    insert into public.sms_auth_code (outbox_id, created_at, user_id, phone, sms_type, expires_at, pumping_range)
+      values (v_id, v_now, v_user, v_recipient, v_type, v_now + cfg.code_validity, v_range)
       on conflict (outbox_id) do nothing;
 
     -- Housekeeping: a few rows no limit counts any more go with every code.
     v_keep := greatest(cfg.per_phone_window, interval '1 day');
     delete from public.sms_auth_code d
      where d.outbox_id in (select c.outbox_id from public.sms_auth_code c
-                            where c.created_at < now() - v_keep
+                            where c.created_at < v_now - v_keep
                             order by c.created_at limit 10 for update skip locked);
     delete from sms_private.auth_hook_lock d
      where d.key in (select l.key from sms_private.auth_hook_lock l
-                      where l.touched_at < now() - cfg.per_phone_window
+                      where l.touched_at < v_now - cfg.per_phone_window
                       limit 10 for update skip locked);
     delete from sms_private.auth_hook_minute d
      where d.minute in (select m.minute from sms_private.auth_hook_minute m
-                         where m.minute < pg_catalog.date_trunc('minute', now()) - interval '1 minute'
+                         where m.minute < pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
                          limit 10 for update skip locked);
+    -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
+    -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
+    perform sms_private.pumping_count(v_recipient, v_range, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception
     -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.
@@ -1664,6 +1838,72 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_inbound_matches(uuid[]) is 'sms-outbox: for the worker: the reply rules each incoming SMS matches (its owner''s rules alone), in calling order';
 
+create function public.sms_inbound_part(sender text, recipient text, ref integer, total integer, seq integer, data_coding integer, payload bytea, OUT status text, OUT seqs smallint[], OUT data_codings smallint[], OUT payloads bytea[])
+ RETURNS record
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  k_sender text := sms_inbound_part.sender;
+  k_recipient text := sms_inbound_part.recipient;
+  k_ref integer := sms_inbound_part.ref;
+  k_total integer := sms_inbound_part.total;
+  k_seq integer := sms_inbound_part.seq;
+  v_hash bytea;
+  v_window interval;
+  v_set record;
+  v_hashes bytea[];
+begin
+  if k_sender is null or k_recipient is null or k_ref is null or k_total is null or k_seq is null
+     or sms_inbound_part.data_coding is null or sms_inbound_part.payload is null then
+    raise exception 'sms_inbound_part: no argument may be NULL' using errcode = '22004';
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended(k_sender || '|' || k_recipient || '|' || k_ref || '|' || k_total, 1163));
+  v_hash := sms_private.part_hash(sms_inbound_part.data_coding, sms_inbound_part.payload);
+  select greatest(s.redelivery_window, interval '1 hour') into v_window from public.sms_settings s;
+
+  select d.part_hashes, d.inbox_id, d.assembled_at into v_set
+    from public.sms_inbox_set d
+   where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total
+   for update;
+  if found then
+    if v_set.assembled_at >= now() - v_window and v_set.part_hashes[k_seq] = v_hash then
+      update public.sms_inbox_set d set duplicate_parts = d.duplicate_parts + 1
+       where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total;
+      if v_set.inbox_id is not null then
+        update public.sms_inbox i set duplicate_parts = i.duplicate_parts + 1 where i.id = v_set.inbox_id;
+      end if;
+      status := 'duplicate';
+      return;
+    end if;
+    -- Old, or another SMS under the same reference.
+    delete from public.sms_inbox_set d
+     where d.sender = k_sender and d.recipient = k_recipient and d.ref = k_ref and d.total = k_total;
+  end if;
+
+  insert into public.sms_inbox_part as p (sender, recipient, ref, total, seq, data_coding, payload)
+  values (k_sender, k_recipient, k_ref, k_total, k_seq, sms_inbound_part.data_coding, sms_inbound_part.payload)
+  on conflict on constraint sms_inbox_part_pkey do nothing;
+
+  select array_agg(p.seq order by p.seq), array_agg(p.data_coding order by p.seq), array_agg(p.payload order by p.seq)
+    into seqs, data_codings, payloads
+    from public.sms_inbox_part p
+   where p.sender = k_sender and p.recipient = k_recipient and p.ref = k_ref and p.total = k_total;
+  if coalesce(cardinality(seqs), 0) < k_total then
+    seqs := null;
+    data_codings := null;
+    payloads := null;
+    status := 'staged';
+    return;
+  end if;
+  perform sms_private.close_inbox_set(k_sender, k_recipient, k_ref, k_total);
+  status := 'complete';
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_part(text,text,integer,integer,integer,integer,bytea) is 'sms-outbox: for the worker: stages a part of a concatenated incoming SMS; returns staged, duplicate (of a set already assembled: counted, not staged) or complete with the parts';
+
 create function public.sms_inbound_replay(parked_id bigint DEFAULT NULL::bigint)
  RETURNS integer
  LANGUAGE plpgsql
@@ -1783,6 +2023,46 @@ end
 $function$;
 -- granted EXECUTE to sms_worker
 comment on function public.sms_inbound_run(uuid[],bigint[],integer) is 'sms-outbox: for the worker: calls the reply handlers of stored incoming SMS, each in a subtransaction, as its rule''s role; returns the pairs done and failed';
+
+create function public.sms_inbound_store(sender text, recipient text, body text, body_replaced boolean, payload bytea, encoding text, parts integer, missing_parts integer, concat_ref integer DEFAULT NULL::integer)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_id uuid;
+  v_dups integer;
+begin
+  if sms_inbound_store.concat_ref is not null then
+    perform pg_advisory_xact_lock(hashtextextended(sms_inbound_store.sender || '|' || sms_inbound_store.recipient || '|'
+                                                   || sms_inbound_store.concat_ref || '|' || sms_inbound_store.parts, 1163));
+    if exists (select from public.sms_inbox_part p
+                where p.sender = sms_inbound_store.sender and p.recipient = sms_inbound_store.recipient
+                  and p.ref = sms_inbound_store.concat_ref and p.total = sms_inbound_store.parts) then
+      perform sms_private.close_inbox_set(sms_inbound_store.sender, sms_inbound_store.recipient, sms_inbound_store.concat_ref, sms_inbound_store.parts);
+    end if;
+  end if;
+
+  insert into public.sms_inbox (sender, recipient, body, body_replaced, payload, encoding, parts, missing_parts)
+  values (sms_inbound_store.sender, sms_inbound_store.recipient, sms_inbound_store.body, coalesce(sms_inbound_store.body_replaced, false),
+          sms_inbound_store.payload, sms_inbound_store.encoding, sms_inbound_store.parts, coalesce(sms_inbound_store.missing_parts, 0))
+  returning id into v_id;
+
+  if sms_inbound_store.concat_ref is not null and v_id is not null then
+    update public.sms_inbox_set d set inbox_id = v_id
+     where d.sender = sms_inbound_store.sender and d.recipient = sms_inbound_store.recipient
+       and d.ref = sms_inbound_store.concat_ref and d.total = sms_inbound_store.parts and d.inbox_id is null
+    returning d.duplicate_parts into v_dups;
+    if v_dups > 0 then
+      update public.sms_inbox i set duplicate_parts = v_dups where i.id = v_id;
+    end if;
+  end if;
+  return v_id;
+end
+$function$;
+-- granted EXECUTE to sms_worker
+comment on function public.sms_inbound_store(text,text,text,boolean,bytea,text,integer,integer,integer) is 'sms-outbox: for the worker: stores an incoming SMS it decoded (stop and start keywords act here); returns its sms_inbox id, NULL for a redelivery counted on an earlier row';
 
 create function public.sms_inbound_suspend(rule_id bigint, reason text)
  RETURNS boolean
@@ -2063,6 +2343,46 @@ end
 $function$;
 -- granted EXECUTE to sms_sender
 comment on function public.sms_opt_out(text) is 'sms-outbox: no more marketing messages to this recipient; true when it was not opted out before';
+
+create function public.sms_pumping_pin(range text, pin text, note text DEFAULT NULL::text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_range text := pg_catalog.translate(sms_pumping_pin.range, '+ -', '');
+  v_at timestamptz := sms_private.pumping_now();
+  v_id bigint;
+begin
+  if v_range is null or v_range !~ '^[1-9][0-9]{0,14}$' then
+    raise exception 'range must be the digits of a country code or a number prefix, e.g. ''7'' or ''79991234''; got %',
+        coalesce(pg_catalog.quote_literal(sms_pumping_pin.range), 'NULL')
+      using errcode = '22023', column = 'range';
+  end if;
+  if sms_pumping_pin.pin is not null and sms_pumping_pin.pin not in ('open', 'closed') then
+    raise exception 'pin must be ''open'', ''closed'' or NULL (lift the pin); got %', pg_catalog.quote_literal(sms_pumping_pin.pin)
+      using errcode = '22023', column = 'pin';
+  end if;
+  insert into sms_private.pumping_range as r (range, pin, updated_at)
+  values (v_range, sms_pumping_pin.pin, v_at)
+  on conflict (range) do update
+     set pin = excluded.pin, updated_at = excluded.updated_at,
+         -- Lifted: judged afresh, with no block or throttle left over.
+         blocked_until = case when excluded.pin is null then null else r.blocked_until end,
+         throttled_until = case when excluded.pin is null then null else r.throttled_until end,
+         judged_since = case when excluded.pin is null then null else r.judged_since end;
+  insert into public.sms_pumping_decision (decided_at, range, level, action, reason, until, evidence)
+  values (v_at, v_range, case when pg_catalog.length(v_range) <= 3 then 'country' else 'prefix' end,
+          case sms_pumping_pin.pin when 'open' then 'pin_open' when 'closed' then 'pin_closed' else 'unpin' end,
+          'owner', null,
+          pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('note', note, 'by', session_user)))
+  returning id into v_id;
+  return v_id;
+end
+$function$;
+comment on function public.sms_pumping_pin(text,text,text) is 'sms-outbox: pins a number range (country code or prefix) open or closed above the pumping defence, or lifts the pin (NULL); returns the decision row''s id';
 
 create function public.sms_rate_reserve(want integer, rate double precision, burst double precision)
  RETURNS double precision
@@ -2667,6 +2987,19 @@ AS $function$
 -- granted EXECUTE to sms_worker
 comment on function public.sms_uuidv7() is 'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_outbox.id and sms_inbox.id';
 
+create function public.sms_verification_confirmed(phone text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return sms_private.pumping_confirm(sms_private.check_recipient(sms_verification_confirmed.phone), sms_private.pumping_now()) > 0;
+end
+$function$;
+-- granted EXECUTE to sms_sender
+comment on function public.sms_verification_confirmed(text) is 'sms-outbox: the app checked a sign-in code itself and it was right: the phone''s codes within their validity count as confirmed for the pumping defence; true when one was counted';
+
 create function sms_private.announce_status(id uuid, status text)
  RETURNS void
  LANGUAGE sql
@@ -2830,7 +3163,7 @@ create function sms_private.auth_hook_refusal_reasons()
  IMMUTABLE PARALLEL SAFE
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select array['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error']
+  select array['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error', 'range_blocked', 'range_throttled']
 $function$;
 comment on function sms_private.auth_hook_refusal_reasons() is 'sms-outbox internal: the reasons the Send SMS Hook refuses a code, in the order sms_auth_hook_refusals() lists them';
 
@@ -3324,6 +3657,37 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.claim(text,integer,double precision) is 'sms-outbox internal: the worker''s claim: up to max_rows due queued rows become sending (held by worker_id for lease_seconds), expired or rejected (opted out); returns them';
 
+create function sms_private.close_inbox_set(sender text, recipient text, ref integer, total integer)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_hashes bytea[];
+begin
+  select array_agg(sms_private.part_hash(p.data_coding, p.payload) order by s.n) into v_hashes
+    from generate_series(1, close_inbox_set.total) as s(n)
+    left join public.sms_inbox_part p
+      on p.sender = close_inbox_set.sender and p.recipient = close_inbox_set.recipient
+     and p.ref = close_inbox_set.ref and p.total = close_inbox_set.total and p.seq = s.n;
+  delete from public.sms_inbox_part p
+   where p.sender = close_inbox_set.sender and p.recipient = close_inbox_set.recipient
+     and p.ref = close_inbox_set.ref and p.total = close_inbox_set.total;
+  insert into public.sms_inbox_set as d (sender, recipient, ref, total, part_hashes)
+  values (close_inbox_set.sender, close_inbox_set.recipient, close_inbox_set.ref, close_inbox_set.total, v_hashes)
+  on conflict on constraint sms_inbox_set_pkey do update
+    set assembled_at = now(), part_hashes = excluded.part_hashes, inbox_id = null, duplicate_parts = 0;
+  delete from public.sms_inbox_set d
+   where d.ctid = any (array(
+           select o.ctid from public.sms_inbox_set o
+            where o.assembled_at < now() - (select greatest(s.redelivery_window, interval '1 hour') from public.sms_settings s)
+            order by o.assembled_at
+            limit 10
+              for update skip locked));
+end
+$function$;
+comment on function sms_private.close_inbox_set(text,text,integer,integer) is 'sms-outbox internal: moves an assembled set''s staged parts to a hash per part in sms_inbox_set (sms_inbound_part, sms_inbound_store)';
+
 create function sms_private.count_segments(body text, OUT encoding text, OUT units integer, OUT segments integer)
  RETURNS record
  LANGUAGE plpgsql
@@ -3531,6 +3895,7 @@ begin
   new.in_reply_to := null;
   new.owner := null;
   new.deliveries := 1;
+  new.duplicate_parts := 0;
   -- A number is stored as international digits, as documented (and as sms_outbox.recipient).
   if new.sender ~ '^\+[0-9]+$' then
     new.sender := substr(new.sender, 2);
@@ -3636,7 +4001,9 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
+  -- actor: the login that stored it (the worker's, through sms_inbound_store), so a keyword
+  -- relayed by any other login holding the worker role shows in sms_opt_out_log.
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, session_user::text);
   new.keyword_action := action;
   return new;
 end
@@ -3917,6 +4284,320 @@ begin
 end
 $function$;
 comment on function sms_private.outbox_secret_release() is 'sms-outbox internal: a message whose text is in sms_outbox_secret left the queue: delete the text, mark the row redacted (trigger sms_outbox_secret_release)';
+
+create function sms_private.part_hash(data_coding integer, payload bytea)
+ RETURNS bytea
+ LANGUAGE sql
+ STABLE PARALLEL SAFE STRICT
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.sha256(k.key operator(pg_catalog.||) pg_catalog.int4send($1) operator(pg_catalog.||) $2)
+    from sms_private.redaction_key k
+$function$;
+comment on function sms_private.part_hash(integer,bytea) is 'sms-outbox internal: the keyed hash sms_inbox_set keeps of a part of an assembled incoming SMS';
+
+create function sms_private.pumping_auth_user_confirmed()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_state text;
+  v_message text;
+begin
+  begin
+    perform sms_private.pumping_confirm(sms_private.check_recipient(new.phone::text), sms_private.pumping_now());
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+    raise warning 'sms-outbox: a phone confirmation was not counted for the pumping defence: % %', v_state, v_message;
+  end;
+  return null;
+end
+$function$;
+comment on function sms_private.pumping_auth_user_confirmed() is 'sms-outbox internal: counts a phone confirmed by Supabase Auth (auth.users.phone_confirmed_at) for the pumping defence (trigger sms_pumping_phone_confirmed)';
+
+create function sms_private.pumping_confirm(phone text, p_at timestamp with time zone)
+ RETURNS integer
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_counted integer := 0;
+  r record;
+begin
+  for r in
+    with confirmed as (
+      update public.sms_auth_code c
+         set confirmed_at = p_at
+       where c.phone = pumping_confirm.phone and c.confirmed_at is null
+         and c.created_at <= p_at and c.expires_at >= p_at
+      returning c.pumping_range, pg_catalog.date_trunc('minute', c.created_at) as bucket
+    )
+    select x.pumping_range as prefix, sms_private.pumping_country(x.pumping_range) as country, x.bucket,
+           count(*)::integer as n
+      from confirmed x
+     where x.pumping_range is not null
+     group by 1, 2, 3
+     order by 1, 3
+  loop
+    -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
+    -- code is older than every window) counts nothing.
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.prefix and b.bucket = r.bucket;
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.country and b.bucket = r.bucket;
+    v_counted := v_counted + r.n;
+  end loop;
+  return v_counted;
+end
+$function$;
+comment on function sms_private.pumping_confirm(text,timestamp with time zone) is 'sms-outbox internal: a phone was confirmed: its codes within their validity count as confirmed in their ranges'' buckets';
+
+create function sms_private.pumping_count(recipient text, p_prefix text, p_at timestamp with time zone, cfg public.sms_pumping_settings, validity interval)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_country text := sms_private.pumping_country(recipient);
+  v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
+  v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
+begin
+  if cfg.enabled is not true or p_prefix is null then
+    return;
+  end if;
+  perform sms_private.pumping_judge(p_prefix, 'prefix', p_at, cfg, validity);
+  if cfg.judge_countries then
+    perform sms_private.pumping_judge(v_country, 'country', p_at, cfg, validity);
+  end if;
+
+  delete from sms_private.pumping_bucket d
+   where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
+                                  where o.bucket < p_at - v_keep
+                                  limit 10 for update skip locked);
+
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
+  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (p_prefix, v_bucket, 1)
+  on conflict (range, bucket) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
+  on conflict (range, bucket) do update set sent = b.sent + 1;
+end
+$function$;
+comment on function sms_private.pumping_count(text,text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: judges a sign-in code''s number ranges and counts it in their buckets';
+
+create function sms_private.pumping_country(digits text)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if pg_catalog.left(digits, 1) in ('1', '7') then
+    return pg_catalog.left(digits, 1);
+  elsif pg_catalog.left(digits, 2) in ('20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43', '44',
+                                      '45', '46', '47', '48', '49', '51', '52', '53', '54', '55', '56', '57', '58',
+                                      '60', '61', '62', '63', '64', '65', '66', '81', '82', '84', '86', '90', '91',
+                                      '92', '93', '94', '95', '98') then
+    return pg_catalog.left(digits, 2);
+  end if;
+  return pg_catalog.left(digits, 3);
+end
+$function$;
+comment on function sms_private.pumping_country(text) is 'sms-outbox internal: the country calling code (1-3 digits) an international number in digits starts with';
+
+create function sms_private.pumping_gate(recipient text, p_at timestamp with time zone, cfg public.sms_pumping_settings, validity interval)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_prefix text := pg_catalog.left(recipient, cfg.prefix_length);
+  v_country text := sms_private.pumping_country(recipient);
+  p sms_private.pumping_range;
+  c sms_private.pumping_range;
+  s record;
+  v_sent integer;
+begin
+  if cfg.enabled is not true then
+    return null;
+  end if;
+  select * into p from sms_private.pumping_range r where r.range = v_prefix;
+  if p.pin = 'closed' or p.blocked_until > p_at then
+    return sms_private.pumping_refusal('range_blocked', cfg);
+  elsif p.pin = 'open' then
+    return null;
+  elsif p.throttled_until > p_at then
+    select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
+    if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
+      return sms_private.pumping_refusal('range_throttled', cfg);
+    end if;
+  end if;
+
+  select * into c from sms_private.pumping_range r where r.range = v_country;
+  if c.pin = 'open' or c.range is null
+     or (c.pin is null and coalesce(c.blocked_until <= p_at, true) and coalesce(c.throttled_until <= p_at, true)) then
+    return null;
+  end if;
+  if c.pin is null then
+    -- A decision on the whole country: not for a prefix that converts on its own.
+    s := sms_private.pumping_stats(v_prefix, p_at, null, cfg.conversion_window, cfg.spike_window, validity);
+    if s.confirmed >= 1 and s.confirmed >= cfg.good_conversion::numeric * s.settled then
+      return null;
+    end if;
+  end if;
+  if c.pin = 'closed' or c.blocked_until > p_at then
+    return sms_private.pumping_refusal('range_blocked', cfg);
+  end if;
+  select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
+  if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
+    return sms_private.pumping_refusal('range_throttled', cfg);
+  end if;
+  return null;
+end
+$function$;
+comment on function sms_private.pumping_gate(text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: NULL when the pumping defence lets a sign-in code go to this number now, else the hook''s 429 answer';
+
+create function sms_private.pumping_judge(p_range text, p_level text, p_at timestamp with time zone, cfg public.sms_pumping_settings, validity interval)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  st sms_private.pumping_range;
+  s record;
+  x record;
+  v_settled bigint;
+  v_confirmed bigint;
+  v_spike bigint;
+  v_baseline bigint;
+  v_probation boolean;
+  v_throttled boolean;
+  v_need integer;
+  v_until timestamptz;
+  v_evidence jsonb;
+  v_rest double precision;
+begin
+  select * into st from sms_private.pumping_range r where r.range = p_range;
+  if st.pin is not null or st.blocked_until > p_at then
+    return;
+  end if;
+  v_throttled := coalesce(st.throttled_until > p_at, false);
+  v_probation := v_throttled and st.judged_since is not null;
+  s := sms_private.pumping_stats(p_range, p_at, case when v_probation then st.judged_since end,
+                                 cfg.conversion_window, cfg.spike_window, validity);
+  v_settled := s.settled;
+  v_confirmed := s.confirmed;
+  v_spike := s.spike_codes + 1;  -- the code being sent, not yet in its bucket
+  v_baseline := s.baseline_codes;
+  if p_level = 'country' then
+    for x in
+      select (sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
+                                        cfg.conversion_window, cfg.spike_window, validity)).*
+        from sms_private.pumping_range r
+       where pg_catalog.length(r.range) > 3 and pg_catalog.starts_with(r.range, p_range)
+         and (r.blocked_until > p_at - cfg.conversion_window or r.throttled_until > p_at - cfg.conversion_window)
+    loop
+      v_settled := v_settled - x.settled;
+      v_confirmed := v_confirmed - x.confirmed;
+      v_spike := v_spike - x.spike_codes;
+      v_baseline := v_baseline - x.baseline_codes;
+    end loop;
+  end if;
+  v_evidence := pg_catalog.jsonb_build_object(
+    'settled', v_settled, 'confirmed', v_confirmed,
+    'conversion', case when v_settled > 0 then pg_catalog.round(v_confirmed::numeric / v_settled, 3) end,
+    'spike_codes', v_spike, 'baseline_codes', v_baseline,
+    'probation', v_probation, 'strikes', coalesce(st.strikes, 0));
+  -- A country throttled for a spike already stands out: min_codes will do.
+  v_need := case when v_probation then cfg.probation_codes
+                 when p_level = 'country' and not v_throttled then cfg.country_min_codes
+                 else cfg.min_codes end;
+
+  if v_settled >= v_need and v_confirmed < cfg.min_conversion::numeric * v_settled then
+    v_until := p_at + least(cfg.cooldown * pg_catalog.power(2, least(coalesce(st.strikes, 0), 20)), cfg.max_cooldown);
+    insert into sms_private.pumping_range as r (range, blocked_until, throttled_until, judged_since, strikes, updated_at)
+    values (p_range, v_until, v_until + cfg.cooldown, v_until, 1, p_at)
+    on conflict (range) do update
+       set blocked_until = excluded.blocked_until, throttled_until = excluded.throttled_until,
+           judged_since = excluded.judged_since, strikes = r.strikes + 1, updated_at = excluded.updated_at
+     where r.pin is null and coalesce(r.blocked_until <= p_at, true);
+    if found then
+      insert into public.sms_pumping_decision (decided_at, range, level, action, reason, until, evidence)
+      values (p_at, p_range, p_level, 'block', 'low_conversion', v_until,
+              v_evidence || pg_catalog.jsonb_build_object('probation_until', v_until + cfg.cooldown));
+    end if;
+  elsif v_throttled then
+    if v_settled >= cfg.probation_codes and v_confirmed >= 1 and v_confirmed >= cfg.good_conversion::numeric * v_settled then
+      update sms_private.pumping_range r
+         set throttled_until = p_at, judged_since = null, strikes = 0, updated_at = p_at
+       where r.range = p_range and r.pin is null and r.throttled_until > p_at and coalesce(r.blocked_until <= p_at, true);
+      if found then
+        insert into public.sms_pumping_decision (decided_at, range, level, action, reason, until, evidence)
+        values (p_at, p_range, p_level, 'release', 'converting', null, v_evidence);
+      end if;
+    end if;
+  elsif v_spike >= cfg.spike_min_codes
+        and p_at >= cfg.watching_since + cfg.conversion_window
+        and not (v_confirmed >= 1 and v_confirmed >= cfg.good_conversion::numeric * v_settled) then
+    -- Codes a spike_window at the rate of the rest of the window.
+    v_rest := pg_catalog.date_part('epoch', cfg.conversion_window - cfg.spike_window);
+    if v_spike > cfg.spike_factor * v_baseline * pg_catalog.date_part('epoch', cfg.spike_window) / v_rest then
+      v_until := p_at + cfg.cooldown;
+      insert into sms_private.pumping_range as r (range, throttled_until, updated_at)
+      values (p_range, v_until, p_at)
+      on conflict (range) do update
+         set throttled_until = excluded.throttled_until, judged_since = null, updated_at = excluded.updated_at
+       where r.pin is null and coalesce(r.blocked_until <= p_at, true) and coalesce(r.throttled_until <= p_at, true);
+      if found then
+        insert into public.sms_pumping_decision (decided_at, range, level, action, reason, until, evidence)
+        values (p_at, p_range, p_level, 'throttle', 'volume_spike', v_until, v_evidence);
+      end if;
+    end if;
+  end if;
+end
+$function$;
+comment on function sms_private.pumping_judge(text,text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: takes the pumping defence''s decision on a number range (block, release, throttle) when one is due, after a code was sent to it';
+
+create function sms_private.pumping_now()
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.now()
+$function$;
+comment on function sms_private.pumping_now() is 'sms-outbox internal: the time the sign-in hook and its pumping defence go by (now())';
+
+create function sms_private.pumping_refusal(reason text, cfg public.sms_pumping_settings)
+ RETURNS jsonb
+ LANGUAGE sql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select pg_catalog.jsonb_set(sms_private.auth_hook_refusal(reason, 429, cfg.message), '{error,reason}', pg_catalog.to_jsonb(reason))
+$function$;
+comment on function sms_private.pumping_refusal(text,public.sms_pumping_settings) is 'sms-outbox internal: counts a refusal of the pumping defence and makes the hook''s 429 answer with its reason';
+
+create function sms_private.pumping_stats(p_range text, p_at timestamp with time zone, p_since timestamp with time zone, window_length interval, spike_window interval, validity interval, OUT settled bigint, OUT confirmed bigint, OUT spike_codes bigint, OUT baseline_codes bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  select coalesce(sum(b.sent) filter (where b.bucket + interval '1 minute' + validity <= p_at), 0)
+           + coalesce(sum(b.confirmed) filter (where b.bucket + interval '1 minute' + validity > p_at), 0),
+         coalesce(sum(b.confirmed), 0),
+         coalesce(sum(b.sent) filter (where b.bucket > p_at - spike_window), 0),
+         coalesce(sum(b.sent) filter (where b.bucket <= p_at - spike_window), 0)
+    into settled, confirmed, spike_codes, baseline_codes
+    from sms_private.pumping_bucket b
+   where b.range = p_range
+     and b.bucket > p_at - window_length
+     and b.bucket <= p_at
+     and b.bucket >= coalesce(pg_catalog.date_trunc('minute', p_since), '-infinity'::timestamptz);
+end
+$function$;
+comment on function sms_private.pumping_stats(text,timestamp with time zone,timestamp with time zone,interval,interval,interval) is 'sms-outbox internal: a number range''s settled, confirmed, recent and earlier codes from its one-minute buckets';
 
 create function sms_private.receipt_status(state text)
  RETURNS text

@@ -18,7 +18,7 @@ end
 $$;
 
 comment on function public.sms_auth_hook_refusals() is
-  'sms-outbox: how often sms_auth_send_sms_hook refused a code since the install, by reason (bad_event, bad_phone, country, phone_limit, global_limit, busy, error)';
+  'sms-outbox: how often sms_auth_send_sms_hook refused a code since the install, by reason (bad_event, bad_phone, country, phone_limit, global_limit, busy, error, range_blocked, range_throttled)';
 
 revoke all on function public.sms_auth_hook_refusals() from public, sms_sender, sms_reader, sms_worker;
 grant execute on function public.sms_auth_hook_refusals() to sms_reader, sms_worker;

@@ -21,6 +21,12 @@
 --   * SMS pumping protection, since sign-in is open to anyone: at most per_phone_limit codes per
 --     number per per_phone_window, at most per_minute_limit codes a minute in all, and only to
 --     allowed_country_prefixes when that is set. Exact under concurrent calls;
+--   * and against the attacks those let through (many numbers of an allowed country, slowly):
+--     the pumping defence judges each number range (its country, and its first
+--     sms_pumping_settings.prefix_length digits) by the share of its codes that get confirmed,
+--     and by its volume against its own recent rate; a range it blocked or throttled is refused
+--     (sms_private.pumping_gate), and every code sent is counted and may lead to a decision
+--     (sms_private.pumping_count), recorded in sms_pumping_decision;
 --   * the text sent is kept in sms_outbox_secret, which only the worker role reads, and blanked in
 --     sms_outbox.body (as redaction leaves a body); it is deleted when the message leaves the
 --     queue (sms_private.outbox_secret_release), so nobody reads a code after that;
@@ -29,13 +35,19 @@
 --     (sms_auth_hook_refusals()), and neither the answer nor the log ever holds the code.
 --
 -- Order: the event, the number, the country, then (holding the number's lock) a repeat of the
--- same event, the number's limit, the minute's limit, and only then the message. Answers:
+-- same event, the number's range, the number's limit, the minute's limit, and only then the
+-- message. Times are sms_private.pumping_now() (now()). Answers:
 --
 --   {}                                        queued, or already queued by the same event
 --   400  bad_event     the event is not an object, or has no code in sms.otp (4-10 digits)
 --   400  bad_phone     no phone number, or not a plausible international number
 --   403  country       the number's country is not in allowed_country_prefixes (a policy
 --                      refusal of a valid number, not a malformed request)
+--   429  range_blocked the number's range (prefix or country) is blocked by the pumping
+--                      defence, or pinned closed; the message is sms_pumping_settings.message,
+--                      and the error object carries "reason": "range_blocked"
+--   429  range_throttled  the range is throttled and had its throttle_per_minute codes this
+--                      minute (same message, "reason": "range_throttled")
 --   429  phone_limit   per_phone_limit codes for this number within per_phone_window
 --   429  global_limit  per_minute_limit codes this minute
 --   429  busy          a concurrent call held the number's (or the minute's) row past
@@ -54,6 +66,10 @@ set lock_timeout = '1s'
 as $$
 declare
   cfg public.sms_auth_hook_settings;
+  pcfg public.sms_pumping_settings;
+  v_now timestamptz := sms_private.pumping_now();
+  v_answer jsonb;
+  v_range text;
   v_otp text;
   v_phone text;
   v_recipient text;
@@ -101,6 +117,7 @@ begin
     end;
 
     select * into strict cfg from public.sms_auth_hook_settings;
+    select * into pcfg from public.sms_pumping_settings;
     if cfg.allowed_country_prefixes is not null
        and not exists (select from pg_catalog.unnest(cfg.allowed_country_prefixes) p
                         where pg_catalog.starts_with(v_recipient, p)) then
@@ -114,27 +131,32 @@ begin
       from sms_private.auth_hook_secret s;
     v_owner := sms_private.caller_owner();
 
-    insert into sms_private.auth_hook_lock as l (key) values ('phone:' || v_recipient)
-    on conflict (key) do update set touched_at = now();
+    insert into sms_private.auth_hook_lock as l (key, touched_at) values ('phone:' || v_recipient, v_now)
+    on conflict (key) do update set touched_at = v_now;
 
     if exists (select from public.sms_outbox o where o.owner = v_owner and o.idempotency_key = v_key) then
       return '{}'::jsonb;
     end if;
 
+    v_answer := sms_private.pumping_gate(v_recipient, v_now, pcfg, cfg.code_validity);
+    if v_answer is not null then
+      return v_answer;
+    end if;
+
     select count(*), min(c.created_at) into v_used, v_oldest
       from public.sms_auth_code c
-     where c.phone = v_recipient and c.created_at > now() - cfg.per_phone_window;
+     where c.phone = v_recipient and c.created_at > v_now - cfg.per_phone_window;
     if v_used >= cfg.per_phone_limit then
       return sms_private.auth_hook_refusal('phone_limit', 429, pg_catalog.format(
         'too many codes for this phone number; try again after %s',
-        pg_catalog.to_char((coalesce(v_oldest, now()) + cfg.per_phone_window + interval '1 second') at time zone 'UTC',
+        pg_catalog.to_char((coalesce(v_oldest, v_now) + cfg.per_phone_window + interval '1 second') at time zone 'UTC',
                            'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
     end if;
 
     if cfg.per_minute_limit is not null then
       v_used := null;
       if cfg.per_minute_limit > 0 then
-        insert into sms_private.auth_hook_minute as m (minute, sent) values (pg_catalog.date_trunc('minute', now()), 1)
+        insert into sms_private.auth_hook_minute as m (minute, sent) values (pg_catalog.date_trunc('minute', v_now), 1)
         on conflict (minute) do update set sent = m.sent + 1 where m.sent < cfg.per_minute_limit
         returning m.sent into v_used;
       end if;
@@ -164,24 +186,32 @@ begin
     update public.sms_outbox o
        set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
      where o.id = v_id and o.body_length is null and o.redacted_at is null;
-    insert into public.sms_auth_code (outbox_id, user_id, phone, sms_type, expires_at)
-      values (v_id, v_user, v_recipient, v_type, now() + cfg.code_validity)
+    -- The prefix range the pumping defence counts the code in; none when it is off, or for a code
+    -- Auth does not confirm through auth.users.phone_confirmed_at (an MFA challenge, a
+    -- reauthentication), which would look like a code nobody confirmed.
+    v_range := case when pcfg.enabled and not coalesce(v_type in ('mfa', 'reauthentication'), false)
+                    then pg_catalog.left(v_recipient, pcfg.prefix_length) end;
+    insert into public.sms_auth_code (outbox_id, created_at, user_id, phone, sms_type, expires_at, pumping_range)
+      values (v_id, v_now, v_user, v_recipient, v_type, v_now + cfg.code_validity, v_range)
       on conflict (outbox_id) do nothing;
 
     -- Housekeeping: a few rows no limit counts any more go with every code.
     v_keep := greatest(cfg.per_phone_window, interval '1 day');
     delete from public.sms_auth_code d
      where d.outbox_id in (select c.outbox_id from public.sms_auth_code c
-                            where c.created_at < now() - v_keep
+                            where c.created_at < v_now - v_keep
                             order by c.created_at limit 10 for update skip locked);
     delete from sms_private.auth_hook_lock d
      where d.key in (select l.key from sms_private.auth_hook_lock l
-                      where l.touched_at < now() - cfg.per_phone_window
+                      where l.touched_at < v_now - cfg.per_phone_window
                       limit 10 for update skip locked);
     delete from sms_private.auth_hook_minute d
      where d.minute in (select m.minute from sms_private.auth_hook_minute m
-                         where m.minute < pg_catalog.date_trunc('minute', now()) - interval '1 minute'
+                         where m.minute < pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
                          limit 10 for update skip locked);
+    -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
+    -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
+    perform sms_private.pumping_count(v_recipient, v_range, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception
     -- A statement timeout (Auth sets 2 s) is a wait too long like a lock's: answered, not raised.

@@ -5,7 +5,7 @@ create or replace function sms_private.auth_hook_refusal_reasons() returns text[
 language sql immutable parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
-  select array['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error']
+  select array['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error', 'range_blocked', 'range_throttled']
 $$;
 
 comment on function sms_private.auth_hook_refusal_reasons() is

@@ -37,6 +37,7 @@ begin
   new.in_reply_to := null;
   new.owner := null;
   new.deliveries := 1;
+  new.duplicate_parts := 0;
   -- A number is stored as international digits, as documented (and as sms_outbox.recipient).
   if new.sender ~ '^\+[0-9]+$' then
     new.sender := substr(new.sender, 2);

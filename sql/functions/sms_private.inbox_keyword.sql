@@ -47,7 +47,9 @@ begin
     new.keyword_action := 'ignored';
     return new;
   end if;
-  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, null);
+  -- actor: the login that stored it (the worker's, through sms_inbound_store), so a keyword
+  -- relayed by any other login holding the worker role shows in sms_opt_out_log.
+  perform sms_private.change_opt_out(action = 'opt_out', phone, 'keyword', matched, new.id, session_user::text);
   new.keyword_action := action;
   return new;
 end

@@ -8,7 +8,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { applyReceipts, markMatched, storeUnmatched, type IncomingReceipt, type ReceiptMatch, type StoredReceipt } from './receipts.js';
-import { deleteParts, insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from './inbox.js';
+import { insertInboxMessages, storePart, type InboxMessage, type PartKey, type StoredPart } from './inbox.js';
 import { callReplyHandlers, type HandlerCalls, type ReplyHandlerOptions } from './reply-handlers.js';
 import { encodingName } from '../smpp/data-coding.js';
 import type { InboundContent } from '../smpp/inbound.js';
@@ -31,6 +31,8 @@ export interface InboundWritten {
   unmatchedIds: string[];
   /** Rows added to sms_inbox (a redelivered copy adds none: sms_private.inbox_arrival). */
   inbox: number;
+  /** Parts of concatenated SMS delivered again after their set was assembled: counted, not stored. */
+  duplicateParts: number;
   /** Reply handler calls made for them. */
   handlers: HandlerCalls;
 }
@@ -63,6 +65,7 @@ export async function writeInbound(db: Db, events: InboundContent[], replies?: R
   const receipts: IncomingReceipt[] = [];
   const complete: InboxMessage[] = [];
   const parts: InboundContent[] = [];
+  let duplicateParts = 0;
   for (const event of events) {
     if (event.kind === 'mo') {
       parts.push(event);
@@ -102,15 +105,13 @@ export async function writeInbound(db: Db, events: InboundContent[], replies?: R
       continue;
     }
     const key: PartKey = { sender: part.source, recipient: part.destination, ref: part.concat.ref, total: part.concat.total };
-    const set = await storePart(db, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
-    if (set) {
-      complete.push(assembledMessage(key, set));
-      await deleteParts(db, key);
-    }
+    const outcome = await storePart(db, key, { seq: part.concat.seq, dataCoding: part.dataCoding, payload: part.payload });
+    if (outcome.status === 'complete') complete.push(assembledMessage(key, outcome.parts));
+    else if (outcome.status === 'duplicate') duplicateParts++;
   }
   const stored = await insertInboxMessages(db, complete);
   const handlers = await handleStored(db, stored, replies);
-  return { matches, unmatchedIds, inbox: stored.length, handlers };
+  return { matches, unmatchedIds, inbox: stored.length, duplicateParts, handlers };
 }
 
 /** The sms_inbox row for a set of stored parts (complete, or what arrived of it). */
@@ -125,6 +126,7 @@ export function assembledMessage(key: PartKey, parts: StoredPart[]): InboxMessag
     encoding: encodingName(dataCoding),
     parts: key.total,
     missingParts: missing.length,
+    concatRef: key.ref,
   };
 }
 

@@ -2,7 +2,11 @@
  * Incoming (MO) SMS. A single-part message goes straight into sms_inbox. Each part of a
  * concatenated one is stored in sms_inbox_part first (so it can be acknowledged to the SMSC once
  * durable); when the last part arrives the set is assembled into one sms_inbox row. Sets that stay
- * incomplete are assembled with what arrived after a timeout (the reconcile task).
+ * incomplete are assembled with what arrived after a timeout (the reconcile task). A part
+ * delivered again after its set was assembled is counted, not staged.
+ *
+ * The worker role writes neither table itself: it calls sms_inbound_part and sms_inbound_store
+ * (sql/functions/), so a stop or start keyword is acted on only for what the worker decoded.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { pgText, storableText } from './pg-text.js';
@@ -20,6 +24,8 @@ export interface InboxMessage {
   encoding: string;
   parts: number;
   missingParts: number;
+  /** A concatenated SMS: its parts' reference (the set's key is sender, recipient, ref and parts). */
+  concatRef?: number;
 }
 
 export interface StoredPart {
@@ -37,43 +43,58 @@ export interface PartKey {
 
 export async function insertInboxMessages(db: Db, messages: InboxMessage[]): Promise<string[]> {
   if (!messages.length) return [];
-  const rows = await db
-    .insertInto('sms_inbox')
-    .values(
-      messages.map((m) => {
-        const body = storableText(m.body);
-        return {
-          sender: pgText(m.sender),
-          recipient: pgText(m.recipient),
-          body: body.text,
-          body_replaced: body.replaced,
-          payload: m.payload,
-          encoding: m.encoding,
-          parts: m.parts,
-          missing_parts: m.missingParts,
-        };
-      }),
-    )
-    .returning('id')
-    .execute();
-  return rows.map((r) => r.id);
+  const cols = {
+    sender: [] as (string | null)[],
+    recipient: [] as (string | null)[],
+    body: [] as string[],
+    replaced: [] as boolean[],
+    payload: [] as Buffer[],
+    encoding: [] as string[],
+    parts: [] as number[],
+    missing: [] as number[],
+    ref: [] as (number | null)[],
+  };
+  for (const m of messages) {
+    const body = storableText(m.body);
+    cols.sender.push(pgText(m.sender));
+    cols.recipient.push(pgText(m.recipient));
+    cols.body.push(body.text);
+    cols.replaced.push(body.replaced);
+    cols.payload.push(m.payload);
+    cols.encoding.push(m.encoding);
+    cols.parts.push(m.parts);
+    cols.missing.push(m.missingParts);
+    cols.ref.push(m.concatRef ?? null);
+  }
+  // One statement for the batch, stored in the order given; a redelivery counted on an earlier
+  // row returns no id.
+  const { rows } = await sql<{ id: string | null }>`
+    select public.sms_inbound_store(m.sender, m.recipient, m.body, m.replaced, m.payload, m.encoding, m.parts, m.missing, m.ref) as id
+      from unnest(${cols.sender}::text[], ${cols.recipient}::text[], ${cols.body}::text[], ${cols.replaced}::boolean[],
+                  ${cols.payload}::bytea[], ${cols.encoding}::text[], ${cols.parts}::integer[], ${cols.missing}::integer[],
+                  ${cols.ref}::integer[]) with ordinality as m(sender, recipient, body, replaced, payload, encoding, parts, missing, ref, n)
+     order by m.n`.execute(db);
+  return rows.flatMap((r) => (r.id === null ? [] : [r.id]));
 }
 
+/** What became of a part: staged until the rest comes, a duplicate of a set already assembled, or the last of its set. */
+export type PartOutcome = { status: 'staged' | 'duplicate' } | { status: 'complete'; parts: StoredPart[] };
+
 /**
- * Stores one part (a duplicate of a stored part is ignored) and returns the whole set when it is
- * now complete. Parts of one set are serialised by a transaction-level advisory lock, so two
+ * Stores one part (sms_inbound_part: a duplicate of a staged part is kept once, a part delivered
+ * again after its set was assembled is counted, not staged) and returns the whole set when it is
+ * now complete: the caller stores the SMS (insertInboxMessages with `concatRef`) in the same
+ * transaction. Parts of one set are serialised by a transaction-level advisory lock there, so two
  * workers receiving the last two parts at once cannot both miss completing it.
  */
-export async function storePart(db: Db, rawKey: PartKey, part: StoredPart): Promise<StoredPart[] | null> {
+export async function storePart(db: Db, rawKey: PartKey, part: StoredPart): Promise<PartOutcome> {
   const key = storableKey(rawKey);
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`${key.sender}|${key.recipient}|${key.ref}|${key.total}`}, 1163))`.execute(db);
-  await db
-    .insertInto('sms_inbox_part')
-    .values({ ...key, seq: part.seq, data_coding: part.dataCoding, payload: part.payload })
-    .onConflict((oc) => oc.columns(['sender', 'recipient', 'ref', 'total', 'seq']).doNothing())
-    .execute();
-  const parts = await partsOf(db, key);
-  return parts.length >= key.total ? parts : null;
+  const { rows } = await sql<{ status: 'staged' | 'duplicate' | 'complete'; seqs: number[] | null; data_codings: number[] | null; payloads: Buffer[] | null }>`
+    select status, seqs, data_codings, payloads
+      from public.sms_inbound_part(${key.sender}, ${key.recipient}, ${key.ref}, ${key.total}, ${part.seq}, ${part.dataCoding}, ${part.payload})`.execute(db);
+  const r = rows[0]!;
+  if (r.status !== 'complete') return { status: r.status };
+  return { status: 'complete', parts: (r.seqs ?? []).map((seq, i) => ({ seq, dataCoding: r.data_codings![i]!, payload: r.payloads![i]! })) };
 }
 
 /** The key as stored: addresses are C-strings and hold no NUL, but a replayed row is checked too. */

@@ -192,6 +192,8 @@ export interface SmsInboxTable {
   owner: string | null;
   /** How often the SMSC delivered it: redeliveries are counted here, not stored again (0023). */
   deliveries: Generated<number>;
+  /** Parts delivered again after the set was assembled: counted here, not stored (0025). */
+  duplicate_parts: Generated<number>;
 }
 
 /** Reply rules (sms_on_inbound, 0024): whose, run as whom, which handler, and what it matches. */
@@ -262,6 +264,18 @@ export interface SmsInboxPartTable {
   data_coding: number;
   payload: Buffer;
   received_at: Generated<Date>;
+}
+
+/** Concatenated incoming SMS assembled lately, to know a part delivered again (0025). */
+export interface SmsInboxSetTable {
+  sender: string;
+  recipient: string;
+  ref: number;
+  total: number;
+  assembled_at: Generated<Date>;
+  part_hashes: Buffer[];
+  inbox_id: string | null;
+  duplicate_parts: Generated<number>;
 }
 
 export interface SmsSettingsTable {
@@ -420,6 +434,7 @@ export interface Database {
   sms_receipt: SmsReceiptTable;
   sms_inbox: SmsInboxTable;
   sms_inbox_part: SmsInboxPartTable;
+  sms_inbox_set: SmsInboxSetTable;
   sms_inbound_parked: SmsInboundParkedTable;
   sms_inbound_rule: SmsInboundRuleTable;
   sms_handler_error: SmsHandlerErrorTable;

@@ -14,10 +14,8 @@
  * to `isolate.park`, which must store it somewhere durable; once it has, the item's promise
  * resolves like a written one. The rest of the batch commits meanwhile.
  */
-import { backoffMs, type BackoffPolicy } from '../backoff.js';
-
-/** Retries of a failed flush: 50 ms doubling to 5 s. */
-const FLUSH_RETRY: BackoffPolicy = { baseMs: 50, maxMs: 5000, jitter: [1, 1] };
+import { backoffMs } from '../backoff.js';
+import { DEFAULT_TIMING } from './timing.js';
 
 export interface GroupCommitOptions<T> {
   flush: (items: T[]) => Promise<void>;
@@ -141,7 +139,7 @@ export class GroupCommit<T> {
         for (const p of batch) p.reject(failure);
         return;
       }
-      await this.sleep(this.options.retryDelayMs?.(attempt) ?? backoffMs(attempt, FLUSH_RETRY));
+      await this.sleep(this.options.retryDelayMs?.(attempt) ?? backoffMs(attempt, DEFAULT_TIMING.flushRetry));
     }
   }
 

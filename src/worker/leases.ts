@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../db/schema.js';
 import { reclaimExpiredLeases, renewLeases } from '../db/outbox.js';
+import { workerTiming, type WorkerTiming } from './timing.js';
 
 export class LeaseKeeper {
   private renewTimer: NodeJS.Timeout | undefined;
@@ -17,7 +18,7 @@ export class LeaseKeeper {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly logger: Logger,
-    private readonly options: { workerId: string; leaseSeconds: number },
+    private readonly options: { workerId: string; leaseSeconds: number; timing?: Partial<WorkerTiming> },
     /** Rows taken back: `requeued` go back to the queue, `failed` had used up their attempts. */
     private readonly onReclaimed: (requeued: number, failed: number) => void,
   ) {}
@@ -26,8 +27,9 @@ export class LeaseKeeper {
     if (this.running) return;
     this.running = true;
     const leaseMs = this.options.leaseSeconds * 1000;
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(500, leaseMs / 3));
-    this.reclaimTimer = setInterval(() => void this.reclaim(), Math.max(500, leaseMs / 2));
+    const t = workerTiming(this.options.timing);
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(t.leaseMinIntervalMs, leaseMs * t.leaseRenewFraction));
+    this.reclaimTimer = setInterval(() => void this.reclaim(), Math.max(t.leaseMinIntervalMs, leaseMs * t.leaseReclaimFraction));
     this.renewTimer.unref();
     this.reclaimTimer.unref();
     void this.reclaim();

@@ -27,6 +27,8 @@ import { WakeupListener } from './wakeup.js';
 import { packageVersion, WorkerMetrics } from './metrics.js';
 import { WorkerReporter } from './reporter.js';
 import { startHttpServer } from './http.js';
+import { WORKER_EVENT_NAMES, WorkerEvents } from './events.js';
+import { workerTiming, type WorkerTiming } from './timing.js';
 
 export interface WorkerHandle {
   session: SmppSession;
@@ -34,6 +36,8 @@ export interface WorkerHandle {
   store: OutboxStore;
   pool: pg.Pool;
   metrics: WorkerMetrics;
+  /** What the worker's parts did (claimed, submitted, flushed, idle, ...): src/worker/events.ts. */
+  events: WorkerEvents;
   /** Port of the /metrics, /healthz, /readyz server, when METRICS_PORT is set. */
   httpPort: number | undefined;
   /** Stops claiming, drains the window, writes results, unbinds and closes everything (bounded). */
@@ -43,12 +47,23 @@ export interface WorkerHandle {
 export interface WorkerHooks {
   pump?: PumpEvents;
   store?: StoreEvents;
+  /** Delays, intervals and timeouts other than the defaults (src/worker/timing.ts): for tests. */
+  timing?: Partial<WorkerTiming>;
 }
 
 export async function startWorker(config: Config, logger: Logger, hooks: WorkerHooks = {}): Promise<WorkerHandle> {
   const databaseUrl = required(config.databaseUrl, 'DATABASE_URL', 'postgres://user:password@host:port/database');
   const smpp: SmppConfig = required(config.smpp, 'SMPP_URL', 'smpp://system_id:password@host:port (or smpps:// for TLS)');
   const w: WorkerConfig = config.worker;
+  const timing = workerTiming(hooks.timing);
+  const events = new WorkerEvents();
+  if (logger.isLevelEnabled('trace')) {
+    // LOG_LEVEL=trace: each event as a log line `worker event` (how tests follow a worker process).
+    const traced = logger.child({ worker: w.workerId, component: 'events' });
+    for (const name of WORKER_EVENT_NAMES) {
+      events.on(name, (...args: unknown[]) => traced.trace({ event: name, ...(args[0] as object | undefined) }, 'worker event'));
+    }
+  }
 
   // Every connection names this worker (application_name), so pg_stat_activity shows whose it is.
   const appName = `sms-outbox worker ${w.workerId}`;
@@ -76,10 +91,15 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
   metrics.attachDatabase(createDb(probePool));
-  const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId, replies }, {
-    onCommitted: (summary) => {
-      measured.store.onCommitted?.(summary);
-      hooks.store?.onCommitted?.(summary);
+  const store = new OutboxStore(db, log.child({ component: 'store' }), { workerId: w.workerId, replies, timing }, {
+    onCommitted: (summary, kind) => {
+      measured.store.onCommitted?.(summary, kind);
+      hooks.store?.onCommitted?.(summary, kind);
+      events.emit('flushed', { kind, summary });
+    },
+    onRematched: (rematch) => {
+      hooks.store?.onRematched?.(rematch);
+      events.emit('rematched', rematch);
     },
     onWriteRetry: (what) => {
       measured.store.onWriteRetry?.(what);
@@ -97,24 +117,35 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     session,
     store,
     log.child({ component: 'pump' }),
-    { workerId: w.workerId, window: smpp.window, leaseSeconds: w.leaseSeconds },
+    { workerId: w.workerId, window: smpp.window, leaseSeconds: w.leaseSeconds, timing },
     {
       ...hooks.pump,
       onDispatch: (m) => {
         measured.pump.onDispatch?.(m);
         hooks.pump?.onDispatch?.(m);
+        events.emit('dispatched', { id: m.id });
       },
       onClaimed: (count, expired) => {
         measured.pump.onClaimed?.(count, expired);
         hooks.pump?.onClaimed?.(count, expired);
+        events.emit('claimed', { count, expired });
+      },
+      onSubmitted: (m, outcome) => {
+        hooks.pump?.onSubmitted?.(m, outcome);
+        events.emit('submitted', { id: m.id, outcome });
+      },
+      onIdle: (idle) => {
+        hooks.pump?.onIdle?.(idle);
+        events.emit('idle', idle);
       },
     },
   );
   session.on('state', () => pump.poke());
 
-  const leases = new LeaseKeeper(bookkeeping, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds }, (requeued, failed) => {
+  const leases = new LeaseKeeper(bookkeeping, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds, timing }, (requeued, failed) => {
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
     if (requeued) pump.kick();
+    events.emit('reclaimed', { requeued, failed });
   });
   // Bind state and heartbeat in sms_worker_state, on the probe connections (never behind the pool's writes).
   const reporter = new WorkerReporter(createDb(probePool), log.child({ component: 'reporter' }), {
@@ -122,8 +153,9 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     smsc: smpp.displayUrl,
     bindMode: smpp.bindMode,
     version: packageVersion(),
+    heartbeatMs: timing.heartbeatMs,
   }, metrics);
-  const wakeup = new WakeupListener(databaseUrl, log, (dueInMs) => pump.wakeIn(dueInMs), `${appName} (wakeup)`);
+  const wakeup = new WakeupListener(databaseUrl, log, (dueInMs) => pump.wakeIn(dueInMs), `${appName} (wakeup)`, timing.listenRetry);
 
   let stopping: Promise<void> | undefined;
   // The pools themselves, not the Kysely instances over them: Kysely's destroy() ends a pool only
@@ -165,7 +197,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       crontab: CRONTAB,
       concurrency: 2,
       noHandleSignals: true,
-      pollInterval: 5000,
+      pollInterval: timing.jobPollMs,
       logger: graphileLogger(log.child({ component: 'graphile' })),
     });
   } catch (err) {
@@ -190,6 +222,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     store,
     pool,
     metrics,
+    events,
     httpPort: http?.port,
     stop() {
       stopping ??= (async () => {

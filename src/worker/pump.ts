@@ -27,15 +27,14 @@ import { armWakeup, claimDue, disarmWakeup, nextDueInMs, releaseUnsent, WAKEUP_L
 import type { SmppSession } from '../smpp/session.js';
 import type { OutboxStore } from './store.js';
 import { Signal } from './signal.js';
+import { workerTiming, type WorkerTiming } from './timing.js';
 
-/**
- * Above this arrival rate (FLOW_ROWS claimed within FLOW_WINDOW_MS, about 300 a second) the pump
- * stays disarmed between claims and looks again every FLOW_POLL_MS: apps then pay no NOTIFY, and a
- * message waits at most that long. Below it, the pump arms the wake-up and sleeps until a NOTIFY.
+/*
+ * Above an arrival rate (timing.flowRows claimed within timing.flowWindowMs, about 300 a second
+ * by default) the pump stays disarmed between claims and looks again every timing.flowPollMs:
+ * apps then pay no NOTIFY, and a message waits at most that long. Below it, the pump arms the
+ * wake-up and sleeps until a NOTIFY.
  */
-const FLOW_WINDOW_MS = 100;
-const FLOW_ROWS = 30;
-const FLOW_POLL_MS = 5;
 
 export interface PumpOptions {
   workerId: string;
@@ -44,8 +43,10 @@ export interface PumpOptions {
   leaseSeconds: number;
   /** Largest single claim. */
   maxClaim?: number;
-  /** A re-check this long after re-arming catches rows whose app transaction spanned the re-arm. */
+  /** A re-check this long after re-arming catches rows whose app transaction spanned the re-arm (timing.rearmRecheckMs). */
   rearmRecheckMs?: number;
+  /** Flow detection, the pause after a database error, the wake-up renewal (src/worker/timing.ts). */
+  timing?: Partial<WorkerTiming>;
 }
 
 export interface PumpEvents {
@@ -53,6 +54,10 @@ export interface PumpEvents {
   onClaimed?: (count: number, expired: number) => void;
   /** Time from the row's due time (its commit, for unscheduled rows) to its submit_sm going out. */
   onDispatch?: (message: ClaimedMessage) => void;
+  /** The session's outcome for a message, before the store writes it. */
+  onSubmitted?: (message: ClaimedMessage, outcome: 'accepted' | 'rejected' | 'retry') => void;
+  /** Out of due work: nothing claimed left, the wake-up armed, the timer for the next scheduled row set; `quiet` as Pump.quiet. */
+  onIdle?: (idle: { quiet: boolean }) => void;
 }
 
 export class Pump {
@@ -78,7 +83,8 @@ export class Pump {
   private statsTimer: NodeJS.Timeout | undefined;
   private wakeupTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  /** (time, rows) of the claims of the last FLOW_WINDOW_MS that found rows. */
+  private readonly timing: WorkerTiming;
+  /** (time, rows) of the claims of the last timing.flowWindowMs that found rows. */
   private recentClaims: [number, number][] = [];
   /**
    * Whether this worker last armed (true) or disarmed (false) the wake-up. Assumed armed at
@@ -95,7 +101,16 @@ export class Pump {
     private readonly events: PumpEvents = {},
   ) {
     this.maxClaim = options.maxClaim ?? Math.max(50, options.window);
+    this.timing = workerTiming({ ...options.timing, ...(options.rearmRecheckMs !== undefined ? { rearmRecheckMs: options.rearmRecheckMs } : {}) });
     store.onRetriesQueued((ms) => this.wakeIn(ms));
+  }
+
+  /**
+   * Idle with no re-check or flow poll pending: only a NOTIFY, a kick, wakeIn or the timer of
+   * the next scheduled row makes it claim again.
+   */
+  get quiet(): boolean {
+    return this.idle && !this.stopping && !this.mayHaveWork && this.recheckTimer === undefined && this.pollTimer === undefined && this.queue.length === 0 && this.inFlight === 0;
   }
 
   /** Messages claimed but not yet submitted, and submitted but not yet durably resolved. */
@@ -108,7 +123,7 @@ export class Pump {
       this.statsTimer = setInterval(() => this.logStats(), 1000);
       this.statsTimer.unref();
     }
-    this.wakeupTimer = setInterval(() => void this.renewWakeup(), (WAKEUP_LEASE_SECONDS * 1000) / 3);
+    this.wakeupTimer = setInterval(() => void this.renewWakeup(), Math.min(this.timing.wakeupRenewMs, (WAKEUP_LEASE_SECONDS * 1000) / 3));
     this.wakeupTimer.unref();
     this.loopDone ??= this.loop().catch((err) => {
       this.logger.fatal({ err }, 'the drain loop crashed');
@@ -219,7 +234,7 @@ export class Pump {
         } catch (err) {
           this.onDbError(err, 'claiming due messages');
           this.mayHaveWork = true;
-          await this.pause(1000);
+          await this.pause(this.timing.dbErrorPauseMs);
           continue;
         }
         this.queue.push(...claimed);
@@ -250,9 +265,12 @@ export class Pump {
   /** Nothing due: arm a timer for the next scheduled row and wait for a NOTIFY or a kick. */
   private async goIdle(): Promise<void> {
     if (!this.idle) {
+      await this.scheduleNextDue();
+      // Kicked meanwhile: not idle after all; claim first.
+      if (this.mayHaveWork || this.stopping) return;
       this.idle = true;
       for (const w of this.idleWaiters.splice(0)) w();
-      await this.scheduleNextDue();
+      this.events.onIdle?.({ quiet: this.quiet });
     }
     await this.signal.wait();
   }
@@ -263,7 +281,7 @@ export class Pump {
       due = await nextDueInMs(this.db);
     } catch (err) {
       this.onDbError(err, 'finding the next scheduled message');
-      due = 1000;
+      due = this.timing.dbErrorPauseMs;
     }
     // Due already but not claimable (another worker holds it locked): look again in a second.
     if (due !== null) this.wakeIn(due || 1000);
@@ -276,7 +294,10 @@ export class Pump {
 
   private scheduleRecheck(): void {
     clearTimeout(this.recheckTimer);
-    this.recheckTimer = setTimeout(() => this.kick(), this.options.rearmRecheckMs ?? 1000);
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.kick();
+    }, this.timing.rearmRecheckMs);
     this.recheckTimer.unref();
   }
 
@@ -284,15 +305,15 @@ export class Pump {
   private noteFlow(rows: number): void {
     const now = performance.now();
     if (rows) this.recentClaims.push([now, rows]);
-    while (this.recentClaims.length && now - this.recentClaims[0]![0] > FLOW_WINDOW_MS) this.recentClaims.shift();
+    while (this.recentClaims.length && now - this.recentClaims[0]![0] > this.timing.flowWindowMs) this.recentClaims.shift();
   }
 
-  /** Messages are arriving faster than FLOW_ROWS per FLOW_WINDOW_MS. */
+  /** Messages are arriving faster than timing.flowRows per timing.flowWindowMs. */
   private flowing(): boolean {
     this.noteFlow(0);
     let rows = 0;
     for (const [, n] of this.recentClaims) rows += n;
-    return rows >= FLOW_ROWS;
+    return rows >= this.timing.flowRows;
   }
 
   private schedulePoll(): void {
@@ -300,7 +321,7 @@ export class Pump {
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
       this.kick();
-    }, FLOW_POLL_MS);
+    }, this.timing.flowPollMs);
   }
 
   private disarm(): void {
@@ -336,6 +357,7 @@ export class Pump {
       .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body, validUntil: message.expiresAt })
       .then((result) => {
         submitted = performance.now();
+        this.events.onSubmitted?.(message, result.outcome);
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
           this.logger.error(
             { id: message.id, parts: result.messageIds.length, segments: message.segments },

@@ -42,6 +42,8 @@ import { describeHeader, readHeader } from '../smpp/pdu.js';
 import { commandName } from '../smpp/smpp-lib.js';
 import { GroupCommit } from './group-commit.js';
 import { retryDelayMs } from './retry-policy.js';
+import { backoffMs } from '../backoff.js';
+import { DEFAULT_TIMING, workerTiming, type WorkerTiming } from './timing.js';
 
 type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResult } | { kind: 'rematch'; receiptIds: string[]; round: number };
 
@@ -49,9 +51,10 @@ type OutcomeItem = { kind: 'result'; message: ClaimedMessage; result: SubmitResu
  * A receipt stored unmatched is looked at again behind this worker's next outcome flush (round
  * 0), then after each of these delays while still unmatched: its submit result may be in another
  * worker's transaction, open while this worker stored the receipt and looked again. After the
- * last, the reconcile task (every minute) is what matches it.
+ * last, the reconcile task (every minute) is what matches it. The defaults of
+ * timing.rematchDelaysMs (StoreOptions.timing).
  */
-export const REMATCH_DELAYS_MS = [1000, 5000];
+export const REMATCH_DELAYS_MS = DEFAULT_TIMING.rematchDelaysMs;
 
 export interface StoreOptions {
   workerId: string;
@@ -63,11 +66,15 @@ export interface StoreOptions {
    * is called.
    */
   replies?: { db: Kysely<Database>; options: ReplyHandlerOptions };
+  /** Re-match delays and the back-off of a failed flush (src/worker/timing.ts). */
+  timing?: Partial<WorkerTiming>;
 }
 
 export interface StoreEvents {
-  /** Called after each committed flush with what it changed (for metrics and logs). */
-  onCommitted?: (summary: FlushSummary) => void;
+  /** Called after each committed flush with what it changed (for metrics and logs), and which group commit it was. */
+  onCommitted?: (summary: FlushSummary, kind: 'outcomes' | 'inbound') => void;
+  /** Receipts stored unmatched were looked at again: the round (0: behind the next outcome flush), how many, how many matched. */
+  onRematched?: (rematch: { round: number; receipts: number; matched: number }) => void;
   /** Called when a flush failed and will be retried: submit results or inbound (receipts and incoming SMS). */
   onWriteRetry?: (what: 'results' | 'inbound') => void;
   /** Called for each incoming PDU parked in sms_inbound_parked. */
@@ -93,6 +100,8 @@ export interface FlushSummary {
   /** For each receipt that ended its part on arrival: seconds since the part's submit result was stored. */
   receiptLatencies: number[];
   inbox: number;
+  /** Parts of concatenated SMS delivered again after their set was assembled: counted, not stored. */
+  duplicateParts: number;
   /** Reply handler calls, and how many of them failed (their errors are in sms_handler_error). */
   handlerCalls: number;
   handlerFailures: number;
@@ -113,6 +122,7 @@ function emptySummary(): FlushSummary {
     finalFromReceipts: {},
     receiptLatencies: [],
     inbox: 0,
+    duplicateParts: 0,
     handlerCalls: 0,
     handlerFailures: 0,
     nextRetryInMs: null,
@@ -129,6 +139,7 @@ export class OutboxStore {
   private closing = false;
   /** After a handler statement had to be ended: one handler call per statement until a flush succeeds. */
   private handlersOnePerStatement = false;
+  private readonly timing: WorkerTiming;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -136,15 +147,18 @@ export class OutboxStore {
     private readonly options: StoreOptions,
     private readonly events: StoreEvents = {},
   ) {
+    this.timing = workerTiming(options.timing);
+    const retryDelayMs = (attempt: number) => backoffMs(attempt, this.timing.flushRetry);
     // Only the error's message and SQLSTATE: a Postgres error's detail repeats the refused row.
     const onFlushError = (what: string, kind: 'results' | 'inbound') => (err: unknown, attempt: number, size: number) => {
       this.logger.error({ error: errorForLog(err), attempt, batch: size }, `writing ${what} to Postgres failed; retrying (nothing is acknowledged until it is written)`);
       this.events.onWriteRetry?.(kind);
     };
-    this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, onFlushError: onFlushError('submit results', 'results') });
+    this.outcomes = new GroupCommit<OutcomeItem>({ flush: (items) => this.timed(items.length, () => this.writeOutcomes(items)), maxBatch: 2000, retryDelayMs, onFlushError: onFlushError('submit results', 'results') });
     this.inbound = new GroupCommit<InboundEvent>({
       flush: (items) => this.timed(items.length, () => this.writeInbound(items)),
       maxBatch: 2000,
+      retryDelayMs,
       onFlushError: onFlushError('receipts and incoming SMS', 'inbound'),
       isolate: { isItemError: isRowError, park: (event, err) => this.park(event, err) },
     });
@@ -173,6 +187,11 @@ export class OutboxStore {
     return this.outcomes.pending + this.inbound.pending;
   }
 
+  /** Re-matches waiting for their delay (timing.rematchDelaysMs). */
+  get rematchesPending(): number {
+    return this.rematchTimers.size;
+  }
+
   takeStats(): { flushes: number; items: number; ms: number } {
     const s = this.stats;
     this.stats = { flushes: 0, items: 0, ms: 0 };
@@ -188,7 +207,7 @@ export class OutboxStore {
   private rematchLater(receipts: { id: string; round: number }[]): void {
     if (this.closing) return;
     for (const round of new Set(receipts.map((r) => r.round))) {
-      const delay = REMATCH_DELAYS_MS[round];
+      const delay = this.timing.rematchDelaysMs[round];
       if (delay === undefined) continue;
       const receiptIds = receipts.filter((r) => r.round === round).map((r) => r.id);
       const timer = setTimeout(() => {
@@ -199,6 +218,11 @@ export class OutboxStore {
       timer.unref();
       this.rematchTimers.add(timer);
     }
+  }
+
+  private noteRematched(rounds: Map<string, number>, matched: Set<string>): void {
+    if (!this.events.onRematched) return;
+    for (const [round, r] of rematchedByRound(rounds, matched)) this.events.onRematched({ round, ...r });
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -297,13 +321,17 @@ export class OutboxStore {
         summary.lateMatches = matches.length;
         countFinals(summary, matches);
         const matched = new Set(matches.map((m) => waiting[m.index]!.id));
+        this.noteRematched(rounds, matched);
         this.rematchLater(waiting.filter((w) => rounds.has(w.id) && !matched.has(w.id)).map((w) => ({ id: w.id, round: rounds.get(w.id)! })));
       } catch (err) {
         this.logger.warn({ error: errorForLog(err), receipts: waiting.length }, 'matching stored receipts failed; they are looked at again later (and by the reconcile task)');
         this.rematchLater(waiting.map((w) => ({ id: w.id, round: rounds.get(w.id) ?? 0 })));
+        this.noteRematched(rounds, new Set());
       }
+    } else if (rounds.size) {
+      this.noteRematched(rounds, new Set());
     }
-    this.events.onCommitted?.(summary);
+    this.events.onCommitted?.(summary, 'outcomes');
     if (summary.nextRetryInMs !== null) for (const listener of this.retryListeners) listener(summary.nextRetryInMs);
   }
 
@@ -321,9 +349,10 @@ export class OutboxStore {
     summary.receiptLatencies = written.matches.flatMap((m) => (m.latencySeconds === null ? [] : [m.latencySeconds]));
     countFinals(summary, written.matches);
     summary.inbox = written.inbox;
+    summary.duplicateParts = written.duplicateParts;
     summary.handlerCalls = written.handlers.calls;
     summary.handlerFailures = written.handlers.failed;
-    this.events.onCommitted?.(summary);
+    this.events.onCommitted?.(summary, 'inbound');
   }
 
   /** A batch with incoming SMS: one transaction, on the handlers' pool when there are handlers to call. */
@@ -365,6 +394,18 @@ export class OutboxStore {
     );
     this.events.onParked?.({ kind: event.kind, code });
   }
+}
+
+/** What a re-match flush did, per round, for StoreEvents.onRematched. */
+function rematchedByRound(rounds: Map<string, number>, matched: Set<string>): Map<number, { receipts: number; matched: number }> {
+  const byRound = new Map<number, { receipts: number; matched: number }>();
+  for (const [id, round] of rounds) {
+    const r = byRound.get(round) ?? { receipts: 0, matched: 0 };
+    r.receipts++;
+    if (matched.has(id)) r.matched++;
+    byRound.set(round, r);
+  }
+  return byRound;
 }
 
 function countFinals(summary: FlushSummary, matches: ReceiptMatch[]): void {

@@ -10,9 +10,7 @@ import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { parseWakeupPayload, WAKEUP_CHANNEL } from '../db/outbox.js';
 import { backoffMs, type BackoffPolicy } from '../backoff.js';
-
-/** Reconnects of the LISTEN connection: 100 ms doubling to 5 s. */
-const LISTEN_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: [1, 1] };
+import { DEFAULT_TIMING } from './timing.js';
 
 export class WakeupListener {
   private client: pg.Client | undefined;
@@ -25,6 +23,8 @@ export class WakeupListener {
     /** A row is due in `dueInMs` milliseconds (0: now, or may be: look). */
     private readonly onWake: (dueInMs: number) => void,
     private readonly applicationName = 'sms-outbox wakeup',
+    /** Reconnects of the LISTEN connection (timing.listenRetry: 100 ms doubling to 5 s). */
+    private readonly retry: BackoffPolicy = DEFAULT_TIMING.listenRetry,
   ) {}
 
   start(): void {
@@ -72,7 +72,7 @@ export class WakeupListener {
       }
       await client.end().catch(() => {});
       if (!this.isStopped) {
-        await delay(backoffMs(failures, LISTEN_RETRY), undefined, { signal: this.stopped.signal }).catch(() => {});
+        await delay(backoffMs(failures, this.retry), undefined, { signal: this.stopped.signal }).catch(() => {});
       }
     }
   }

@@ -9,6 +9,7 @@ import { deleteParts, insertInboxMessages, purgeInbox, staleSets, storePart, typ
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen, type Listener } from '../support/notifications.js';
 import { insertInbox, insertInboxPart, truncateAll } from '../support/rows.js';
+import { blockedOrSettled } from '../support/wait.js';
 
 let tdb: TestDatabase;
 let notes: Listener;
@@ -49,22 +50,54 @@ test('insertInboxMessages stores incoming SMS and announces each on sms_inbox', 
   assert.deepEqual(await insertInboxMessages(tdb.db, []), []);
 });
 
-test('storePart stages parts (a repeated part is ignored) and returns the whole set, in order, once complete', async () => {
+test('storePart stages parts (a repeated part is kept once) and returns the whole set, in order, once complete', async () => {
   const k = key('79990000003');
-  assert.equal(await storePart(tdb.db, k, part(3, 'three')), null);
-  assert.equal(await storePart(tdb.db, k, part(1, 'one')), null);
-  assert.equal(await storePart(tdb.db, k, part(1, 'one again')), null, 'a redelivered part');
+  assert.deepEqual(await storePart(tdb.db, k, part(3, 'three')), { status: 'staged' });
+  assert.deepEqual(await storePart(tdb.db, k, part(1, 'one')), { status: 'staged' });
+  assert.deepEqual(await storePart(tdb.db, k, part(1, 'one again')), { status: 'staged' }, 'a redelivered part');
   // Another set from the same sender (another reference) does not mix in.
-  assert.equal(await storePart(tdb.db, key('79990000003', 2), part(2, 'other set')), null);
+  assert.deepEqual(await storePart(tdb.db, key('79990000003', 2), part(2, 'other set')), { status: 'staged' });
   const set = await storePart(tdb.db, k, part(2, 'two'));
-  assert.deepEqual(set?.map((p) => [p.seq, p.dataCoding, p.payload.toString('latin1')]), [
+  assert.equal(set.status, 'complete');
+  assert.deepEqual(set.status === 'complete' && set.parts.map((p) => [p.seq, p.dataCoding, p.payload.toString('latin1')]), [
     [1, 3, 'one'],
     [2, 3, 'two'],
     [3, 3, 'three'],
   ]);
-  await deleteParts(tdb.db, k);
   const { rows } = await tdb.pool.query<{ ref: number; seq: number }>('select ref, seq from sms_inbox_part');
-  assert.deepEqual(rows, [{ ref: 2, seq: 2 }], 'deleteParts removes that set only');
+  assert.deepEqual(rows, [{ ref: 2, seq: 2 }], 'the complete set left sms_inbox_part, the other stays');
+  await deleteParts(tdb.db, key('79990000003', 2));
+  assert.equal((await tdb.pool.query('select 1 from sms_inbox_part')).rowCount, 0, 'deleteParts removes a set');
+});
+
+test('a part delivered again after its set was assembled is counted on the SMS, never staged for a second one', async () => {
+  const k = key('79990000008', 77, 2);
+  assert.equal((await storePart(tdb.db, k, part(1, 'first half '))).status, 'staged');
+  const set = await storePart(tdb.db, k, part(2, 'second half'));
+  assert.equal(set.status, 'complete');
+  const [id] = await insertInboxMessages(tdb.db, [{ sender: k.sender, recipient: k.recipient, body: 'first half second half', payload: Buffer.from('first half second half', 'latin1'), encoding: 'latin1', parts: 2, missingParts: 0, concatRef: 77 }]);
+  // The SMSC delivers each part again (their acknowledgements were lost).
+  assert.deepEqual(await storePart(tdb.db, k, part(2, 'second half')), { status: 'duplicate' });
+  assert.deepEqual(await storePart(tdb.db, k, part(1, 'first half ')), { status: 'duplicate' });
+  assert.equal((await tdb.pool.query('select 1 from sms_inbox_part')).rowCount, 0, 'nothing staged');
+  const { rows } = await tdb.pool.query('select id, duplicate_parts from sms_inbox');
+  assert.deepEqual(rows, [{ id, duplicate_parts: 2 }]);
+  const sets = await tdb.pool.query('select inbox_id, duplicate_parts, cardinality(part_hashes) as n from sms_inbox_set');
+  assert.deepEqual(sets.rows, [{ inbox_id: id, duplicate_parts: 2, n: 2 }]);
+  // Other bytes under the same reference: a new SMS reusing it, staged as usual.
+  assert.deepEqual(await storePart(tdb.db, k, part(1, 'another text')), { status: 'staged' });
+  assert.equal((await tdb.pool.query('select 1 from sms_inbox_set')).rowCount, 0, 'the old entry went');
+});
+
+test('a duplicate in the same batch as its set, before the SMS is stored, is counted on it too', async () => {
+  const k = key('79990000009', 5, 2);
+  await tdb.db.transaction().execute(async (tx) => {
+    await storePart(tx, k, part(1, 'a'));
+    assert.equal((await storePart(tx, k, part(2, 'b'))).status, 'complete');
+    assert.deepEqual(await storePart(tx, k, part(2, 'b')), { status: 'duplicate' });
+    await insertInboxMessages(tx, [{ sender: k.sender, recipient: k.recipient, body: 'ab', payload: Buffer.from('ab'), encoding: 'latin1', parts: 2, missingParts: 0, concatRef: 5 }]);
+  });
+  assert.deepEqual((await tdb.pool.query('select duplicate_parts from sms_inbox')).rows, [{ duplicate_parts: 1 }]);
 });
 
 test('storePart: two workers storing the last two parts at once, one of them gets the complete set', async () => {
@@ -82,10 +115,14 @@ test('storePart: two workers storing the last two parts at once, one of them get
   });
   await stored;
   const second = tdb.db.transaction().execute((tx) => storePart(tx, k, part(3, 'three')));
-  await new Promise((r) => setTimeout(r, 200));
+  await blockedOrSettled(tdb.pool, second, { what: 'the second worker waiting for the first' });
   releaseFirst();
   const results = await Promise.all([first, second]);
-  assert.deepEqual(results.map((r) => r?.length ?? null), [null, 3], 'the second waited for the first, then saw all three');
+  assert.deepEqual(
+    results.map((r) => (r.status === 'complete' ? r.parts.length : r.status)),
+    ['staged', 3],
+    'the second waited for the first, then saw all three',
+  );
 });
 
 test('staleSets finds incomplete sets whose first part is older than the timeout, skipping sets another transaction holds', async () => {

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitFor as waitForCondition } from '../support/wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -95,18 +96,7 @@ export async function probe(port: number, path: '/readyz' | '/healthz'): Promise
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
+/** test/support/wait.ts's waitFor, with the timeout and pace as arguments (as these tests call it). */
+export function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  return waitForCondition(what, check, { timeoutMs, everyMs });
 }

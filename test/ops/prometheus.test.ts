@@ -175,24 +175,29 @@ test('every dashboard query and every alert rule evaluates against a real Promet
   await traffic(15);
   // Enough scrapes after the traffic for every rate window to hold it.
   await waitFor('Prometheus to hold 20 scrapes of the worker', async () => (await scrapes()) >= 20, 60_000, 500);
-  await sleep(3000);
 
-  // ---- the dashboard: every panel's every query returns numbers
+  // ---- the dashboard: every panel's every query returns numbers (looked at until they all do,
+  // or 30 s have passed: then what still fails is reported)
   const queries = dashboardQueries(JSON.parse(readFileSync(path.join(ROOT, 'deploy/grafana/sms-outbox-dashboard.json'), 'utf8')));
   assert.ok(queries.length >= 25, `${queries.length} panel queries`);
-  const problems: string[] = [];
-  for (const q of queries) {
-    const expr = substitute(q);
-    const r = await query(expr);
-    const label = `${q.panel} [${q.refId}]`;
-    if (r.status !== 'success') {
-      problems.push(`${label}: ${r.errorType}: ${r.error}\n    ${expr}`);
-      continue;
+  const panelProblems = async (report: boolean) => {
+    const problems: string[] = [];
+    for (const q of queries) {
+      const expr = substitute(q);
+      const r = await query(expr);
+      const label = `${q.panel} [${q.refId}]`;
+      if (r.status !== 'success') {
+        problems.push(`${label}: ${r.errorType}: ${r.error}\n    ${expr}`);
+        continue;
+      }
+      const numbers = r.data.result.map((s) => Number(s.value[1])).filter((v) => Number.isFinite(v));
+      if (!numbers.length) problems.push(`${label}: returned ${r.data.result.length ? 'only NaN' : 'nothing'}\n    ${expr}`);
+      if (report) t.diagnostic(`panel ${label}: ${r.data.result.length} series, e.g. ${numbers[0]}`);
     }
-    const numbers = r.data.result.map((s) => Number(s.value[1])).filter((v) => Number.isFinite(v));
-    if (!numbers.length) problems.push(`${label}: returned ${r.data.result.length ? 'only NaN' : 'nothing'}\n    ${expr}`);
-    t.diagnostic(`panel ${label}: ${r.data.result.length} series, e.g. ${numbers[0]}`);
-  }
+    return problems;
+  };
+  await waitFor('every panel query to return numbers', async () => (await panelProblems(false)).length === 0, 30_000, 500).catch(() => {});
+  const problems = await panelProblems(true);
   assert.deepEqual(problems, [], `panel queries that failed:\n${problems.join('\n')}`);
 
   // ---- the alert rules: loaded, evaluated healthy, every series they read exists

@@ -11,7 +11,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createTestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
-import { probe, scrape, sleep, waitFor } from './helpers.js';
+import { probe, scrape, waitFor } from './helpers.js';
 
 const SMPP_PASSWORD = 'Readyz-Smpp-Pw-77';
 
@@ -118,9 +118,13 @@ test('/readyz counts the time not bound from the last bind, not from the latest 
     const before = await scrape(port);
     const downAt = Date.now();
     await sim.stop();
-    // The worker reconnects every second at most (SMPP_RECONNECT_MAX_S=1): several attempts.
-    await sleep(3500);
-    const r = await probe(port, '/readyz');
+    // The worker reconnects every second at most (SMPP_RECONNECT_MAX_S=1): looked at until it
+    // has been down 3 s, over several attempts.
+    const r = await waitFor('3 s not bound, after two reconnect attempts', async () => {
+      const p = await probe(port, '/readyz');
+      const reconnects = (await scrape(port)).value('smpp_reconnects_total') - before.value('smpp_reconnects_total');
+      return p.status === 503 && notBound(p.body).seconds >= 3 && reconnects >= 2 ? p : undefined;
+    });
     const elapsed = (Date.now() - downAt) / 1000;
     assert.equal(r.status, 503);
     const { seconds, lastBoundAt } = notBound(r.body);
@@ -146,8 +150,10 @@ test('/readyz before the first bind counts from the start and says it never boun
   try {
     const started = await worker.waitForLog(/worker started/);
     const port = Number(started.metricsPort);
-    await sleep(2500);
-    const r = await probe(port, '/readyz');
+    const r = await waitFor('2 s not bound', async () => {
+      const p = await probe(port, '/readyz');
+      return p.status === 503 && notBound(p.body).seconds >= 2 ? p : undefined;
+    });
     assert.equal(r.status, 503);
     const { seconds, lastBoundAt } = notBound(r.body);
     assert.equal(lastBoundAt, null);

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
+import { waitFor } from '../support/wait.js';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -52,15 +53,9 @@ export async function bound(simOptions: SimulatorOptions = {}, overrides: Partia
   };
 }
 
-/** Polls `check` until it is truthy (or throws after `timeoutMs`). */
+/** test/support/wait.ts's waitFor for a truthy value, looking every 5 ms (as these tests call it). */
 export async function until<T>(check: () => T, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  return (await waitFor(what, () => check() || undefined, { timeoutMs, everyMs: 5 })) as NonNullable<T>;
 }
 
 export function msg(i: number | string, body = `Your code is ${String(i).padStart(6, '0')}`, destination = '79991234567') {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen } from '../support/notifications.js';
 import { rejectsWith } from './helpers.js';
+import { blockedOrSettled } from '../support/wait.js';
 
 let tdb: TestDatabase;
 
@@ -111,7 +112,7 @@ describe('sms_cancel', () => {
       await worker.query(`select id from public.sms_outbox where id = $1 for update skip locked`, [id]);
       await worker.query(`update public.sms_outbox set status = 'sending', lease_until = now() + interval '15 s' where id = $1`, [id]);
       const pending = cancel(id);
-      await new Promise((r) => setTimeout(r, 200));
+      await blockedOrSettled(tdb.pool, pending, { what: 'sms_cancel waiting for the worker (or answering)' });
       await worker.query('commit');
       assert.equal(await pending, false);
     } finally {

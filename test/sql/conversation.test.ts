@@ -58,15 +58,28 @@ async function sent(c: pg.ClientBase, phone: string, body: string, sender = '790
   return id;
 }
 
-/** An incoming SMS stored as the worker stores it; its row, or null when it was counted as a copy. */
+/**
+ * An incoming SMS stored as the worker stores it (sms_inbound_store); its row, or null when it was
+ * counted as a copy. With `extra` columns, inserted by the owner instead (the worker may not insert).
+ */
 async function incoming(from: string, to: string, text: string, extra: Record<string, unknown> = {}): Promise<Record<string, any> | null> {
-  const cols = ['sender', 'recipient', 'body', 'payload', 'encoding', 'parts', ...Object.keys(extra)];
-  const values = [from, to, text, Buffer.from(text, 'utf16le'), 'ucs2', 1, ...Object.values(extra)];
-  const { rows } = await worker.query(
-    `insert into sms_inbox (${cols.join(', ')}) values (${cols.map((_, i) => `$${i + 1}`).join(', ')}) returning *`,
-    values,
-  );
-  return rows[0] ?? null;
+  if (Object.keys(extra).length) {
+    const cols = ['sender', 'recipient', 'body', 'payload', 'encoding', 'parts', ...Object.keys(extra)];
+    const values = [from, to, text, Buffer.from(text, 'utf16le'), 'ucs2', 1, ...Object.values(extra)];
+    const { rows } = await tdb.pool.query(
+      `insert into sms_inbox (${cols.join(', ')}) values (${cols.map((_, i) => `$${i + 1}`).join(', ')}) returning *`,
+      values,
+    );
+    return rows[0] ?? null;
+  }
+  const stored = await worker.query<{ id: string | null }>(`select sms_inbound_store($1, $2, $3, false, $4, 'ucs2', 1, 0) as id`, [
+    from,
+    to,
+    text,
+    Buffer.from(text, 'utf16le'),
+  ]);
+  const id = stored.rows[0]!.id;
+  return id === null ? null : (await worker.query('select * from sms_inbox where id = $1', [id])).rows[0];
 }
 
 const conversation = async (c: pg.ClientBase, phone: string) => (await c.query('select * from sms_conversation($1)', [phone])).rows;

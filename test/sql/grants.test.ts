@@ -100,7 +100,7 @@ describe('catalog', () => {
     }
   });
 
-  test('the sender role holds exactly EXECUTE on the twelve functions (not sms_opt_in, which overrides a STOP)', async () => {
+  test('the sender role holds exactly EXECUTE on the thirteen functions (not sms_opt_in, which overrides a STOP)', async () => {
     const r = await client.query<{ fn: string }>(`
       select p.oid::regprocedure::text as fn
         from pg_proc p, aclexplode(p.proacl) a
@@ -121,6 +121,7 @@ describe('catalog', () => {
         'sms_segments(text)',
         'sms_send(text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text)',
         'sms_status(uuid)',
+        'sms_verification_confirmed(text)',
       ],
     );
     const tables = await client.query(`
@@ -248,13 +249,16 @@ describe('sms_worker', () => {
         await client.query(`select id from public.sms_outbox where status = 'sending' for update skip locked`);
         await client.query(`insert into public.sms_outbox_part (outbox_id, part_no, message_id) values ($1, 1, 'abc')`, [queuedId]);
         await client.query(`insert into public.sms_receipt (message_id, raw_message_id, state) values ('abc', '0ABC', 'DELIVRD')`);
+        // Incoming SMS and parts go through the store functions (the tables it reads and purges).
         const inbox = await client.query<{ id: string }>(
-          `insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ('79991234567', '1234', 'STOP', 'gsm7', 1) returning id`,
+          `select sms_inbound_store('79991234567', '1234', 'STOP', false, null, 'gsm7', 1, 0) as id`,
         );
         assert.match(inbox.rows[0]!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
-        await client.query(
-          `insert into public.sms_inbox_part (sender, recipient, ref, total, seq, data_coding, payload) values ('1', '2', 7, 2, 1, 0, '\\x00')`,
-        );
+        const part = await client.query(`select status from sms_inbound_part('1', '2', 7, 2, 1, 0, '\\x00')`);
+        assert.equal(part.rows[0].status, 'staged');
+        await client.query(`select * from public.sms_inbox_part`);
+        await client.query(`delete from public.sms_inbox_part where ref = 7`);
+        await client.query(`delete from public.sms_inbox where id = $1`, [inbox.rows[0]!.id]);
         await client.query(`update public.sms_wakeup set armed_until = null`);
         await client.query('select * from public.sms_settings');
         await client.query('select * from public.sms_stats');
@@ -283,6 +287,17 @@ describe('sms_worker', () => {
       await denied(`select public.sms_opt_in('+79991234567')`);
       await denied(`update public.sms_outbox set body_hash = null, redacted_at = now()`);
       await denied('select * from sms_private.redaction_key');
+    });
+  });
+  test('cannot write incoming SMS or their parts but through the store functions', async () => {
+    await asRole(client, worker, async () => {
+      await denied(`insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ('79991234567', '1234', 'START', 'gsm7', 1)`);
+      await denied(`update public.sms_inbox set body = 'START'`);
+      await denied(`update public.sms_inbox set sender = '79991234567', keyword_action = 'opt_in'`);
+      await denied(`insert into public.sms_inbox_part (sender, recipient, ref, total, seq, data_coding, payload) values ('1', '2', 7, 2, 1, 0, '\\x00')`);
+      await denied(`update public.sms_inbox_part set payload = '\\x00'`);
+      await denied(`select * from public.sms_inbox_set`);
+      await denied(`delete from public.sms_inbox_set`);
     });
   });
 });

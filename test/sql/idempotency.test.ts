@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { rejectsWith, uniqueName } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 
@@ -29,12 +30,10 @@ async function rowsWithKey(key: string): Promise<number> {
 
 /** Resolves once the backend `pid` is waiting for a lock (fails after 5 s). */
 async function waitUntilBlocked(pid: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  await waitFor(`backend ${pid} waiting for a lock`, async () => {
     const r = await tdb.pool.query<{ w: string | null }>('select wait_event_type as w from pg_stat_activity where pid = $1', [pid]);
-    if (r.rows[0]?.w === 'Lock') return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`backend ${pid} never waited for a lock`);
+    return r.rows[0]?.w === 'Lock';
+  }, { timeoutMs: 5000 });
 }
 
 async function pidOf(client: pg.Client): Promise<number> {

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { outboxCount, rejectsWith, TestRoles } from './helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 const roles = new TestRoles();
@@ -53,15 +54,15 @@ const optedOut = async (recipient: string) => (await tdb.pool.query('select * fr
 const log = async (recipient: string) => (await tdb.pool.query('select action, source, keyword, actor, changed, inbox_id from sms_opt_out_log where recipient = $1 order by id', [recipient])).rows;
 const stats = async () => (await tdb.pool.query('select * from sms_opt_out_stats')).rows[0] as Record<string, string>;
 
-/** Inserts incoming SMS as the worker does (its own login, only sms_worker), returning each keyword_action. */
+/** Stores incoming SMS as the worker does (its own login, only sms_worker: sms_inbound_store), returning each keyword_action. */
 async function incoming(sender: string, ...bodies: string[]): Promise<(string | null)[]> {
-  const r = await workerClient.query<{ keyword_action: string | null }>(
-    `insert into public.sms_inbox (sender, recipient, body, encoding, parts)
-     select $1, 'MyShop', b.body, 'gsm7', 1 from unnest($2::text[]) with ordinality b(body, i) order by b.i
-     returning keyword_action`,
-    [sender, bodies],
-  );
-  return r.rows.map((x) => x.keyword_action);
+  const actions: (string | null)[] = [];
+  for (const body of bodies) {
+    const { rows } = await workerClient.query<{ id: string | null }>(`select sms_inbound_store($1, 'MyShop', $2, false, null, 'gsm7', 1, 0) as id`, [sender, body]);
+    const id = rows[0]!.id;
+    actions.push(id === null ? null : (await workerClient.query('select keyword_action from public.sms_inbox where id = $1', [id])).rows[0].keyword_action);
+  }
+  return actions;
 }
 
 describe('sms_send category', () => {
@@ -83,7 +84,11 @@ describe('sms_send category', () => {
       assert.match(r.error_message, /opted out of marketing messages/);
       const s = (await appClient.query('select status, error_code, category from sms_status($1)', [id])).rows[0];
       assert.deepEqual(s, { status: 'rejected', error_code: 'OPTED_OUT', category: 'marketing' });
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Notifications arrive in commit order: once a marker sent after it arrived, any the send
+      // made has too.
+      await tdb.pool.query(`select pg_notify('sms_status', 'marker')`);
+      await waitFor('the marker notification', () => heard.some((h) => h.payload === 'marker'));
+      heard.splice(heard.findIndex((h) => h.payload === 'marker'), 1);
       assert.deepEqual(heard, [{ channel: 'sms_status', payload: JSON.stringify({ id, status: 'rejected' }).replace(/":"/g, '" : "').replace(/","/g, '", "') }]);
     } finally {
       await tdb.pool.query(`update sms_wakeup set armed_until = null`);
@@ -255,12 +260,18 @@ describe('stop and start keywords in incoming SMS', () => {
     assert.equal((await tdb.pool.query(`select count(*)::int as n from sms_opt_out_log where recipient in ('MyBrand', '89991234567', '0123456')`)).rows[0].n, 0);
   });
 
-  test('an inserter cannot set keyword_action itself', async () => {
-    const r = await workerClient.query(
+  test('an inserter cannot set keyword_action itself; the worker role cannot insert at all', async () => {
+    const r = await tdb.pool.query(
       `insert into public.sms_inbox (sender, recipient, body, encoding, parts, keyword_action) values ($1, 'X', 'hello', 'gsm7', 1, 'opt_out') returning keyword_action`,
       [phone()],
     );
     assert.equal(r.rows[0].keyword_action, null);
+    const to = phone();
+    await rejectsWith(
+      workerClient.query(`insert into public.sms_inbox (sender, recipient, body, encoding, parts) values ($1, 'X', 'STOP', 'gsm7', 1)`, [to]),
+      '42501',
+    );
+    assert.equal(await optedOut(to), undefined);
   });
 
   test('case is ignored on any server: Cyrillic under the C collation too', async () => {

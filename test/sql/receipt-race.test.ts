@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { createDb, createPool } from '../../src/db/pool.js';
 import { applyReceipts } from '../../src/db/receipts.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { blockedOrSettled } from '../support/wait.js';
 
 let tdb: TestDatabase;
 before(async () => {
@@ -43,7 +44,7 @@ test('receipts for two parts applied at once, one in an open transaction and one
     await applyReceipts(trx, delivered('race-a-1'));
     // The second blocks until the first commits, then sees its part.
     const second = applyReceipts(other, delivered('race-a-2'));
-    await new Promise((r) => setTimeout(r, 200));
+    await blockedOrSettled(tdb.pool, second, { what: 'the second receipt waiting for the first' });
     await trx.commit().execute();
     const matches = await second;
     assert.equal(matches[0]!.finalStatus, 'delivered');
@@ -65,7 +66,7 @@ test('both in open transactions, the later one committing first: the message is 
       await second.commit().execute();
       return m;
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await blockedOrSettled(tdb.pool, pending, { what: 'the second receipt waiting for the first' });
     await first.commit().execute();
     await pending;
     assert.deepEqual(await statusOf(id), { status: 'delivered', parts: ['DELIVRD', 'DELIVRD', 'DELIVRD'] });

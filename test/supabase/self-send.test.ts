@@ -11,7 +11,7 @@ import pg from 'pg';
 import { connectAs } from '../support/db.js';
 import {
   addUser,
-  AUTHENTICATOR_PASSWORD,
+  connectAsAuthenticator,
   createSupabaseDatabase,
   isError,
   Postgrest,
@@ -372,7 +372,7 @@ describe('the switch', () => {
 
 /** A connection logged in as PostgREST's authenticator, for requests replayed by hand. */
 function authenticatorClient(): Promise<pg.Client> {
-  return connectAs(db.adminUrl, 'authenticator', AUTHENTICATOR_PASSWORD);
+  return connectAsAuthenticator(db.adminUrl);
 }
 
 /** The number moves to a new account: taken off `userId`, given to a new, verified user. */

@@ -19,6 +19,17 @@
  * and losing the race to another file is ignored. They stay for the rest of the run (Supabase
  * always has them), so every other test file must pass with them present too.
  *
+ * The tests never log in as those roles: on a shared server they may already exist as another
+ * install left them (supabase_auth_admin NOLOGIN, authenticator with another password), and the
+ * tests alter no role they did not create. Each SupabaseDatabase has two logins of its own,
+ * dropped with it:
+ *   - Auth's stand-in: LOGIN NOINHERIT, member of supabase_auth_admin, search_path "auth", whose
+ *     connections start with role = supabase_auth_admin (a SET ROLE at connection start, so
+ *     current_user, current_setting('role') and the messages' owner are supabase_auth_admin's;
+ *     only session_user differs, which nothing of sms-outbox reads once a role is set);
+ *   - PostgREST's authenticator stand-in: LOGIN NOINHERIT, member of anon, authenticated and
+ *     service_role, switching per request as PostgREST's authenticator does.
+ *
  * The database: an owner like Supabase's `postgres` (LOGIN CREATEROLE, not a superuser) with
  * CREATE on the database and on schema public, Supabase's default privileges (everything that
  * role creates in public is granted to anon, authenticated and service_role), and an auth.users
@@ -125,6 +136,21 @@ const AUTH_SCHEMA = `
                     (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
   $$;`;
 
+/** The logins of one SupabaseDatabase standing in for supabase_auth_admin's and authenticator's. */
+interface StandIns {
+  auth: { user: string; password: string };
+  authenticator: { user: string; password: string };
+}
+/** By database name: what connectAsAuth and Postgrest.connect log in as. */
+const standIns = new Map<string, StandIns>();
+
+function standInsOf(databaseUrl: string): StandIns {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  const s = standIns.get(name);
+  if (!s) throw new Error(`${name} was not made by createSupabaseDatabase: no Supabase logins for it`);
+  return s;
+}
+
 export interface SupabaseDatabase {
   name: string;
   /** Connection as a superuser (test set-up only; Supabase users have none). */
@@ -156,11 +182,19 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   const name = `sms_t_supabase_${randomBytes(4).toString('hex')}`;
   const owner = `sms_t_owner_${randomBytes(4).toString('hex')}`;
   const password = randomBytes(12).toString('hex');
+  const logins: StandIns = {
+    auth: { user: `${owner}_auth`, password: randomBytes(12).toString('hex') },
+    authenticator: { user: `${owner}_api`, password: randomBytes(12).toString('hex') },
+  };
   await admin(async (c) => {
     await c.query(`create role ${owner} login createrole nosuperuser password '${password}'`);
+    await c.query(`create role ${logins.auth.user} login noinherit password '${logins.auth.password}' in role ${AUTH_ADMIN}`);
+    await c.query(`alter role ${logins.auth.user} set search_path = "auth"`);
+    await c.query(`create role ${logins.authenticator.user} login noinherit password '${logins.authenticator.password}' in role ${API_ROLES.join(', ')}`);
     await c.query(`create database ${name}`);
     await c.query(`grant create, connect on database ${name} to ${owner}`);
   });
+  standIns.set(name, logins);
   const adminUrl = withDatabase(server, name);
   await admin(async (c) => {
     // PostgreSQL 15 no longer lets PUBLIC create in schema public; Supabase's postgres may.
@@ -171,8 +205,9 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
     }
     if (options.auth ?? true) {
       await c.query(AUTH_SCHEMA);
-      // On Supabase, postgres may read auth.users (sms_send_to_self runs as the owner).
-      await c.query(`grant usage on schema auth to ${owner}; grant select on auth.users to ${owner}`);
+      // On Supabase, postgres holds every privilege on the auth tables: sms_send_to_self reads
+      // auth.users as the owner, and the pumping defence's trigger on it counts confirmations.
+      await c.query(`grant usage on schema auth to ${owner}; grant select, trigger on auth.users to ${owner}`);
     }
   }, adminUrl);
   const ownerUrlObj = new URL(adminUrl);
@@ -198,9 +233,10 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
       if (dropped) return;
       dropped = true;
       await pool.end().catch(() => {});
+      standIns.delete(name);
       await admin(async (c) => {
         await c.query(`drop database if exists ${name} with (force)`);
-        await c.query(`drop role if exists ${owner}`);
+        for (const role of [owner, logins.auth.user, logins.authenticator.user]) await c.query(`drop role if exists ${role}`);
       });
     },
   };
@@ -322,16 +358,18 @@ export class Postgrest {
     private readonly schema = 'public',
   ) {}
 
+  /** Logs in as the database's authenticator stand-in (createSupabaseDatabase). */
   static async connect(databaseUrl: string): Promise<Postgrest> {
+    const { user, password } = standInsOf(databaseUrl).authenticator;
     const u = new URL(databaseUrl);
-    u.username = 'authenticator';
-    u.password = AUTHENTICATOR_PASSWORD;
+    u.username = user;
+    u.password = password;
     const pool = new pg.Pool({ connectionString: u.toString(), max: 4, application_name: 'postgrest (test)' });
     pool.on('error', () => {}); // idle connections ended by a forced DROP DATABASE
     const who = await pool.query<{ session_user: string; rolsuper: boolean; rolinherit: boolean }>(
       `select session_user, r.rolsuper, r.rolinherit from pg_roles r where r.rolname = session_user`,
     );
-    if (who.rows[0]?.session_user !== 'authenticator' || who.rows[0].rolsuper || who.rows[0].rolinherit) {
+    if (who.rows[0]?.session_user !== user || who.rows[0].rolsuper || who.rows[0].rolinherit) {
       throw new Error('the test PostgREST must log in as a NOINHERIT, non-superuser authenticator');
     }
     return new Postgrest(pool);
@@ -507,9 +545,25 @@ export interface HookAnswer {
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
-/** A connection to `databaseUrl`'s database logged in as supabase_auth_admin, as Supabase Auth's own. */
-export function connectAsAuth(databaseUrl: string): Promise<pg.Client> {
-  return connectAs(databaseUrl, AUTH_ADMIN, AUTH_ADMIN_PASSWORD);
+/**
+ * A connection to `databaseUrl`'s database acting as supabase_auth_admin, as Supabase Auth's own:
+ * the database's Auth stand-in login (search_path "auth") with role = supabase_auth_admin from
+ * the connection's start, whatever that role's LOGIN and password are on the server.
+ */
+export async function connectAsAuth(databaseUrl: string): Promise<pg.Client> {
+  const { user, password } = standInsOf(databaseUrl).auth;
+  const u = new URL(databaseUrl);
+  u.username = user;
+  u.password = password;
+  const c = new pg.Client({ connectionString: u.toString(), options: `-c role=${AUTH_ADMIN}` });
+  await c.connect();
+  return c;
+}
+
+/** A connection as the database's authenticator stand-in (PostgREST's login), for requests replayed by hand. */
+export function connectAsAuthenticator(databaseUrl: string): Promise<pg.Client> {
+  const { user, password } = standInsOf(databaseUrl).authenticator;
+  return connectAs(databaseUrl, user, password);
 }
 
 /**

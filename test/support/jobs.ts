@@ -4,24 +4,26 @@
  * graphile_worker.jobs until they complete (the row is deleted) or fail (last_error is set).
  */
 import type pg from 'pg';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from './wait.js';
 
 /** Queues `task` and waits until a worker has run it; throws with Graphile's error if it failed. */
 export async function runJob(db: pg.Pool, task: string, timeoutMs = 30_000): Promise<void> {
   const { rows } = await db.query<{ id: string }>('select id::text from graphile_worker.add_job($1)', [task]);
   const id = rows[0]!.id;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows: left } = await db.query<{ attempts: number; last_error: string | null }>(
-      'select attempts, last_error from graphile_worker.jobs where id = $1',
-      [id],
-    );
-    if (left.length === 0) return;
-    if (left[0]!.last_error !== null) throw new Error(`job ${task} failed (attempt ${left[0]!.attempts}): ${left[0]!.last_error}`);
-    if (Date.now() > deadline) throw new Error(`job ${task} not run within ${timeoutMs} ms`);
-    await sleep(20);
-  }
+  let failed: string | undefined;
+  await waitFor(
+    `job ${task} run`,
+    async () => {
+      const { rows: left } = await db.query<{ attempts: number; last_error: string | null }>(
+        'select attempts, last_error from graphile_worker.jobs where id = $1',
+        [id],
+      );
+      if (left.length && left[0]!.last_error !== null) failed = `job ${task} failed (attempt ${left[0]!.attempts}): ${left[0]!.last_error}`;
+      return left.length === 0 || failed !== undefined;
+    },
+    { timeoutMs },
+  );
+  if (failed) throw new Error(failed);
 }
 
 /** Jobs that failed at least once and are waiting for a retry: task and error. */
@@ -39,14 +41,16 @@ export async function failedJobs(db: pg.Pool): Promise<{ task_identifier: string
  */
 export async function clearOfCron(db: pg.Pool, seconds: number): Promise<void> {
   if (seconds > 50) throw new Error(`no ${seconds} s span is clear of a minute boundary`);
-  for (;;) {
-    const now = new Date();
-    const s = now.getSeconds() + now.getMilliseconds() / 1000;
-    // Cron queues its jobs a moment after the boundary: from 3 s on they are in the table.
-    if (s >= 3 && s + seconds <= 59) {
+  await waitFor(
+    `${seconds} s clear of a minute boundary, no sms_ job waiting`,
+    async () => {
+      const now = new Date();
+      const s = now.getSeconds() + now.getMilliseconds() / 1000;
+      // Cron queues its jobs a moment after the boundary: from 3 s on they are in the table.
+      if (s < 3 || s + seconds > 59) return false;
       const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from graphile_worker.jobs where task_identifier like 'sms\\_%' and last_error is null`);
-      if (rows[0]!.n === 0) return;
-    }
-    await sleep(100);
-  }
+      return rows[0]!.n === 0;
+    },
+    { timeoutMs: 180_000, everyMs: 100 },
+  );
 }

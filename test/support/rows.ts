@@ -200,7 +200,7 @@ function assert(ok: boolean, message: string): asserts ok {
 /** Empties the tables the fixtures fill. */
 export async function truncateAll(db: Queryable): Promise<void> {
   // CASCADE: the tables that reference sms_outbox (sms_outbox_retry, ...) are emptied with it.
-  await db.query('truncate public.sms_outbox, public.sms_outbox_part, public.sms_receipt, public.sms_inbox, public.sms_inbox_part cascade');
+  await db.query('truncate public.sms_outbox, public.sms_outbox_part, public.sms_receipt, public.sms_inbox, public.sms_inbox_part, public.sms_inbox_set cascade');
 }
 
 /**

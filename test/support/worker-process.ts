@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { waitFor } from './wait.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -14,21 +15,29 @@ export interface WorkerProcess {
   logs: Record<string, unknown>[];
   /** Raw stderr. */
   stderr: () => string;
-  /** Resolves with the first log line whose msg matches. */
+  /** Resolves with the first log line whose msg matches (fails after timeoutMs, default 60 s: a deadline, not a pace; a worker takes over 15 s to start on a loaded machine). */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * Resolves with the first worker event `name` (src/worker/events.ts) logged after the
+   * `from`-th log line (default: from now on) that passes `accept`. Needs LOG_LEVEL=trace
+   * (startWorkerProcess's `events: true`), where the worker logs each event as `worker event`.
+   */
+  waitForEvent(name: string, accept?: (event: Record<string, unknown>) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
   kill(): Promise<number | string>;
 }
 
-export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker']): WorkerProcess {
+/** `events`: LOG_LEVEL=trace, so that waitForEvent sees the worker's events. */
+export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker'], options: { events?: boolean } = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', LOG_PRETTY: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: options.events ? 'trace' : 'info', LOG_PRETTY: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
   const watchers: { pattern: RegExp; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const eventWatchers: { name: string; accept: (e: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let buffer = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -47,6 +56,12 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
       for (let i = watchers.length - 1; i >= 0; i--) {
         if (watchers[i]!.pattern.test(String(entry.msg ?? ''))) watchers.splice(i, 1)[0]!.resolve(entry);
       }
+      if (entry.msg === 'worker event') {
+        for (let i = eventWatchers.length - 1; i >= 0; i--) {
+          const w = eventWatchers[i]!;
+          if (entry.event === w.name && w.accept(entry)) eventWatchers.splice(i, 1)[0]!.resolve(entry);
+        }
+      }
       if (process.env.SMS_TEST_WORKER_LOGS) process.stderr.write(`[worker ${child.pid}] ${line}\n`);
     }
   });
@@ -59,7 +74,7 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
     child,
     logs,
     stderr: () => stderr,
-    waitForLog(pattern, timeoutMs = 15_000) {
+    waitForLog(pattern, timeoutMs = 60_000) {
       const found = logs.find((l) => pattern.test(String(l.msg ?? '')));
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
@@ -74,6 +89,26 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
         void exited.then(() => {
           clearTimeout(timer);
           reject(new Error(`worker exited before logging ${pattern}; stderr: ${stderr.slice(-2000)}`));
+        });
+      });
+    },
+    waitForEvent(name, accept = () => true, options = {}) {
+      const timeoutMs = options.timeoutMs ?? 20_000;
+      const found = logs.slice(options.from ?? logs.length).find((l) => l.msg === 'worker event' && l.event === name && accept(l));
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`worker event ${name} not seen in ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+        eventWatchers.push({
+          name,
+          accept,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`worker exited before the event ${name}; stderr: ${stderr.slice(-2000)}`));
         });
       });
     },
@@ -107,16 +142,21 @@ export async function waitForStatuses(
   statuses: string[],
   timeoutMs = 20_000,
 ): Promise<Map<string, string>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await pool.query<{ id: string; status: string }>('select id, status from sms_outbox where id = any($1::uuid[])', [ids]);
-    const map = new Map(rows.map((r) => [r.id, r.status]));
-    if (ids.every((id) => statuses.includes(map.get(id) ?? ''))) return map;
-    if (Date.now() > deadline) {
-      const counts: Record<string, number> = {};
-      for (const s of map.values()) counts[s] = (counts[s] ?? 0) + 1;
-      throw new Error(`timed out waiting for ${statuses.join('/')}: ${JSON.stringify(counts)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let map = new Map<string, string>();
+  // On a timeout: how many are in each status, and which (the first five) are not there yet.
+  const counts = () => {
+    const c: Record<string, number> = {};
+    for (const s of map.values()) c[s] = (c[s] ?? 0) + 1;
+    const behind = ids.filter((id) => !statuses.includes(map.get(id) ?? '')).slice(0, 5).map((id) => `${id} ${map.get(id) ?? 'missing'}`);
+    return `${JSON.stringify(c)}; not yet: ${behind.join(', ')}`;
+  };
+  return waitFor(
+    statuses.join('/'),
+    async () => {
+      const { rows } = await pool.query<{ id: string; status: string }>('select id, status from sms_outbox where id = any($1::uuid[])', [ids]);
+      map = new Map(rows.map((r) => [r.id, r.status]));
+      return ids.every((id) => statuses.includes(map.get(id) ?? '')) ? map : undefined;
+    },
+    { timeoutMs, everyMs: 50, describe: counts },
+  );
 }

@@ -12,8 +12,8 @@
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { clearOfCron, failedJobs, runJob } from '../support/jobs.js';
 import { diff, insertMessage, insertReceipt, seedEveryStatus, snapshot, truncateAll } from '../support/rows.js';
@@ -22,7 +22,7 @@ import { STATUS } from '../../src/smpp/command-status.js';
 import { MISSING_PART_MARKER } from '../../src/smpp/mo.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const workerRole = `sms_housekeeping_${process.pid}`;
+let login: Login;
 const WORKER_ID = 'housekeeping';
 
 let tdb: TestDatabase;
@@ -32,23 +32,20 @@ let worker: WorkerProcess;
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'Housekeep'`);
-  await tdb.pool.query(`create role ${workerRole} login password 'housekeeping-only' in role sms_worker`);
+  login = await createLogin(tdb.url, 'sms_worker');
   sim = await startSimulator({ refuseBinds: STATUS.ESME_RBINDFAIL, receiptDelayMs: 20 });
-  const url = new URL(tdb.url);
-  url.username = workerRole;
-  url.password = 'housekeeping-only';
   // The lease keeper takes lapsed leases back once as the worker starts, on a connection of its
   // own that may still be opening when 'worker started' is logged: a probe it must take back shows
   // that first pass is over, so it cannot take a lapsed lease seeded by the first test between
   // that test's snapshots (it did, in CI on the embedded Postgres). The next pass is 30 min away.
   const probe = await insertMessage(tdb.pool, { label: 'start-up reclaim probe', status: 'sending', lease: '-1 minute', workerId: 'dead-worker' });
   worker = startWorkerProcess({
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: login.url,
     SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
     SMPP_RECONNECT_MAX_S: '1',
     SMS_WORKER_ID: WORKER_ID,
     SMS_LEASE_S: '3600',
-  });
+  }, ['worker'], { events: true });
   await worker.waitForLog(/worker started/);
   await waitForStatuses(tdb.pool, [probe], ['queued']);
 });
@@ -61,10 +58,7 @@ after(async () => {
   await worker?.stop();
   await sim?.stop();
   await tdb?.drop();
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`drop role if exists ${workerRole}`);
-  await admin.end();
+  await login?.drop();
 });
 
 /** The columns a message row's update must change, and the values they get. */
@@ -229,8 +223,9 @@ test('sms_purge deletes a backlog larger than one batch (12,000 old messages)', 
 test('sms_drain kicks the pump: due rows written without sms_send (no NOTIFY) go out, nothing else moves', async () => {
   sim.configure({ refuseBinds: null });
   await worker.waitForLog(/SMPP session bound/, 10_000);
-  // The pump looks at the (empty) queue, arms its wake-up, looks again a second later and goes idle.
-  await sleep(3000);
+  // The pump looks at the (empty) queue, arms its wake-up, looks again a second later and goes
+  // idle with nothing pending: its event says so.
+  await worker.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
   await clearOfCron(tdb.pool, 15);
   await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);

@@ -7,7 +7,9 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
+import { waitFor } from '../support/wait.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
@@ -16,7 +18,7 @@ let tdb: TestDatabase;
 let sim: Simulator;
 let worker: WorkerProcess;
 /** The worker logs in as a role that has nothing but membership of sms_worker, as in production. */
-const workerRole = `sms_e2e_worker_${process.pid}`;
+let login: Login;
 
 const DEFAULTS: Partial<SimulatorOptions> = {
   receiptDelayMs: 20,
@@ -46,18 +48,18 @@ function onWire(text: string) {
   return sim.received.submits.filter((s) => s.text === text);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Worker log lines from the `from`-th on whose message matches. */
+function logsSince(from: number, pattern: RegExp) {
+  return worker.logs.slice(from).filter((l) => pattern.test(String(l.msg ?? '')));
+}
 
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'TestBrand'`);
   sim = await startSimulator(DEFAULTS);
-  await tdb.pool.query(`create role ${workerRole} login password 'e2e-only' in role sms_worker`);
-  const workerUrl = new URL(tdb.url);
-  workerUrl.username = workerRole;
-  workerUrl.password = 'e2e-only';
+  login = await createLogin(tdb.url, 'sms_worker');
   worker = startWorkerProcess({
-    DATABASE_URL: workerUrl.toString(),
+    DATABASE_URL: login.url,
     SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
     SMPP_WINDOW: '10',
     SMPP_RECONNECT_MAX_S: '1',
@@ -75,10 +77,7 @@ after(async () => {
   const { rows } = await tdb.pool.query(`select count(*)::int as n from sms_outbox where (status = 'sending') <> (lease_until is not null)`);
   assert.equal(rows[0].n, 0, 'lease_until is set exactly on sending rows');
   await tdb?.drop();
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`drop role if exists ${workerRole}`);
-  await admin.end();
+  await login?.drop();
 });
 
 test('a Latin message is delivered, sent as GSM-7 from the alphanumeric default sender', async () => {
@@ -171,10 +170,9 @@ test('under throttling every message still ends delivered, none failed', async (
 });
 
 test('a scheduled message is not sent before send_at', async () => {
-  const sendAt = new Date(Date.now() + 2000);
+  // Not before send_at: the time it went out on the wire, compared below (no need to watch meanwhile).
+  const sendAt = new Date(Date.now() + 1000);
   const id = await send('+79991230003', 'scheduled hello', { send_at: sendAt });
-  await sleep(1200);
-  assert.equal(onWire('scheduled hello').length, 0);
   assert.equal((await status(id)).status, 'queued');
   await waitForStatuses(tdb.pool, [id], ['delivered'], 10_000);
   const wire = onWire('scheduled hello');
@@ -184,23 +182,34 @@ test('a scheduled message is not sent before send_at', async () => {
 });
 
 test('a cancelled message is never sent', async () => {
-  const id = await send('+79991230004', 'cancel me', { send_at: new Date(Date.now() + 1500) });
+  const sendAt = Date.now() + 500;
+  const id = await send('+79991230004', 'cancel me', { send_at: new Date(sendAt) });
   const { rows } = await tdb.pool.query<{ ok: boolean }>('select sms_cancel($1) as ok', [id]);
   assert.equal(rows[0]!.ok, true);
-  await sleep(2500);
+  // What would have carried it: a message due just after it, delivered; the pump went past its time.
+  const marker = await send('+79991230014', 'due after the cancelled one', { send_at: new Date(sendAt + 50) });
+  await waitForStatuses(tdb.pool, [marker], ['delivered']);
   assert.equal((await status(id)).status, 'cancelled');
   assert.equal(onWire('cancel me').length, 0);
 });
 
 test('higher priority goes first, and a message that expired while no session was bound is never sent', async () => {
   // Take the session down: binds are refused until we allow them again.
+  const from = worker.logs.length;
   sim.configure({ refuseBinds: STATUS.ESME_RSYSERR });
   sim.closeConnections();
-  await sleep(300);
+  await waitFor('the session lost', () => logsSince(from, /SMPP session lost/).length > 0);
   const low = await send('+79991230005', 'low priority', { priority: -5 });
   const high = await send('+79991230006', 'high priority', { priority: 9 });
-  const expiring = await send('+79991230007', 'too late', { expires_at: new Date(Date.now() + 800) });
-  await sleep(1500);
+  const expiring = await send('+79991230007', 'too late', { expires_at: new Date(Date.now() + 300) });
+  await waitFor('the expiry of "too late", by the database\'s clock', async () => {
+    const { rows } = await tdb.pool.query<{ past: boolean }>('select expires_at < now() as past from sms_outbox where id = $1', [expiring]);
+    return rows[0]!.past;
+  });
+  // Still not bound then: a bind refused after the expiry.
+  const refusedBinds = () => sim.received.binds.filter((b) => b.status !== 0).length;
+  const refused = refusedBinds();
+  await waitFor('a bind refused after the expiry', () => refusedBinds() > refused);
   sim.configure({ refuseBinds: null });
   await waitForStatuses(tdb.pool, [low, high], ['delivered'], 15_000);
   await waitForStatuses(tdb.pool, [expiring], ['expired'], 15_000);
@@ -228,30 +237,20 @@ test('receipts with ids in the other base (hex vs decimal) and zero-padded are m
 
 test('a receipt for an id this database never sent is kept, unmatched and visible', async () => {
   sim.sendReceipt({ messageId: 'FFFFFFFF00', state: 'DELIVRD' });
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const { rows } = await tdb.pool.query(`select * from sms_receipt where raw_message_id = 'FFFFFFFF00'`);
-    if (rows.length) {
-      assert.equal(rows[0].matched_at, null);
-      assert.equal(rows[0].message_id, 'ffffffff00');
-      break;
-    }
-    assert.ok(Date.now() < deadline, 'receipt stored');
-    await sleep(50);
-  }
+  const receipt = await waitFor('the receipt stored', async () => (await tdb.pool.query(`select * from sms_receipt where raw_message_id = 'FFFFFFFF00'`)).rows[0], { timeoutMs: 5000 });
+  assert.equal(receipt.matched_at, null);
+  assert.equal(receipt.message_id, 'ffffffff00');
 });
 
 test('incoming SMS, single and concatenated (with a duplicated part), land in sms_inbox', async () => {
+  const moAcked = () => sim.received.deliverResps.filter((r) => r.kind === 'mo').length;
+  const ackedBefore = moAcked();
   sim.sendMo({ source: '79995550001', destination: 'TestBrand', text: 'Привет! STOP' });
   const long = 'Это длинное входящее сообщение, которое пришло в трёх частях и должно собраться в одну строку. '.repeat(2);
   sim.sendMo({ source: '79995550002', destination: 'TestBrand', text: long, concat: { parts: 3, duplicateSeq: [2] } });
-  const deadline = Date.now() + 10_000;
-  let rows: Record<string, unknown>[] = [];
-  while (Date.now() < deadline) {
-    rows = (await tdb.pool.query(`select * from sms_inbox where sender in ('79995550001', '79995550002') order by sender`)).rows;
-    if (rows.length === 2) break;
-    await sleep(50);
-  }
+  // Five deliver_sm (one, three parts, the duplicate), each answered only once it was written.
+  await waitFor('every deliver_sm answered', () => moAcked() - ackedBefore >= 5, { timeoutMs: 10_000 });
+  const { rows } = await tdb.pool.query(`select * from sms_inbox where sender in ('79995550001', '79995550002') order by sender`);
   assert.equal(rows.length, 2);
   assert.equal(rows[0]!.body, 'Привет! STOP');
   assert.equal(rows[0]!.parts, 1);
@@ -261,7 +260,6 @@ test('incoming SMS, single and concatenated (with a duplicated part), land in sm
   assert.equal(rows[1]!.missing_parts, 0);
   const leftover = await tdb.pool.query(`select count(*)::int as n from sms_inbox_part where sender = '79995550002'`);
   assert.equal(leftover.rows[0].n, 0, 'staged parts are removed once assembled');
-  await sleep(300);
   const again = await tdb.pool.query(`select count(*)::int as n from sms_inbox where sender = '79995550002'`);
   assert.equal(again.rows[0].n, 1, 'the duplicated part did not make a second message');
 });
@@ -277,8 +275,7 @@ test('LISTEN clients are told of status changes and incoming SMS, after commit',
     const id = await send('+79991230010', 'notify me');
     await waitForStatuses(tdb.pool, [id], ['delivered']);
     sim.sendMo({ source: '79995550003', destination: 'TestBrand', text: 'reply' });
-    const deadline = Date.now() + 5000;
-    while (!got.some((g) => g.channel === 'sms_inbox') && Date.now() < deadline) await sleep(20);
+    await waitFor('the sms_inbox notification', () => got.some((g) => g.channel === 'sms_inbox'), { timeoutMs: 5000 }).catch(() => {});
     const mine = got.filter((g) => g.channel === 'sms_status' && g.payload.id === id).map((g) => g.payload.status);
     assert.deepEqual(mine, ['sent', 'delivered']);
     const inbox = got.find((g) => g.channel === 'sms_inbox');

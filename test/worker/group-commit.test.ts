@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ClosedError, GroupCommit } from '../../src/worker/group-commit.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 /** Waits for locks as long as it takes. */
@@ -62,7 +63,15 @@ async function stored(): Promise<number[]> {
   return rows.map((r) => r.v);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A flush's INSERT is waiting for the lock holdLock() took. */
+function flushWaitingForLock(): Promise<true> {
+  return waitFor('a flush waiting for the lock', async () => {
+    const { rows } = await tdb.pool.query<{ n: number }>(
+      `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into gc_items%'`,
+    );
+    return rows[0]!.n > 0 || undefined;
+  });
+}
 
 test('items added while a flush is writing go out together in the next one; each resolves once its batch committed', async () => {
   const w = writer(patient);
@@ -70,7 +79,7 @@ test('items added while a flush is writing go out together in the next one; each
   const lock = await holdLock();
   const resolved: number[] = [];
   const adds = [1, 2, 3, 4, 5, 6].map((v) => gc.add(v).then(() => resolved.push(v)));
-  await sleep(150);
+  await flushWaitingForLock();
   assert.deepEqual(resolved, [], 'nothing resolves before it is committed');
   assert.equal(gc.pending, 6, 'five queued and one batch being written');
   assert.deepEqual(await stored(), []);
@@ -87,7 +96,7 @@ test('a batch holds at most maxBatch items', async () => {
   const gc = new GroupCommit<number>({ flush: w.flush, maxBatch: 3 });
   const lock = await holdLock();
   const adds = Array.from({ length: 8 }, (_, i) => gc.add(i + 1));
-  await sleep(50);
+  await flushWaitingForLock();
   await lock.release();
   await Promise.all(adds);
   assert.deepEqual(w.batches, [[1], [2, 3, 4], [5, 6, 7], [8]]);
@@ -104,7 +113,9 @@ test('a failed flush is retried until it commits: every item resolves once and i
   const lock = await holdLock();
   let resolvedTimes = 0;
   const adds = [10, 11, 12].map((v) => gc.add(v).then(() => resolvedTimes++));
-  await sleep(500);
+  // Two failed attempts at least (a fixed 500 ms made fewer on a loaded machine: each attempt
+  // waits 100 ms for the lock, then 50 ms, plus whatever the machine adds).
+  await waitFor('two failed attempts', () => errors.length >= 2);
   await lock.release();
   await Promise.all(adds);
   assert.equal(resolvedTimes, 3);
@@ -128,7 +139,7 @@ test('close() with the database stuck: after the timeout, unwritten items are re
         (err: Error) => (err instanceof ClosedError ? 'closed' : `failed: ${(err as { code?: string }).code}`),
       ),
     );
-    await sleep(50);
+    await flushWaitingForLock();
     const started = Date.now();
     await gc.close(300);
     const took = Date.now() - started;
@@ -150,8 +161,11 @@ test('close() waits for what is queued when the database answers', async () => {
   const gc2 = new GroupCommit<number>({ flush: w.flush });
   const lock = await holdLock();
   const adds = [30, 31].map((v) => gc2.add(v));
-  setTimeout(() => void lock.release(), 200);
-  await gc2.close(5000);
+  const closed = gc2.close(5000);
+  // Released only once the flush waits for it: close() waits for the database, not the reverse.
+  await flushWaitingForLock();
+  await lock.release();
+  await closed;
   await Promise.all(adds);
   assert.deepEqual(await stored(), [30, 31]);
 });

@@ -89,12 +89,18 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   let maxHeld = 0;
   let pendingMetric = -1;
   let pauses = -1;
-  const scraped = (async () => {
-    await sleep(5000);
-    const s = await scrape(metricsPort);
-    pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
-    pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
-  })();
+  // Mid-lock, the metrics say the window is full and reading paused (looked at until they do,
+  // at most until the lock ends; the assertions below then say what they last said).
+  const scraped = waitFor(
+    'the window full and reading paused, in the metrics',
+    async () => {
+      const s = await scrape(metricsPort);
+      pendingMetric = s.has('smpp_inbound_pending') ? s.value('smpp_inbound_pending') : -1;
+      pauses = s.has('smpp_inbound_read_pauses_total') ? s.value('smpp_inbound_read_pauses_total') : -1;
+      return pendingMetric === WINDOW && pauses >= 1;
+    },
+    LOCK_MS - 1000,
+  ).catch(() => {});
   while (Date.now() - lockedAt < LOCK_MS) {
     const readByWorker = Math.floor((octetsRead(socket.remotePort, socket.localPort) - readBefore) / pduSize);
     maxHeld = Math.max(maxHeld, readByWorker - sim.counters.deliverResps);
@@ -115,7 +121,7 @@ test(`Postgres locked for 10 s under a flood of ${FLOOD} deliver_sm: at most SMP
   assert.ok(pauses >= 1, 'the pause is counted');
   assert.equal(answeredDuringLock, 0, 'nothing acknowledged while Postgres is locked');
 
-  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 60_000);
+  await waitFor(`all ${FLOOD} acknowledged`, async () => sim.counters.deliverResps >= FLOOD, 180_000);
   const { rows } = await tdb.pool.query<{ rows: number; texts: number; deliveries: number }>(
     `select count(*)::int as rows, count(distinct body)::int as texts, sum(deliveries)::int as deliveries
        from sms_inbox where sender = '79990000001' and body like 'xxx%'`,

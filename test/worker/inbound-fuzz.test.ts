@@ -228,6 +228,9 @@ test(`${PDUS} random deliver_sm / data_sm (seed ${SEED}): every one answered, th
   // Ordinary receipts for every submitted message, after the garbage.
   for (const s of submitted) sim.sendReceipt({ messageId: s.messageId!, state: 'DELIVRD', source: s.destination, destination: s.source });
   await waitForStatuses(tdb.pool, ids, ['delivered'], 30_000);
+  // The worker answers a receipt once its write committed: the statuses can be read a moment
+  // before the answers reach the simulator.
+  await waitFor('every receipt answered', async () => sim.received.deliverResps.length >= PDUS + MESSAGES, 30_000, 50).catch(() => {});
   const matched = (await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'delivered' and receipt_state = 'DELIVRD'`)).rows[0]!.n;
 
   const stalls = sim.unansweredDeliveries;

@@ -9,9 +9,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { waitFor, sleep } from '../ops/helpers.js';
+import { waitFor } from '../ops/helpers.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 
 let tdb: TestDatabase;
@@ -19,25 +20,22 @@ let sim: Simulator;
 let worker: WorkerProcess;
 let listener: pg.Client;
 const heard: { id: string; status: string }[] = [];
-const workerRole = `sms_late_worker_${process.pid}`;
+let login: Login;
 
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'Late'`);
-  await tdb.pool.query(`create role ${workerRole} login password 'late-only' in role sms_worker`);
+  login = await createLogin(tdb.url, 'sms_worker');
   listener = await tdb.connect();
   listener.on('notification', (n) => heard.push(JSON.parse(n.payload ?? '{}') as { id: string; status: string }));
   await listener.query('listen sms_status');
   sim = await startSimulator({ receiptDelayMs: 20 });
-  const url = new URL(tdb.url);
-  url.username = workerRole;
-  url.password = 'late-only';
   worker = startWorkerProcess({
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: login.url,
     SMPP_URL: `smpp://late:late@127.0.0.1:${sim.port}`,
     SMPP_RESPONSE_TIMEOUT_S: '1',
     SMPP_RECONNECT_MAX_S: '1',
-  });
+  }, ['worker'], { events: true });
   await worker.waitForLog(/SMPP session bound/);
 });
 
@@ -46,10 +44,7 @@ after(async () => {
   await sim?.stop();
   await listener?.end().catch(() => {});
   await tdb?.drop();
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`drop role if exists ${workerRole}`);
-  await admin.end();
+  await login?.drop();
 });
 
 test('a late submit_sm_resp and its UNDELIV receipt, after the retry was delivered, change nothing', async () => {
@@ -84,7 +79,12 @@ test('a late submit_sm_resp and its UNDELIV receipt, after the retry was deliver
     async () => (await tdb.pool.query(`select 1 from sms_receipt where raw_message_id = $1 and state = 'UNDELIV' and matched_at is null`, [submits[0]!.messageId])).rowCount === 1,
     10_000,
   );
-  await sleep(300);
+  // Stored unmatched, it was looked at again behind the worker's next outcome flush (what could
+  // have matched it), and that found nothing.
+  await worker.waitForEvent('rematched', (e) => e.round === 0 && e.matched === 0, { from: 0 });
+  // Notifications arrive in commit order: once a marker sent now has, any the receipt caused has too.
+  await tdb.pool.query(`select pg_notify('sms_status', '{"id": "marker"}')`);
+  await waitFor('the marker notification', () => heard.some((h) => h.id === 'marker'));
   const after = (await tdb.pool.query('select * from sms_status($1)', [id])).rows[0];
   assert.deepEqual(
     { status: after.status, receipt: after.receipt_state, ids: after.message_ids, done: after.done_at.getTime(), delivered: after.parts_delivered },

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { sleep, waitFor } from '../ops/helpers.js';
+import { waitFor } from '../ops/helpers.js';
 import { startSimulatorProcess, type SimulatorProcess } from '../support/simulator-process.js';
 import { TestRoles } from '../sql/helpers.js';
 
@@ -200,7 +200,10 @@ test('late and repeated receipts never move a message back: delivered stays deli
       { status: l.status, receipt: l.receipt_state, delivered: l.parts_delivered, undelivered: l.parts_undelivered },
       { status: 'undelivered', receipt: 'UNDELIV', delivered: 1, undelivered: 1 },
     );
-    await sleep(200); // notifications of anything that should not have happened
+    // Notifications of anything that should not have happened came before a marker sent now
+    // (they arrive in commit order).
+    await tdb.pool.query(`select pg_notify('sms_status', '{"id": "marker", "status": "marker"}')`);
+    await waitFor('the marker notification', () => heard.some((h) => h.id === 'marker'));
     assert.deepEqual(statusesHeard(single), ['sent', 'delivered']);
     assert.deepEqual(statusesHeard(long), ['sent', 'undelivered']);
   } finally {

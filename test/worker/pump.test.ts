@@ -9,14 +9,14 @@ import { once } from 'node:events';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
-import { Pump } from '../../src/worker/pump.js';
+import { Pump, type PumpOptions } from '../../src/worker/pump.js';
 import { OutboxStore } from '../../src/worker/store.js';
 import { WakeupListener } from '../../src/worker/wakeup.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { waitForStatuses } from '../support/worker-process.js';
 import { insertMessage, truncateAll } from '../support/rows.js';
 import { logger, sessionOptions } from '../smpp/helpers.js';
-import { waitFor } from '../ops/helpers.js';
+import { countEvents, waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 let running: { stop: () => Promise<void> }[] = [];
@@ -38,7 +38,6 @@ after(async () => {
   await tdb?.drop();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wallTime = (r: SubmitRecord) => performance.timeOrigin + r.at;
 
 interface Setup {
@@ -50,14 +49,14 @@ interface Setup {
 
 /** Simulator, session, store and pump as the worker wires them (and, with `listen`, its wake-up listener). */
 async function setup(
-  o: { sim?: SimulatorOptions; session?: Partial<SessionOptions>; window?: number; listen?: boolean; waitBound?: boolean } = {},
+  o: { sim?: SimulatorOptions; session?: Partial<SessionOptions>; window?: number; listen?: boolean; waitBound?: boolean; pump?: Partial<PumpOptions> } = {},
 ): Promise<Setup> {
   const sim = await startSimulator({ receiptDelayMs: 10, ...o.sim });
   const window = o.window ?? 10;
   const session = new SmppSession(sessionOptions(sim, { window, ...o.session }), logger);
   const store = new OutboxStore(tdb.db, logger, { workerId: 'pump-test' });
   session.setInboundHandler((e) => store.recordInbound(e));
-  const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30 });
+  const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30, ...o.pump });
   session.on('state', () => pump.poke());
   const wakeup = o.listen ? new WakeupListener(tdb.url, logger, (ms) => pump.wakeIn(ms), 'pump test wakeup') : undefined;
   const bound = once(session, 'bound');
@@ -136,8 +135,9 @@ test('a scheduled message goes out at its send_at, not before', async () => {
 });
 
 test('wakeIn keeps the earliest due time: a later one does not postpone it', async () => {
-  const { sim, pump } = await setup();
-  await sleep(1200); // idle, with nothing scheduled
+  // The re-check after re-arming in 20 ms, not 1 s: once it ran, nothing but wakeIn wakes the pump.
+  const { sim, pump } = await setup({ pump: { rearmRecheckMs: 20 } });
+  await waitFor('the pump idle, with nothing scheduled', () => pump.quiet);
   await insertMessage(tdb.pool, { label: 'due soon', status: 'queued', nextAttempt: '1 second', body: 'due soon' });
   const started = Date.now();
   pump.wakeIn(1000);
@@ -148,9 +148,13 @@ test('wakeIn keeps the earliest due time: a later one does not postpone it', asy
 });
 
 test('nothing is claimed while the session is not bound; the bind starts the drain', async () => {
-  const { sim } = await setup({ sim: { refuseBinds: STATUS.ESME_RBINDFAIL }, session: { reconnectMaxMs: 200, slowRetryMs: 200 }, waitBound: false, listen: true });
+  const { sim, session } = await setup({ sim: { refuseBinds: STATUS.ESME_RBINDFAIL }, session: { reconnectMaxMs: 200, slowRetryMs: 200 }, waitBound: false, listen: true });
+  const refused = countEvents(session, 'bind_failed');
   const id = await send('+79990000504', 'wait for the bind');
-  await sleep(600);
+  // Each refused bind changes the session's state, which pokes the pump: two after the send, and
+  // the pump was asked twice whether it may claim.
+  await refused.until(3);
+  refused.stop();
   const { rows } = await tdb.pool.query<{ status: string; attempts: number }>('select status, attempts from sms_outbox where id = $1', [id]);
   assert.deepEqual(rows[0], { status: 'queued', attempts: 0 });
   sim.configure({ refuseBinds: null });
@@ -160,7 +164,7 @@ test('nothing is claimed while the session is not bound; the bind starts the dra
 test('stop() returns claimed, unsent messages to the queue and waits for those in flight', async () => {
   const { sim, pump } = await setup({ window: 2, sim: { responseDelayMs: 400 }, listen: true });
   const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999400' || lpad(i::text, 4, '0'), 'stop ' || i) as id from generate_series(1, 6) i`);
-  await waitFor('two in flight and two claimed ahead', () => pump.held.inFlight === 2 && pump.held.queued === 2, 8000, 10);
+  await waitFor('two in flight and two claimed ahead', () => pump.held.inFlight === 2 && pump.held.queued === 2, { timeoutMs: 8000, everyMs: 5 });
   await pump.stop(3000);
   assert.deepEqual(pump.held, { queued: 0, inFlight: 0 });
   const { rows: statuses } = await tdb.pool.query<{ status: string; attempts: number; n: number }>(
@@ -175,8 +179,8 @@ test('stop() returns claimed, unsent messages to the queue and waits for those i
 });
 
 test('drainOnce resolves when the pump runs out of due work, and at once once it has stopped', async () => {
-  const { pump } = await setup({ sim: { responseDelayMs: 100 } });
-  await sleep(1200);
+  const { pump } = await setup({ sim: { responseDelayMs: 100 }, pump: { rearmRecheckMs: 20 } });
+  await waitFor('the pump idle, with nothing scheduled', () => pump.quiet);
   // Rows nothing announced: only the kick of drainOnce finds them.
   for (let i = 0; i < 3; i++) await insertMessage(tdb.pool, { label: `drain ${i}`, status: 'queued', created: '-1 minute' });
   await pump.drainOnce();
@@ -186,6 +190,7 @@ test('drainOnce resolves when the pump runs out of due work, and at once once it
   // A sms_drain job that starts while the worker shuts down, after the pump stopped, must not
   // wait (30 s, holding Graphile Worker's shutdown) for a pump that claims no more.
   await pump.stop(2000);
-  const drained = await Promise.race([pump.drainOnce().then(() => 'resolved'), sleep(2000).then(() => 'still waiting')]);
+  // At once: before the event loop turns (no timer, no I/O).
+  const drained = await Promise.race([pump.drainOnce().then(() => 'resolved'), new Promise((r) => setImmediate(() => r('still waiting')))]);
   assert.equal(drained, 'resolved');
 });

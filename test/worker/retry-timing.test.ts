@@ -21,9 +21,7 @@ import { STATUS } from '../../src/smpp/command-status.js';
 import { DEFAULT_RETRY_BASE_MS } from '../../src/worker/retry-policy.js';
 import { clearOfCron } from '../support/jobs.js';
 import { insertMessage } from '../support/rows.js';
-import { waitFor } from '../ops/helpers.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from '../support/wait.js';
 
 /** How far a retry may go out from its due time. */
 const TOLERANCE_MS = 1000;
@@ -53,25 +51,32 @@ async function send(recipient: string, body: string): Promise<string> {
 /**
  * The two submits of a message whose first attempt failed, and when its retry was due: checks
  * the first was refused, the retry went out within TOLERANCE_MS of its due time, and the due time
- * is the worker's back-off after the error.
+ * is the worker's back-off after the error (from the flush that queued it again, as the worker's
+ * `flushed` event reports it: not from the simulator's nominal response time, which a loaded
+ * machine delays).
  */
-async function assertRetriedOnTime(sim: Simulator, id: string, body: string, responseDelayMs: number, timeoutMs: number) {
+async function assertRetriedOnTime(sim: Simulator, id: string, body: string, workers: WorkerProcess[], timeoutMs: number) {
   const submits = await waitFor(`the retry of "${body}" on the wire`, () => {
     const s = sim.received.submits.filter((r) => r.text === body);
     return s.length >= 2 ? s : undefined;
-  }, timeoutMs);
+  }, { timeoutMs: timeoutMs });
   assert.equal(submits.length, 2, 'one retry');
   assert.equal(submits[0]!.status, STATUS.ESME_RSYSERR);
   await waitForStatuses(tdb.pool, [id], ['delivered']);
   const { rows } = await tdb.pool.query<{ next_attempt_at: Date; attempts: number }>('select next_attempt_at, attempts from sms_outbox where id = $1', [id]);
   const due = rows[0]!.next_attempt_at.getTime();
   assert.equal(rows[0]!.attempts, 2);
-  const errorAt = wallTime(submits[0]!) + responseDelayMs;
-  const backoff = due - errorAt;
+  const flushed = workers
+    .flatMap((w) => w.logs)
+    .find((l) => l.msg === 'worker event' && l.event === 'flushed' && (l.summary as { retried?: number } | undefined)?.retried === 1);
+  assert.ok(flushed, 'the flush that queued it again');
+  const backoff = (flushed.summary as { nextRetryInMs: number }).nextRetryInMs;
   assert.ok(
-    backoff >= DEFAULT_RETRY_BASE_MS * 0.8 - 300 && backoff <= DEFAULT_RETRY_BASE_MS * 1.2 + 300,
-    `the retry was due ${backoff} ms after the error; the back-off of a first attempt is ${DEFAULT_RETRY_BASE_MS} ms ±20%`,
+    backoff >= DEFAULT_RETRY_BASE_MS * 0.8 - 100 && backoff <= DEFAULT_RETRY_BASE_MS * 1.2,
+    `the retry was due ${backoff} ms after the flush that queued it; the back-off of a first attempt is ${DEFAULT_RETRY_BASE_MS} ms ±20%`,
   );
+  const queuedAt = Number(flushed.time);
+  assert.ok(Math.abs(queuedAt + backoff - due) <= 1000, `due at ${new Date(due).toISOString()}, ${backoff} ms after the flush at ${new Date(queuedAt).toISOString()}`);
   const late = wallTime(submits[1]!) - due;
   assert.ok(Math.abs(late) <= TOLERANCE_MS, `the retry went out ${late} ms after its due time`);
   return { late, submits };
@@ -80,12 +85,12 @@ async function assertRetriedOnTime(sim: Simulator, id: string, body: string, res
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async (t) => {
   const responseDelayMs = 1500;
   const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000301': { status: STATUS.ESME_RSYSERR, times: 1 } } });
-  const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'));
+  const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'), ['worker'], { events: true });
   try {
     await worker.waitForLog(/SMPP session bound/);
     await clearOfCron(tdb.pool, 12);
     const id = await send('+79990000301', 'retry while idle');
-    const { late } = await assertRetriedOnTime(sim, id, 'retry while idle', responseDelayMs, 8000);
+    const { late } = await assertRetriedOnTime(sim, id, 'retry while idle', [worker], 8000);
     t.diagnostic(`retry on the wire ${late} ms after its due time`);
   } finally {
     assert.equal(await worker.stop(), 0);
@@ -97,8 +102,8 @@ test('the worker that queued a retry stops before it falls due: another worker s
   const responseDelayMs = 1500;
   const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000302': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const workers: Record<string, WorkerProcess> = {
-    'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a')),
-    'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b')),
+    'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a'), ['worker'], { events: true }),
+    'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b'), ['worker'], { events: true }),
   };
   try {
     await Promise.all(Object.values(workers).map((w) => w.waitForLog(/SMPP session bound/)));
@@ -107,14 +112,14 @@ test('the worker that queued a retry stops before it falls due: another worker s
     const holder = await waitFor('a worker to claim it', async () => {
       const { rows } = await tdb.pool.query<{ worker_id: string | null }>(`select worker_id from sms_outbox where id = $1 and status = 'sending'`, [id]);
       return rows[0]?.worker_id ?? undefined;
-    }, 5000);
+    }, { timeoutMs: 5000 });
     await waitFor('the transient error to queue it again', async () => {
       const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_outbox where id = $1', [id]);
       return rows[0]?.status === 'queued';
-    }, 5000);
+    }, { timeoutMs: 5000 });
     // The worker that queued it goes away (a deploy) before it falls due.
     assert.equal(await workers[holder]!.stop(), 0);
-    const { late, submits } = await assertRetriedOnTime(sim, id, 'retry after a stop', responseDelayMs, 8000);
+    const { late, submits } = await assertRetriedOnTime(sim, id, 'retry after a stop', Object.values(workers), 8000);
     const { rows } = await tdb.pool.query<{ worker_id: string }>('select worker_id from sms_outbox where id = $1', [id]);
     assert.notEqual(rows[0]!.worker_id, holder, 'the other worker sent the retry');
     assert.equal(submits.length, 2);
@@ -130,11 +135,12 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
   // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
   const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 4000 });
   let a: WorkerProcess | undefined;
-  const b = startWorkerProcess(workerEnv(sim, 'release-b'));
+  const b = startWorkerProcess(workerEnv(sim, 'release-b'), ['worker'], { events: true });
   try {
     await b.waitForLog(/SMPP session bound/);
-    // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle.
-    await sleep(2000);
+    // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle
+    // with nothing pending: its event says so.
+    await b.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
     await clearOfCron(tdb.pool, 25);
     // Rows written without sms_send (no NOTIFY): idle B does not notice them; A takes them all
     // when it starts.
@@ -144,7 +150,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     await waitFor(`worker A to hold all ${2 * window}`, async () => {
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
-    }, 20_000, 10);
+    }, { timeoutMs: 20_000, everyMs: 10 });
     assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     a.child.kill('SIGTERM');
     const released = await a.waitForLog(/returned claimed, unsent messages to the queue/);
@@ -153,7 +159,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     const onB = await waitFor('B to submit the released messages', () => {
       const s = sim.received.submits.slice(window);
       return s.length >= window ? s : undefined;
-    }, 8000, 10);
+    }, { timeoutMs: 8000, everyMs: 10 });
     const after = Math.max(...onB.map((s) => wallTime(s) - releasedAt));
     assert.ok(after <= TOLERANCE_MS, `the last released message went out ${after} ms after the release`);
     assert.equal(await a.exited, 0);

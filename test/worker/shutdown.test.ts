@@ -11,6 +11,7 @@ import http from 'node:http';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { waitFor } from '../support/wait.js';
 
 /** Generous for a loaded CI machine, far below the 10 s once measured. */
 const EXIT_BOUND_MS = 5000;
@@ -54,10 +55,7 @@ async function stopAndMeasure(worker: WorkerProcess, id: string) {
   const ms = Date.now() - started;
   // A backend ends when its client says goodbye; one whose client just vanished may take a moment.
   let left = await connectionsOf(id);
-  for (let i = 0; i < 10 && left.length; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    left = await connectionsOf(id);
-  }
+  await waitFor('its connections gone', async () => (left = await connectionsOf(id)).length === 0, { timeoutMs: 500 }).catch(() => {});
   return { code, ms, left };
 }
 

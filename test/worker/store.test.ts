@@ -12,11 +12,13 @@ import { claimDue, markSent, type ClaimedMessage } from '../../src/db/outbox.js'
 import { normalizeMessageId, receiptIdCandidates } from '../../src/smpp/message-id.js';
 import { createDb, createPool } from '../../src/db/pool.js';
 import { STATUS } from '../../src/smpp/command-status.js';
-import { OutboxStore, REMATCH_DELAYS_MS, type FlushSummary } from '../../src/worker/store.js';
+import { OutboxStore, type FlushSummary } from '../../src/worker/store.js';
+import type { WorkerTiming } from '../../src/worker/timing.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { truncateAll } from '../support/rows.js';
 import { captureLogs } from '../support/log-capture.js';
 import { bound, type Harness } from '../smpp/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 let h: Harness;
@@ -38,14 +40,18 @@ after(async () => {
   await tdb?.drop();
 });
 
-/** A store on the test database, its flush summaries, and the retry due times it reported. */
-function makeStore(db = tdb.db, logger = captureLogs().logger) {
+/** Re-matches after 100 and 300 ms here (1 and 5 s in production): the same rounds, sooner. */
+const REMATCH_DELAYS_MS = [100, 300];
+
+/** A store on the test database, its flush summaries, its re-matches, and the retry due times it reported. */
+function makeStore(db = tdb.db, logger = captureLogs().logger, timing: Partial<WorkerTiming> = { rematchDelaysMs: REMATCH_DELAYS_MS }) {
   const summaries: FlushSummary[] = [];
-  const store = new OutboxStore(db, logger, { workerId: 'w1', retryBaseMs: 1000, retryMaxMs: 60_000 }, { onCommitted: (s) => summaries.push(s) });
+  const rematches: { round: number; receipts: number; matched: number }[] = [];
+  const store = new OutboxStore(db, logger, { workerId: 'w1', retryBaseMs: 1000, retryMaxMs: 60_000, timing }, { onCommitted: (s) => summaries.push(s), onRematched: (r) => rematches.push(r) });
   const retries: number[] = [];
   store.onRetriesQueued((ms) => retries.push(ms));
   h.session.setInboundHandler((event) => store.recordInbound(event));
-  return { store, summaries, retries };
+  return { store, summaries, retries, rematches };
 }
 
 async function enqueue(recipients: string[]): Promise<ClaimedMessage[]> {
@@ -67,11 +73,8 @@ async function row(id: string) {
 }
 
 async function waitForStatus(id: string, status: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while ((await row(id)).status !== status) {
-    if (Date.now() > deadline) throw new Error(`${id} not ${status}: ${(await row(id)).status}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  let seen: unknown;
+  await waitFor(`${id} ${status}`, async () => (seen = (await row(id)).status) === status, { timeoutMs, describe: () => String(seen) });
 }
 
 test('each kind of submit outcome is written: sent with its ids, failed with the SMPP status, queued after a back-off it reports', async () => {
@@ -143,7 +146,7 @@ test('a receipt that arrives before its own submit result is stored, then matche
 });
 
 test('a receipt stored while another worker still writes its submit result is matched once that commits', async () => {
-  const { store, summaries } = makeStore();
+  const { store, summaries, rematches } = makeStore();
   h.sim.configure({ receipts: false });
   await tdb.pool.query('select sms_send($1, $2)', ['+79990000407', 'sent by w2']);
   // Worker w2 claimed and submitted it; its receipt comes to this worker (w1), as an SMSC sends
@@ -167,11 +170,13 @@ test('a receipt stored while another worker still writes its submit result is ma
     assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 0);
     await sql`commit`.execute(w2);
   });
-  // Looked at again after the first delay, it finds the part: no wait for the reconcile task.
-  const committed = Date.now();
-  await waitForStatus(m.id, 'delivered', REMATCH_DELAYS_MS[0]! + 3000);
-  const waited = Date.now() - committed;
-  assert.ok(waited <= REMATCH_DELAYS_MS[0]! + 2000, `delivered ${waited} ms after w2's commit`);
+  // Looked at again after a delay (the first, unless w2's commit took longer), it finds the part:
+  // no wait for the reconcile task.
+  const matched = await waitFor('a delayed re-match that matched it', () => rematches.find((r) => r.round >= 1 && r.matched === 1), {
+    describe: () => JSON.stringify(rematches),
+  });
+  assert.equal(matched.receipts, 1);
+  assert.equal((await row(m.id)).status, 'delivered');
   assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 1);
   const { rows } = await tdb.pool.query('select outbox_id, matched_at from sms_receipt');
   assert.deepEqual(rows.map((r) => r.outbox_id), [m.id]);
@@ -180,13 +185,15 @@ test('a receipt stored while another worker still writes its submit result is ma
 });
 
 test('a receipt that matches nothing is looked at again after each delay, then left to the reconcile task', async () => {
-  const { store, summaries } = makeStore();
+  const { store, summaries, rematches } = makeStore();
   await new Promise<void>((resolve) => h.sim.sendReceipt({ messageId: 'ffff0001', state: 'DELIVRD', onResponse: () => resolve() }));
   await store.idle(); // the inbound flush and the re-match behind it
   store.takeStats(); // counts from here
-  const total = REMATCH_DELAYS_MS.reduce((a, b) => a + b, 0);
-  await new Promise((r) => setTimeout(r, total + 700));
+  // The last round's flush, and after it no re-match is waiting: nothing more will look.
+  await waitFor('the last re-match round', () => rematches.some((r) => r.round === REMATCH_DELAYS_MS.length), { describe: () => JSON.stringify(rematches) });
   await store.idle();
+  assert.equal(store.rematchesPending, 0, 'no further re-match after the last delay');
+  assert.deepEqual(rematches.map((r) => [r.round, r.receipts, r.matched]), [[0, 1, 0], [1, 1, 0], [2, 1, 0]]);
   assert.equal(store.takeStats().flushes, REMATCH_DELAYS_MS.length, 'one re-match flush per delay');
   assert.equal(summaries.reduce((n, s) => n + s.lateMatches, 0), 0);
   const { rows } = await tdb.pool.query('select matched_at from sms_receipt');
@@ -206,15 +213,20 @@ test('a flush that fails because Postgres dropped the connection is retried on a
     await blocker.query('lock table sms_outbox in exclusive mode'); // the outcome's UPDATE waits
     let written = 0;
     const recorded = submitAndRecord(store, m!).then(() => written++);
-    const deadline = Date.now() + 5000;
-    for (;;) {
+    await waitFor('the flush waiting for the lock', async () => {
       const { rows } = await tdb.pool.query(`select count(*)::int as n from pg_stat_activity where application_name = 'store under test' and wait_event_type = 'Lock'`);
-      if (rows[0].n > 0) break;
-      assert.ok(Date.now() < deadline, 'the flush is waiting for the lock');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+      return rows[0].n > 0;
+    });
+    const { rows: ended } = await tdb.pool.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = 'store under test'`);
     await tdb.pool.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'store under test'`);
-    await new Promise((r) => setTimeout(r, 300));
+    // Retried on a new connection, which waits for the lock again.
+    await waitFor('the flush retried on a new connection, waiting for the lock', async () => {
+      const { rows } = await tdb.pool.query(
+        `select count(*)::int as n from pg_stat_activity where application_name = 'store under test' and wait_event_type = 'Lock' and pid <> all($1::int[])`,
+        [ended.map((r) => r.pid)],
+      );
+      return rows[0].n > 0;
+    });
     assert.equal(written, 0);
     await blocker.query('commit');
     await recorded;
@@ -244,9 +256,12 @@ test('close() with Postgres stuck gives up after its timeout: what was queued is
         (err: Error) => err.name,
       );
     const firstOutcome = outcome(first!); // its batch starts at once and waits for the lock
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the first batch waiting for the lock', async () => {
+      const { rows } = await tdb.pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+      return rows[0].n > 0;
+    });
     const secondOutcome = outcome(second!); // queued behind it
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the second queued behind it', () => store.pending >= 2);
     const started = Date.now();
     await store.close(300);
     assert.ok(Date.now() - started < 2000);

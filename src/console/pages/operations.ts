@@ -60,6 +60,8 @@ export function phoneSignInPage(refusals: { reason: string; refused: number }[] 
     global_limit: 'too many codes a minute in all',
     busy: 'the number was busy with another code (lock)',
     error: 'any other error',
+    range_blocked: 'the number range is blocked for SMS pumping (or pinned closed)',
+    range_throttled: 'the number range is throttled for SMS pumping',
   };
   return html`<p>Supabase Auth's Send SMS Hook (sms_auth_send_sms_hook): what it refused and how the codes it queued fared. The codes themselves are never shown.</p>
 ${refusals === null
