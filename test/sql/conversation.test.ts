@@ -183,7 +183,7 @@ describe('redelivery', () => {
         select i.indexrelid::regclass::text as index, pg_stat_get_xact_tuples_returned(i.indexrelid)::int as read
           from pg_index i where i.indrelid in ('sms_inbox'::regclass, 'sms_outbox'::regclass) and pg_stat_get_xact_tuples_returned(i.indexrelid) > 0`);
       await c.query('rollback');
-      const read = Object.fromEntries(rows.map((r) => [r.index, r.read]));
+      const read: Record<string, number> = Object.fromEntries(rows.map((r) => [r.index, r.read]));
       assert.ok(Object.values(read).every((n) => n < 100), `index entries read for 10 SMS: ${JSON.stringify(read)}`);
     } finally {
       await c.end();
