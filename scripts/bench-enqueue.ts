@@ -1,7 +1,8 @@
 /**
- * npm run bench:enqueue [-- --connections 16 --duration 10 --warmup 2 --rounds 2 --armed 3 --marketing 10 --json]
+ * npm run bench:enqueue [-- --connections 16 --duration 10 --warmup 2 --rounds 2 --armed 3 --marketing 10 --insert 10 --json]
  *
- * Measures sms_send calls per second beside a plain single-row INSERT (see src/bench/enqueue.ts).
+ * Measures sms_send calls (and an app's INSERT INTO sms_outbox) per second beside a plain single-row
+ * INSERT (see src/bench/enqueue.ts).
  * Uses the server of DATABASE_URL (in a scratch database it creates and drops), or an embedded
  * Postgres with default (durable) settings when DATABASE_URL is unset.
  */
@@ -18,6 +19,8 @@ const HELP = `Usage: npm run bench:enqueue -- [options]
   --armed S         seconds of sms_send with the wake-up armed (NOTIFY per commit); 0 skips (default 3)
   --marketing S     measured seconds of sms_send with category => 'marketing' (the opt-out check);
                     0 skips (default: --duration)
+  --insert S        measured seconds of INSERT INTO sms_outbox (recipient, body) RETURNING id, the
+                    app's INSERT by sms_send's rules; 0 skips (default: --duration)
   --json            print the result as JSON
 
 DATABASE_URL: the server to measure (a scratch database is created and dropped there);
@@ -35,6 +38,7 @@ async function main(): Promise<number> {
       rounds: { type: 'string' },
       armed: { type: 'string' },
       marketing: { type: 'string' },
+      insert: { type: 'string' },
       json: { type: 'boolean' },
     },
     HELP,
@@ -47,6 +51,7 @@ async function main(): Promise<number> {
     rounds: numberOption('rounds', values.rounds, 2, 1, 1000, true),
     armedMs: numberOption('armed', values.armed, 3, 0) * 1000,
     marketingMs: values.marketing === undefined ? undefined : numberOption('marketing', values.marketing, 10, 0) * 1000,
+    insertMs: values.insert === undefined ? undefined : numberOption('insert', values.insert, 10, 0) * 1000,
   };
   const json = values.json ?? false;
   const log = (m: string) => {

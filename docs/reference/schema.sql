@@ -223,6 +223,7 @@ create table public.sms_inbox (
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbox enable row level security;
+CREATE INDEX sms_inbox_copy_idx ON public.sms_inbox USING btree (sender, md5(body), id);
 CREATE UNIQUE INDEX sms_inbox_pkey ON public.sms_inbox USING btree (id);
 CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received_at);
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
@@ -340,9 +341,9 @@ comment on table public.sms_opt_out_log is 'sms-outbox: every opt-out and opt-in
 comment on column public.sms_opt_out_log.actor is 'the calling role, for operator; for keyword: the login that stored the SMS (the worker''s)';
 
 create table public.sms_outbox (
-  id uuid not null default public.sms_uuidv7(),
-  created_at timestamp with time zone not null default now(),
-  updated_at timestamp with time zone not null default now(),
+  id uuid not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null,
   recipient text not null,
   sender text not null,
   body text not null,
@@ -353,8 +354,8 @@ create table public.sms_outbox (
   expires_at timestamp with time zone not null,
   idempotency_key text,
   metadata jsonb,
-  status text not null default 'queued'::text,
-  attempts integer not null default 0,
+  status text not null,
+  attempts integer not null,
   next_attempt_at timestamp with time zone not null,
   lease_until timestamp with time zone,
   worker_id text,
@@ -365,14 +366,14 @@ create table public.sms_outbox (
   error_message text,
   receipt_state text,
   receipt_error text,
-  owner text not null default quote_ident((CURRENT_USER)::text),
+  owner text not null,
   body_hash bytea,
   body_length integer,
   redacted_at timestamp with time zone,
   category text not null default 'transactional'::text,
-  replaced_chars integer not null default 0,
-  retries integer not null default 0,
-  attempts_at_retry integer not null default 0,
+  replaced_chars integer not null,
+  retries integer not null,
+  attempts_at_retry integer not null,
   smsc_message_id text,
   reply_to_inbox uuid,
   constraint sms_outbox_done_at_check CHECK (((done_at IS NULL) = (status = ANY (ARRAY['queued'::text, 'sending'::text, 'sent'::text])))),
@@ -392,31 +393,74 @@ CREATE INDEX sms_outbox_redact_idx ON public.sms_outbox USING btree (done_at) WH
 CREATE INDEX sms_outbox_sent_idx ON public.sms_outbox USING btree (submitted_at) WHERE (status = 'sent'::text);
 CREATE INDEX sms_outbox_smsc_message_id_idx ON public.sms_outbox USING btree (smsc_message_id) WHERE (smsc_message_id IS NOT NULL);
 create policy sms_reader_select on public.sms_outbox as permissive for select to sms_reader using (true);
+create policy sms_sender_insert on public.sms_outbox as permissive for insert to sms_sender with check (true);
+create policy sms_sender_select on public.sms_outbox as permissive for select to sms_sender using (((owner = quote_ident((SESSION_USER)::text)) OR (owner = quote_ident((CURRENT_USER)::text)) OR (owner = ((quote_ident((CURRENT_USER)::text) || ':'::text) || ( SELECT
+        CASE
+            WHEN (x.sub ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'::text) THEN lower(x.sub)
+            ELSE x.sub
+        END AS sub
+   FROM ( SELECT COALESCE(NULLIF(current_setting('request.jwt.claim.sub'::text, true), ''::text), NULLIF(((NULLIF(current_setting('request.jwt.claims'::text, true), ''::text))::jsonb ->> 'sub'::text), ''::text)) AS sub) x)))));
 create policy sms_worker_delete on public.sms_outbox as permissive for delete to sms_worker using (true);
 create policy sms_worker_select on public.sms_outbox as permissive for select to sms_worker using (true);
 create policy sms_worker_update on public.sms_outbox as permissive for update to sms_worker using (true) with check (true);
 CREATE TRIGGER sms_auth_code_follow_status AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((new.metadata ->> 'via'::text) = 'supabase_auth_hook'::text))) EXECUTE FUNCTION sms_private.auth_code_follow_status();
+CREATE TRIGGER sms_outbox_insert BEFORE INSERT ON public.sms_outbox FOR EACH ROW WHEN (((new.owner IS NULL) OR (new.id IS NULL))) EXECUTE FUNCTION sms_private.outbox_insert();
 CREATE TRIGGER sms_outbox_log_attempt AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.error_code IS NOT NULL) AND (old.status IS DISTINCT FROM new.status) AND ((old.status = 'sending'::text) OR (new.status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text]))) AND (new.status <> ALL (ARRAY['sending'::text, 'sent'::text])))) EXECUTE FUNCTION sms_private.outbox_log_attempt();
 CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.body_length IS NOT NULL) AND (new.redacted_at IS NULL) AND (new.status <> ALL (ARRAY['queued'::text, 'sending'::text])))) EXECUTE FUNCTION sms_private.outbox_secret_release();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
 -- granted SELECT to sms_worker
+-- granted INSERT (id) to sms_sender
+-- granted SELECT (id) to sms_sender
+-- granted INSERT (created_at) to sms_sender
+-- granted INSERT (updated_at) to sms_sender
 -- granted UPDATE (updated_at) to sms_worker
+-- granted INSERT (recipient) to sms_sender
+-- granted INSERT (sender) to sms_sender
+-- granted INSERT (body) to sms_sender
+-- granted INSERT (encoding) to sms_sender
+-- granted INSERT (segments) to sms_sender
+-- granted INSERT (priority) to sms_sender
+-- granted INSERT (send_at) to sms_sender
+-- granted INSERT (expires_at) to sms_sender
+-- granted INSERT (idempotency_key) to sms_sender
+-- granted INSERT (metadata) to sms_sender
+-- granted INSERT (status) to sms_sender
 -- granted UPDATE (status) to sms_worker
+-- granted INSERT (attempts) to sms_sender
 -- granted UPDATE (attempts) to sms_worker
+-- granted INSERT (next_attempt_at) to sms_sender
 -- granted UPDATE (next_attempt_at) to sms_worker
+-- granted INSERT (lease_until) to sms_sender
 -- granted UPDATE (lease_until) to sms_worker
+-- granted INSERT (worker_id) to sms_sender
 -- granted UPDATE (worker_id) to sms_worker
+-- granted INSERT (submitted_at) to sms_sender
 -- granted UPDATE (submitted_at) to sms_worker
+-- granted INSERT (done_at) to sms_sender
 -- granted UPDATE (done_at) to sms_worker
+-- granted INSERT (message_ids) to sms_sender
 -- granted UPDATE (message_ids) to sms_worker
+-- granted INSERT (error_code) to sms_sender
 -- granted UPDATE (error_code) to sms_worker
+-- granted INSERT (error_message) to sms_sender
 -- granted UPDATE (error_message) to sms_worker
+-- granted INSERT (receipt_state) to sms_sender
 -- granted UPDATE (receipt_state) to sms_worker
+-- granted INSERT (receipt_error) to sms_sender
 -- granted UPDATE (receipt_error) to sms_worker
+-- granted INSERT (body_hash) to sms_sender
+-- granted INSERT (body_length) to sms_sender
+-- granted INSERT (redacted_at) to sms_sender
+-- granted INSERT (category) to sms_sender
+-- granted INSERT (replaced_chars) to sms_sender
+-- granted INSERT (retries) to sms_sender
+-- granted INSERT (attempts_at_retry) to sms_sender
+-- granted INSERT (smsc_message_id) to sms_sender
 -- granted UPDATE (smsc_message_id) to sms_worker
-comment on table public.sms_outbox is 'sms-outbox: one row per message. Apps write it only through sms_send / sms_cancel; the worker drains it.';
-comment on column public.sms_outbox.id is 'time-ordered UUID (v7) returned by sms_send';
+-- granted INSERT (reply_to_inbox) to sms_sender
+comment on table public.sms_outbox is 'sms-outbox: one row per message. Apps write it through sms_send, or INSERT the columns recipient, body, sender, send_at, expires_at, priority, idempotency_key, metadata, category by the same rules (trigger sms_outbox_insert); sms_cancel cancels; the worker drains it.';
+comment on column public.sms_outbox.id is 'time-ordered UUID (v7) returned by sms_send (and by INSERT ... RETURNING id)';
 comment on column public.sms_outbox.updated_at is 'last change by the worker (set by the writer; there is no trigger, to keep enqueue cheap)';
 comment on column public.sms_outbox.recipient is 'international number, digits only (79991234567)';
 comment on column public.sms_outbox.sender is 'alphanumeric sender name (1-11 GSM characters) or number (digits only)';
@@ -866,11 +910,13 @@ create table sms_private.pumping_bucket (
   bucket timestamp with time zone not null,
   sent integer not null default 0,
   confirmed integer not null default 0,
-  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket)
+  shard smallint not null default 0,
+  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket, shard),
+  constraint pumping_bucket_shard_check CHECK (((shard >= 0) AND (shard <= 3)))
 );
 alter table sms_private.pumping_bucket enable row level security;
 CREATE INDEX pumping_bucket_bucket_idx ON sms_private.pumping_bucket USING btree (bucket);
-CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket);
+CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket, shard);
 comment on table sms_private.pumping_bucket is 'sms-outbox: sign-in codes sent and confirmed per number range per minute (the pumping defence''s counters)';
 
 create table sms_private.pumping_range (
@@ -1652,6 +1698,7 @@ create function public.sms_grant_supabase_roles()
 AS $function$
 declare
   f text;
+  cols text;
   users_see boolean;
 begin
   if exists (select from pg_catalog.pg_roles where rolname = 'service_role') then
@@ -1665,6 +1712,17 @@ begin
     loop
       execute pg_catalog.format('grant execute on function %s to service_role', f);
     end loop;
+    -- An app's INSERT INTO sms_outbox (sms_send's rules, trigger sms_outbox_insert): the sender
+    -- role's column privileges, and SELECT on id for RETURNING id (service_role bypasses row
+    -- level security: no policy needed).
+    select pg_catalog.string_agg(pg_catalog.quote_ident(at.attname::text), ', ' order by at.attnum) into cols
+      from pg_catalog.pg_attribute at, pg_catalog.aclexplode(at.attacl) a, sms_private.roles r
+     where at.attrelid = 'public.sms_outbox'::regclass
+       and a.grantee = pg_catalog.to_regrole(r.sender)
+       and a.privilege_type = 'INSERT';
+    if cols is not null then
+      execute pg_catalog.format('grant insert (%s) on public.sms_outbox to service_role', cols);
+    end if;
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
@@ -1673,6 +1731,7 @@ begin
     else
       revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
+    grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
     if coalesce((select s.enabled from public.sms_self_send_settings s), false) then
@@ -1709,7 +1768,7 @@ begin
   end if;
 end
 $function$;
-comment on function public.sms_grant_supabase_roles() is 'sms-outbox: Supabase''s roles, where they exist: service_role EXECUTE on the sender functions and sms_auth_code_status and SELECT on sms_auth_code; authenticated EXECUTE on sms_send_to_self and its own sms_auth_code rows while opted in; supabase_auth_admin EXECUTE on sms_auth_send_sms_hook. sms-outbox migrate calls it on every run';
+comment on function public.sms_grant_supabase_roles() is 'sms-outbox: Supabase''s roles, where they exist: service_role EXECUTE on the sender functions and sms_auth_code_status, the sender role''s INSERT on sms_outbox with SELECT on its id, and SELECT on sms_auth_code; authenticated EXECUTE on sms_send_to_self and its own sms_auth_code rows while opted in; supabase_auth_admin EXECUTE on sms_auth_send_sms_hook. sms-outbox migrate calls it on every run';
 
 create function public.sms_grant_worker_graphile()
  RETURNS void
@@ -2597,9 +2656,11 @@ begin
     -- app), since a call of a function with SET costs a few microseconds more than the INSERT.
     if sms_send.category = 'marketing' then
       insert into public.sms_outbox
-        (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at,
+        (id, created_at, updated_at, attempts, replaced_chars, retries, attempts_at_retry,
+         owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at,
          category, status, done_at, error_code, error_message)
-      select case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
+      select public.sms_uuidv7(), now(), now(), 0, 0, 0, 0,
+             case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
              ltrim(sms_send.recipient, '+'), s.default_sender, sms_send.body,
              case when sms_send.body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]'
                   then 'ucs2' else 'gsm7' end,
@@ -2619,8 +2680,10 @@ begin
       end if;
     else
       insert into public.sms_outbox
-        (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at)
-      select case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
+        (id, created_at, updated_at, status, attempts, replaced_chars, retries, attempts_at_retry,
+         owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at)
+      select public.sms_uuidv7(), now(), now(), 'queued', 0, 0, 0, 0,
+             case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
              ltrim(sms_send.recipient, '+'), s.default_sender, sms_send.body,
              case when sms_send.body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]'
                   then 'ucs2' else 'gsm7' end,
@@ -2985,7 +3048,7 @@ AS $function$
                  'hex')::pg_catalog.uuid
       $function$;
 -- granted EXECUTE to sms_worker
-comment on function public.sms_uuidv7() is 'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_outbox.id and sms_inbox.id';
+comment on function public.sms_uuidv7() is 'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_inbox.id, and sms_outbox.id as sms_private.new_message sets it';
 
 create function public.sms_verification_confirmed(phone text)
  RETURNS boolean
@@ -3909,16 +3972,17 @@ begin
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
 
-  -- A number's SMS and messages are read newest first through (sender, id) and (recipient, id),
-  -- the time-ordered ids bounding each scan to its window. "Not redacted" is written so that it
-  -- does not match the predicate of sms_inbox_redact_idx (received_at) WHERE redacted_at IS NULL:
-  -- where it did, the planner took that index for the window condition when sms_inbox had no
-  -- statistics yet (a new database, a plan the worker's session keeps), which reads every SMS of
-  -- the window for each one stored, so storing slowed down as sms_inbox grew.
+  -- A copy is found through sms_inbox_copy_idx (sender, md5(body), id), a number's messages
+  -- newest first through (recipient, id), the time-ordered ids bounding each scan to its window.
+  -- "Not redacted" is written so that it does not match the predicate of sms_inbox_redact_idx
+  -- (received_at) WHERE redacted_at IS NULL: where it did, the planner took that index for the
+  -- window condition when sms_inbox had no statistics yet (a new database, a plan the worker's
+  -- session keeps), which reads every SMS of the window for each one stored.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
      where i.sender = phone
+       and md5(i.body) = md5(new.body)   -- sms_inbox_copy_idx: equal payloads decode to equal texts
        and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
@@ -4239,6 +4303,275 @@ $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.ms_until(timestamp with time zone) is 'sms-outbox internal: milliseconds from now until a time, rounded up; 0 when past, NULL for NULL';
 
+create function sms_private.new_message(owner text, recipient text, body text, sender text, send_at timestamp with time zone, expires_at timestamp with time zone, priority integer, idempotency_key text, metadata jsonb, category text, OUT message public.sms_outbox, OUT repeat_of uuid)
+ RETURNS record
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+declare
+  v_recipient text;
+  v_body text;                    -- what is stored and sent: the body, or its smart-encoded form
+  v_replaced integer := 0;
+  v_smart record;
+  v_sender text;                  -- NULL: sms_settings.default_sender
+  v_encoding text;
+  v_segments integer;
+  v_count record;
+  v_length integer;
+  v_category text;
+  v_opted_out boolean := false;
+  v_refusal text;                 -- error_code of a message stored rejected: OPTED_OUT, REPLY_LOOP
+  v_refusal_message text;
+  v_reply_to uuid;                -- the incoming SMS a reply handler answers
+  v_ctx record;
+  v_guard record;
+  v_send_at timestamptz;
+  v_due timestamptz;
+  v_expires_at timestamptz;       -- NULL: v_due + sms_settings.default_validity
+  v_priority integer;
+  v_metadata jsonb;
+  cfg record;
+  v_prior record;
+begin
+  -- Sizes first: nothing below scans a text longer than any message can be.
+  if new_message.idempotency_key is not null then
+    if new_message.idempotency_key = '' then
+      raise exception 'idempotency_key must not be empty; pass NULL for none'
+        using errcode = '22023', column = 'idempotency_key';
+    elsif char_length(new_message.idempotency_key) > 255 then
+      raise exception 'idempotency_key has % characters; at most 255 are allowed', char_length(new_message.idempotency_key)
+        using errcode = '22001', column = 'idempotency_key';
+    end if;
+  end if;
+  v_length := char_length(new_message.body);
+  if v_length > 39015 then
+    select s.max_segments into cfg from public.sms_settings s;
+    raise exception 'body has % characters; the limit of % segments holds at most %', v_length,
+        coalesce(cfg.max_segments, 255), greatest(160, 153 * coalesce(cfg.max_segments, 255))
+      using errcode = '22001', column = 'body',
+            hint = 'one segment holds 160 GSM-7 or 70 UCS-2 characters, each further part 153 or 67';
+  end if;
+
+  v_category := coalesce(new_message.category, 'transactional');
+  if v_category not in ('transactional', 'marketing') then
+    raise exception 'category must be ''transactional'' or ''marketing'', got %', quote_literal(left(v_category, 40))
+      using errcode = '22023', column = 'category',
+            hint = 'marketing messages are never sent to a recipient in sms_opt_out; transactional ones (codes, receipts) always are';
+  end if;
+
+  if new_message.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$' then
+    v_recipient := ltrim(new_message.recipient, '+');
+  else
+    v_recipient := sms_private.check_recipient(new_message.recipient);
+  end if;
+
+  -- The body's rules are checked on the text the app passed; what is counted and stored is the
+  -- text that is sent (smart encoding, when on, replaces look-alikes if that makes it GSM-7).
+  v_body := new_message.body;
+  if v_length <= 70
+     and new_message.body !~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF\U00010000-\U0010FFFF]'
+     and new_message.body ~ '[^\s\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB]' then
+    v_segments := 1;
+  else
+    v_count := sms_private.check_body(new_message.body);
+    v_encoding := v_count.encoding;
+    v_segments := v_count.segments;
+  end if;
+  if new_message.body ~ '[\t\u0060\u00A0\u00AB\u00AD\u00B4\u00BB\u02BC\u02C6\u02DC\u2000-\u200D\u2010-\u2015\u2018-\u201F\u2024-\u2026\u2028\u2029\u202F\u2032\u2033\u2035\u2036\u2039\u203A\u2043\u2044\u205F\u2060\u2212\u2215\u3000\uFE58\uFE63\uFEFF\uFF0D]'
+     and coalesce((select s.smart_encoding from public.sms_settings s), true) then
+    v_smart := sms_private.smart_text(new_message.body);
+    if v_smart.replaced > 0 then
+      v_body := v_smart.sent;
+      v_replaced := v_smart.replaced;
+      v_count := sms_private.count_segments(v_body);      -- the dots of an ellipsis may add a part
+      v_encoding := v_count.encoding;
+      v_segments := v_count.segments;
+    end if;
+  end if;
+  if v_encoding is null then                              -- at most 70 characters: one part either way
+    if v_body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]' then
+      v_encoding := 'ucs2';
+    else
+      v_encoding := 'gsm7';
+    end if;
+  end if;
+
+  if new_message.sender is not null then
+    v_sender := sms_private.check_sender(new_message.sender);
+  end if;
+
+  -- send_at: NULL or a past time means now; the row is due at the later of the two. Times from
+  -- the year 10000 on are refused: ISO 8601 and most clients stop at 9999, and adding the
+  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument). So is a
+  -- send_at whose default expiry (plus sms_settings.default_validity) would reach that year.
+  if new_message.send_at is null then
+    v_send_at := now();
+    v_due := v_send_at;
+  elsif not isfinite(new_message.send_at) then
+    raise exception 'send_at must be a finite time, got %', new_message.send_at
+      using errcode = '22023', column = 'send_at';
+  elsif new_message.send_at >= timestamptz '10000-01-01 00:00:00+00' then
+    raise exception 'send_at % is too far in the future; expected a time before the year 10000', new_message.send_at
+      using errcode = '22008', column = 'send_at';
+  else
+    v_send_at := new_message.send_at;
+    v_due := greatest(v_send_at, now());
+  end if;
+
+  -- expires_at: NULL means the configured validity after the message is due (so a send_at in
+  -- the past does not make a message born expired); the INSERT fills it in.
+  if new_message.expires_at is not null then
+    if not isfinite(new_message.expires_at) then
+      raise exception 'expires_at must be a finite time, got %', new_message.expires_at
+        using errcode = '22023', column = 'expires_at';
+    elsif new_message.expires_at >= timestamptz '10000-01-01 00:00:00+00' then
+      raise exception 'expires_at % is too far in the future; expected a time before the year 10000', new_message.expires_at
+        using errcode = '22008', column = 'expires_at';
+    elsif new_message.expires_at <= now() then
+      raise exception 'expires_at % is in the past; expected a time after now (%)', new_message.expires_at, now()
+        using errcode = '22023', column = 'expires_at';
+    elsif new_message.expires_at <= v_due then
+      raise exception 'expires_at % is not after send_at %; a message must be able to live after it is due', new_message.expires_at, v_due
+        using errcode = '22023', column = 'expires_at';
+    end if;
+    v_expires_at := new_message.expires_at;
+  end if;
+
+  v_priority := coalesce(new_message.priority, 0);
+  if v_priority < -10 or v_priority > 10 then
+    raise exception 'priority must be between -10 and 10 (higher is sent first), got %', v_priority
+      using errcode = '22003', column = 'priority';
+  end if;
+
+  if new_message.metadata is not null and jsonb_typeof(new_message.metadata) <> 'null' then   -- JSON null: none
+    if jsonb_typeof(new_message.metadata) <> 'object' then
+      raise exception 'metadata must be a JSON object, got a JSON %', jsonb_typeof(new_message.metadata)
+        using errcode = '22023', column = 'metadata',
+              hint = 'wrap the value in an object, e.g. {"order_id": 42}';
+    elsif octet_length(new_message.metadata::text) > 8192 then
+      raise exception 'metadata is % bytes as JSON text; at most 8192 are allowed', octet_length(new_message.metadata::text)
+        using errcode = '22001', column = 'metadata',
+              hint = 'store large data in your own table and put its key in metadata';
+    end if;
+    v_metadata := new_message.metadata;
+  end if;
+
+  -- A marketing message to a recipient who opted out is stored as rejected, never sent (the
+  -- claim checks again, for an opt-out that arrives after this).
+  if v_category = 'marketing' then
+    v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
+    if v_opted_out then
+      v_refusal := 'OPTED_OUT';
+      v_refusal_message := sms_private.error_message('opted_out');
+    end if;
+  end if;
+
+  -- A reply from a reply handler, under the loop guard: the replies of this owner's handlers to
+  -- this number lately, counted through the index of a number's messages.
+  if coalesce(current_setting('sms.reply_context', true), '') <> ''
+     and current_setting('role') = (select x.worker from sms_private.roles x) then
+    v_ctx := sms_private.reply_context();
+    if v_ctx.owner = new_message.owner then
+      v_reply_to := v_ctx.inbox_id;
+      select s.auto_reply_limit, s.auto_reply_window into v_guard from public.sms_settings s;
+      if v_refusal is null
+         and (select count(*) from (select from public.sms_outbox o
+                                     where o.recipient = v_recipient
+                                       and o.id >= sms_private.uuidv7_floor(now() - v_guard.auto_reply_window)
+                                       and o.created_at >= now() - v_guard.auto_reply_window
+                                       and o.reply_to_inbox is not null
+                                       and o.owner = new_message.owner
+                                     limit v_guard.auto_reply_limit) x) >= v_guard.auto_reply_limit then
+        v_refusal := 'REPLY_LOOP';
+        v_refusal_message := format('not sent: %s replies from reply handlers went to this number within %s (sms_settings.auto_reply_limit): a reply loop?',
+                                    v_guard.auto_reply_limit, v_guard.auto_reply_window);
+      end if;
+    end if;
+  end if;
+
+  if new_message.idempotency_key is not null then
+    select o.id, o.recipient, o.body, o.redacted_at, o.body_hash into v_prior
+      from public.sms_outbox o
+     where o.owner = new_message.owner
+       and o.idempotency_key = new_message.idempotency_key;
+    if found then
+      -- The same body as passed or as sent (smart encoding may have been switched since), or,
+      -- once the body is redacted, the same hash.
+      if v_prior.recipient = v_recipient
+         and (case when v_prior.redacted_at is null then v_prior.body in (v_body, new_message.body)
+                   else v_prior.body_hash in (sms_private.body_hash(v_body), sms_private.body_hash(new_message.body)) end) then
+        repeat_of := v_prior.id;                             -- a repeat: nothing to insert
+        return;
+      end if;
+      -- Neither the first message's id nor what differs: under a shared owner (service_role)
+      -- the caller may not be the part of the app that sent it.
+      raise exception 'idempotency_key % was already used for a different message', quote_literal(new_message.idempotency_key)
+        using errcode = '23505', column = 'idempotency_key',
+              hint = 'a repeat must have the same recipient and body; use a new key for a new message';
+    end if;
+  end if;
+
+  select s.default_sender, s.max_segments, s.default_validity into cfg from public.sms_settings s;
+  if not found then
+    raise exception 'sms-outbox is not set up: sms_settings has no row'
+      using errcode = '55000', hint = 'insert into sms_settings default values;';
+  end if;
+  if v_segments > cfg.max_segments then
+    perform sms_private.check_body(v_body, cfg.max_segments);   -- raises 22001 with the details
+  end if;
+  if v_sender is null and cfg.default_sender is null then
+    raise exception 'sender is null and no default sender is configured'
+      using errcode = '22004', column = 'sender',
+            hint = 'pass sender, or set a default: update sms_settings set default_sender = ''MyBrand''; (or SMS_DEFAULT_SENDER for sms-outbox migrate)';
+  end if;
+  if v_expires_at is null and v_due + cfg.default_validity >= timestamptz '10000-01-01 00:00:00+00' then
+    -- The expiry computed here (send_at plus the default validity) must be a time clients can
+    -- read too, not only the times passed.
+    if new_message.send_at is not null then
+      raise exception 'send_at % is too far in the future: the message would expire (send_at plus the default validity, %) in the year 10000 or later',
+          new_message.send_at, cfg.default_validity
+        using errcode = '22008', column = 'send_at',
+              hint = 'pass an earlier send_at, or an expires_at before the year 10000';
+    end if;
+    raise exception 'expires_at (now plus the default validity, %) would be in the year 10000 or later', cfg.default_validity
+      using errcode = '22008', column = 'expires_at',
+            hint = 'pass expires_at, or shorten sms_settings.default_validity';
+  end if;
+
+  message.id := public.sms_uuidv7();
+  message.created_at := now();
+  message.updated_at := now();
+  message.owner := new_message.owner;
+  message.recipient := v_recipient;
+  message.sender := coalesce(v_sender, cfg.default_sender);
+  message.body := v_body;
+  message.encoding := v_encoding;
+  message.segments := v_segments;
+  message.priority := v_priority;
+  message.send_at := v_send_at;
+  message.expires_at := coalesce(v_expires_at, v_due + cfg.default_validity);
+  message.next_attempt_at := v_due;
+  message.idempotency_key := new_message.idempotency_key;
+  message.metadata := v_metadata;
+  message.category := v_category;
+  message.replaced_chars := v_replaced;
+  message.reply_to_inbox := v_reply_to;
+  message.attempts := 0;
+  message.retries := 0;
+  message.attempts_at_retry := 0;
+  if v_refusal is not null then
+    message.status := 'rejected';
+    message.done_at := now();
+    message.error_code := v_refusal;
+    message.error_message := v_refusal_message;
+  else
+    message.status := 'queued';
+  end if;
+end
+$function$;
+comment on function sms_private.new_message(text,text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox internal: sms_send''s rules, one implementation: the row to insert for these arguments (or the id of the message they repeat); raises what sms_send raises';
+
 create function sms_private.next_due_in_ms()
  RETURNS double precision
  LANGUAGE sql
@@ -4255,6 +4588,61 @@ AS $function$
 $function$;
 -- granted EXECUTE to sms_worker
 comment on function sms_private.next_due_in_ms() is 'sms-outbox internal: milliseconds until the next queued row falls due (0: now; NULL: none queued)';
+
+create function sms_private.outbox_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_column text;
+  v_new record;
+begin
+  if new.owner is not null then
+    new.id := coalesce(new.id, public.sms_uuidv7());
+    new.created_at := coalesce(new.created_at, now());
+    new.updated_at := coalesce(new.updated_at, now());
+    new.status := coalesce(new.status, 'queued');
+    new.attempts := coalesce(new.attempts, 0);
+    new.replaced_chars := coalesce(new.replaced_chars, 0);
+    new.retries := coalesce(new.retries, 0);
+    new.attempts_at_retry := coalesce(new.attempts_at_retry, 0);
+    return new;
+  end if;
+
+  if num_nonnulls(new.id, new.created_at, new.updated_at, new.encoding, new.segments, new.status, new.attempts,
+                  new.next_attempt_at, new.lease_until, new.worker_id, new.submitted_at, new.done_at,
+                  new.message_ids, new.error_code, new.error_message, new.receipt_state, new.receipt_error,
+                  new.body_hash, new.body_length, new.redacted_at, new.replaced_chars, new.retries,
+                  new.attempts_at_retry, new.smsc_message_id, new.reply_to_inbox) > 0 then
+    select j.key into v_column
+      from jsonb_each(to_jsonb(new)) with ordinality j
+     where j.value <> 'null'::jsonb
+       and j.key not in ('owner', 'recipient', 'body', 'sender', 'send_at', 'expires_at', 'priority',
+                         'idempotency_key', 'metadata', 'category')
+     order by j.ordinality
+     limit 1;
+    raise exception 'column % of sms_outbox is set by sms-outbox, not by the app', v_column
+      using errcode = '428C9', column = v_column,
+            hint = 'insert recipient, body and optionally sender, send_at, expires_at, priority, idempotency_key, metadata, category (the arguments of sms_send)';
+  end if;
+
+  v_new := sms_private.new_message(sms_private.caller_owner(), new.recipient, new.body, new.sender, new.send_at,
+                                   new.expires_at, new.priority, new.idempotency_key, new.metadata, new.category);
+  if v_new.repeat_of is not null then
+    return null;                                             -- a repeat: nothing inserted, no wake-up
+  end if;
+  new := v_new.message;
+  if new.status = 'rejected' then
+    perform sms_private.announce_status(new.id, 'rejected');
+  elsif (select w.armed_until > now() from public.sms_wakeup w) then
+    perform sms_private.wake_workers();                      -- see sms_private.send
+  end if;
+  return new;
+end
+$function$;
+comment on function sms_private.outbox_insert() is 'sms-outbox internal: an app''s INSERT INTO sms_outbox (owner not named) enqueues by sms_send''s rules through sms_private.new_message (trigger sms_outbox_insert)';
 
 create function sms_private.outbox_log_attempt()
  RETURNS trigger
@@ -4343,8 +4731,10 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.prefix and b.bucket = r.bucket;
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.country and b.bucket = r.bucket;
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;
@@ -4360,6 +4750,7 @@ AS $function$
 declare
   v_country text := sms_private.pumping_country(recipient);
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
+  v_shard smallint := sms_private.pumping_shard(recipient);
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
   if cfg.enabled is not true or p_prefix is null then
@@ -4371,15 +4762,16 @@ begin
   end if;
 
   delete from sms_private.pumping_bucket d
-   where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
+   where (d.range, d.bucket, d.shard) in (select o.range, o.bucket, o.shard from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
                                   limit 10 for update skip locked);
 
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (p_prefix, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock. The
+  -- number's shard of each: calls to one country wait on a quarter of them each.
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (p_prefix, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (v_country, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
 end
 $function$;
 comment on function sms_private.pumping_count(text,text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: judges a sign-in code''s number ranges and counts it in their buckets';
@@ -4427,7 +4819,7 @@ begin
   elsif p.pin = 'open' then
     return null;
   elsif p.throttled_until > p_at then
-    select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
+    select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
     if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
       return sms_private.pumping_refusal('range_throttled', cfg);
     end if;
@@ -4448,7 +4840,7 @@ begin
   if c.pin = 'closed' or c.blocked_until > p_at then
     return sms_private.pumping_refusal('range_blocked', cfg);
   end if;
-  select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
+  select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
   if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
     return sms_private.pumping_refusal('range_throttled', cfg);
   end if;
@@ -4491,9 +4883,10 @@ begin
   v_baseline := s.baseline_codes;
   if p_level = 'country' then
     for x in
-      select (sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
-                                        cfg.conversion_window, cfg.spike_window, validity)).*
+      select f.*
         from sms_private.pumping_range r
+       cross join lateral sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
+                                                    cfg.conversion_window, cfg.spike_window, validity) f
        where pg_catalog.length(r.range) > 3 and pg_catalog.starts_with(r.range, p_range)
          and (r.blocked_until > p_at - cfg.conversion_window or r.throttled_until > p_at - cfg.conversion_window)
     loop
@@ -4576,6 +4969,18 @@ AS $function$
   select pg_catalog.jsonb_set(sms_private.auth_hook_refusal(reason, 429, cfg.message), '{error,reason}', pg_catalog.to_jsonb(reason))
 $function$;
 comment on function sms_private.pumping_refusal(text,public.sms_pumping_settings) is 'sms-outbox internal: counts a refusal of the pumping defence and makes the hook''s 429 answer with its reason';
+
+create function sms_private.pumping_shard(digits text)
+ RETURNS smallint
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return (pg_catalog.ascii(pg_catalog.right(digits, 1)) % 4)::smallint;
+end
+$function$;
+comment on function sms_private.pumping_shard(text) is 'sms-outbox internal: which of a pumping bucket''s four rows a number''s codes are counted in';
 
 create function sms_private.pumping_stats(p_range text, p_at timestamp with time zone, p_since timestamp with time zone, window_length interval, spike_window interval, validity interval, OUT settled bigint, OUT confirmed bigint, OUT spike_codes bigint, OUT baseline_codes bigint)
  RETURNS record
@@ -4712,285 +5117,32 @@ create function sms_private.send(owner text, recipient text, body text, sender t
 AS $function$
 #variable_conflict use_column
 declare
-  v_recipient text;
-  v_body text;                    -- what is stored and sent: the body, or its smart-encoded form
-  v_replaced integer := 0;
-  v_smart record;
-  v_sender text;                  -- NULL: sms_settings.default_sender
-  v_encoding text;
-  v_segments integer;
-  v_count record;
-  v_length integer;
-  v_category text;
-  v_opted_out boolean := false;
-  v_refusal text;                 -- error_code of a message stored rejected: OPTED_OUT, REPLY_LOOP
-  v_refusal_message text;
-  v_reply_to uuid;                -- the incoming SMS a reply handler answers
-  v_ctx record;
-  v_guard record;
-  v_send_at timestamptz;
-  v_due timestamptz;
-  v_expires_at timestamptz;       -- NULL: v_due + sms_settings.default_validity
-  v_priority integer;
-  v_metadata jsonb;
+  v_new record;
+  v_m public.sms_outbox;
   v_id uuid;
   v_armed boolean;
-  cfg record;
-  v_prior record;
 begin
-  -- Sizes first: nothing below scans a text longer than any message can be.
-  if send.idempotency_key is not null then
-    if send.idempotency_key = '' then
-      raise exception 'idempotency_key must not be empty; pass NULL for none'
-        using errcode = '22023', column = 'idempotency_key';
-    elsif char_length(send.idempotency_key) > 255 then
-      raise exception 'idempotency_key has % characters; at most 255 are allowed', char_length(send.idempotency_key)
-        using errcode = '22001', column = 'idempotency_key';
+  loop
+    v_new := sms_private.new_message(send.owner, send.recipient, send.body, send.sender, send.send_at,
+                                     send.expires_at, send.priority, send.idempotency_key, send.metadata,
+                                     send.category);
+    if v_new.repeat_of is not null then
+      return v_new.repeat_of;                                -- a repeat: nothing inserted, no wake-up
     end if;
-  end if;
-  v_length := char_length(send.body);
-  if v_length > 39015 then
-    select s.max_segments into cfg from public.sms_settings s;
-    raise exception 'body has % characters; the limit of % segments holds at most %', v_length,
-        coalesce(cfg.max_segments, 255), greatest(160, 153 * coalesce(cfg.max_segments, 255))
-      using errcode = '22001', column = 'body',
-            hint = 'one segment holds 160 GSM-7 or 70 UCS-2 characters, each further part 153 or 67';
-  end if;
-
-  v_category := coalesce(send.category, 'transactional');
-  if v_category not in ('transactional', 'marketing') then
-    raise exception 'category must be ''transactional'' or ''marketing'', got %', quote_literal(left(v_category, 40))
-      using errcode = '22023', column = 'category',
-            hint = 'marketing messages are never sent to a recipient in sms_opt_out; transactional ones (codes, receipts) always are';
-  end if;
-
-  if send.recipient ~ '^\+?(?!89)[1-9][0-9]{6,14}$' then
-    v_recipient := ltrim(send.recipient, '+');
-  else
-    v_recipient := sms_private.check_recipient(send.recipient);
-  end if;
-
-  -- The body's rules are checked on the text the app passed; what is counted and stored is the
-  -- text that is sent (smart encoding, when on, replaces look-alikes if that makes it GSM-7).
-  v_body := send.body;
-  if v_length <= 70
-     and send.body !~ '[\u0001-\u0008\u000B\u000E-\u001F\u007F-\u009F\uFFFD-\uFFFF\U00010000-\U0010FFFF]'
-     and send.body ~ '[^\s\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u2800\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF0-\uFFFB]' then
-    v_segments := 1;
-  else
-    v_count := sms_private.check_body(send.body);
-    v_encoding := v_count.encoding;
-    v_segments := v_count.segments;
-  end if;
-  if send.body ~ '[\t\u0060\u00A0\u00AB\u00AD\u00B4\u00BB\u02BC\u02C6\u02DC\u2000-\u200D\u2010-\u2015\u2018-\u201F\u2024-\u2026\u2028\u2029\u202F\u2032\u2033\u2035\u2036\u2039\u203A\u2043\u2044\u205F\u2060\u2212\u2215\u3000\uFE58\uFE63\uFEFF\uFF0D]'
-     and coalesce((select s.smart_encoding from public.sms_settings s), true) then
-    v_smart := sms_private.smart_text(send.body);
-    if v_smart.replaced > 0 then
-      v_body := v_smart.sent;
-      v_replaced := v_smart.replaced;
-      v_count := sms_private.count_segments(v_body);      -- the dots of an ellipsis may add a part
-      v_encoding := v_count.encoding;
-      v_segments := v_count.segments;
-    end if;
-  end if;
-  if v_encoding is null then                              -- at most 70 characters: one part either way
-    if v_body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]' then
-      v_encoding := 'ucs2';
+    v_m := v_new.message;
+    if v_m.idempotency_key is null then
+      insert into public.sms_outbox values (v_m.*)
+      returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
     else
-      v_encoding := 'gsm7';
+      insert into public.sms_outbox values (v_m.*)
+      on conflict (owner, idempotency_key) where idempotency_key is not null do nothing
+      returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
     end if;
-  end if;
+    exit when v_id is not null;
+    -- A concurrent transaction committed the key first: new_message finds its message now.
+  end loop;
 
-  if send.sender is not null then
-    v_sender := sms_private.check_sender(send.sender);
-  end if;
-
-  -- send_at: NULL or a past time means now; the row is due at the later of the two. Times from
-  -- the year 10000 on are refused: ISO 8601 and most clients stop at 9999, and adding the
-  -- validity to the last time PostgreSQL can store overflows (22008 naming no argument). So is a
-  -- send_at whose default expiry (plus sms_settings.default_validity) would reach that year.
-  if send.send_at is null then
-    v_send_at := now();
-    v_due := v_send_at;
-  elsif not isfinite(send.send_at) then
-    raise exception 'send_at must be a finite time, got %', send.send_at
-      using errcode = '22023', column = 'send_at';
-  elsif send.send_at >= timestamptz '10000-01-01 00:00:00+00' then
-    raise exception 'send_at % is too far in the future; expected a time before the year 10000', send.send_at
-      using errcode = '22008', column = 'send_at';
-  else
-    v_send_at := send.send_at;
-    v_due := greatest(v_send_at, now());
-  end if;
-
-  -- expires_at: NULL means the configured validity after the message is due (so a send_at in
-  -- the past does not make a message born expired); the INSERT fills it in.
-  if send.expires_at is not null then
-    if not isfinite(send.expires_at) then
-      raise exception 'expires_at must be a finite time, got %', send.expires_at
-        using errcode = '22023', column = 'expires_at';
-    elsif send.expires_at >= timestamptz '10000-01-01 00:00:00+00' then
-      raise exception 'expires_at % is too far in the future; expected a time before the year 10000', send.expires_at
-        using errcode = '22008', column = 'expires_at';
-    elsif send.expires_at <= now() then
-      raise exception 'expires_at % is in the past; expected a time after now (%)', send.expires_at, now()
-        using errcode = '22023', column = 'expires_at';
-    elsif send.expires_at <= v_due then
-      raise exception 'expires_at % is not after send_at %; a message must be able to live after it is due', send.expires_at, v_due
-        using errcode = '22023', column = 'expires_at';
-    end if;
-    v_expires_at := send.expires_at;
-  end if;
-
-  v_priority := coalesce(send.priority, 0);
-  if v_priority < -10 or v_priority > 10 then
-    raise exception 'priority must be between -10 and 10 (higher is sent first), got %', v_priority
-      using errcode = '22003', column = 'priority';
-  end if;
-
-  if send.metadata is not null and jsonb_typeof(send.metadata) <> 'null' then   -- JSON null: none
-    if jsonb_typeof(send.metadata) <> 'object' then
-      raise exception 'metadata must be a JSON object, got a JSON %', jsonb_typeof(send.metadata)
-        using errcode = '22023', column = 'metadata',
-              hint = 'wrap the value in an object, e.g. {"order_id": 42}';
-    elsif octet_length(send.metadata::text) > 8192 then
-      raise exception 'metadata is % bytes as JSON text; at most 8192 are allowed', octet_length(send.metadata::text)
-        using errcode = '22001', column = 'metadata',
-              hint = 'store large data in your own table and put its key in metadata';
-    end if;
-    v_metadata := send.metadata;
-  end if;
-
-  -- A marketing message to a recipient who opted out is stored as rejected, never sent (the
-  -- claim checks again, for an opt-out that arrives after this).
-  if v_category = 'marketing' then
-    v_opted_out := exists (select from public.sms_opt_out x where x.recipient = v_recipient);
-    if v_opted_out then
-      v_refusal := 'OPTED_OUT';
-      v_refusal_message := sms_private.error_message('opted_out');
-    end if;
-  end if;
-
-  -- A reply from a reply handler, under the loop guard: the replies of this owner's handlers to
-  -- this number lately, counted through the index of a number's messages.
-  if coalesce(current_setting('sms.reply_context', true), '') <> ''
-     and current_setting('role') = (select x.worker from sms_private.roles x) then
-    v_ctx := sms_private.reply_context();
-    if v_ctx.owner = send.owner then
-      v_reply_to := v_ctx.inbox_id;
-      select s.auto_reply_limit, s.auto_reply_window into v_guard from public.sms_settings s;
-      if v_refusal is null
-         and (select count(*) from (select from public.sms_outbox o
-                                     where o.recipient = v_recipient
-                                       and o.id >= sms_private.uuidv7_floor(now() - v_guard.auto_reply_window)
-                                       and o.created_at >= now() - v_guard.auto_reply_window
-                                       and o.reply_to_inbox is not null
-                                       and o.owner = send.owner
-                                     limit v_guard.auto_reply_limit) x) >= v_guard.auto_reply_limit then
-        v_refusal := 'REPLY_LOOP';
-        v_refusal_message := format('not sent: %s replies from reply handlers went to this number within %s (sms_settings.auto_reply_limit): a reply loop?',
-                                    v_guard.auto_reply_limit, v_guard.auto_reply_window);
-      end if;
-    end if;
-  end if;
-
-  if send.idempotency_key is null then
-    insert into public.sms_outbox
-      (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
-    select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
-           v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           v_category, v_replaced, v_reply_to,
-           case when v_refusal is not null then 'rejected' else 'queued' end,
-           case when v_refusal is not null then now() end,
-           v_refusal,
-           v_refusal_message
-      from public.sms_settings s
-     where v_segments <= s.max_segments
-       and coalesce(v_sender, s.default_sender) is not null
-       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
-    returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
-  else
-    -- ON CONFLICT waits for a concurrent transaction holding the same owner and key: if it
-    -- commits, the row is found below; if it rolls back, this insert goes through. Another
-    -- owner's key is another index entry: no conflict, no wait.
-    insert into public.sms_outbox
-      (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at, metadata,
-       idempotency_key, category, replaced_chars, reply_to_inbox, status, done_at, error_code, error_message)
-    select send.owner, v_recipient, coalesce(v_sender, s.default_sender), v_body, v_encoding, v_segments,
-           v_priority, v_send_at, coalesce(v_expires_at, v_due + s.default_validity), v_due, v_metadata,
-           send.idempotency_key, v_category, v_replaced, v_reply_to,
-           case when v_refusal is not null then 'rejected' else 'queued' end,
-           case when v_refusal is not null then now() end,
-           v_refusal,
-           v_refusal_message
-      from public.sms_settings s
-     where v_segments <= s.max_segments
-       and coalesce(v_sender, s.default_sender) is not null
-       and coalesce(v_expires_at, v_due + s.default_validity) < timestamptz '10000-01-01 00:00:00+00'
-    on conflict (owner, idempotency_key) where idempotency_key is not null do nothing
-    returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
-  end if;
-
-  if v_id is null then
-    -- Nothing inserted: the idempotency key is taken, or a setting refused the message. The key
-    -- comes first: a repeat returns the message it repeats even if the settings changed since.
-    if send.idempotency_key is not null then
-      select o.id, o.recipient, o.body, o.redacted_at, o.body_hash into v_prior
-        from public.sms_outbox o
-       where o.owner = send.owner
-         and o.idempotency_key = send.idempotency_key;
-      if found then
-        -- The same body as passed or as sent (smart encoding may have been switched since), or,
-        -- once the body is redacted, the same hash.
-        if v_prior.recipient = v_recipient
-           and (case when v_prior.redacted_at is null then v_prior.body in (v_body, send.body)
-                     else v_prior.body_hash in (sms_private.body_hash(v_body), sms_private.body_hash(send.body)) end) then
-          return v_prior.id;                                 -- a repeat: nothing inserted, no wake-up
-        end if;
-        -- Neither the first message's id nor what differs: under a shared owner (service_role)
-        -- the caller may not be the part of the app that sent it.
-        raise exception 'idempotency_key % was already used for a different message', quote_literal(send.idempotency_key)
-          using errcode = '23505', column = 'idempotency_key',
-                hint = 'a repeat must have the same recipient and body; use a new key for a new message';
-      end if;
-    end if;
-    select s.default_sender, s.max_segments, s.default_validity into cfg from public.sms_settings s;
-    if not found then
-      raise exception 'sms-outbox is not set up: sms_settings has no row'
-        using errcode = '55000', hint = 'insert into sms_settings default values;';
-    end if;
-    if v_segments > cfg.max_segments then
-      perform sms_private.check_body(v_body, cfg.max_segments);   -- raises 22001 with the details
-    end if;
-    if v_sender is null and cfg.default_sender is null then
-      raise exception 'sender is null and no default sender is configured'
-        using errcode = '22004', column = 'sender',
-              hint = 'pass sender, or set a default: update sms_settings set default_sender = ''MyBrand''; (or SMS_DEFAULT_SENDER for sms-outbox migrate)';
-    end if;
-    if v_expires_at is null and v_due + cfg.default_validity >= timestamptz '10000-01-01 00:00:00+00' then
-      -- The expiry computed here (send_at plus the default validity) must be a time clients can
-      -- read too, not only the times passed: the INSERTs above refuse it.
-      if send.send_at is not null then
-        raise exception 'send_at % is too far in the future: the message would expire (send_at plus the default validity, %) in the year 10000 or later',
-            send.send_at, cfg.default_validity
-          using errcode = '22008', column = 'send_at',
-                hint = 'pass an earlier send_at, or an expires_at before the year 10000';
-      end if;
-      raise exception 'expires_at (now plus the default validity, %) would be in the year 10000 or later', cfg.default_validity
-        using errcode = '22008', column = 'expires_at',
-              hint = 'pass expires_at, or shorten sms_settings.default_validity';
-    end if;
-    if send.idempotency_key is not null then
-      -- ON CONFLICT saw the key, but the row was gone by the SELECT (purged): start over.
-      return sms_private.send(send.owner, send.recipient, send.body, send.sender, send.send_at,
-                              send.expires_at, send.priority, send.idempotency_key, send.metadata, send.category);
-    end if;
-    raise exception 'sms_send inserted nothing and found no reason (this is a bug in sms-outbox)'
-      using errcode = 'XX000';
-  end if;
-
-  if v_refusal is not null then
+  if v_m.status = 'rejected' then
     -- Final at once: announced like every final status; nothing to wake a worker for.
     perform sms_private.announce_status(v_id, 'rejected');
     return v_id;
@@ -5007,7 +5159,7 @@ begin
   return v_id;
 end
 $function$;
-comment on function sms_private.send(text,text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox internal: sms_send''s general path for a given owner (also sms_send_to_self''s)';
+comment on function sms_private.send(text,text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox internal: sms_send''s general path for a given owner (also sms_send_to_self''s): inserts the row sms_private.new_message builds';
 
 create function sms_private.smart_text(body text, OUT sent text, OUT replaced integer)
  RETURNS record

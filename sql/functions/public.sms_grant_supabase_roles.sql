@@ -4,7 +4,9 @@
 -- of lends them nothing unless they SET ROLE to it, and PostgREST only ever sets the JWT's role.
 -- So membership in sms_sender would not let service_role call sms_send; it gets the grants it
 -- needs directly, in this database:
---   service_role         EXECUTE on every function the sender role may call, on
+--   service_role         EXECUTE on every function the sender role may call, INSERT on the
+--                        sms_outbox columns the sender role may insert and SELECT on its id (an
+--                        app's INSERT, by sms_send's rules), EXECUTE on
 --                        sms_auth_code_status, SELECT on sms_auth_code (for Realtime from server
 --                        code), and SELECT on sms_outbox, sms_inbox and sms_stats while
 --                        sms_settings.service_role_reads_tables (sms_allow_service_role_read)
@@ -24,6 +26,7 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
   f text;
+  cols text;
   users_see boolean;
 begin
   if exists (select from pg_catalog.pg_roles where rolname = 'service_role') then
@@ -37,6 +40,17 @@ begin
     loop
       execute pg_catalog.format('grant execute on function %s to service_role', f);
     end loop;
+    -- An app's INSERT INTO sms_outbox (sms_send's rules, trigger sms_outbox_insert): the sender
+    -- role's column privileges, and SELECT on id for RETURNING id (service_role bypasses row
+    -- level security: no policy needed).
+    select pg_catalog.string_agg(pg_catalog.quote_ident(at.attname::text), ', ' order by at.attnum) into cols
+      from pg_catalog.pg_attribute at, pg_catalog.aclexplode(at.attacl) a, sms_private.roles r
+     where at.attrelid = 'public.sms_outbox'::regclass
+       and a.grantee = pg_catalog.to_regrole(r.sender)
+       and a.privilege_type = 'INSERT';
+    if cols is not null then
+      execute pg_catalog.format('grant insert (%s) on public.sms_outbox to service_role', cols);
+    end if;
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
@@ -45,6 +59,7 @@ begin
     else
       revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
     end if;
+    grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too
   end if;
   if exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then
     if coalesce((select s.enabled from public.sms_self_send_settings s), false) then
@@ -83,7 +98,7 @@ end
 $$;
 
 comment on function public.sms_grant_supabase_roles() is
-  'sms-outbox: Supabase''s roles, where they exist: service_role EXECUTE on the sender functions and sms_auth_code_status and SELECT on sms_auth_code; authenticated EXECUTE on sms_send_to_self and its own sms_auth_code rows while opted in; supabase_auth_admin EXECUTE on sms_auth_send_sms_hook. sms-outbox migrate calls it on every run';
+  'sms-outbox: Supabase''s roles, where they exist: service_role EXECUTE on the sender functions and sms_auth_code_status, the sender role''s INSERT on sms_outbox with SELECT on its id, and SELECT on sms_auth_code; authenticated EXECUTE on sms_send_to_self and its own sms_auth_code rows while opted in; supabase_auth_admin EXECUTE on sms_auth_send_sms_hook. sms-outbox migrate calls it on every run';
 
 -- For the owner of the schema alone.
 revoke all on function public.sms_grant_supabase_roles() from public, sms_sender, sms_reader, sms_worker;

@@ -9,7 +9,7 @@
 -- would rather read all of it for every SMS (a sequential scan, cheaper by its estimate than an
 -- index probe): with 100 rules that made matching cost twice what it did with one, growing with
 -- every rule. enable_seqscan = off keeps the probes; where there is no index (unnest) nothing
--- changes. The keyword index does without a pending list (0029: fastupdate off), which every
+-- changes. The keyword index does without a pending list (0032: fastupdate off), which every
 -- probe would otherwise read through. For the worker.
 create or replace function public.sms_inbound_matches(inbox_ids uuid[])
 returns table (inbox_id uuid, rule_id bigint)

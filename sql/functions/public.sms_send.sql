@@ -18,8 +18,10 @@
 --     it a reply to the incoming SMS under the auto-reply loop guard; a handler that clears the
 --     setting comes here as the worker role, which caller_owner() refuses;
 --   * every other call goes to sms_private.send: the same rules argument by argument, sizes
---     first, helpers that normalise, count and explain, and when the INSERT inserts nothing, a
---     slow path that works out why and raises the matching error.
+--     first, helpers that normalise, count and explain (sms_private.new_message, the one
+--     implementation of these rules, which an app's INSERT INTO sms_outbox goes through too).
+-- The INSERTs here name every column sms-outbox sets (the table has no defaults for them): an
+-- INSERT naming owner and id is not an app's, and the trigger sms_outbox_insert leaves it alone.
 -- The checks are regular expressions, evaluated in C.
 create or replace function public.sms_send(
   recipient       text,
@@ -53,9 +55,11 @@ begin
     -- app), since a call of a function with SET costs a few microseconds more than the INSERT.
     if sms_send.category = 'marketing' then
       insert into public.sms_outbox
-        (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at,
+        (id, created_at, updated_at, attempts, replaced_chars, retries, attempts_at_retry,
+         owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at,
          category, status, done_at, error_code, error_message)
-      select case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
+      select public.sms_uuidv7(), now(), now(), 0, 0, 0, 0,
+             case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
              ltrim(sms_send.recipient, '+'), s.default_sender, sms_send.body,
              case when sms_send.body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]'
                   then 'ucs2' else 'gsm7' end,
@@ -75,8 +79,10 @@ begin
       end if;
     else
       insert into public.sms_outbox
-        (owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at)
-      select case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
+        (id, created_at, updated_at, status, attempts, replaced_chars, retries, attempts_at_retry,
+         owner, recipient, sender, body, encoding, segments, priority, send_at, expires_at, next_attempt_at)
+      select public.sms_uuidv7(), now(), now(), 'queued', 0, 0, 0, 0,
+             case when current_setting('role') = 'none' then quote_ident(session_user::text) else sms_private.caller_owner() end,
              ltrim(sms_send.recipient, '+'), s.default_sender, sms_send.body,
              case when sms_send.body ~ '[^]\n\r -?@-Z_a-z\u00A1\u00A3-\u00A5\u00A7\u00BF\u00C4-\u00C7\u00C9\u00D1\u00D6\u00D8\u00DC\u00DF\u00E0\u00E4-\u00E6\u00E8\u00E9\u00EC\u00F1\u00F2\u00F6\u00F8\u00F9\u00FC\u0393\u0394\u0398\u039B\u039E\u03A0\u03A3\u03A6\u03A8\u03A9\f^{}\\[~|\u20AC]'
                   then 'ucs2' else 'gsm7' end,

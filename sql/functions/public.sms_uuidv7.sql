@@ -36,11 +36,10 @@ $$;
 -- The ids of sms_outbox and sms_inbox. Set here rather than in the migrations that create the
 -- tables (0004): a default can only name a function that exists, and the functions are created
 -- after the numbered migrations.
-alter table public.sms_outbox alter column id set default public.sms_uuidv7();
 alter table public.sms_inbox alter column id set default public.sms_uuidv7();
 
 comment on function public.sms_uuidv7() is
-  'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_outbox.id and sms_inbox.id';
+  'sms-outbox: a version-7 (time-ordered) UUID; the default of sms_inbox.id, and sms_outbox.id as sms_private.new_message sets it';
 
 -- The worker role inserts sms_inbox rows, whose default calls it.
 revoke all on function public.sms_uuidv7() from public, sms_sender, sms_reader, sms_worker;

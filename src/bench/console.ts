@@ -66,7 +66,7 @@ async function seed(pool: pg.Pool, rows: number, log: (m: string) => void): Prom
     await pool.query(
       `insert into sms_outbox (id, created_at, updated_at, owner, recipient, sender, body, encoding, segments, send_at, expires_at,
                                next_attempt_at, status, attempts, submitted_at, done_at, category, error_code, error_message,
-                               receipt_state, message_ids, smsc_message_id)
+                               receipt_state, message_ids, smsc_message_id, replaced_chars, retries, attempts_at_retry)
        select (lpad(to_hex((extract(epoch from x.ts) * 1000)::bigint), 12, '0') || '7' || substr(x.h, 1, 3) || '8' || substr(x.h, 4, 15))::uuid,
               x.ts, x.ts, ($3::text[])[1 + x.i % 3], (79000000000 + (x.i::bigint * 7919) % 200000)::text, 'Bench',
               'Your order ' || x.i || ' has shipped', 'gsm7', 1, x.ts, x.ts + interval '1 day', x.ts,
@@ -78,7 +78,7 @@ async function seed(pool: pg.Pool, rows: number, log: (m: string) => void): Prom
               case s.status when 'failed' then 'Invalid destination address' when 'undelivered' then 'receipt: UNDELIV' end,
               case s.status when 'delivered' then 'DELIVRD' when 'undelivered' then 'UNDELIV' end,
               case when s.status in ('sent', 'delivered', 'undelivered') then array[upper(to_hex(x.i))] end,
-              case when s.status in ('sent', 'delivered', 'undelivered') then lower(to_hex(x.i)) end
+              case when s.status in ('sent', 'delivered', 'undelivered') then lower(to_hex(x.i)) end, 0, 0, 0
          from (select i, now() - interval '30 days' + (i * (30 * 86400.0 / $4::int)) * interval '1 second' as ts, md5(i::text) as h
                  from generate_series($1::int, $2::int) i) x
          cross join lateral (select case when x.i % 1000 < 950 then 'delivered' when x.i % 1000 < 970 then 'failed'

@@ -275,7 +275,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
   let plainInsertPerSecond: number | null = null;
   if (!o.noBaseline) {
     log('measuring this server\'s plain single-row INSERT rate (the enqueue ceiling)');
-    const base = await benchEnqueue({ url: o.url, connections: o.connections, durationMs: 4000, warmupMs: 1000, rounds: 1, armedMs: 0, marketingMs: 0 });
+    const base = await benchEnqueue({ url: o.url, connections: o.connections, durationMs: 4000, warmupMs: 1000, rounds: 1, armedMs: 0, marketingMs: 0, insertMs: 0 });
     plainInsertPerSecond = Math.round(base.plain.perSecond);
   }
 

@@ -14,6 +14,10 @@
  *   marketing   sms_send(recipient, body, category => 'marketing'), disarmed: the same with the
  *               opt-out check (sms_opt_out holds 10,000 numbers; one call in ten is to one of
  *               them and is stored rejected); run when `marketingMs` is not 0
+ *   insert      INSERT INTO sms_outbox (recipient, body) VALUES (...) RETURNING id, disarmed: an
+ *               app's plain INSERT, which the trigger sms_outbox_insert turns into what sms_send
+ *               stores by the same rules (sms_private.new_message, sms_send's general path); run
+ *               when `insertMs` is not 0
  *   sendArmed   sms_send with the switch armed: every commit NOTIFYs (an idle worker; the
  *               switch is disarmed as soon as a worker starts draining)
  */
@@ -36,6 +40,8 @@ export interface EnqueueBenchOptions {
   armedMs?: number;
   /** Measured time of the marketing mode (the opt-out check), split over the rounds; 0 skips it (default: durationMs). */
   marketingMs?: number;
+  /** Measured time of the INSERT INTO sms_outbox mode, split over the rounds; 0 skips it (default: durationMs). */
+  insertMs?: number;
   log?: (message: string) => void;
 }
 
@@ -57,13 +63,17 @@ export interface EnqueueBenchResult {
   sendArmed: ModeResult | null;
   /** sms_send with category => 'marketing' (null when skipped). */
   marketing: ModeResult | null;
+  /** INSERT INTO sms_outbox (recipient, body) by the app (null when skipped). */
+  insert: ModeResult | null;
   /** send.perSecond / plain.perSecond */
   ratio: number;
   /** marketing.perSecond / plain.perSecond (null when skipped) */
   marketingRatio: number | null;
+  /** insert.perSecond / plain.perSecond (null when skipped) */
+  insertRatio: number | null;
 }
 
-type Mode = 'plain' | 'send' | 'sendArmed' | 'marketing';
+type Mode = 'plain' | 'send' | 'sendArmed' | 'marketing' | 'insert';
 
 /** Numbers in sms_opt_out during the marketing mode; one marketing call in ten goes to one of them. */
 const OPTED_OUT = 10_000;
@@ -125,6 +135,12 @@ async function runPhase(clients: pg.Client[], mode: Mode, ms: number, latencies:
         } else if (mode === 'marketing') {
           const to = i % 10 === 0 ? optedOut(i * 7919) : recipient();
           await client.query({ name: 'bench_marketing', text: `select public.sms_send($1, $2, category => 'marketing') as id`, values: [`+${to}`, b.text] });
+        } else if (mode === 'insert') {
+          await client.query({
+            name: 'bench_insert',
+            text: 'insert into public.sms_outbox (recipient, body) values ($1, $2) returning id',
+            values: [`+${recipient()}`, b.text],
+          });
         } else {
           await client.query({ name: 'bench_send', text: 'select public.sms_send($1, $2) as id', values: [`+${recipient()}`, b.text] });
         }
@@ -143,6 +159,7 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
   const rounds = Math.max(1, options.rounds ?? 2);
   const armedMs = options.armedMs ?? 3_000;
   const marketingMs = options.marketingMs ?? durationMs;
+  const insertMs = options.insertMs ?? durationMs;
   const log = options.log ?? (() => {});
 
   const scratch = `sms_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -160,6 +177,17 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
     const settings: Record<string, string> = {};
     try {
       await setup.query('create table public.bench_plain_outbox (like public.sms_outbox including all)');
+      // sms_outbox has no defaults for the columns sms-outbox sets (an app's INSERT leaves them
+      // NULL and the trigger sms_outbox_insert fills them in); the plain table gets them back, so
+      // its INSERT writes the same row sms_send does with no function at all.
+      await setup.query(
+        `alter table public.bench_plain_outbox
+           alter column id set default public.sms_uuidv7(), alter column created_at set default now(),
+           alter column updated_at set default now(), alter column status set default 'queued',
+           alter column attempts set default 0, alter column owner set default quote_ident(current_user),
+           alter column replaced_chars set default 0, alter column retries set default 0,
+           alter column attempts_at_retry set default 0`,
+      );
       await setup.query(`insert into public.sms_opt_out (recipient, source) select '7988' || lpad(i::text, 7, '0'), 'operator' from generate_series(0, $1 - 1) i`, [OPTED_OUT]);
       await setup.query('analyze public.sms_opt_out');
       serverVersion = (await setup.query<{ v: string }>('select current_setting($$server_version$$) as v')).rows[0]?.v ?? '';
@@ -185,18 +213,22 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
     await runPhase(clients, 'plain', warmupMs, null);
     await runPhase(clients, 'send', warmupMs, null);
     if (marketingMs > 0) await runPhase(clients, 'marketing', warmupMs, null);
+    if (insertMs > 0) await runPhase(clients, 'insert', warmupMs, null);
 
-    const totals: Record<'plain' | 'send' | 'marketing', { calls: number; ms: number; lat: number[] }> = {
+    type Measured = 'plain' | 'send' | 'marketing' | 'insert';
+    const totals: Record<Measured, { calls: number; ms: number; lat: number[] }> = {
       plain: { calls: 0, ms: 0, lat: [] },
       send: { calls: 0, ms: 0, lat: [] },
       marketing: { calls: 0, ms: 0, lat: [] },
+      insert: { calls: 0, ms: 0, lat: [] },
     };
-    const modes = marketingMs > 0 ? (['plain', 'send', 'marketing'] as const) : (['plain', 'send'] as const);
+    const modeMs: Record<Measured, number> = { plain: durationMs, send: durationMs, marketing: marketingMs, insert: insertMs };
+    const modes = (['plain', 'send', 'insert', 'marketing'] as const).filter((m) => modeMs[m] > 0);
     for (let r = 0; r < rounds; r++) {
       for (const mode of r % 2 === 0 ? modes : [...modes].reverse()) {
         await checkpoint();
         const t0 = performance.now();
-        const calls = await runPhase(clients, mode, (mode === 'marketing' ? marketingMs : durationMs) / rounds, totals[mode].lat);
+        const calls = await runPhase(clients, mode, modeMs[mode] / rounds, totals[mode].lat);
         totals[mode].ms += performance.now() - t0;
         totals[mode].calls += calls;
         log(`round ${r + 1}/${rounds} ${mode}: ${Math.round((calls / (performance.now() - t0)) * 1000)}/s`);
@@ -217,6 +249,7 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
     const plain = summarise(totals.plain.calls, totals.plain.ms, totals.plain.lat);
     const send = summarise(totals.send.calls, totals.send.ms, totals.send.lat);
     const marketing = marketingMs > 0 ? summarise(totals.marketing.calls, totals.marketing.ms, totals.marketing.lat) : null;
+    const insert = insertMs > 0 ? summarise(totals.insert.calls, totals.insert.ms, totals.insert.lat) : null;
     const u = new URL(options.url);
     return {
       server: `${u.hostname}:${u.port || 5432}`,
@@ -228,8 +261,10 @@ export async function benchEnqueue(options: EnqueueBenchOptions): Promise<Enqueu
       send,
       sendArmed,
       marketing,
+      insert,
       ratio: Math.round((send.perSecond / plain.perSecond) * 1000) / 1000,
       marketingRatio: marketing ? Math.round((marketing.perSecond / plain.perSecond) * 1000) / 1000 : null,
+      insertRatio: insert ? Math.round((insert.perSecond / plain.perSecond) * 1000) / 1000 : null,
     };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
@@ -265,9 +300,11 @@ export function formatEnqueueBench(r: EnqueueBenchResult): string {
     row('plain INSERT (same table shape)', r.plain),
     row('sms_send (worker busy, no NOTIFY)', r.send),
   ];
+  if (r.insert) lines.push(row('INSERT INTO sms_outbox (app, no NOTIFY)', r.insert));
   if (r.marketing) lines.push(row('sms_send marketing (opt-out check)', r.marketing));
   if (r.sendArmed) lines.push(row('sms_send (worker idle, NOTIFY)', r.sendArmed));
   lines.push(`  sms_send / plain INSERT = ${(r.ratio * 100).toFixed(1)}% (goal: at least 70%)`);
+  if (r.insertRatio !== null) lines.push(`  INSERT INTO sms_outbox / plain INSERT = ${(r.insertRatio * 100).toFixed(1)}%, / sms_send = ${((r.insertRatio / r.ratio) * 100).toFixed(1)}%`);
   if (r.marketingRatio !== null) lines.push(`  sms_send marketing / plain INSERT = ${(r.marketingRatio * 100).toFixed(1)}% (goal: at least 70%)`);
   return `${lines.join('\n')}\n`;
 }

@@ -37,16 +37,22 @@ export interface PgInterval {
  * the worker role may update only the delivery columns (status through receipt_error, and
  * updated_at, which nothing maintains automatically).
  */
+/**
+ * id, owner, created_at, updated_at, status, attempts, replaced_chars, retries and
+ * attempts_at_retry have no default (0028): sms-outbox sets them (sms_private.new_message), and an
+ * app's INSERT (owner not named) that sets one is refused by the trigger sms_outbox_insert, which
+ * also fills them in for the table owner's raw INSERT naming owner.
+ */
 export interface SmsOutboxTable {
-  id: Generated<string>;
+  id: string;
   /**
    * Who enqueued it: the role the session acted as, quoted like an SQL identifier, with
-   * `:<JWT sub>` for a request role's user (`authenticated:<user id>`). Set by sms_send; the
-   * default (the inserting role) is for rows written directly by the table's owner.
+   * `:<JWT sub>` for a request role's user (`authenticated:<user id>`). Set by sms_send and by
+   * an app's INSERT alike.
    */
-  owner: Generated<string>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
+  owner: string;
+  created_at: Date;
+  updated_at: Date;
   recipient: string;
   sender: string;
   body: string;
@@ -57,8 +63,8 @@ export interface SmsOutboxTable {
   expires_at: Timestamp;
   idempotency_key: string | null;
   metadata: unknown | null;
-  status: Generated<MessageStatus>;
-  attempts: Generated<number>;
+  status: MessageStatus;
+  attempts: number;
   /** When the row is next due: send_at at first, later the retry back-off. */
   next_attempt_at: Timestamp;
   /** While `sending`: until when the claiming worker holds it. */
@@ -87,10 +93,10 @@ export interface SmsOutboxTable {
   /** 'transactional' or 'marketing' (never sent to a recipient in sms_opt_out). */
   category: Generated<MessageCategory>;
   /** Characters smart encoding replaced in the body stored and sent (0: as the app passed it). */
-  replaced_chars: Generated<number>;
+  replaced_chars: number;
   /** How often sms_retry requeued it, and `attempts` at the last time (max_attempts counts after it). */
-  retries: Generated<number>;
-  attempts_at_retry: Generated<number>;
+  retries: number;
+  attempts_at_retry: number;
 }
 
 export type MessageCategory = 'transactional' | 'marketing';

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { benchEnqueue, formatEnqueueBench } from '../../src/bench/enqueue.js';
 import { serverUrl } from '../support/db.js';
 
-test('a short run measures plain INSERT, sms_send and marketing sms_send, and drops its scratch database', async () => {
+test('a short run measures plain INSERT, sms_send, marketing sms_send and the app\'s INSERT INTO sms_outbox, and drops its scratch database', async () => {
   const lines: string[] = [];
   const result = await benchEnqueue({
     url: serverUrl(),
@@ -19,7 +19,7 @@ test('a short run measures plain INSERT, sms_send and marketing sms_send, and dr
     armedMs: 200,
     log: (m) => lines.push(m),
   });
-  for (const mode of [result.plain, result.send, result.sendArmed!, result.marketing!]) {
+  for (const mode of [result.plain, result.send, result.sendArmed!, result.marketing!, result.insert!]) {
     assert.ok(mode.calls > 0);
     assert.ok(mode.perSecond > 0);
     assert.ok(mode.latencyMs.p50 > 0 && mode.latencyMs.p50 <= mode.latencyMs.p99 && mode.latencyMs.p99 <= mode.latencyMs.max);
@@ -27,6 +27,8 @@ test('a short run measures plain INSERT, sms_send and marketing sms_send, and dr
   assert.equal(result.connections, 4);
   assert.ok(result.ratio > 0 && result.ratio < 10);
   assert.ok(result.marketingRatio! > 0 && result.marketingRatio! < 10);
+  assert.ok(result.insertRatio! > 0 && result.insertRatio! < 10);
+  assert.match(formatEnqueueBench(result), /INSERT INTO sms_outbox \/ plain INSERT = \d+\.\d%, \/ sms_send = \d+\.\d%/);
   assert.match(formatEnqueueBench(result), /sms_send \/ plain INSERT = \d+\.\d% \(goal: at least 70%\)/);
   assert.match(formatEnqueueBench(result), /sms_send marketing \/ plain INSERT = \d+\.\d% \(goal: at least 70%\)/);
   assert.ok(lines.some((l) => l.startsWith('scratch database sms_bench_')));

@@ -190,15 +190,29 @@ describe('sms_sender', () => {
       await denied(`select * from public.sms_redact()`);
     });
   });
-  test('cannot write or read sms_outbox directly, nor change settings or internals', async () => {
+  test('inserts into sms_outbox by sms_send\'s rules only, and cannot otherwise write or read it, nor change settings or internals', async () => {
     await asRole(client, sender, async () => {
-      await denied(
-        `insert into public.sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at)
-         values ('79991234567', 'X', 'forged', 'gsm7', 1, now(), now() + interval '1 h', now())`,
+      // An INSERT of the app's columns enqueues as sms_send does (test/sql/insert.test.ts);
+      // a column sms-outbox sets is refused by name, and owner cannot be named at all.
+      await client.query('begin');
+      try {
+        const r = await client.query<{ id: string }>(`insert into public.sms_outbox (recipient, body) values ('+79991234567', 'by insert') returning id`);
+        assert.equal((await client.query(`select public.sms_status($1)`, [r.rows[0]!.id])).rowCount, 1, 'its own message');
+      } finally {
+        await client.query('rollback');
+      }
+      await rejectsWith(
+        client.query(
+          `insert into public.sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at)
+           values ('79991234567', 'X', 'forged', 'gsm7', 1, now(), now() + interval '1 h', now())`,
+        ),
+        '428C9',
       );
+      await denied(`insert into public.sms_outbox (owner, recipient, body) values ('someone_else', '79991234567', 'forged')`);
       await denied(`update public.sms_outbox set body = 'changed'`);
       await denied(`delete from public.sms_outbox`);
       await denied('select * from public.sms_outbox');
+      await denied('select owner, body from public.sms_outbox');
       await denied(`update public.sms_settings set max_segments = 255`);
       await denied(`select sms_private.check_recipient('+79991234567')`);
       await denied(`select * from sms_private.count_segments('x')`);

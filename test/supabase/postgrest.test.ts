@@ -143,6 +143,58 @@ describe('service_role (the secret key an Edge Function uses)', () => {
     expectError(await api.rpc('sms_send_to_self', { body: 'x' }, as('service_role')), 403, '42501');
   });
 
+  test('POST /sms_outbox {recipient, body} with select=id: 201 with the new id, the row sms_send would store', async () => {
+    const res = await api.insertRows('sms_outbox', { recipient: '+7 (999) 123-45-67', body: 'Код: 4821' }, as('service_role'), ['id']);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const id = (res.body as { id: string }[])[0]!.id;
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+    const row = await db.pool.query('select owner, recipient, body, sender, encoding, segments, status from sms_outbox where id = $1', [id]);
+    assert.deepEqual(row.rows[0], { owner: 'service_role', recipient: '79991234567', body: 'Код: 4821', sender: 'TestBrand', encoding: 'ucs2', segments: 1, status: 'queued' });
+    const minimal = await api.insertRows('sms_outbox', { recipient: '+79991234567', body: 'no representation' }, as('service_role'));
+    assert.deepEqual(minimal, { status: 201, body: null }, 'return=minimal');
+  });
+
+  test('POST /sms_outbox with an array (a bulk insert) and every column an app may set', async () => {
+    const rows = [
+      { recipient: '+79991234561', body: 'one', sender: 'MyShop', priority: 5, idempotency_key: 'bulk:1', metadata: { n: 1 }, category: 'marketing' },
+      { recipient: '+79991234562', body: 'two', sender: 'MyShop', priority: 5, idempotency_key: 'bulk:2', metadata: { n: 2 }, category: 'marketing' },
+      {
+        recipient: '+79991234563', body: 'three', sender: 'MyShop', priority: 5, idempotency_key: 'bulk:3', metadata: { n: 3 }, category: 'marketing',
+        send_at: new Date(Date.now() + 60_000).toISOString(), expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    ];
+    const res = await api.insertRows('sms_outbox', rows, as('service_role'), ['id']);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const ids = (res.body as { id: string }[]).map((r) => r.id);
+    const stored = await db.pool.query('select recipient, status, priority, category, metadata from sms_outbox where id = any($1) order by recipient', [ids]);
+    assert.deepEqual(stored.rows, [1, 2, 3].map((n) => ({ recipient: `7999123456${n}`, status: 'queued', priority: 5, category: 'marketing', metadata: { n } })));
+    // Only the id may be read back (RETURNING another column is 403, as a GET is).
+    expectError(await api.insertRows('sms_outbox', { recipient: '+79991234567', body: 'x' }, as('service_role'), ['id', 'status']), 403, '42501');
+    // The same request again (a client retrying after a lost answer): every row is a repeat.
+    const again = await api.insertRows('sms_outbox', rows, as('service_role'), ['id']);
+    assert.deepEqual(again, { status: 201, body: [] }, 'nothing inserted twice');
+  });
+
+  for (const [what, body, status, code, message] of invalid) {
+    test(`POST /sms_outbox, ${what}: ${status} ${code} as from /rpc/sms_send, nothing inserted`, async () => {
+      if (typeof body === 'string') return;
+      const before = await count();
+      const viaInsert = expectError(await api.insertRows('sms_outbox', body, as('service_role'), ['id']), status, code);
+      const viaRpc = expectError(await api.rpc('sms_send', body, as('service_role')), status, code, message);
+      // The same message, but for the times of now() in it, and the type a JSON value is read as
+      // (the column priority is a smallint, sms_send's argument an integer).
+      const normal = (m: string) => m.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\+\d\d/g, '<time>').replace('smallint', 'integer');
+      assert.equal(normal(viaInsert.message), normal(viaRpc.message));
+      assert.equal(await count(), before);
+    });
+  }
+
+  test('POST /sms_outbox setting a column sms-outbox sets: 400 428C9 naming it; owner: 403', async () => {
+    expectError(await api.insertRows('sms_outbox', { recipient: '+79991234567', body: 'x', status: 'delivered' }, as('service_role'), ['id']), 400, '428C9', /status/);
+    expectError(await api.insertRows('sms_outbox', { recipient: '+79991234567', body: 'x', body_length: 1 }, as('service_role')), 400, '428C9', /body_length/);
+    expectError(await api.insertRows('sms_outbox', { recipient: '+79991234567', body: 'x', owner: 'authenticated:1' }, as('service_role')), 403, '42501');
+  });
+
   test('has no table privilege: GET /sms_outbox is 403 even though service_role bypasses RLS', async () => {
     for (const table of ['sms_outbox', 'sms_inbox', 'sms_settings', 'sms_stats', 'sms_self_send_log']) {
       expectError(await api.select(table, as('service_role')), 403, '42501', new RegExp(`permission denied for (table|view) ${table}`));
@@ -248,7 +300,7 @@ describe('catalog', () => {
     for (const t of r.rows) {
       assert.equal(t.rls, true, `${t.name} has RLS enabled`);
       assert.ok(t.roles.length > 0, `${t.name} has a policy`);
-      for (const role of t.roles) assert.ok(['sms_reader', 'sms_worker'].includes(role), `${t.name}: policy for ${role}`);
+      for (const role of t.roles) assert.ok(['sms_reader', 'sms_worker', 'sms_sender'].includes(role), `${t.name}: policy for ${role}`);
     }
   });
 
@@ -285,6 +337,25 @@ describe('catalog', () => {
       { role: 'service_role', object: 'sms_status(uuid)', privilege: 'EXECUTE' },
       // Server code that checks its own sign-in codes feeds the pumping defence; browsers may not.
       { role: 'service_role', object: 'sms_verification_confirmed(text)', privilege: 'EXECUTE' },
+    ]);
+  });
+
+  test("column privileges: service_role and the sender role insert every sms_outbox column but owner and select its id; anon and authenticated none", async () => {
+    const r = await db.pool.query<{ role: string; privilege: string; columns: string[] }>(`
+      select r.rolname as role, a.privilege_type as privilege, array_agg(at.attname::text order by at.attnum) as columns
+        from pg_attribute at, aclexplode(at.attacl) a, pg_roles r
+       where at.attrelid = 'public.sms_outbox'::regclass and r.oid = a.grantee
+         and r.rolname in ('anon', 'authenticated', 'service_role', 'sms_sender')
+       group by 1, 2 order by 1, 2`);
+    const all = (await db.pool.query<{ name: string }>(
+      `select attname::text as name from pg_attribute where attrelid = 'public.sms_outbox'::regclass and attnum > 0 and not attisdropped order by attnum`,
+    )).rows.map((c) => c.name);
+    const insertable = all.filter((c) => c !== 'owner');
+    assert.deepEqual(r.rows, [
+      { role: 'service_role', privilege: 'INSERT', columns: insertable },
+      { role: 'service_role', privilege: 'SELECT', columns: ['id'] },
+      { role: 'sms_sender', privilege: 'INSERT', columns: insertable },
+      { role: 'sms_sender', privilege: 'SELECT', columns: ['id'] },
     ]);
   });
 

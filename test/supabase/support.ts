@@ -521,6 +521,36 @@ export class Postgrest {
     });
   }
 
+  /**
+   * POST /<table> with a JSON object or array (supabase-js `.from(table).insert(rows)`), as
+   * PostgREST builds it: the keys of the first row are the columns, json_populate_recordset reads
+   * the body, one INSERT ... SELECT for all rows. `select` (`.insert(rows).select('id')`, header
+   * Prefer: return=representation) returns those columns of the inserted rows; without it
+   * (return=minimal), 201 and no body.
+   */
+  async insertRows(
+    table: string,
+    rows: Record<string, unknown> | Record<string, unknown>[],
+    auth: RequestAuth,
+    select?: string[],
+  ): Promise<PostgrestResponse<unknown>> {
+    const qi = `"${this.schema}"."${table}"`;
+    const first = Array.isArray(rows) ? (rows[0] ?? {}) : rows;
+    const cols = Object.keys(first).map((k) => `"${k.replaceAll('"', '""')}"`);
+    const returning = select?.length ? select.map((c) => `${qi}."${c}"`).join(', ') : '1';
+    const sql =
+      `WITH pgrst_source AS (INSERT INTO ${qi}(${cols.join(', ')}) SELECT ${cols.map((c) => `pgrst_body.${c}`).join(', ')} ` +
+      `FROM (SELECT $1::json AS json_data) pgrst_payload, ` +
+      `LATERAL (SELECT ${cols.join(', ')} FROM json_populate_recordset(null::${qi}, CASE WHEN json_typeof(pgrst_payload.json_data) = 'array' ` +
+      `THEN pgrst_payload.json_data ELSE json_build_array(pgrst_payload.json_data) END) AS _) pgrst_body RETURNING ${returning}) ` +
+      `SELECT pg_catalog.count(_postgrest_t) AS page_total, coalesce(json_agg(_postgrest_t), '[]')::text AS body ` +
+      `FROM (SELECT ${select?.length ? select.map((c) => `"pgrst_source"."${c}"`).join(', ') : '1'} FROM "pgrst_source") _postgrest_t`;
+    return this.request(auth, 'POST', `/${table}`, false, async (c) => {
+      const r = await c.query<{ body: string }>(sql, [JSON.stringify(rows)]);
+      return { status: 201, body: select?.length ? (JSON.parse(r.rows[0]!.body) as unknown) : null };
+    });
+  }
+
   /** POST /<table> with one JSON object: an INSERT of its keys. */
   async insert(table: string, row: Record<string, unknown>, auth: RequestAuth): Promise<PostgrestResponse<unknown>> {
     const qi = `"${this.schema}"."${table}"`;

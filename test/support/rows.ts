@@ -57,10 +57,10 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
   const receiptState = m.receiptState ?? RECEIPT_STATE[m.status] ?? null;
   const { rows } = await db.query<{ id: string }>(
     `insert into public.sms_outbox
-       (created_at, updated_at, recipient, sender, body, encoding, segments, priority, send_at, expires_at,
+       (owner, created_at, updated_at, recipient, sender, body, encoding, segments, priority, send_at, expires_at,
         metadata, status, attempts, next_attempt_at, lease_until, worker_id, submitted_at, done_at,
         message_ids, error_code, error_message, receipt_state, receipt_error)
-     values (now() + $1::interval, now() + $1::interval, $2::text, 'Fixture', $3::text, 'gsm7', $4::int, $5::int, now() + $1::interval,
+     values (quote_ident(current_user), now() + $1::interval, now() + $1::interval, $2::text, 'Fixture', $3::text, 'gsm7', $4::int, $5::int, now() + $1::interval,
              now() + coalesce($6::interval, $1::interval + interval '1 day'),
              jsonb_build_object('label', $7::text), $8::text, $9::int, now() + coalesce($10::interval, $1::interval),
              case when $8::text = 'sending' then now() + coalesce($11::interval, interval '1 minute') end,

@@ -99,8 +99,8 @@ test('sms_expire expires queued messages past expires_at while the SMSC is unrea
 test('sms_expire goes through a backlog larger than one batch (25,000 overdue rows)', async () => {
   await clearOfCron(tdb.pool, 20);
   await tdb.pool.query(`
-    insert into sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at, metadata)
-    select '7999' || lpad(i::text, 7, '0'), 'Housekeep', 'overdue ' || i, 'gsm7', 1, now() - interval '2 days',
+    insert into sms_outbox (owner, recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at, metadata)
+    select quote_ident(current_user), '7999' || lpad(i::text, 7, '0'), 'Housekeep', 'overdue ' || i, 'gsm7', 1, now() - interval '2 days',
            now() - interval '1 hour', now() - interval '2 days', now() - interval '2 days', jsonb_build_object('bulk', true)
       from generate_series(1, 25000) i`);
   const logged = worker.logs.length;
@@ -201,9 +201,9 @@ test('sms_purge deletes a backlog larger than one batch (12,000 old messages)', 
   await clearOfCron(tdb.pool, 20);
   await tdb.pool.query(`
     with m as (
-      insert into sms_outbox (recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at,
+      insert into sms_outbox (owner, recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at,
                               status, attempts, submitted_at, done_at, message_ids, receipt_state)
-      select '7999' || lpad(i::text, 7, '0'), 'Housekeep', 'old ' || i, 'gsm7', 1, now() - interval '40 days', now() - interval '39 days',
+      select quote_ident(current_user), '7999' || lpad(i::text, 7, '0'), 'Housekeep', 'old ' || i, 'gsm7', 1, now() - interval '40 days', now() - interval '39 days',
              now() - interval '40 days', now() - interval '40 days', 'delivered', 1, now() - interval '40 days', now() - interval '40 days',
              array[to_hex(i)], 'DELIVRD'
         from generate_series(1, 12000) i

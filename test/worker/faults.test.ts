@@ -11,6 +11,7 @@ import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../supp
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
+import { waitFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,11 +30,7 @@ async function countByStatus(pool: pg.Pool): Promise<Record<string, number>> {
 }
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(50);
-  }
+  await waitFor(what, check, { timeoutMs, everyMs: 50 });
 }
 
 function workerEnv(tdbUrl: string, sim: Simulator, extra: Record<string, string> = {}): Record<string, string> {

@@ -1,4 +1,4 @@
--- sms-outbox 0029: the reply rules' keyword index without a pending list.
+-- sms-outbox 0032: the reply rules' keyword index without a pending list.
 --
 -- sms_inbound_matches finds the rules an incoming SMS's first word can match through the GIN
 -- index on sms_inbound_rule.keyword_keys, once per SMS. With fastupdate (GIN's default), rules

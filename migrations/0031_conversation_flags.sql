@@ -1,4 +1,4 @@
--- sms-outbox 0028: sms_conversation says why a row has no text.
+-- sms-outbox 0031: sms_conversation says why a row has no text.
 --
 -- A row's body is blank once redacted, and a message carrying a Supabase sign-in code keeps none
 -- (the code lives in sms_outbox_secret until the worker sends it). Two attributes at the end of
