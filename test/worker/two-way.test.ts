@@ -306,7 +306,7 @@ test('a hostile handler runs as its owner and gets nothing of the worker\'s; the
         when 'who am i' then insert into public.hostile_probe values (current_user, session_user);
         when 'set role' then execute 'set role ${workerRole}';
         when 'reset role' then reset role;
-        when 'read outbox' then perform count(*) from public.sms_outbox;
+        when 'read outbox' then perform count(body) from public.sms_outbox;
         when 'read rules' then perform count(*) from public.sms_inbound_rule;
         when 'call run' then perform public.sms_inbound_run(array[inbox.id], array[1::bigint], 100);
         when 'as the worker' then
