@@ -177,7 +177,7 @@ create table public.sms_inbound_rule (
   constraint sms_inbound_rule_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbound_rule enable row level security;
-CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys);
+CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys) WITH (fastupdate=off);
 CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner) WHERE (keyword_keys IS NULL);
 CREATE UNIQUE INDEX sms_inbound_rule_pkey ON public.sms_inbound_rule USING btree (id);
 CREATE INDEX sms_inbound_rule_recipient_idx ON public.sms_inbound_rule USING btree (recipient) WHERE (recipient IS NOT NULL);
@@ -1031,7 +1031,9 @@ create type public.sms_conversation_row as (
   body text,
   status text,
   in_reply_to uuid,
-  keyword_action text
+  keyword_action text,
+  redacted boolean,
+  sign_in_code boolean
 );
 comment on type public.sms_conversation_row is 'sms-outbox: a row sms_conversation returns';
 
@@ -1481,15 +1483,19 @@ begin
       using errcode = '22023', column = 'phone';
   end if;
   return query
-    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action
+    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action,
+           c.redacted, c.sign_in_code
       from (
         select 'out'::text as direction, o.id, o.created_at as at, o.sender, o.recipient, o.body, o.status,
-               o.reply_to_inbox as in_reply_to, null::text as keyword_action
+               o.reply_to_inbox as in_reply_to, null::text as keyword_action,
+               o.redacted_at is not null as redacted,
+               coalesce(o.metadata ->> 'via' = 'supabase_auth_hook', false) as sign_in_code
           from public.sms_outbox o
          where o.recipient = v_phone
            and (v_all or o.owner = v_owner)
         union all
-        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
+        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action,
+               i.redacted_at is not null, false
           from public.sms_inbox i
          where i.sender = v_phone
            and (v_all or i.owner = v_owner)
@@ -1859,6 +1865,7 @@ create function public.sms_inbound_matches(inbox_ids uuid[])
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET enable_seqscan TO 'off'
 AS $function$
   -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
   -- letters folded), once per SMS: materialized (as a join condition it would be computed once
@@ -3977,6 +3984,10 @@ begin
 
   -- A copy is found through sms_inbox_copy_idx (sender, md5(body), id), a number's messages
   -- newest first through (recipient, id), the time-ordered ids bounding each scan to its window.
+  -- "Not redacted" is written so that it does not match the predicate of sms_inbox_redact_idx
+  -- (received_at) WHERE redacted_at IS NULL: where it did, the planner took that index for the
+  -- window condition when sms_inbox had no statistics yet (a new database, a plan the worker's
+  -- session keeps), which reads every SMS of the window for each one stored.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
@@ -3985,7 +3996,7 @@ begin
        and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
-       and i.redacted_at is null
+       and coalesce(i.redacted_at, 'infinity') = 'infinity'
        and i.parts = new.parts
        and i.encoding = new.encoding
        and coalesce(i.payload = new.payload, i.body = new.body)
