@@ -255,7 +255,8 @@ test('a stale set whose assembly Postgres refuses is parked by sms_reconcile wit
     const left = await tdb.pool.query(`select count(*)::int as n from sms_inbox_part where sender like '7999333%'`);
     assert.equal(left.rows[0].n, 0, 'both sets left the staging table');
     assert.deepEqual(await reconcileErrors(), []);
-    assert.ok(worker.logs.some((l) => /its parts are parked/.test(String(l.msg)) && l.parkedId === String(p!.id)));
+    // The line comes from the worker's process, through its stdout: it may reach us after the row.
+    await waitFor('the parking logged', async () => worker.logs.some((l) => /its parts are parked/.test(String(l.msg)) && l.parkedId === String(p!.id)));
   } finally {
     await stopRefusing();
   }
