@@ -308,7 +308,11 @@ test('malformed PDUs are answered and logged by their header, never their bytes'
   data.writeUInt16BE(pin.length + 40, data.length - pin.length - 2);
   sim.sendRawRequest(CMD.data_sm, data);
   assert.deepEqual(await answered(2), [0x02, 0x02], 'answered ESME_RINVCMDLEN');
-  const unreadable = worker.logs.filter((l) => /^unreadable (deliver_sm|data_sm) from the SMSC/.test(String(l.msg)));
+  // The log lines come through the worker's stdout, possibly after the answers.
+  const unreadable = await waitFor('both logged', async () => {
+    const lines = worker.logs.filter((l) => /^unreadable (deliver_sm|data_sm) from the SMSC/.test(String(l.msg)));
+    return lines.length >= 2 ? lines : undefined;
+  });
   assert.equal(unreadable.length, 2);
   assert.deepEqual(
     unreadable.map((l) => [l.command, l.commandLength, l.problem]),
