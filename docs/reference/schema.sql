@@ -177,7 +177,7 @@ create table public.sms_inbound_rule (
   constraint sms_inbound_rule_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbound_rule enable row level security;
-CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys);
+CREATE INDEX sms_inbound_rule_keyword_idx ON public.sms_inbound_rule USING gin (keyword_keys) WITH (fastupdate=off);
 CREATE INDEX sms_inbound_rule_owner_idx ON public.sms_inbound_rule USING btree (owner) WHERE (keyword_keys IS NULL);
 CREATE UNIQUE INDEX sms_inbound_rule_pkey ON public.sms_inbound_rule USING btree (id);
 CREATE INDEX sms_inbound_rule_recipient_idx ON public.sms_inbound_rule USING btree (recipient) WHERE (recipient IS NOT NULL);
@@ -223,6 +223,7 @@ create table public.sms_inbox (
   constraint sms_inbox_pkey PRIMARY KEY (id)
 );
 alter table public.sms_inbox enable row level security;
+CREATE INDEX sms_inbox_copy_idx ON public.sms_inbox USING btree (sender, md5(body), id);
 CREATE UNIQUE INDEX sms_inbox_pkey ON public.sms_inbox USING btree (id);
 CREATE INDEX sms_inbox_received_at_idx ON public.sms_inbox USING btree (received_at);
 CREATE INDEX sms_inbox_redact_idx ON public.sms_inbox USING btree (received_at) WHERE (redacted_at IS NULL);
@@ -909,11 +910,13 @@ create table sms_private.pumping_bucket (
   bucket timestamp with time zone not null,
   sent integer not null default 0,
   confirmed integer not null default 0,
-  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket)
+  shard smallint not null default 0,
+  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket, shard),
+  constraint pumping_bucket_shard_check CHECK (((shard >= 0) AND (shard <= 3)))
 );
 alter table sms_private.pumping_bucket enable row level security;
 CREATE INDEX pumping_bucket_bucket_idx ON sms_private.pumping_bucket USING btree (bucket);
-CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket);
+CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket, shard);
 comment on table sms_private.pumping_bucket is 'sms-outbox: sign-in codes sent and confirmed per number range per minute (the pumping defence''s counters)';
 
 create table sms_private.pumping_range (
@@ -1028,7 +1031,9 @@ create type public.sms_conversation_row as (
   body text,
   status text,
   in_reply_to uuid,
-  keyword_action text
+  keyword_action text,
+  redacted boolean,
+  sign_in_code boolean
 );
 comment on type public.sms_conversation_row is 'sms-outbox: a row sms_conversation returns';
 
@@ -1478,15 +1483,19 @@ begin
       using errcode = '22023', column = 'phone';
   end if;
   return query
-    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action
+    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action,
+           c.redacted, c.sign_in_code
       from (
         select 'out'::text as direction, o.id, o.created_at as at, o.sender, o.recipient, o.body, o.status,
-               o.reply_to_inbox as in_reply_to, null::text as keyword_action
+               o.reply_to_inbox as in_reply_to, null::text as keyword_action,
+               o.redacted_at is not null as redacted,
+               coalesce(o.metadata ->> 'via' = 'supabase_auth_hook', false) as sign_in_code
           from public.sms_outbox o
          where o.recipient = v_phone
            and (v_all or o.owner = v_owner)
         union all
-        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
+        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action,
+               i.redacted_at is not null, false
           from public.sms_inbox i
          where i.sender = v_phone
            and (v_all or i.owner = v_owner)
@@ -1856,6 +1865,7 @@ create function public.sms_inbound_matches(inbox_ids uuid[])
  LANGUAGE sql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
+ SET enable_seqscan TO 'off'
 AS $function$
   -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
   -- letters folded), once per SMS: materialized (as a join condition it would be computed once
@@ -2404,10 +2414,20 @@ declare
   v_range text := pg_catalog.translate(sms_pumping_pin.range, '+ -', '');
   v_at timestamptz := sms_private.pumping_now();
   v_id bigint;
+  v_length integer;
 begin
   if v_range is null or v_range !~ '^[1-9][0-9]{0,14}$' then
     raise exception 'range must be the digits of a country code or a number prefix, e.g. ''7'' or ''79991234''; got %',
         coalesce(pg_catalog.quote_literal(sms_pumping_pin.range), 'NULL')
+      using errcode = '22023', column = 'range';
+  end if;
+  -- A range the defence looks up: a country code as it reads them, or a prefix of prefix_length.
+  select s.prefix_length into v_length from public.sms_pumping_settings s;
+  if pg_catalog.length(v_range) <= 3 and sms_private.pumping_country(v_range || '000000') <> v_range then
+    raise exception '% is not a country calling code (it starts with %)', v_range, sms_private.pumping_country(v_range || '000000')
+      using errcode = '22023', column = 'range';
+  elsif pg_catalog.length(v_range) > 3 and pg_catalog.length(v_range) <> coalesce(v_length, 8) then
+    raise exception 'a prefix range has sms_pumping_settings.prefix_length (%) digits; % has %', coalesce(v_length, 8), v_range, pg_catalog.length(v_range)
       using errcode = '22023', column = 'range';
   end if;
   if sms_pumping_pin.pin is not null and sms_pumping_pin.pin not in ('open', 'closed') then
@@ -3962,16 +3982,21 @@ begin
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
 
-  -- A number's SMS and messages are read newest first through (sender, id) and (recipient, id),
-  -- the time-ordered ids bounding each scan to its window.
+  -- A copy is found through sms_inbox_copy_idx (sender, md5(body), id), a number's messages
+  -- newest first through (recipient, id), the time-ordered ids bounding each scan to its window.
+  -- "Not redacted" is written so that it does not match the predicate of sms_inbox_redact_idx
+  -- (received_at) WHERE redacted_at IS NULL: where it did, the planner took that index for the
+  -- window condition when sms_inbox had no statistics yet (a new database, a plan the worker's
+  -- session keeps), which reads every SMS of the window for each one stored.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
      where i.sender = phone
+       and md5(i.body) = md5(new.body)   -- sms_inbox_copy_idx: equal payloads decode to equal texts
        and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
-       and i.redacted_at is null
+       and coalesce(i.redacted_at, 'infinity') = 'infinity'
        and i.parts = new.parts
        and i.encoding = new.encoding
        and coalesce(i.payload = new.payload, i.body = new.body)
@@ -4716,8 +4741,10 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.prefix and b.bucket = r.bucket;
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.country and b.bucket = r.bucket;
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;
@@ -4733,6 +4760,7 @@ AS $function$
 declare
   v_country text := sms_private.pumping_country(recipient);
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
+  v_shard smallint := sms_private.pumping_shard(recipient);
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
   if cfg.enabled is not true or p_prefix is null then
@@ -4744,15 +4772,16 @@ begin
   end if;
 
   delete from sms_private.pumping_bucket d
-   where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
+   where (d.range, d.bucket, d.shard) in (select o.range, o.bucket, o.shard from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
                                   limit 10 for update skip locked);
 
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (p_prefix, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock. The
+  -- number's shard of each: calls to one country wait on a quarter of them each.
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (p_prefix, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (v_country, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
 end
 $function$;
 comment on function sms_private.pumping_count(text,text,timestamp with time zone,public.sms_pumping_settings,interval) is 'sms-outbox internal: judges a sign-in code''s number ranges and counts it in their buckets';
@@ -4800,7 +4829,7 @@ begin
   elsif p.pin = 'open' then
     return null;
   elsif p.throttled_until > p_at then
-    select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
+    select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
     if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
       return sms_private.pumping_refusal('range_throttled', cfg);
     end if;
@@ -4821,7 +4850,7 @@ begin
   if c.pin = 'closed' or c.blocked_until > p_at then
     return sms_private.pumping_refusal('range_blocked', cfg);
   end if;
-  select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
+  select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
   if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
     return sms_private.pumping_refusal('range_throttled', cfg);
   end if;
@@ -4864,9 +4893,10 @@ begin
   v_baseline := s.baseline_codes;
   if p_level = 'country' then
     for x in
-      select (sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
-                                        cfg.conversion_window, cfg.spike_window, validity)).*
+      select f.*
         from sms_private.pumping_range r
+       cross join lateral sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
+                                                    cfg.conversion_window, cfg.spike_window, validity) f
        where pg_catalog.length(r.range) > 3 and pg_catalog.starts_with(r.range, p_range)
          and (r.blocked_until > p_at - cfg.conversion_window or r.throttled_until > p_at - cfg.conversion_window)
     loop
@@ -4949,6 +4979,18 @@ AS $function$
   select pg_catalog.jsonb_set(sms_private.auth_hook_refusal(reason, 429, cfg.message), '{error,reason}', pg_catalog.to_jsonb(reason))
 $function$;
 comment on function sms_private.pumping_refusal(text,public.sms_pumping_settings) is 'sms-outbox internal: counts a refusal of the pumping defence and makes the hook''s 429 answer with its reason';
+
+create function sms_private.pumping_shard(digits text)
+ RETURNS smallint
+ LANGUAGE plpgsql
+ IMMUTABLE PARALLEL SAFE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return (pg_catalog.ascii(pg_catalog.right(digits, 1)) % 4)::smallint;
+end
+$function$;
+comment on function sms_private.pumping_shard(text) is 'sms-outbox internal: which of a pumping bucket''s four rows a number''s codes are counted in';
 
 create function sms_private.pumping_stats(p_range text, p_at timestamp with time zone, p_since timestamp with time zone, window_length interval, spike_window interval, validity interval, OUT settled bigint, OUT confirmed bigint, OUT spike_codes bigint, OUT baseline_codes bigint)
  RETURNS record

@@ -6,7 +6,9 @@
 -- schema see every row, incoming SMS that are nobody's included. in_reply_to is what the row
 -- answers: an incoming SMS's sms_inbox.in_reply_to (a message of ours), a message's
 -- reply_to_inbox (an incoming SMS, for replies sent from a reply handler). Bodies are as stored:
--- '' once redacted, and a sign-in code is never in sms_outbox.body. Read through the indexes of a
+-- '' once redacted, and a sign-in code is never in sms_outbox.body: redacted and sign_in_code say
+-- which of the two a blank body is (a sign-in code's message is one the Send SMS Hook enqueued,
+-- metadata.via = 'supabase_auth_hook'). Read through the indexes of a
 -- number's messages and incoming SMS (sms_outbox (recipient, id), sms_inbox (sender, id)).
 create or replace function public.sms_conversation(phone text) returns setof public.sms_conversation_row
 language plpgsql stable security definer
@@ -31,15 +33,19 @@ begin
       using errcode = '22023', column = 'phone';
   end if;
   return query
-    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action
+    select c.direction, c.id, c.at, c.sender, c.recipient, c.body, c.status, c.in_reply_to, c.keyword_action,
+           c.redacted, c.sign_in_code
       from (
         select 'out'::text as direction, o.id, o.created_at as at, o.sender, o.recipient, o.body, o.status,
-               o.reply_to_inbox as in_reply_to, null::text as keyword_action
+               o.reply_to_inbox as in_reply_to, null::text as keyword_action,
+               o.redacted_at is not null as redacted,
+               coalesce(o.metadata ->> 'via' = 'supabase_auth_hook', false) as sign_in_code
           from public.sms_outbox o
          where o.recipient = v_phone
            and (v_all or o.owner = v_owner)
         union all
-        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action
+        select 'in', i.id, i.received_at, i.sender, i.recipient, i.body, null, i.in_reply_to, i.keyword_action,
+               i.redacted_at is not null, false
           from public.sms_inbox i
          where i.sender = v_phone
            and (v_all or i.owner = v_owner)

@@ -5,11 +5,17 @@
 -- sms_inbound_run records their SMS in sms_handler_error instead of calling them. Rule matching
 -- reads only the rules the SMS can match (two index probes: the owner's rules without keywords,
 -- and the rules whose keywords hold the first word's key, computed once per SMS), so it costs the
--- same with 1 rule or 100 (`sms-outbox bench --inbound`). For the worker.
+-- same with 1 rule or 100 (`sms-outbox bench --inbound`). The rules table is small, so the planner
+-- would rather read all of it for every SMS (a sequential scan, cheaper by its estimate than an
+-- index probe): with 100 rules that made matching cost twice what it did with one, growing with
+-- every rule. enable_seqscan = off keeps the probes; where there is no index (unnest) nothing
+-- changes. The keyword index does without a pending list (0032: fastupdate off), which every
+-- probe would otherwise read through. For the worker.
 create or replace function public.sms_inbound_matches(inbox_ids uuid[])
 returns table (inbox_id uuid, rule_id bigint)
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
+set enable_seqscan = off
 as $$
   -- The first word's key, as keywords are compared (sms_private.keyword_form, then look-alike
   -- letters folded), once per SMS: materialized (as a join condition it would be computed once

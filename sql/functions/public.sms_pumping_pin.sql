@@ -1,7 +1,7 @@
 -- sms_pumping_pin(range, pin, note): the owner's word on a number range, above the pumping
 -- defence's decisions. range: the digits of a country code (1-3 digits, e.g. '7') or of a prefix
 -- range (prefix_length digits of the international number, e.g. '79991234'; "+", spaces and
--- dashes are stripped). pin: 'open' (never refused by the defence: a range of known people, a
+-- dashes are stripped); anything else is a 22023 error, as it would match no number. pin: 'open' (never refused by the defence: a range of known people, a
 -- test range), 'closed' (always refused: a range you never serve), or NULL (the pin is lifted
 -- and the range is judged again, with no decision in force). Each call is a row of
 -- sms_pumping_decision (pin_open, pin_closed, unpin; reason owner; the note in evidence).
@@ -16,10 +16,20 @@ declare
   v_range text := pg_catalog.translate(sms_pumping_pin.range, '+ -', '');
   v_at timestamptz := sms_private.pumping_now();
   v_id bigint;
+  v_length integer;
 begin
   if v_range is null or v_range !~ '^[1-9][0-9]{0,14}$' then
     raise exception 'range must be the digits of a country code or a number prefix, e.g. ''7'' or ''79991234''; got %',
         coalesce(pg_catalog.quote_literal(sms_pumping_pin.range), 'NULL')
+      using errcode = '22023', column = 'range';
+  end if;
+  -- A range the defence looks up: a country code as it reads them, or a prefix of prefix_length.
+  select s.prefix_length into v_length from public.sms_pumping_settings s;
+  if pg_catalog.length(v_range) <= 3 and sms_private.pumping_country(v_range || '000000') <> v_range then
+    raise exception '% is not a country calling code (it starts with %)', v_range, sms_private.pumping_country(v_range || '000000')
+      using errcode = '22023', column = 'range';
+  elsif pg_catalog.length(v_range) > 3 and pg_catalog.length(v_range) <> coalesce(v_length, 8) then
+    raise exception 'a prefix range has sms_pumping_settings.prefix_length (%) digits; % has %', coalesce(v_length, 8), v_range, pg_catalog.length(v_range)
       using errcode = '22023', column = 'range';
   end if;
   if sms_pumping_pin.pin is not null and sms_pumping_pin.pin not in ('open', 'closed') then

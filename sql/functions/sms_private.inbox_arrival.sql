@@ -51,16 +51,21 @@ begin
   select s.reply_window, s.redelivery_window into cfg from public.sms_settings s;
   perform pg_advisory_xact_lock(hashtextextended(phone || '|' || ours, 2525));
 
-  -- A number's SMS and messages are read newest first through (sender, id) and (recipient, id),
-  -- the time-ordered ids bounding each scan to its window.
+  -- A copy is found through sms_inbox_copy_idx (sender, md5(body), id), a number's messages
+  -- newest first through (recipient, id), the time-ordered ids bounding each scan to its window.
+  -- "Not redacted" is written so that it does not match the predicate of sms_inbox_redact_idx
+  -- (received_at) WHERE redacted_at IS NULL: where it did, the planner took that index for the
+  -- window condition when sms_inbox had no statistics yet (a new database, a plan the worker's
+  -- session keeps), which reads every SMS of the window for each one stored.
   if cfg.redelivery_window > interval '0' then
     select i.id, i.received_at into prior
       from public.sms_inbox i
      where i.sender = phone
+       and md5(i.body) = md5(new.body)   -- sms_inbox_copy_idx: equal payloads decode to equal texts
        and i.id >= sms_private.uuidv7_floor(now() - cfg.redelivery_window)
        and i.received_at >= now() - cfg.redelivery_window
        and i.recipient = new.recipient
-       and i.redacted_at is null
+       and coalesce(i.redacted_at, 'infinity') = 'infinity'
        and i.parts = new.parts
        and i.encoding = new.encoding
        and coalesce(i.payload = new.payload, i.body = new.body)

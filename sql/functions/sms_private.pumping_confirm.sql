@@ -30,8 +30,10 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.prefix and b.bucket = r.bucket;
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n where b.range = r.country and b.bucket = r.bucket;
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
+     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;

@@ -13,6 +13,7 @@ as $$
 declare
   v_country text := sms_private.pumping_country(recipient);
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
+  v_shard smallint := sms_private.pumping_shard(recipient);
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
   if cfg.enabled is not true or p_prefix is null then
@@ -24,15 +25,16 @@ begin
   end if;
 
   delete from sms_private.pumping_bucket d
-   where (d.range, d.bucket) in (select o.range, o.bucket from sms_private.pumping_bucket o
+   where (d.range, d.bucket, d.shard) in (select o.range, o.bucket, o.shard from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
                                   limit 10 for update skip locked);
 
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock.
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (p_prefix, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
-  insert into sms_private.pumping_bucket as b (range, bucket, sent) values (v_country, v_bucket, 1)
-  on conflict (range, bucket) do update set sent = b.sent + 1;
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock. The
+  -- number's shard of each: calls to one country wait on a quarter of them each.
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (p_prefix, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
+  insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (v_country, v_bucket, v_shard, 1)
+  on conflict (range, bucket, shard) do update set sent = b.sent + 1;
 end
 $$;
 

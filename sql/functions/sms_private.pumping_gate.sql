@@ -33,7 +33,7 @@ begin
   elsif p.pin = 'open' then
     return null;
   elsif p.throttled_until > p_at then
-    select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
+    select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_prefix and b.bucket = pg_catalog.date_trunc('minute', p_at);
     if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
       return sms_private.pumping_refusal('range_throttled', cfg);
     end if;
@@ -54,7 +54,7 @@ begin
   if c.pin = 'closed' or c.blocked_until > p_at then
     return sms_private.pumping_refusal('range_blocked', cfg);
   end if;
-  select b.sent into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
+  select sum(b.sent) into v_sent from sms_private.pumping_bucket b where b.range = v_country and b.bucket = pg_catalog.date_trunc('minute', p_at);
   if coalesce(v_sent, 0) >= cfg.throttle_per_minute then
     return sms_private.pumping_refusal('range_throttled', cfg);
   end if;

@@ -58,9 +58,10 @@ begin
   v_baseline := s.baseline_codes;
   if p_level = 'country' then
     for x in
-      select (sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
-                                        cfg.conversion_window, cfg.spike_window, validity)).*
+      select f.*
         from sms_private.pumping_range r
+       cross join lateral sms_private.pumping_stats(r.range, p_at, case when v_probation then st.judged_since end,
+                                                    cfg.conversion_window, cfg.spike_window, validity) f
        where pg_catalog.length(r.range) > 3 and pg_catalog.starts_with(r.range, p_range)
          and (r.blocked_until > p_at - cfg.conversion_window or r.throttled_until > p_at - cfg.conversion_window)
     loop

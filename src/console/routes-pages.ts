@@ -1,6 +1,6 @@
 /** The console's pages and the fragments live updates fetch; every query runs as the signed-in login. */
 import type { Context, Hono } from 'hono';
-import { conversationFromTables, inboxText, listInbox } from '../db/console/inbox.js';
+import { inboxText, listInbox, readConversation } from '../db/console/inbox.js';
 import { listRetrying } from '../db/console/failures.js';
 import { listOptOuts, listParked, optOutLog, optOutStats, signInCodes, signInRefusals } from '../db/console/lists.js';
 import { explainMessage, listMessages, messageRow, messageText, type MessageFilter } from '../db/console/messages.js';
@@ -72,7 +72,7 @@ export function pageRoutes(app: Hono<Env>, o: { statementTimeoutMs: number; log:
     if (q) {
       try {
         const p = phoneDigits(q);
-        if (s.capabilities.readMessages || s.capabilities.readInbox) return c.redirect(href('/conversation', { phone: p }), 303);
+        if (s.capabilities.conversationFunction) return c.redirect(href('/conversation', { phone: p }), 303);
       } catch {
         // neither: say so below
       }
@@ -82,8 +82,8 @@ export function pageRoutes(app: Hono<Env>, o: { statementTimeoutMs: number; log:
       'Find a message',
       '',
       html`${q ? notice('problem', html`"${q}" is neither a message id nor a phone number in international form.`) : ''}
-<p>${s.capabilities.readMessages ? 'Enter a message id (from sms_send) or a phone number.' : 'Your login sees the messages it sent: enter the id sms_send returned.'}</p>
-<form method="get" action="/lookup" role="search"><label for="q2">Message id${s.capabilities.readMessages ? ' or phone' : ''}</label> <input id="q2" name="q" required> <button type="submit">Find</button></form>`,
+<p>${s.capabilities.readMessages ? 'Enter a message id (from sms_send) or a phone number.' : s.capabilities.conversationFunction ? 'Your login sees the messages it sent: enter the id sms_send returned, or a phone number for your conversation with it.' : 'Your login sees the messages it sent: enter the id sms_send returned.'}</p>
+<form method="get" action="/lookup" role="search"><label for="q2">Message id${s.capabilities.conversationFunction ? ' or phone' : ''}</label> <input id="q2" name="q" required> <button type="submit">Find</button></form>`,
     );
   });
 
@@ -195,22 +195,22 @@ export function pageRoutes(app: Hono<Env>, o: { statementTimeoutMs: number; log:
     return send(c, t ? (t.redacted ? html`<span class="muted">redacted</span>` : html`<span class="body-text">${t.text}</span>`) : html`<span class="muted">not found</span>`);
   });
 
-  // Both directions with one number. Built from the tables until public.sms_conversation(phone)
-  // exists (capabilities.conversationFunction); conversationFromTables is the source used.
+  // Both directions with one number, through public.sms_conversation(phone): a reader sees every
+  // row, any other login its own messages and the answers to them.
   const conversation = async (c: C) => {
     const s = c.get('session');
     const q = query(c);
     const p = phoneDigits(q.phone ?? '');
     const withTexts = q.texts === '1';
     const before = q.before ? utcTime('before', q.before) : undefined;
-    const conv = await conversationFromTables(s.db, p, { withTexts, limit: 100, ...(before ? { before } : {}) });
+    const conv = await readConversation(s.db, p, { withTexts, limit: 100, ...(before ? { before } : {}) });
     if (withTexts) o.log.info({ login: s.login, phone: p }, 'console: conversation texts shown');
-    return conversationPage(conv, withTexts, s.capabilities, 'from sms_outbox and sms_inbox');
+    return conversationPage(conv, withTexts, s.capabilities);
   };
 
   app.get('/conversation', async (c) => {
     const s = c.get('session');
-    if (!s.capabilities.readMessages || !s.capabilities.readInbox) return refusedPage(c, 'Conversation', 'inbox', 'sms_outbox and sms_inbox (the reader role may)');
+    if (!s.capabilities.conversationFunction) return refusedPage(c, 'Conversation', 'inbox', 'conversations (EXECUTE on sms_conversation: the sender and reader roles may)');
     return show(c, `Conversation with ${phone(phoneDigits(c.req.query('phone') ?? ''))}`, 'inbox', await conversation(c), 'conversation');
   });
   app.get('/conversation/live', async (c) => send(c, await conversation(c)));

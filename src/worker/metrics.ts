@@ -17,6 +17,7 @@ import { classifyStatus, isThrottle, STATUS } from '../smpp/command-status.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type ClaimedMessage } from '../db/outbox.js';
 import type { PumpEvents } from './pump.js';
 import type { FlushSummary, StoreEvents } from './store.js';
+import { registerPumpingMetrics } from './pumping-metrics.js';
 
 const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', 'binding', 'bound', 'unbinding', 'closed'];
 
@@ -24,8 +25,6 @@ const SESSION_STATES: readonly SessionState[] = ['disconnected', 'connecting', '
 const WORKER_STATUSES: readonly MessageStatus[] = ['sent', ...FINAL_STATUSES.filter((s) => s !== 'cancelled')];
 
 /** Why the Supabase Auth Send SMS Hook refused a code (public.sms_auth_hook_refusals(), migration 0012). */
-/** What the sign-in hook's pumping defence decides on a number range (sms_pumping_decision.action, migration 0027). */
-export const PUMPING_DECISION_ACTIONS = ['block', 'throttle', 'release', 'pin_open', 'pin_closed', 'unpin'] as const;
 export const AUTH_HOOK_REFUSAL_REASONS = ['bad_event', 'bad_phone', 'country', 'phone_limit', 'global_limit', 'busy', 'error', 'range_blocked', 'range_throttled'] as const;
 
 /** Queue counts stop at this many rows: beyond it the number matters less than the cost. */
@@ -369,37 +368,14 @@ export class WorkerMetrics {
   attachDatabase(db: Kysely<Database>, options: { cacheMs?: number; timeoutMs?: number } = {}): void {
     const cacheMs = options.cacheMs ?? 5000;
     const timeoutMs = options.timeoutMs ?? 3000;
-    type Reading = {
-      at: number;
-      ok: boolean;
-      depth: number;
-      sending: number;
-      awaiting: number;
-      overdue: number;
-      oldest: number;
-      unmatched: number;
-      refusals: Record<string, number>;
-      decisions: Record<string, number>;
-      inForce: Record<string, number>;
-    };
-    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, overdue: 0, oldest: 0, unmatched: 0, refusals: {}, decisions: {}, inForce: {} };
+    type Reading = { at: number; ok: boolean; depth: number; sending: number; awaiting: number; overdue: number; oldest: number; unmatched: number; refusals: Record<string, number> };
+    let last: Reading = { at: 0, ok: false, depth: 0, sending: 0, awaiting: 0, overdue: 0, oldest: 0, unmatched: 0, refusals: {} };
     let inflight: Promise<Reading> | undefined;
     const query = async (): Promise<Reading> => {
       // Each figure reads a partial index, and counting stops at COUNT_CAP rows. The oldest due
       // message is found by one probe per priority (-10..10) of sms_outbox_due_idx. The Auth
-      // hook's refusals are sequence reads; the pumping defence's decisions a table of a few
-      // rows per attack.
-      const { rows } = await sql<{
-        depth: number;
-        sending: number;
-        awaiting: number;
-        overdue: number;
-        oldest: number | null;
-        unmatched: number;
-        refusals: Record<string, number>;
-        decisions: Record<string, number> | null;
-        in_force: Record<string, number> | null;
-      }>`
+      // hook's refusals are sequence reads.
+      const { rows } = await sql<{ depth: number; sending: number; awaiting: number; overdue: number; oldest: number | null; unmatched: number; refusals: Record<string, number> }>`
         select
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'queued' and next_attempt_at <= now() limit ${COUNT_CAP}) d) as depth,
@@ -416,11 +392,7 @@ export class WorkerMetrics {
                 order by next_attempt_at limit 1) c) as oldest,
           (select count(*)::int from (select 1 from public.sms_receipt
              where matched_at is null limit ${COUNT_CAP}) u) as unmatched,
-          (select json_object_agg(f.reason, f.refusals) from public.sms_auth_hook_refusals() f) as refusals,
-          (select json_object_agg(d.action, d.n) from (select action, count(*) as n from public.sms_pumping_decision
-             group by action) d) as decisions,
-          (select json_object_agg(d.action, d.n) from (select action, count(*) as n from public.sms_pumping_decisions
-             where in_force group by action) d) as in_force
+          (select json_object_agg(f.reason, f.refusals) from public.sms_auth_hook_refusals() f) as refusals
       `.execute(db);
       const r = rows[0]!;
       return {
@@ -433,8 +405,6 @@ export class WorkerMetrics {
         oldest: Math.max(0, r.oldest ?? 0),
         unmatched: r.unmatched,
         refusals: r.refusals ?? {},
-        decisions: r.decisions ?? {},
-        inForce: r.in_force ?? {},
       };
     };
     const read = (): Promise<Reading> => {
@@ -493,28 +463,7 @@ export class WorkerMetrics {
         for (const reason of AUTH_HOOK_REFUSAL_REASONS) this.inc({ reason }, Math.max(0, Number(r.refusals[reason] ?? 0)));
       },
     });
-    // The pumping defence's decisions (sms_pumping_decisions), from Postgres like the refusals.
-    new Counter({
-      name: 'sms_pumping_decisions_total',
-      help: 'Decisions of the sign-in hook\'s SMS pumping defence since the install, by action (block, throttle, release, pin_open, pin_closed, unpin); read from Postgres, the same on every worker',
-      labelNames: ['action'] as const,
-      registers: [this.registry],
-      async collect() {
-        const r = await read();
-        this.reset();
-        for (const action of PUMPING_DECISION_ACTIONS) this.inc({ action }, Math.max(0, Number(r.decisions[action] ?? 0)));
-      },
-    });
-    new Gauge({
-      name: 'sms_pumping_ranges_in_force',
-      help: 'Number ranges under a decision of the SMS pumping defence now, by action (block, throttle, pin_open, pin_closed)',
-      labelNames: ['action'] as const,
-      registers: [this.registry],
-      async collect() {
-        const r = await read();
-        for (const action of ['block', 'throttle', 'pin_open', 'pin_closed']) this.set({ action }, Number(r.inForce[action] ?? 0));
-      },
-    });
+    registerPumpingMetrics(this.registry, db, { cacheMs, timeoutMs });
   }
 
   /** Hooks for the pump and the store. */

@@ -217,6 +217,17 @@ describe('sign-in', () => {
       assert.match(await foreign.text(), /your login sees only the messages it sent/);
       const lookup = await b.request(`/lookup?q=${other}`);
       assert.equal(lookup.headers.get('location'), `/messages/${other}`);
+      // Conversations come from sms_conversation, whose ownership rules it shares: its own
+      // message is there, another sender's is not.
+      assert.equal((await b.request('/lookup?q=%2B79990001001')).headers.get('location'), '/conversation?phone=79990001001');
+      const conv = await (await b.request('/conversation?phone=79990001001&texts=1')).text();
+      assert.match(conv, new RegExp(`data-id="${own}"`));
+      assert.match(conv, />Mine</);
+      const foreignConv = await b.request('/conversation?phone=79990001002&texts=1');
+      assert.equal(foreignConv.status, 200);
+      const foreignText = await foreignConv.text();
+      assert.ok(!foreignText.includes(other) && !foreignText.includes('Theirs'), 'another sender\'s message is not in the conversation');
+      assert.match(foreignText, /Nothing sent to or received from this number/);
     } finally {
       await mine.end();
       await theirs.end();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { insertInbox, insertMessage } from '../support/rows.js';
 import { TestRoles } from '../sql/helpers.js';
@@ -18,7 +18,7 @@ import { readCapabilities } from '../../src/db/console/capabilities.js';
 import { explainMessage, listMessages, messageRow, messageText, uuidv7Floor } from '../../src/db/console/messages.js';
 import { readOverview, readThroughput } from '../../src/db/console/overview.js';
 import { listRetrying } from '../../src/db/console/failures.js';
-import { conversationFromTables, inboxText, listInbox } from '../../src/db/console/inbox.js';
+import { inboxText, listInbox, readConversation } from '../../src/db/console/inbox.js';
 import { listOptOuts, listParked, optOutLog, optOutStats, signInCodes, signInRefusals } from '../../src/db/console/lists.js';
 import { cancelMessages, changeOptOut, replayParked, retryMessages } from '../../src/db/console/actions.js';
 
@@ -66,7 +66,7 @@ describe('capabilities', () => {
     assert.equal(s.owner, senderLogin);
     const owner = await readCapabilities(tdb.db);
     assert.equal(owner.admin && owner.replay && owner.optIn, true);
-    assert.equal(r.conversationFunction, true, 'public.sms_conversation(text) is installed');
+    assert.equal(r.conversationFunction && s.conversationFunction, true, 'sms_conversation: the reader\'s and the sender\'s');
   });
 });
 
@@ -160,7 +160,7 @@ describe('overview, failures, inbox, lists', () => {
     assert.deepEqual([...(await retryMessages(tdb.db, [failed]))], [[failed, true]]);
   });
 
-  test('the inbox, a text, and the conversation from the tables', async () => {
+  test('the inbox, a text, and the conversation through sms_conversation', async () => {
     const a = await insertInbox(tdb.pool, { sender: '+79990000001', body: 'Hello?', received: '-2 minutes' });
     const b = await insertInbox(tdb.pool, { sender: '79990000001', body: 'STOP', received: '-1 minute' });
     await insertInbox(tdb.pool, { sender: '79990000009', body: 'Other' });
@@ -168,14 +168,42 @@ describe('overview, failures, inbox, lists', () => {
     assert.deepEqual(page.rows.map((r) => r.id), [b, a]);
     assert.equal(page.rows[0]!.keywordAction, 'opt_out');
     assert.deepEqual(await inboxText(reader, a), { text: 'Hello?', redacted: false });
-    const conv = await conversationFromTables(reader, '79990000001', { withTexts: true, limit: 100 });
+    const conv = await readConversation(reader, '79990000001', { withTexts: true, limit: 100 });
     assert.equal(conv.items.filter((i) => i.direction === 'in').length, 2);
     assert.equal(conv.items.filter((i) => i.direction === 'out').length, 10);
     assert.ok(conv.items.every((x, i) => i === 0 || x.at >= conv.items[i - 1]!.at), 'oldest first');
-    const hidden = await conversationFromTables(reader, '79990000001', { withTexts: false, limit: 3 });
+    assert.deepEqual(conv.items.filter((i) => i.direction === 'in').map((i) => [i.text, i.keywordAction]), [
+      ['Hello?', null],
+      ['STOP', 'opt_out'],
+    ]);
+    // The function's rows in its order: the last page is the newest 100, the same rows.
+    const { rows } = await tdb.pool.query<{ id: string }>(`select id from sms_conversation('79990000001')`);
+    assert.deepEqual(conv.items.map((i) => i.id), rows.map((r) => r.id));
+    const hidden = await readConversation(reader, '79990000001', { withTexts: false, limit: 3 });
     assert.equal(hidden.items.length, 3);
     assert.equal(hidden.hasEarlier, true);
     assert.ok(hidden.items.every((i) => i.text === null));
+    assert.deepEqual(hidden.items.map((i) => i.id), rows.slice(-3).map((r) => r.id), 'the newest three');
+    const earlier = await readConversation(reader, '79990000001', { withTexts: false, limit: 3, before: hidden.items[0]!.at });
+    assert.deepEqual(earlier.items.map((i) => i.id), rows.slice(-6, -3).map((r) => r.id));
+
+    // A sender sees its own messages to the number and the answers to them, nothing else.
+    const mine = (await sender.selectNoFrom(sql<string>`sms_send('+79990000001', 'Yours?', sender => '79001234567')`.as('id')).executeTakeFirstOrThrow()).id;
+    await tdb.pool.query(`update sms_outbox set status = 'sent', submitted_at = now(), attempts = 1 where id = $1`, [mine]);
+    const answer = (await tdb.pool.query<{ id: string }>(`insert into sms_inbox (sender, recipient, body, encoding, parts) values ('79990000001', '79001234567', 'Mine!', 'gsm7', 1) returning id`)).rows[0]!.id;
+    const own = await readConversation(sender, '79990000001', { withTexts: true, limit: 100 });
+    assert.deepEqual(own.items.map((i) => [i.direction, i.id, i.text]), [
+      ['out', mine, 'Yours?'],
+      ['in', answer, 'Mine!'],
+    ]);
+
+    // A blank body says why: redacted, or a sign-in code's message (whose body never held it).
+    await tdb.pool.query(`update sms_outbox set body = '', redacted_at = now() where id = $1`, [mine]);
+    await tdb.pool.query(`update sms_outbox set metadata = metadata || '{"via": "supabase_auth_hook"}' where id = $1`, [conv.items.find((i) => i.direction === 'out')!.id]);
+    const flagged = await readConversation(reader, '79990000001', { withTexts: true, limit: 100 });
+    const out = flagged.items.filter((i) => i.direction === 'out');
+    assert.deepEqual(out.filter((i) => i.redacted).map((i) => [i.id, i.text]), [[mine, null]]);
+    assert.deepEqual(out.filter((i) => i.signInCode).map((i) => [i.id, i.text]), [[conv.items.find((i) => i.direction === 'out')!.id, null]]);
   });
 
   test('opt-outs, their log and counters; parked rows and their replay; phone sign-in', async () => {
@@ -197,7 +225,10 @@ describe('overview, failures, inbox, lists', () => {
     await assert.rejects(replayParked(reader, parked[0]!.id), (e: { code?: string }) => e.code === '42501');
     assert.equal(await replayParked(tdb.db, parked[0]!.id), 1);
 
-    assert.equal((await signInRefusals(reader)).length, 7);
+    // One row per reason the hook refuses for, the pumping defence's included.
+    const reasons = (await tdb.pool.query<{ r: string[] }>('select sms_private.auth_hook_refusal_reasons() as r')).rows[0]!.r;
+    assert.deepEqual((await signInRefusals(reader)).map((x) => x.reason), reasons);
+    assert.ok(reasons.length >= 9);
     const codes = await signInCodes(reader, 10);
     assert.deepEqual(codes, { byStatus: [], latest: [] });
   });

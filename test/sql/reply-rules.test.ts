@@ -179,3 +179,39 @@ describe('a registered rule', () => {
     assert.equal(await off(b, id), true);
   });
 });
+
+describe('matching', () => {
+  test('reads the rules an SMS can match by index, never all of them, however many there are', async () => {
+    await tdb.pool.query(`update sms_settings set default_sender = 'Rules'`);
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push(await on(a, `'app_a.on_reply(sms_inbox, uuid)', keywords => array[$1]`, [`K${i}`]));
+    try {
+      const phones = Array.from({ length: 20 }, (_, i) => `7999555${String(i).padStart(4, '0')}`);
+      for (const p of phones) {
+        const { rows } = await a.query<{ id: string }>(`select sms_send($1, 'Reply K57', sender => '79001234567') as id`, [p]);
+        await tdb.pool.query(`update sms_outbox set status = 'sent', submitted_at = now(), attempts = 1 where id = $1`, [rows[0]!.id]);
+      }
+      const inbox = (
+        await tdb.pool.query<{ id: string }>(
+          `insert into sms_inbox (sender, recipient, body, encoding, parts) select p, '79001234567', 'k57 yes', 'gsm7', 1 from unnest($1::text[]) p returning id`,
+          [phones],
+        )
+      ).rows.map((r) => r.id);
+      const c = await tdb.connect();
+      try {
+        await c.query('begin');
+        const matched = (await c.query<{ rule_id: string }>('select rule_id from sms_inbound_matches($1)', [inbox])).rows;
+        const scans = (await c.query(`select seq_scan, idx_scan from pg_stat_xact_user_tables where relid = 'public.sms_inbound_rule'::regclass`)).rows[0];
+        await c.query('rollback');
+        assert.deepEqual(new Set(matched.map((m) => m.rule_id)), new Set([ids[57]]));
+        assert.equal(matched.length, inbox.length);
+        assert.equal(Number(scans.seq_scan), 0, 'no SMS reads every rule');
+        assert.ok(Number(scans.idx_scan) >= inbox.length, `the rules are probed by index (${scans.idx_scan} scans)`);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      for (const id of ids) await off(a, id);
+    }
+  });
+});

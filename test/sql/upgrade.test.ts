@@ -221,6 +221,7 @@ const VOLATILE: Record<string, string[]> = {
   'public.sms_settings': ['updated_at'],
   'public.sms_self_send_settings': ['updated_at'],
   'public.sms_auth_hook_settings': ['updated_at'],
+  'public.sms_pumping_settings': ['watching_since'],
   'public.sms_rate_limit': ['refilled_at'],
   'sms_private.auth_hook_secret': ['secret'],
   'sms_private.redaction_key': ['key'],

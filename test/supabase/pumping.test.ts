@@ -321,6 +321,9 @@ describe('the owner\'s pins', () => {
     assert.equal(all[0]!.evidence.note, 'never served');
     await assert.rejects(db.pool.query(`select sms_pumping_pin('x7', 'open')`), (e: { code?: string }) => e.code === '22023');
     await assert.rejects(db.pool.query(`select sms_pumping_pin('7', 'half')`), (e: { code?: string }) => e.code === '22023');
+    await assert.rejects(db.pool.query(`select sms_pumping_pin('7999123', 'open')`), /prefix_length \(8\) digits/, 'a prefix that matches no number');
+    await assert.rejects(db.pool.query(`select sms_pumping_pin('79', 'open')`), /not a country calling code/);
+    await db.pool.query(`select sms_pumping_pin('371', null)`);
   });
 
   test('enabled = false: nothing counted, nothing refused', async () => {

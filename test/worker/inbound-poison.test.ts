@@ -255,7 +255,8 @@ test('a stale set whose assembly Postgres refuses is parked by sms_reconcile wit
     const left = await tdb.pool.query(`select count(*)::int as n from sms_inbox_part where sender like '7999333%'`);
     assert.equal(left.rows[0].n, 0, 'both sets left the staging table');
     assert.deepEqual(await reconcileErrors(), []);
-    assert.ok(worker.logs.some((l) => /its parts are parked/.test(String(l.msg)) && l.parkedId === String(p!.id)));
+    // The line comes from the worker's process, through its stdout: it may reach us after the row.
+    await waitFor('the parking logged', async () => worker.logs.some((l) => /its parts are parked/.test(String(l.msg)) && l.parkedId === String(p!.id)));
   } finally {
     await stopRefusing();
   }
@@ -307,7 +308,11 @@ test('malformed PDUs are answered and logged by their header, never their bytes'
   data.writeUInt16BE(pin.length + 40, data.length - pin.length - 2);
   sim.sendRawRequest(CMD.data_sm, data);
   assert.deepEqual(await answered(2), [0x02, 0x02], 'answered ESME_RINVCMDLEN');
-  const unreadable = worker.logs.filter((l) => /^unreadable (deliver_sm|data_sm) from the SMSC/.test(String(l.msg)));
+  // The log lines come through the worker's stdout, possibly after the answers.
+  const unreadable = await waitFor('both logged', async () => {
+    const lines = worker.logs.filter((l) => /^unreadable (deliver_sm|data_sm) from the SMSC/.test(String(l.msg)));
+    return lines.length >= 2 ? lines : undefined;
+  });
   assert.equal(unreadable.length, 2);
   assert.deepEqual(
     unreadable.map((l) => [l.command, l.commandLength, l.problem]),

@@ -34,11 +34,12 @@ ${page.rows.length === 0 ? html`<p class="empty">No incoming SMS.</p>` : ''}
 ${pager('/inbox', raw, page)}`;
 }
 
-export function conversationPage(conv: Conversation, withTexts: boolean, c: Capabilities, source: string): Html {
+export function conversationPage(conv: Conversation, withTexts: boolean, c: Capabilities): Html {
   const p = conv.phone;
-  return html`<div id="live-part"><p>Everything sent to and received from <strong>${phone(p)}</strong>, oldest first (${source}).
-  ${withTexts ? html`<a href="${href('/conversation', { phone: p })}">Hide texts</a>` : html`<a href="${href('/conversation', { phone: p, texts: '1' })}">Show texts</a>`}
-  · <a href="${href('/messages', { recipient: p })}">Messages to this number</a>${c.readOptOuts ? html` · <a href="${href('/opt-outs', { recipient: p })}">Opt-out state</a>` : ''}</p>
+  const whose = c.readMessages && c.readInbox ? 'Everything sent to and received from' : 'What your login sent to and received from';
+  return html`<div id="live-part"><p>${whose} <strong>${phone(p)}</strong>, oldest first (sms_conversation).
+  ${withTexts ? html`<a href="${href('/conversation', { phone: p })}">Hide texts</a>` : html`<a href="${href('/conversation', { phone: p, texts: '1' })}">Show texts</a>`}${c.readMessages ? html`
+  · <a href="${href('/messages', { recipient: p })}">Messages to this number</a>` : ''}${c.readOptOuts ? html` · <a href="${href('/opt-outs', { recipient: p })}">Opt-out state</a>` : ''}</p>
 ${conv.hasEarlier ? html`<p><a href="${href('/conversation', { phone: p, texts: withTexts ? '1' : undefined, before: conv.items[0]?.at.toISOString() })}">Earlier</a></p>` : ''}
 <ol class="conversation" data-list="conversation" data-phone="${p}">
 ${conv.items.map((i) => conversationItem(i, withTexts))}

@@ -28,7 +28,7 @@ export interface Capabilities {
   optIn: boolean;
   optOut: boolean;
   replay: boolean;
-  /** public.sms_conversation(text) exists and may be called (issue 25's function). */
+  /** public.sms_conversation(text) exists and may be called: the conversation page. */
   conversationFunction: boolean;
 }
 

@@ -1,13 +1,13 @@
 /**
  * The console's inbox and the conversation with one number, read through the login's grants:
  * sms_inbox (incoming SMS) newest first by keyset on its UUIDv7 id, and both directions with one
- * number. The conversation is built from sms_outbox rows to the number and sms_inbox rows from
- * it; `conversationFromTables` is the one source there is until public.sms_conversation(phone)
- * exists, and the page takes whichever `ConversationSource` it is given.
+ * number through public.sms_conversation(phone), the function psql users call: its ownership
+ * rules decide which rows a login sees (its own messages and the answers to them; every row for
+ * the reader role).
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database, MessageStatus } from '../schema.js';
-import { SIGN_IN_CODE_VIA, type Page, type PageRequest } from './messages.js';
+import type { Page, PageRequest } from './messages.js';
 
 type Db = Kysely<Database>;
 
@@ -90,10 +90,11 @@ export interface Conversation {
   hasEarlier: boolean;
 }
 
-export type ConversationSource = (db: Db, phone: string, options: { withTexts: boolean; limit: number; before?: Date }) => Promise<Conversation>;
-
-/** Both directions with `phone` from the tables (the login needs the reader role), oldest first. */
-export const conversationFromTables: ConversationSource = async (db, phone, { withTexts, limit, before }) => {
+/**
+ * Both directions with `phone`, oldest first: the last `limit` rows of public.sms_conversation
+ * (before `before`), texts only when asked for and never a sign-in code's.
+ */
+export async function readConversation(db: Db, phone: string, { withTexts, limit, before }: { withTexts: boolean; limit: number; before?: Date }): Promise<Conversation> {
   const { rows } = await sql<{
     direction: 'out' | 'in';
     id: string;
@@ -104,29 +105,17 @@ export const conversationFromTables: ConversationSource = async (db, phone, { wi
     sign_in_code: boolean;
     redacted: boolean;
   }>`
-    select * from (
-      (select 'out' as direction, o.id, o.created_at as at, o.status, null::text as keyword_action,
-              case when ${withTexts} and o.redacted_at is null and coalesce(o.metadata ->> 'via' <> ${SIGN_IN_CODE_VIA}, true) then o.body end as text,
-              coalesce(o.metadata ->> 'via' = ${SIGN_IN_CODE_VIA}, false) as sign_in_code,
-              o.redacted_at is not null as redacted
-         from public.sms_outbox o
-        where o.recipient = ${phone} and (${before ?? null}::timestamptz is null or o.created_at < ${before ?? null}::timestamptz)
-        order by o.recipient, o.id desc
-        limit ${limit + 1})
-      union all
-      (select 'in', i.id, i.received_at, null, i.keyword_action,
-              case when ${withTexts} and i.redacted_at is null then i.body end,
-              false, i.redacted_at is not null
-         from public.sms_inbox i
-        where i.sender in (${phone}, ${`+${phone}`}) and (${before ?? null}::timestamptz is null or i.received_at < ${before ?? null}::timestamptz)
-        order by i.id desc
-        limit ${limit + 1})
-    ) x
-    order by x.at desc, x.id desc
-    limit ${limit + 1}
+    select c.direction, c.id, c.at, c.status, c.keyword_action,
+           case when ${withTexts} and not c.redacted and not c.sign_in_code then c.body end as text,
+           c.sign_in_code, c.redacted
+      from public.sms_conversation(${phone}) c
+     where ${before ?? null}::timestamptz is null or c.at < ${before ?? null}::timestamptz
+     order by c.at desc, c.direction desc, c.id desc
+     limit ${limit + 1}
   `.execute(db);
   const hasEarlier = rows.length > limit;
   if (hasEarlier) rows.pop();
+  // The function's order (at, then an incoming SMS before the reply it got), newest last.
   rows.reverse();
   return {
     phone,
@@ -142,4 +131,4 @@ export const conversationFromTables: ConversationSource = async (db, phone, { wi
       redacted: r.redacted,
     })),
   };
-};
+}
