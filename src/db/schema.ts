@@ -382,6 +382,10 @@ export interface SmsAuthCodeTable {
   status: Generated<MessageStatus>;
   expires_at: Timestamp;
   updated_at: Generated<Date>;
+  /** When the phone was confirmed within the code's validity (the pumping defence, 0027). */
+  confirmed_at: Date | null;
+  /** The number range the pumping defence counted the code under. */
+  pumping_range: string | null;
 }
 
 /** Every status change of a message that came with an error (0021); the row keeps only the last. */
@@ -428,6 +432,40 @@ export interface SmsOutboxSecretTable {
   body: string;
 }
 
+/** The pumping defence's settings (migration 0027): one row. */
+export interface SmsPumpingSettingsTable {
+  id: Generated<boolean>;
+  enabled: Generated<boolean>;
+  prefix_length: Generated<number>;
+  judge_countries: Generated<boolean>;
+  conversion_window: Generated<PgInterval>;
+  min_codes: Generated<number>;
+  country_min_codes: Generated<number>;
+  min_conversion: Generated<number>;
+  good_conversion: Generated<number>;
+  spike_window: Generated<PgInterval>;
+  spike_factor: Generated<number>;
+  spike_min_codes: Generated<number>;
+  probation_codes: Generated<number>;
+  throttle_per_minute: Generated<number>;
+  cooldown: Generated<PgInterval>;
+  max_cooldown: Generated<PgInterval>;
+  message: Generated<string>;
+  watching_since: Generated<Date>;
+}
+
+/** A decision of the pumping defence on a number range or country (migration 0027). */
+export interface SmsPumpingDecisionTable {
+  id: Generated<string>;
+  decided_at: Date;
+  range: string;
+  level: string;
+  action: string;
+  reason: string;
+  until: Date | null;
+  evidence: Generated<unknown>;
+}
+
 export interface Database {
   sms_outbox: SmsOutboxTable;
   sms_outbox_secret: SmsOutboxSecretTable;
@@ -451,4 +489,6 @@ export interface Database {
   sms_self_send_log: SmsSelfSendLogTable;
   sms_auth_hook_settings: SmsAuthHookSettingsTable;
   sms_auth_code: SmsAuthCodeTable;
+  sms_pumping_settings: SmsPumpingSettingsTable;
+  sms_pumping_decision: SmsPumpingDecisionTable;
 }

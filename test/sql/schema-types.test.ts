@@ -93,6 +93,7 @@ const PG_TO_TS: Record<string, string> = {
   int2: 'number',
   int4: 'number',
   int8: 'string',
+  float4: 'number',
   float8: 'number',
   bool: 'boolean',
   timestamptz: 'Date',
