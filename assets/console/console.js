@@ -106,6 +106,11 @@
     if (text === '') return tr.remove();
     const fresh = nodes(text).firstElementChild;
     if (!fresh) return;
+    swapRow(tr, fresh);
+  }
+
+  // `tr` replaced by `fresh`, the same message read again: what the user did to it stays.
+  function swapRow(tr, fresh) {
     const box = tr.querySelector('input[type=checkbox]');
     const checked = box && box.checked;
     // A text the user asked to see stays shown.
@@ -128,9 +133,14 @@
     const text = await fragment(`${rowsUrl}?${q}`);
     if (!text) return;
     const frag = nodes(text);
-    // Rows already shown stay as they are (their changes come as status events).
+    // Rows already shown are replaced where they are: a status event that came while this
+    // request was under way found no row to refresh, and this read is newer than the row shown.
     for (const tr of [...frag.querySelectorAll('tr[data-id]')]) {
-      if (tbody.querySelector(`tr[data-id="${tr.getAttribute('data-id')}"]`)) tr.remove();
+      const shown = tbody.querySelector(`tr[data-id="${tr.getAttribute('data-id')}"]`);
+      if (shown) {
+        tr.remove();
+        if (shown.outerHTML !== tr.outerHTML) swapRow(shown, tr);
+      }
     }
     const fresh = [...frag.querySelectorAll('tr[data-id]')];
     tbody.prepend(frag);
