@@ -163,7 +163,10 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     const after = Math.max(...onB.map((s) => wallTime(s) - releasedAt));
     assert.ok(after <= TOLERANCE_MS, `the last released message went out ${after} ms after the release`);
     assert.equal(await a.exited, 0);
-    await waitForStatuses(tdb.pool, ids, ['delivered'], 30_000);
+    // A receipt that reached A while it was writing that message's submit result and stopping
+    // is stored unmatched; A's own re-matches stop with it, and B's sms_reconcile (every minute)
+    // matches it: a minute and a half covers that.
+    await waitForStatuses(tdb.pool, ids, ['delivered'], 90_000);
     const owners = await tdb.pool.query<{ worker_id: string; n: number }>(
       'select worker_id, count(*)::int as n from sms_outbox where id = any($1::uuid[]) group by worker_id order by worker_id',
       [ids],
