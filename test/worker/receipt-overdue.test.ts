@@ -55,7 +55,7 @@ async function status(id: string): Promise<Record<string, any>> {
 const stats = async () => (await reader.query<{ sent: string; receipts_overdue: string }>('select sent, receipts_overdue from sms_stats')).rows[0]!;
 
 test('no receipt by expires_at plus the grace: overdue in sms_status, sms_stats and the metric; still sent; a late receipt moves it on', async () => {
-  const { rows } = await app.query<{ id: string }>(`select sms_send('+79995550101', 'Your parcel is on its way', expires_at => now() + interval '1 second') as id`);
+  const { rows } = await app.query<{ id: string }>(`select sms_send('+79995550101', 'Your parcel is on its way', expires_at => now() + interval '4 seconds') as id`);
   const id = rows[0]!.id;
   await waitForStatuses(tdb.pool, [id], ['sent']);
   assert.equal((await status(id)).receipt_overdue, false, 'sent, waiting for its receipt');
