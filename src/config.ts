@@ -30,6 +30,12 @@ export interface SmppConfig extends SmscSettings {
 export interface WorkerConfig {
   /** Names this worker in rows it holds and in logs; unique per running worker. */
   workerId: string;
+  /**
+   * Messages submitted whose outcome is not yet committed, at most (SMS_MAX_UNCOMMITTED): those
+   * awaiting their submit_sm_resp and those accepted but not yet written. The most one crash of
+   * this worker can send twice. Default twice SMPP_WINDOW; never less than it.
+   */
+  maxUncommitted: number;
   /** A claimed row whose worker stops renewing it returns to the queue after this long. */
   leaseSeconds: number;
   /** Bounded wait on SIGTERM for the window to drain and results to be written. */
@@ -165,6 +171,7 @@ const envSchema = z.object({
     z.string().refine(isValidRolePrefix, { message: `expected ${ROLE_PREFIX_FORM}` }).optional(),
   ),
   SMS_WORKER_ID: z.preprocess(blankToUndefined, z.string().max(100, { message: 'expected at most 100 characters' }).optional()),
+  SMS_MAX_UNCOMMITTED: intVar(1, 100_000, 'an integer from 1 to 100000 (messages submitted whose outcome is not yet committed)'),
   SMS_LEASE_S: intVar(2, 3600, 'whole seconds from 2 to 3600'),
   SMS_SHUTDOWN_TIMEOUT_S: numberVar(1, 600, 'seconds from 1 to 600'),
   SMS_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
@@ -285,6 +292,16 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(formatIssue('SMPP_URL', (err as Error).message, smppUrl));
     }
   }
+  const window = e?.SMPP_WINDOW ?? 10;
+  if (e?.SMS_MAX_UNCOMMITTED !== undefined && e.SMS_MAX_UNCOMMITTED < window) {
+    problems.push(
+      formatIssue(
+        'SMS_MAX_UNCOMMITTED',
+        `expected at least SMPP_WINDOW (${window}): the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
+        env.SMS_MAX_UNCOMMITTED,
+      ),
+    );
+  }
   if (problems.length || !e) throw new ConfigError(problems);
 
   return {
@@ -292,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
     smpp,
     worker: {
       workerId: e.SMS_WORKER_ID ?? `${hostname()}-${process.pid}`,
+      maxUncommitted: e.SMS_MAX_UNCOMMITTED ?? 2 * window,
       leaseSeconds: e.SMS_LEASE_S ?? 15,
       shutdownTimeoutMs: Math.round((e.SMS_SHUTDOWN_TIMEOUT_S ?? 20) * 1000),
       retentionDays: e.SMS_RETENTION_DAYS ?? 30,

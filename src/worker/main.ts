@@ -117,7 +117,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
     session,
     store,
     log.child({ component: 'pump' }),
-    { workerId: w.workerId, window: smpp.window, leaseSeconds: w.leaseSeconds, timing },
+    { workerId: w.workerId, window: smpp.window, maxUncommitted: w.maxUncommitted, leaseSeconds: w.leaseSeconds, timing },
     {
       ...hooks.pump,
       onDispatch: (m) => {
@@ -212,7 +212,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   leases.start();
   pump.start();
   log.info(
-    { smsc: smpp.displayUrl, window: smpp.window, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port, metricsHost: http ? config.metricsHost : undefined },
+    { smsc: smpp.displayUrl, window: smpp.window, maxUncommitted: w.maxUncommitted, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port, metricsHost: http ? config.metricsHost : undefined },
     'worker started',
   );
 
