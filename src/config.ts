@@ -19,6 +19,8 @@ import { isKeywordConnectionString, maskSecretUrl } from './secrets.js';
 export interface SmppConfig extends SmscSettings {
   /** `smpp://system_id@host:port` with the password removed, safe to log. */
   displayUrl: string;
+  /** SMPP sessions this worker opens (SMPP_BINDS, default 1), each with its own SMPP_WINDOW. */
+  binds: number;
   /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
   inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
@@ -33,7 +35,7 @@ export interface WorkerConfig {
   /**
    * Messages submitted whose outcome is not yet committed, at most (SMS_MAX_UNCOMMITTED): those
    * awaiting their submit_sm_resp and those accepted but not yet written. The most one crash of
-   * this worker can send twice. Default twice SMPP_WINDOW; never less than it.
+   * this worker can send twice. Default twice SMPP_WINDOW x SMPP_BINDS; never less than the windows.
    */
   maxUncommitted: number;
   /** A claimed row whose worker stops renewing it returns to the queue after this long. */
@@ -146,6 +148,7 @@ const envSchema = z.object({
       .optional(),
   ),
   SMPP_WINDOW: intVar(1, 1000, 'an integer from 1 to 1000 (outstanding submit_sm)'),
+  SMPP_BINDS: intVar(1, 32, 'an integer from 1 to 32 (SMPP sessions per worker)'),
   SMPP_INBOUND_WINDOW: intVar(1, 100_000, 'an integer from 1 to 100000 (deliver_sm held unanswered)'),
   SMPP_TPS: numberVar(0, 100000, 'a number of submit_sm per second, 0 (unlimited) or more'),
   SMPP_ENQUIRE_LINK_S: intVar(
@@ -207,7 +210,7 @@ const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
 export function parseSmppUrl(
   raw: string,
   passwordOverride: string | undefined,
-): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify' | 'validityPeriod'> {
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'binds' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify' | 'validityPeriod'> {
   const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
@@ -280,6 +283,7 @@ export function loadConfig(env: Env = process.env): Config {
           systemType: e.SMPP_SYSTEM_TYPE ?? '',
           bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
           window: e.SMPP_WINDOW ?? 10,
+          binds: e.SMPP_BINDS ?? 1,
           inboundWindow: e.SMPP_INBOUND_WINDOW ?? 1000,
           tps: e.SMPP_TPS ?? 0,
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
@@ -292,12 +296,14 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(formatIssue('SMPP_URL', (err as Error).message, smppUrl));
     }
   }
-  const window = e?.SMPP_WINDOW ?? 10;
+  // Every bind's window: the submit_sm awaiting their response are uncommitted too.
+  const window = (e?.SMPP_WINDOW ?? 10) * (e?.SMPP_BINDS ?? 1);
   if (e?.SMS_MAX_UNCOMMITTED !== undefined && e.SMS_MAX_UNCOMMITTED < window) {
+    const windows = (e.SMPP_BINDS ?? 1) > 1 ? `SMPP_WINDOW x SMPP_BINDS (${window})` : `SMPP_WINDOW (${window})`;
     problems.push(
       formatIssue(
         'SMS_MAX_UNCOMMITTED',
-        `expected at least SMPP_WINDOW (${window}): the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
+        `expected at least ${windows}: the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
         env.SMS_MAX_UNCOMMITTED,
       ),
     );

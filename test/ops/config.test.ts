@@ -39,6 +39,7 @@ describe('defaults', () => {
         systemType: '',
         bindMode: 'transceiver',
         window: 10,
+        binds: 1,
         inboundWindow: 1000,
         tps: 0,
         enquireLinkSeconds: 30,
@@ -99,6 +100,9 @@ describe('defaults', () => {
     assert.equal(c.worker.maxUncommitted, 70);
     assert.equal(loadConfig({ ...BASE, SMPP_WINDOW: '50' }).worker.maxUncommitted, 100, 'twice the window by default');
     assert.equal(loadConfig(BASE).worker.maxUncommitted, 20);
+    const binds = loadConfig({ ...BASE, SMPP_WINDOW: '50', SMPP_BINDS: '3' });
+    assert.equal(binds.smpp!.binds, 3);
+    assert.equal(binds.worker.maxUncommitted, 300, 'twice every bind\'s window by default');
     assert.equal(c.worker.shutdownTimeoutMs, 45_000);
     assert.equal(c.worker.workerId, 'w1');
     assert.equal(c.log.level, 'debug');
@@ -121,6 +125,8 @@ describe('bad values are named with the expected form', () => {
     ['response timeout 0', { SMPP_RESPONSE_TIMEOUT_S: '0' }, /^SMPP_RESPONSE_TIMEOUT_S: expected seconds from 0.1 to 300/],
     ['uncommitted bound not a number', { SMS_MAX_UNCOMMITTED: 'many' }, /^SMS_MAX_UNCOMMITTED: expected an integer from 1 to 100000 \(messages submitted whose outcome is not yet committed\), got "many"$/],
     ['uncommitted bound below the window', { SMPP_WINDOW: '50', SMS_MAX_UNCOMMITTED: '20' }, /^SMS_MAX_UNCOMMITTED: expected at least SMPP_WINDOW \(50\): the submit_sm awaiting their response count too, .*got "20"$/],
+    ['uncommitted bound below the windows of every bind', { SMPP_WINDOW: '10', SMPP_BINDS: '4', SMS_MAX_UNCOMMITTED: '30' }, /^SMS_MAX_UNCOMMITTED: expected at least SMPP_WINDOW x SMPP_BINDS \(40\): .*got "30"$/],
+    ['binds 0', { SMPP_BINDS: '0' }, /^SMPP_BINDS: expected an integer from 1 to 32 \(SMPP sessions per worker\), got "0"$/],
     ['lease too short', { SMS_LEASE_S: '1' }, /^SMS_LEASE_S: expected whole seconds from 2 to 3600/],
     ['shutdown timeout too long', { SMS_SHUTDOWN_TIMEOUT_S: '601' }, /^SMS_SHUTDOWN_TIMEOUT_S: expected seconds from 1 to 600/],
     ['retention 0', { SMS_RETENTION_DAYS: '0' }, /^SMS_RETENTION_DAYS: expected whole days/],
