@@ -284,7 +284,6 @@ function address(body: Record<string, unknown>, field: 'from' | 'to' | 'number')
   throw bad(field, expected, v);
 }
 
-/** A command_status given by name ("ESME_RTHROTTLED") or number (88, "0x58"). */
 /** An optional delay field: milliseconds from 0 to a day. */
 function milliseconds(body: Record<string, unknown>, field: string): number | undefined {
   const v = body[field];
@@ -292,6 +291,7 @@ function milliseconds(body: Record<string, unknown>, field: string): number | un
   return v;
 }
 
+/** A command_status given by name ("ESME_RTHROTTLED") or number (88, "0x58"). */
 function commandStatus(v: unknown, field: string): number {
   const expected = 'an SMPP command_status: a name such as "ESME_RINVDSTADR" or a number such as 11 or "0x0B"';
   let code: number | undefined;
