@@ -23,6 +23,14 @@ import { clearOfCron } from '../support/jobs.js';
 import { insertMessage } from '../support/rows.js';
 import { waitFor } from '../support/wait.js';
 
+/**
+ * Each test's simulator numbers its SMSC message ids from its own start. The tests share one
+ * database: with the same numbering, a receipt that reaches a worker before its own submit result
+ * is written matches the earlier test's delivered message of that id instead, and its message
+ * stays `sent` (docs/troubleshooting.md, "A message stays `sent` although its receipt came").
+ */
+const FIRST_IDS = { idle: 1_000_000_000, stop: 1_100_000_000, release: 1_200_000_000 };
+
 /** How far a retry may go out from its due time. */
 const TOLERANCE_MS = 1000;
 
@@ -84,7 +92,7 @@ async function assertRetriedOnTime(sim: Simulator, id: string, body: string, wor
 
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async (t) => {
   const responseDelayMs = 1500;
-  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000301': { status: STATUS.ESME_RSYSERR, times: 1 } } });
+  const sim = await startSimulator({ firstId: FIRST_IDS.idle, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000301': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'), ['worker'], { events: true });
   try {
     await worker.waitForLog(/SMPP session bound/);
@@ -100,7 +108,7 @@ test('a transient error that arrives after the pump went idle is retried at its 
 
 test('the worker that queued a retry stops before it falls due: another worker sends it on time', async (t) => {
   const responseDelayMs = 1500;
-  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000302': { status: STATUS.ESME_RSYSERR, times: 1 } } });
+  const sim = await startSimulator({ firstId: FIRST_IDS.stop, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000302': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const workers: Record<string, WorkerProcess> = {
     'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a'), ['worker'], { events: true }),
     'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b'), ['worker'], { events: true }),
@@ -133,7 +141,7 @@ test('the worker that queued a retry stops before it falls due: another worker s
 test('claimed messages a stopping worker returns to the queue go out at once on an idle worker', async (t) => {
   const window = 5;
   // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
-  const sim = await startSimulator({ receiptDelayMs: 20, responseDelayMs: 4000 });
+  const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, responseDelayMs: 4000 });
   let a: WorkerProcess | undefined;
   const b = startWorkerProcess(workerEnv(sim, 'release-b'), ['worker'], { events: true });
   try {
@@ -163,10 +171,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     const after = Math.max(...onB.map((s) => wallTime(s) - releasedAt));
     assert.ok(after <= TOLERANCE_MS, `the last released message went out ${after} ms after the release`);
     assert.equal(await a.exited, 0);
-    // A receipt that reached A while it was writing that message's submit result and stopping
-    // is stored unmatched; A's own re-matches stop with it, and B's sms_reconcile (every minute)
-    // matches it: a minute and a half covers that.
-    await waitForStatuses(tdb.pool, ids, ['delivered'], 90_000);
+    await waitForStatuses(tdb.pool, ids, ['delivered'], 30_000);
     const owners = await tdb.pool.query<{ worker_id: string; n: number }>(
       'select worker_id, count(*)::int as n from sms_outbox where id = any($1::uuid[]) group by worker_id order by worker_id',
       [ids],
