@@ -314,7 +314,7 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-/** Variables with these prefixes belong to the test runner and tools, not the worker. */
+/** Variables with these prefixes belong to the test runner and tools (SMS_TEST_WORKER_HOOKS: src/cli/worker.ts). */
 const IGNORED_PREFIXES = ['SMS_TEST_'];
 
 function editDistance(a: string, b: string): number {

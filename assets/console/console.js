@@ -29,9 +29,17 @@
     const a = ev.target instanceof Element ? ev.target.closest('a[data-reveal]') : null;
     if (!a) return;
     ev.preventDefault();
+    const url = a.getAttribute('data-reveal');
     try {
-      const text = await fragment(a.getAttribute('data-reveal'));
-      if (text !== null) a.replaceWith(nodes(text));
+      const text = await fragment(url);
+      if (text === null) return;
+      // A live update may have replaced the row, link and all, while the text was on its way.
+      const link = a.isConnected ? a : document.querySelector(`a[data-reveal="${CSS.escape(url)}"]`);
+      if (!link) return;
+      const shown = document.createElement('span');
+      shown.setAttribute('data-revealed', url);
+      shown.append(nodes(text));
+      link.replaceWith(shown);
     } catch {
       location.href = a.href;
     }
@@ -100,24 +108,46 @@
     })();
   }
 
-  async function refreshRow(tr, url) {
+  // A text the user asked to see stays shown when what holds it is read again.
+  function keepRevealed(old, fresh) {
+    for (const shown of old.querySelectorAll('[data-revealed]')) {
+      const link = fresh.querySelector(`a[data-reveal="${CSS.escape(shown.getAttribute('data-revealed'))}"]`);
+      if (link) link.replaceWith(shown);
+    }
+  }
+
+  // Reads of rows are numbered as they start. Two reads of one row can end in either order, so a
+  // row shown from a read is replaced only by a read that started later: the last read to start,
+  // which began after the last event, always wins.
+  let reads = 0;
+  const readOf = new WeakMap();
+  function rowById(tbody, id) {
+    return tbody.querySelector(`tr[data-id="${id}"]`);
+  }
+  function newer(shown, seq) {
+    return (readOf.get(shown) || 0) < seq;
+  }
+
+  async function refreshRow(tbody, id, url) {
+    const seq = ++reads;
     const text = await fragment(url);
     if (text === null) return;
+    // The row as it is now: another read may have replaced the element meanwhile.
+    const tr = rowById(tbody, id);
+    if (!tr || !newer(tr, seq)) return;
     if (text === '') return tr.remove();
     const fresh = nodes(text).firstElementChild;
     if (!fresh) return;
-    swapRow(tr, fresh);
+    swapRow(tr, fresh, seq);
   }
 
   // `tr` replaced by `fresh`, the same message read again: what the user did to it stays.
-  function swapRow(tr, fresh) {
+  function swapRow(tr, fresh, seq) {
     const box = tr.querySelector('input[type=checkbox]');
     const checked = box && box.checked;
-    // A text the user asked to see stays shown.
-    const shown = tr.querySelector('td.text .body-text');
-    const cell = fresh.querySelector('td.text');
-    if (shown && cell) cell.replaceChildren(shown);
+    keepRevealed(tr, fresh);
     tr.replaceWith(fresh);
+    readOf.set(fresh, seq);
     const newBox = fresh.querySelector('input[type=checkbox]');
     if (newBox && checked) newBox.checked = true;
     flash(fresh);
@@ -125,6 +155,7 @@
 
   async function prependNew(table, rowsUrl) {
     const tbody = table.tBodies[0];
+    const seq = ++reads;
     const first = tbody.querySelector('tr[data-id]');
     const q = new URLSearchParams(table.getAttribute('data-query') || '');
     // From the start of the first row's millisecond: ids made in one millisecond are in no
@@ -133,18 +164,22 @@
     const text = await fragment(`${rowsUrl}?${q}`);
     if (!text) return;
     const frag = nodes(text);
-    // Rows already shown are replaced where they are: a status event that came while this
-    // request was under way found no row to refresh, and this read is newer than the row shown.
+    // Rows already shown are replaced where they are, when this read started after the one that
+    // showed them: a status event that came while this request was under way found no row to
+    // refresh.
     for (const tr of [...frag.querySelectorAll('tr[data-id]')]) {
-      const shown = tbody.querySelector(`tr[data-id="${tr.getAttribute('data-id')}"]`);
+      const shown = rowById(tbody, tr.getAttribute('data-id'));
       if (shown) {
         tr.remove();
-        if (shown.outerHTML !== tr.outerHTML) swapRow(shown, tr);
+        if (newer(shown, seq) && shown.outerHTML !== tr.outerHTML) swapRow(shown, tr, seq);
       }
     }
     const fresh = [...frag.querySelectorAll('tr[data-id]')];
     tbody.prepend(frag);
-    for (const tr of fresh) flash(tr);
+    for (const tr of fresh) {
+      readOf.set(tr, seq);
+      flash(tr);
+    }
     const empty = main.querySelector('.empty');
     if (fresh.length && empty) empty.remove();
   }
@@ -155,7 +190,9 @@
     const text = await fragment(url);
     if (!text) return;
     const fresh = nodes(text).firstElementChild;
-    if (fresh) el.replaceWith(fresh);
+    if (!fresh) return;
+    keepRevealed(el, fresh);
+    el.replaceWith(fresh);
   }
 
   function handle(type, data) {
@@ -170,7 +207,7 @@
       if (type === 'status') {
         const tr = table.querySelector(`tr[data-id="${data.id}"]`);
         const select = kind === 'failures' ? '?select=1' : '';
-        if (tr) once(`row:${data.id}`, () => refreshRow(tr, `/messages/${data.id}/row${select}`));
+        if (tr) once(`row:${data.id}`, () => refreshRow(table.tBodies[0], data.id, `/messages/${data.id}/row${select}`));
         else if (kind === 'messages' && table.getAttribute('data-newest') === '1') once('new', () => prependNew(table, '/messages/rows'));
       } else if ((type === 'tick' || type === 'resync') && kind === 'messages' && table.getAttribute('data-newest') === '1') {
         once('new', () => prependNew(table, '/messages/rows'));

@@ -32,6 +32,10 @@ export interface BenchOptions {
   /** SMPP_WINDOW of the worker. */
   window: number;
   receiptDelayMs: number;
+  /** The simulator holds each submit_sm_resp this long: a carrier's round trip (default 0). */
+  responseDelayMs?: number;
+  /** Worker processes draining the outbox (default 1). */
+  workers?: number;
   progress?: (phase: string, done: number, total: number) => void;
   log?: (message: string) => void;
 }
@@ -41,6 +45,8 @@ export interface E2eBenchOptions extends BenchOptions {
   lightSeconds: number;
   /** Skip the plain-INSERT baseline (saves ~10 s). */
   noBaseline?: boolean;
+  /** Every message the Cyrillic text (UCS-2, one part) instead of a mix of Latin and Cyrillic. */
+  cyrillic?: boolean;
 }
 
 export interface LatencyMs {
@@ -57,7 +63,15 @@ export interface E2eBenchResult {
   messages: number;
   connections: number;
   window: number;
+  workers: number;
   receiptDelayMs: number;
+  responseDelayMs: number;
+  /**
+   * With a response delay: window x workers / round trip, the most a window allows, and the
+   * share of it the end-to-end rate reached (null without a delay).
+   */
+  idealPerSecond: number | null;
+  shareOfIdeal: number | null;
   plainInsertPerSecond: number | null;
   enqueuePerSecond: number;
   endToEndPerSecond: number;
@@ -69,7 +83,7 @@ export interface E2eBenchResult {
   duplicates: number;
   /** What Postgres wrote per message at full load (src/bench/pg-costs.ts). */
   fullLoadCost: PgCost;
-  /** CPU per message at full load: the worker process, and this process (clients and simulator). */
+  /** CPU per message at full load: the worker processes together, and this process (clients and simulator). */
   cpuMsPerMessage: { worker: number; benchProcess: number };
   /** Load average of the machine at the end of the full load (1, 5, 15 min). */
   loadAverage: number[];
@@ -96,18 +110,18 @@ function latency(commits: Map<number, number>, arrivals: Map<number, number>): L
 /** The destination that identifies message n (unique per message, so the SMSC side can time it). */
 const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
 const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
-const body = (n: number) => BODIES[n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
+const body = (n: number, cyrillic = false) => BODIES[cyrillic ? 1 : n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
 
 export class SimulatorThread {
   private constructor(private readonly worker: Worker, readonly port: number) {}
 
-  static async start(receiptDelayMs: number): Promise<SimulatorThread> {
+  static async start(receiptDelayMs: number, responseDelayMs = 0): Promise<SimulatorThread> {
     const fromSource = import.meta.url.endsWith('.ts');
     const entry = new URL(fromSource ? './simulator-thread.ts' : './simulator-thread.js', import.meta.url).href;
     // Run from source (tsx), a thread needs tsx's loader registered in it before the import.
     const worker = fromSource
-      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: { receiptDelayMs } })
-      : new Worker(new URL(entry), { workerData: { receiptDelayMs } });
+      ? new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: { receiptDelayMs, responseDelayMs } })
+      : new Worker(new URL(entry), { workerData: { receiptDelayMs, responseDelayMs } });
     const port = await new Promise<number>((resolve, reject) => {
       worker.once('message', (m: { port: number }) => resolve(m.port));
       worker.once('error', reject);
@@ -209,13 +223,15 @@ async function waitForDelivered(pool: pg.Pool, total: number, onProgress: (n: nu
   }
 }
 
-/** A scratch database with the schema, the simulator in a thread and a worker process bound to it, idle. */
+/** A scratch database with the schema, the simulator in a thread and worker processes bound to it, idle. */
 export interface Rig {
   scratch: string;
   pool: pg.Pool;
   sim: SimulatorThread;
+  /** The first worker. */
   worker: ChildProcess;
-  /** The worker's peak resident memory so far. */
+  workers: ChildProcess[];
+  /** The largest peak resident memory of a worker so far. */
   peakRssMb(): number;
   /** Stops the worker and the simulator and drops the scratch database. */
   close(): Promise<void>;
@@ -230,16 +246,16 @@ export async function startRig(o: BenchOptions, kind: string, poolSize: number, 
   const u = new URL(o.url);
   u.pathname = `/${scratch}`;
   const url = u.toString();
-  const sim = await SimulatorThread.start(o.receiptDelayMs);
+  const sim = await SimulatorThread.start(o.receiptDelayMs, o.responseDelayMs ?? 0);
   // Connections stay open (no idle timeout), so their backends' CPU time can be read at the end.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 0 });
   pool.on('error', () => {}); // an idle connection ended by the server: the next query reconnects
-  let worker: ChildProcess | undefined;
+  const workers: ChildProcess[] = [];
   let peak = 0;
   let rssTimer: NodeJS.Timeout | undefined;
   const close = async () => {
     clearInterval(rssTimer);
-    if (worker) await stopChild(worker);
+    await Promise.all(workers.map(stopChild));
     await pool.end();
     await sim.stop();
     await admin.query(`drop database if exists ${scratch} with (force)`);
@@ -248,21 +264,24 @@ export async function startRig(o: BenchOptions, kind: string, poolSize: number, 
   try {
     await migrate(url, { settings: { defaultSender: 'BenchShop' } });
     await prepare?.(pool);
-    const child = startWorkerChild({
-      DATABASE_URL: url,
-      SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
-      SMPP_WINDOW: String(o.window),
-      SMS_WORKER_ID: kind,
-    });
-    worker = child;
-    rssTimer = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 250);
+    for (let i = 0; i < (o.workers ?? 1); i++) {
+      workers.push(
+        startWorkerChild({
+          DATABASE_URL: url,
+          SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
+          SMPP_WINDOW: String(o.window),
+          SMS_WORKER_ID: i === 0 ? kind : `${kind}-${i + 1}`,
+        }),
+      );
+    }
+    rssTimer = setInterval(() => (peak = Math.max(peak, ...workers.map((w) => rssMb(w.pid!)))), 250);
     // Let the worker bind and go idle before the clock starts.
     for (let i = 0; i < 100; i++) {
       const { rows } = await pool.query<{ armed: boolean }>(`select armed_until > now() as armed from public.sms_wakeup`);
       if (rows[0]?.armed) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    return { scratch, pool, sim, worker: child, peakRssMb: () => peak, close };
+    return { scratch, pool, sim, worker: workers[0]!, workers, peakRssMb: () => peak, close };
   } catch (err) {
     await close();
     throw err;
@@ -280,13 +299,16 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
   }
 
   const rig = await startRig(o, 'e2e', o.connections + 2);
-  const { pool, sim, worker, scratch } = rig;
+  const { pool, sim, workers, scratch } = rig;
+  const workerCpuSeconds = () => workers.reduce((sum, w) => sum + (processCpuSeconds(w.pid!) ?? 0), 0);
+  const workerCount = workers.length;
+  const responseDelayMs = o.responseDelayMs ?? 0;
   try {
     // Full load.
-    log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}`);
+    log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}, ${workerCount} worker(s), responses after ${responseDelayMs} ms`);
     const statements = await startStatements(pool);
     const costBefore = await costSnapshot(pool, scratch);
-    const workerCpuBefore = processCpuSeconds(worker.pid!) ?? 0;
+    const workerCpuBefore = workerCpuSeconds();
     const ownCpuBefore = process.cpuUsage();
     const commits = new Map<number, number>();
     let next = 0;
@@ -298,7 +320,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
         try {
           while (next < o.messages) {
             const n = next++;
-            await client.query('select sms_send($1, $2)', [destination(n), body(n)]);
+            await client.query('select sms_send($1, $2)', [destination(n), body(n, o.cyrillic)]);
             commits.set(n, now());
           }
         } finally {
@@ -309,7 +331,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     clearInterval(enqueueTimer);
     const enqueued = now();
     const delivered = await waitForDelivered(pool, o.messages, (n) => progress('deliver', n, o.messages), 30 * 60_000);
-    const workerCpu = (processCpuSeconds(worker.pid!) ?? 0) - workerCpuBefore;
+    const workerCpu = workerCpuSeconds() - workerCpuBefore;
     const backendCpuAtEnd = backendCpu(scratch);
     const ownCpu = process.cpuUsage(ownCpuBefore);
     const loadAverage = loadavg().map((x) => Math.round(x * 100) / 100);
@@ -334,7 +356,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
         const due = lightStart + (i * 1000) / o.lightRate;
         const wait = due - now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        await client.query('select sms_send($1, $2)', [destination(base + i), body(i)]);
+        await client.query('select sms_send($1, $2)', [destination(base + i), body(i, o.cyrillic)]);
         lightCommits.set(base + i, now());
         progress('light', i + 1, lightTotal);
       }
@@ -344,16 +366,22 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     await waitForDelivered(pool, o.messages + lightTotal, () => {}, 60_000);
     const light = await sim.arrivals();
 
+    const endToEndPerSecond = Math.round(o.messages / ((delivered - started) / 1000));
+    const idealPerSecond = responseDelayMs > 0 ? Math.round((o.window * workerCount * 1000) / responseDelayMs) : null;
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
       scratchDatabase: scratch,
       messages: o.messages,
       connections: o.connections,
       window: o.window,
+      workers: workerCount,
       receiptDelayMs: o.receiptDelayMs,
+      responseDelayMs,
+      idealPerSecond,
+      shareOfIdeal: idealPerSecond ? Math.round((endToEndPerSecond / idealPerSecond) * 1000) / 1000 : null,
       plainInsertPerSecond,
       enqueuePerSecond: Math.round(o.messages / ((enqueued - started) / 1000)),
-      endToEndPerSecond: Math.round(o.messages / ((delivered - started) / 1000)),
+      endToEndPerSecond,
       endToEndSeconds: Math.round((delivered - started) / 10) / 100,
       fullLoadCommitToSubmitMs: latency(commits, full.arrivals),
       light: { rate: o.lightRate, seconds: o.lightSeconds, messages: lightTotal, commitToSubmitMs: latency(lightCommits, light.arrivals) },
@@ -377,13 +405,14 @@ export function formatE2eBench(r: E2eBenchResult): string {
     `server                        ${r.server}`,
     `plain single-row INSERT       ${r.plainInsertPerSecond ?? 'not measured'}${r.plainInsertPerSecond ? '/s (this server, ' + r.connections + ' connections)' : ''}`,
     `enqueue through sms_send      ${r.enqueuePerSecond}/s (${r.messages} messages, ${r.connections} connections)`,
-    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window}, receipts after ${r.receiptDelayMs} ms)`,
+    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window}, ${r.workers} worker(s), responses after ${r.responseDelayMs} ms, receipts ${r.receiptDelayMs} ms later)`,
+    `share of the ideal            ${r.idealPerSecond ? `${Math.round(r.shareOfIdeal! * 1000) / 10}% of ${r.idealPerSecond}/s (window x workers / round trip)` : 'no round trip (--response-delay-ms 0)'}`,
     `commit -> submit_sm, full     ${ms(r.fullLoadCommitToSubmitMs)}`,
     `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
     `worker peak RSS               ${r.workerPeakRssMb} MB`,
     `duplicate submits             ${r.duplicates}`,
     `end to end / plain INSERT     ${r.plainInsertPerSecond ? `${Math.round((r.endToEndPerSecond / r.plainInsertPerSecond) * 1000) / 10}%` : 'not measured'}`,
-    `CPU per message, full load    worker ${r.cpuMsPerMessage.worker} ms, clients + simulator ${r.cpuMsPerMessage.benchProcess} ms`,
+    `CPU per message, full load    worker${r.workers > 1 ? 's' : ''} ${r.cpuMsPerMessage.worker} ms, clients + simulator ${r.cpuMsPerMessage.benchProcess} ms`,
     `load average (1/5/15 min)     ${r.loadAverage.join(' ')} at the end of the full load`,
     `what Postgres wrote per message at full load:`,
     formatPgCost(r.fullLoadCost),

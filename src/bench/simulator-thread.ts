@@ -8,9 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startSimulator } from '../simulator/index.js';
 
-const { receiptDelayMs } = workerData as { receiptDelayMs: number };
+const { receiptDelayMs, responseDelayMs } = workerData as { receiptDelayMs: number; responseDelayMs?: number };
 const arrivals = new Map<number, number>();
-const sim = await startSimulator({ record: false, receiptDelayMs, redeliver: false });
+const sim = await startSimulator({ record: false, receiptDelayMs, responseDelayMs: responseDelayMs ?? 0, redeliver: false });
 sim.on('arrival', (destination: string, at: number) => {
   const n = Number(destination.slice(-9));
   if (!arrivals.has(n)) arrivals.set(n, performance.timeOrigin + at);

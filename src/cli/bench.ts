@@ -38,6 +38,10 @@ Options:
   --light-rate R        messages per second at light load (default 50)
   --light-seconds S     duration of the light load (default 20)
   --receipt-delay-ms D  simulator delay from submit_sm_resp to the receipt (default 100; real SMSCs take seconds)
+  --response-delay-ms D simulator delay before each submit_sm_resp, a carrier's round trip (default 0);
+                        with it the summary gives the share of window x workers / round trip reached
+  --workers N           worker processes draining the outbox (default 1)
+  --cyrillic            every message in Cyrillic (UCS-2, one part) instead of a Latin/Cyrillic mix
   --no-baseline         skip the plain INSERT measurement
   --soak                the soak benchmark instead (options below, and --messages, --connections,
                         --window, --receipt-delay-ms)
@@ -63,6 +67,9 @@ export async function benchCommand(args: string[]): Promise<number> {
       'light-rate': { type: 'string' },
       'light-seconds': { type: 'string' },
       'receipt-delay-ms': { type: 'string' },
+      'response-delay-ms': { type: 'string' },
+      workers: { type: 'string' },
+      cyrillic: { type: 'boolean' },
       'no-baseline': { type: 'boolean' },
       soak: { type: 'boolean' },
       inbound: { type: 'boolean' },
@@ -84,6 +91,9 @@ export async function benchCommand(args: string[]): Promise<number> {
     lightRate: int('light-rate', v['light-rate'], 50, 1),
     lightSeconds: int('light-seconds', v['light-seconds'], 20, 1),
     receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
+    responseDelayMs: int('response-delay-ms', v['response-delay-ms'], 0, 0),
+    workers: numberOption('workers', v.workers, 1, 1, 64, true),
+    cyrillic: v.cyrillic ?? false,
     noBaseline: v['no-baseline'] ?? false,
   };
   const rounds = numberOption('rounds', v.rounds, 3, 1, 30, true);

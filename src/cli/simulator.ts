@@ -23,6 +23,7 @@ Options:
   --password PW          accept only binds with this password (default: any)
   --receipts on|off      send delivery receipts when requested (default on)
   --receipt-delay-ms N   delay before each receipt (default 100)
+  --response-delay-ms N  delay before each submit_sm_resp, a carrier's round trip (default 0)
   --receipt-form F       text, tlv or both (default both)
   --id-format F          message ids in hex or decimal (default hex)
   --throttle-rate R      answer this share of submit_sm (0..1) with ESME_RTHROTTLED (default 0)
@@ -57,6 +58,7 @@ export async function simulatorCommand(args: string[]): Promise<number> {
       password: { type: 'string' },
       receipts: { type: 'string' },
       'receipt-delay-ms': { type: 'string' },
+      'response-delay-ms': { type: 'string' },
       'receipt-form': { type: 'string' },
       'id-format': { type: 'string' },
       'throttle-rate': { type: 'string' },
@@ -80,6 +82,7 @@ export async function simulatorCommand(args: string[]): Promise<number> {
     password: values.password ?? null,
     receipts: oneOf('receipts', values.receipts, ['on', 'off'], 'on') === 'on',
     receiptDelayMs: numberOption('receipt-delay-ms', values['receipt-delay-ms'], 100, 0, 86_400_000),
+    responseDelayMs: numberOption('response-delay-ms', values['response-delay-ms'], 0, 0, 86_400_000),
     receiptForm: oneOf<ReceiptForm>('receipt-form', values['receipt-form'], ['text', 'tlv', 'both'], 'both'),
     idFormat: oneOf<IdFormat>('id-format', values['id-format'], ['hex', 'decimal'], 'hex'),
     throttleRate: numberOption('throttle-rate', values['throttle-rate'], 0, 0, 1),

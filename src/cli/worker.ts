@@ -2,7 +2,7 @@ import { configWarnings, loadConfig } from '../config.js';
 import { redactSecrets } from '../secrets.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_SOFTWARE } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startWorker } from '../worker/main.js';
+import { startWorker, type WorkerHooks } from '../worker/main.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox worker
@@ -27,6 +27,18 @@ export const SHUTDOWN_GRACE_MS = 5000;
  */
 export const EXIT_AFTER_STOP_MS = 1000;
 
+/**
+ * SMS_TEST_WORKER_HOOKS (tests only; unset, the worker is as documented): JSON with the worker
+ * hooks a test gives a worker process, `timing` (src/worker/timing.ts) and `crontab`, e.g.
+ * {"timing": {"metricsCacheMs": 0}, "crontab": false}. Anything else in it is refused.
+ */
+export function testWorkerHooks(value: string | undefined): WorkerHooks {
+  if (!value) return {};
+  const { timing, crontab, ...rest } = JSON.parse(value) as Pick<WorkerHooks, 'timing' | 'crontab'>;
+  if (Object.keys(rest).length) throw new Error(`SMS_TEST_WORKER_HOOKS: unknown ${Object.keys(rest).join(', ')}`);
+  return { ...(timing ? { timing } : {}), ...(crontab !== undefined ? { crontab } : {}) };
+}
+
 export async function workerCommand(args: string[]): Promise<number> {
   if (!parseCommandArgs('worker', args, {}, HELP)) return 0;
   const config = loadConfig();
@@ -42,7 +54,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-  const worker = await startWorker(config, logger);
+  const worker = await startWorker(config, logger, testWorkerHooks(process.env.SMS_TEST_WORKER_HOOKS));
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -141,6 +141,18 @@ process.on('exit', () => {
   }
 });
 
+/**
+ * The exit hook above does not run when this process is killed (SIGKILL, a test runner's time
+ * limit, a second Ctrl-C): on Linux, util-linux's `setpriv --pdeathsig` makes the kernel send
+ * Postgres SIGINT (fast shutdown) when its parent dies, so a cluster is never left running.
+ * Where setpriv is missing, Postgres is started directly and only the exit hook stops it.
+ */
+function diesWithParent(command: string, args: string[]): [string, string[]] {
+  if (process.platform !== 'linux') return [command, args];
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  return setpriv ? [setpriv, ['--pdeathsig', 'INT', '--', command, ...args]] : [command, args];
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
   const native = nativeDir();
   const bin = (name: string) => path.join(native, 'bin', name);
@@ -176,9 +188,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
 
   let server: ChildProcess | undefined;
+  const [command, commandArgs] = diesWithParent(bin('postgres'), args);
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(bin('postgres'), args, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(command, commandArgs, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       server = child;
       running.add(child);
       let out = '';

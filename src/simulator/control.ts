@@ -15,7 +15,7 @@
  *   POST /receipt     {"message_id", "state"?, "err"?}: a delivery receipt for an SMSC message id
  *   POST /disconnect  {"how"?: "close" | "unbind"}: drop the connections (or unbind from the SMSC side)
  *   POST /fail-next   {"command_status", "count"?}: answer the next submit_sm with this error
- *   POST /config      {"receipts"?, "receipt_delay_ms"?, "throttle_rate"?, "refuse_binds"?, "refuse_validity_period"?}
+ *   POST /config      {"receipts"?, "receipt_delay_ms"?, "response_delay_ms"?, "throttle_rate"?, "refuse_binds"?, "refuse_validity_period"?}
  *
  * Answers are JSON. A bad request is 400 naming the field; /mo and /receipt are 409 while no
  * session that takes deliver_sm is bound. /mo and /receipt wait (up to `ackTimeoutMs`) for the
@@ -59,7 +59,7 @@ const ENDPOINTS: Record<string, string> = {
   'POST /receipt': '{"message_id": "3B9ACA00", "state": "UNDELIV", "err": "001"}: a delivery receipt for an SMSC message id',
   'POST /disconnect': '{"how": "close" | "unbind"}: drop the SMPP connections (default close)',
   'POST /fail-next': '{"command_status": "ESME_RINVDSTADR", "count": 1}: answer the next submit_sm with this error',
-  'POST /config': '{"receipts": true, "receipt_delay_ms": 100, "throttle_rate": 0, "refuse_binds": null, "refuse_validity_period": false}',
+  'POST /config': '{"receipts": true, "receipt_delay_ms": 100, "response_delay_ms": 0, "throttle_rate": 0, "refuse_binds": null, "refuse_validity_period": false}',
 };
 
 /** A request the client must fix: the status code and a message naming what was wrong. */
@@ -177,22 +177,21 @@ export async function startControlServer(sim: Simulator, options: ControlOptions
       return [200, { count, command_status: info.name, kind: info.kind }];
     },
     'POST /config': async (req) => {
-      const body = await readObject(req, ['receipts', 'receipt_delay_ms', 'throttle_rate', 'refuse_binds', 'refuse_validity_period']);
+      const body = await readObject(req, ['receipts', 'receipt_delay_ms', 'response_delay_ms', 'throttle_rate', 'refuse_binds', 'refuse_validity_period']);
       if (body.receipts !== undefined && typeof body.receipts !== 'boolean') throw bad('receipts', 'true or false', body.receipts);
       const refuseValidity = body.refuse_validity_period;
       if (refuseValidity !== undefined && typeof refuseValidity !== 'boolean') {
         throw bad('refuse_validity_period', 'true (answer ESME_RINVEXPIRY to submit_sm carrying a validity_period) or false', refuseValidity);
       }
-      const delay = body.receipt_delay_ms;
-      if (delay !== undefined && (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0 || delay > 86_400_000)) {
-        throw bad('receipt_delay_ms', 'milliseconds from 0 to 86400000', delay);
-      }
+      const delay = milliseconds(body, 'receipt_delay_ms');
+      const responseDelay = milliseconds(body, 'response_delay_ms');
       const rate = body.throttle_rate;
       if (rate !== undefined && (typeof rate !== 'number' || !(rate >= 0 && rate <= 1))) throw bad('throttle_rate', 'a share of submit_sm from 0 to 1', rate);
       const refuse = body.refuse_binds === undefined || body.refuse_binds === null ? body.refuse_binds : commandStatus(body.refuse_binds, 'refuse_binds');
       sim.configure({
         ...(body.receipts !== undefined ? { receipts: body.receipts as boolean } : {}),
-        ...(delay !== undefined ? { receiptDelayMs: delay as number } : {}),
+        ...(delay !== undefined ? { receiptDelayMs: delay } : {}),
+        ...(responseDelay !== undefined ? { responseDelayMs: responseDelay } : {}),
         ...(rate !== undefined ? { throttleRate: rate as number } : {}),
         ...(refuseValidity !== undefined ? { refuseValidityPeriod: refuseValidity as boolean } : {}),
       });
@@ -285,6 +284,13 @@ function address(body: Record<string, unknown>, field: 'from' | 'to' | 'number')
   throw bad(field, expected, v);
 }
 
+/** An optional delay field: milliseconds from 0 to a day. */
+function milliseconds(body: Record<string, unknown>, field: string): number | undefined {
+  const v = body[field];
+  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 86_400_000)) throw bad(field, 'milliseconds from 0 to 86400000', v);
+  return v;
+}
+
 /** A command_status given by name ("ESME_RTHROTTLED") or number (88, "0x58"). */
 function commandStatus(v: unknown, field: string): number {
   const expected = 'an SMPP command_status: a name such as "ESME_RINVDSTADR" or a number such as 11 or "0x0B"';
@@ -357,6 +363,7 @@ function state(sim: Simulator) {
     connections: sim.connections,
     sessions: sim.sessionInfo().map((s) => ({ system_id: s.systemId, bind: s.bind, bound: s.bound, unanswered_submits: s.unansweredSubmits })),
     receipts: { on: o.receipts, delay_ms: o.receiptDelayMs, form: o.receiptForm, id_format: o.idFormat },
+    response_delay_ms: o.responseDelayMs,
     throttle_rate: o.throttleRate,
     refuse_binds: o.refuseBinds ? classifyStatus(o.refuseBinds).name : null,
     refuse_validity_period: o.refuseValidityPeriod,

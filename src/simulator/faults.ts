@@ -2,7 +2,8 @@
  * The answer a submit_sm gets when faults are injected: the connection cut on the Nth submit,
  * ESME_RINVEXPIRY for a validity_period (refuseValidityPeriod), an error for the next submits, responses dropped (the next N, or at a rate), throttling at a rate,
  * an error for the next submits to a number, or permanent errors for chosen numbers; else
- * accepted. Checked in that order, one fault per submit.
+ * accepted. Checked in that order, one fault per submit. And when the answer goes: at once, after
+ * responseDelayMs, or when the test releases it (holdResponses).
  */
 import { STATUS } from '../smpp/command-status.js';
 import type { ResolvedOptions, SimulatorOptions } from './types.js';
@@ -22,6 +23,8 @@ export class SubmitFaults {
   private failuresLeft = new Map<string, { status: number; times: number }>();
   /** The next submit_sm to answer with a chosen command_status (failNext). */
   private next = { count: 0, status: 0 };
+  /** submit_sm_resp held by holdResponses, in arrival order. */
+  private held: (() => void)[] = [];
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -43,6 +46,20 @@ export class SubmitFaults {
 
   get pendingFailures(): { count: number; status: number } {
     return { ...this.next };
+  }
+
+  /** Sends a submit_sm_resp (`send`) now, after responseDelayMs, or once released (holdResponses). */
+  respond(send: () => void): void {
+    if (this.options.holdResponses) this.held.push(send);
+    else if (this.options.responseDelayMs > 0) setTimeout(send, this.options.responseDelayMs);
+    else send();
+  }
+
+  /** Sends the submit_sm_resp held so far (holdResponses), in order; returns how many. */
+  releaseHeld(): number {
+    const held = this.held.splice(0);
+    for (const send of held) send();
+    return held.length;
   }
 
   /** The answer of the submit_sm to `destination` that just arrived (counted faults count down). */

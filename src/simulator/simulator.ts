@@ -56,7 +56,8 @@ export class Simulator extends EventEmitter {
   private readonly random: () => number;
   private readonly log: Logger | undefined;
   private nextId: number;
-  private readonly faults: SubmitFaults;
+  /** The faults it injects; faults.releaseHeld() sends the answers holdResponses kept. */
+  readonly faults: SubmitFaults;
   private readonly deliveries: Deliveries;
   private enquireTimer: NodeJS.Timeout | null = null;
   private nextMoRef: number;
@@ -425,8 +426,7 @@ export class Simulator extends EventEmitter {
         else setTimeout(answer, 50).unref();
       }
     };
-    if (o.responseDelayMs > 0) setTimeout(respond, o.responseDelayMs);
-    else respond();
+    this.faults.respond(respond);
   }
 
   private remember(session: SimSession, rec: SubmitRecord): void {

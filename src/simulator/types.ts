@@ -58,6 +58,11 @@ export interface SimulatorOptions {
   dropNextResponses?: number;
   /** Delay every submit_sm_resp by this much. */
   responseDelayMs?: number;
+  /**
+   * Hold every submit_sm_resp (and the receipt behind it) until releaseResponses(): an answer as
+   * late as a test needs, given on its event rather than after a fixed delay.
+   */
+  holdResponses?: boolean;
   /** Close the connection when the Nth submit_sm (from now) arrives, without answering it. */
   closeAfterSubmits?: number | null;
   /** Do not answer enquire_link (a dead link, as seen from the ESME). */
@@ -265,6 +270,7 @@ export const DEFAULTS: ResolvedOptions = {
   dropResponseRate: 0,
   dropNextResponses: 0,
   responseDelayMs: 0,
+  holdResponses: false,
   closeAfterSubmits: null,
   ignoreEnquireLink: false,
   enquireLinkSeconds: 0,

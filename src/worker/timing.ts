@@ -41,6 +41,8 @@ export interface WorkerTiming {
   heartbeatMs: number;
   /** How often Graphile Worker looks for jobs besides its LISTEN. */
   jobPollMs: number;
+  /** /metrics reads the queue gauges from Postgres at most once per this long. */
+  metricsCacheMs: number;
 }
 
 export const DEFAULT_TIMING: WorkerTiming = Object.freeze({
@@ -58,6 +60,7 @@ export const DEFAULT_TIMING: WorkerTiming = Object.freeze({
   leaseMinIntervalMs: 500,
   heartbeatMs: 10_000,
   jobPollMs: 5000,
+  metricsCacheMs: 5000,
 });
 
 /** DEFAULT_TIMING with `overrides` on top. */

@@ -1,11 +1,12 @@
 /**
  * The console in a real headless browser (Debian's chromium through playwright-core), against a
  * real worker process, the simulator process and Postgres: sign in; a message sent with sms_send
- * appears and turns delivered live; filter by recipient; retry a failed message and see it
- * delivered through the simulator; a reader login cannot retry or opt in (no button, and the
- * request is refused by Postgres); an incoming SMS appears in the conversation; live updates
- * pause and resume; sign-in codes never reach a page or a log line. Every page is screenshot
- * (the directory is printed) and checked with axe-core: no serious or critical violation.
+ * appears and turns delivered live; a text asked for survives a live refresh of its row; filter
+ * by recipient; retry a failed message and see it delivered through the simulator; a reader
+ * login cannot retry or opt in (no button, and the request is refused by Postgres); an incoming
+ * SMS appears in the conversation; live updates pause and resume; sign-in codes never reach a
+ * page or a log line. Every page is screenshot (the directory is printed) and checked with
+ * axe-core: no serious or critical violation.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -122,6 +123,38 @@ describe('the console in a browser', () => {
     await page.waitForSelector(`tr[data-id="${id}"] .body-text`);
     assert.equal(await page.textContent(`tr[data-id="${id}"] .body-text`), 'Your parcel 7731 is on its way');
     await check(page, '03-messages');
+  });
+
+  test('a text asked for while a live update replaces its row appears in the new row, and stays on the next', async () => {
+    const id = await send('+79990000012', 'Courier at the door in 5 minutes');
+    await waitForStatuses(tdb.pool, [id], ['delivered']);
+    await page.goto(`${consoleHandle.url}/messages`);
+    await liveReady(page);
+    const row = `tr[data-id="${id}"]`;
+    // The text's answer is held until the row has been read again and replaced.
+    let release!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      void page.route(`**/messages/${id}/text`, async (route) => {
+        resolve();
+        await new Promise<void>((r) => { release = r; });
+        await route.continue();
+      });
+    });
+    const replaced = async (): Promise<void> => {
+      await page.$eval(row, (tr) => tr.setAttribute('data-old', '1'));
+      // What the worker announces when a message changes; the page reads the row again.
+      await tdb.pool.query(`select pg_notify('sms_status', json_build_object('id', $1::text, 'status', 'delivered')::text)`, [id]);
+      await page.waitForSelector(`${row}:not([data-old])`, { timeout: 20_000 });
+    };
+    await page.click(`${row} a[data-reveal]`);
+    await asked;
+    await replaced();
+    release();
+    await page.waitForSelector(`${row} .body-text`, { timeout: 20_000 });
+    assert.equal(await page.textContent(`${row} .body-text`), 'Courier at the door in 5 minutes');
+    await page.unroute(`**/messages/${id}/text`);
+    await replaced();
+    assert.equal(await page.textContent(`${row} .body-text`), 'Courier at the door in 5 minutes', 'a shown text stays through a refresh');
   });
 
   test('filter by recipient: the filter is in the URL, every row is to that number', async () => {

@@ -37,7 +37,9 @@ before(async () => {
     SMPP_RECONNECT_MAX_S: '1',
     METRICS_PORT: '0',
     METRICS_HOST: '127.0.0.1',
-  });
+    // The queue gauges read from Postgres on every scrape (not at most every 5 s): the test
+    // waits for them to change, not for the cache to lapse.
+  }, ['worker'], { hooks: { timing: { metricsCacheMs: 0 } } });
   const started = await worker.waitForLog(/worker started/);
   port = Number(started.metricsPort);
   assert.ok(port > 0, `the "worker started" line carries the bound metrics port (${started.metricsPort})`);
@@ -145,7 +147,7 @@ test('counters and histograms move by what went over the wire', async () => {
   assert.equal(delta(before, after, 'smpp_throttled_total'), 0);
   assert.equal(delta(before, after, 'smpp_reconnects_total'), 0);
 
-  // Queue gauges are read from Postgres (cached a few seconds): back to empty.
+  // Queue gauges are read from Postgres: back to empty.
   const drained = await waitFor('the queue gauges to read empty', async () => {
     const s = await scrape(port);
     return s.value('sms_queue_depth') === 0 && s.value('sms_sending_messages') === 0 && s.value('sms_awaiting_receipt_messages') === 0 ? s : undefined;

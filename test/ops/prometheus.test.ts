@@ -155,10 +155,13 @@ async function traffic(seconds: number): Promise<void> {
     await sleep(100);
   }
   await waitForStatuses(tdb.pool, ids, ['delivered', 'undelivered', 'failed'], 60_000);
-  // One message whose receipt never comes: overdue a second after it was sent.
+  // One message whose receipt never comes: overdue once past expires_at (receipt_grace is 0).
+  // It has an hour to be submitted (a 1 s validity could run out first on a busy machine); once
+  // sent, the hour passes at once: expires_at is moved a second into the past.
   sim.configure({ receipts: false });
-  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+79990000600', 'no receipt for this one', expires_at => now() + interval '1 second') as id`);
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+79990000600', 'no receipt for this one', expires_at => now() + interval '1 hour') as id`);
   await waitForStatuses(tdb.pool, [rows[0]!.id], ['sent']);
+  await tdb.pool.query(`update sms_outbox set expires_at = now() - interval '1 second' where id = $1`, [rows[0]!.id]);
   sim.configure({ receipts: true });
   await waitFor('the receipt to be overdue', async () => (await tdb.pool.query('select receipt_overdue from sms_status($1)', [rows[0]!.id])).rows[0].receipt_overdue);
 }

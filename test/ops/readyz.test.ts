@@ -26,6 +26,12 @@ function workerEnv(databaseUrl: string, smppPort: number): Record<string, string
   };
 }
 
+/**
+ * The worker process, its /metrics reading the queue gauges from Postgres on every scrape (not at
+ * most every 5 s): the tests wait for the gauges to change, not for the cache to lapse.
+ */
+const startWorker = (env: Record<string, string>) => startWorkerProcess(env, ['worker'], { hooks: { timing: { metricsCacheMs: 0 } } });
+
 async function readyz(port: number, status: number) {
   return waitFor(`/readyz ${status}`, async () => {
     const r = await probe(port, '/readyz');
@@ -38,7 +44,7 @@ test('/readyz follows the SMPP session: the simulator goes away, refuses the bin
   await tdb.pool.query(`update sms_settings set default_sender = 'Ready'`);
   let sim: Simulator = await startSimulator({ receiptDelayMs: 10 });
   const smppPort = sim.port;
-  const worker = startWorkerProcess(workerEnv(tdb.url, smppPort));
+  const worker = startWorker(workerEnv(tdb.url, smppPort));
   try {
     const port = Number((await worker.waitForLog(/worker started/)).metricsPort);
     const ready = await readyz(port, 200);
@@ -111,7 +117,7 @@ test('/readyz counts the time not bound from the last bind, not from the latest 
   const tdb = await createTestDatabase();
   let sim: Simulator = await startSimulator();
   const smppPort = sim.port;
-  const worker = startWorkerProcess(workerEnv(tdb.url, smppPort));
+  const worker = startWorker(workerEnv(tdb.url, smppPort));
   try {
     const port = Number((await worker.waitForLog(/worker started/)).metricsPort);
     await readyz(port, 200);
@@ -146,7 +152,7 @@ test('/readyz counts the time not bound from the last bind, not from the latest 
 test('/readyz before the first bind counts from the start and says it never bound', async () => {
   const tdb = await createTestDatabase();
   const closedPort = await freePort(); // nothing listens there: every connection attempt is refused
-  const worker = startWorkerProcess(workerEnv(tdb.url, closedPort));
+  const worker = startWorker(workerEnv(tdb.url, closedPort));
   try {
     const started = await worker.waitForLog(/worker started/);
     const port = Number(started.metricsPort);
@@ -176,7 +182,7 @@ test('/readyz follows Postgres: down is 503 naming the database, /metrics still 
     await admin.query('create database readyz');
     await admin.end();
     await migrate(url, { settings: { defaultSender: 'Ready' } });
-    return startWorkerProcess(workerEnv(url, sim.port));
+    return startWorker(workerEnv(url, sim.port));
   })();
   const w = await worker;
   try {

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { CLI, ROOT, runCli, waitFor } from '../ops/helpers.js';
+import { startSimulatorProcess } from '../support/simulator-process.js';
 
 let tdb: TestDatabase;
 let simulator: ChildProcess;
@@ -109,6 +110,7 @@ describe('before a worker is bound', () => {
       ['/fail-next', { command_status: 0 }, 'command_status', /ESME_ROK is what the simulator answers anyway/],
       ['/fail-next', { command_status: 11, count: -1 }, 'count', /^count: expected a whole number/],
       ['/disconnect', { how: 'slam' }, 'how', /^how: expected "close" .* or "unbind"/],
+      ['/config', { response_delay_ms: -1 }, 'response_delay_ms', /^response_delay_ms: expected milliseconds from 0 to 86400000, got -1$/],
       ['/config', { throttle_rate: 2 }, 'throttle_rate', /^throttle_rate: expected a share of submit_sm from 0 to 1, got 2$/],
       ['/config', { refuse_validity_period: 'yes' }, 'refuse_validity_period', /^refuse_validity_period: expected true .* or false, got "yes"$/],
     ];
@@ -274,6 +276,38 @@ describe('with a worker bound', () => {
       assert.equal((await call('POST', '/config', { refuse_binds: null })).body.refuse_binds, null);
     }
     await waitFor('the worker to bind again', async () => (await call('GET', '/state')).body.sessions.some((x: { bound: boolean }) => x.bound), 30_000);
+  });
+});
+
+describe('a carrier\'s round trip', () => {
+  test('POST /config response_delay_ms holds each submit_sm_resp that long; the message is sent after it', async () => {
+    const set = await call('POST', '/config', { response_delay_ms: 300 });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.response_delay_ms, 300);
+    try {
+      const id = await send('+79990000021', 'After a round trip');
+      await waitForStatuses(tdb.pool, [id], ['sent', 'delivered']);
+      const arrived = (await call('GET', '/submits?limit=1')).body.submits[0];
+      assert.equal(arrived.destination, '79990000021');
+      // The outcome is written once the response is in: at least the delay after the arrival.
+      const { rows } = await tdb.pool.query<{ submitted_at: Date }>('select submitted_at from sms_outbox where id = $1', [id]);
+      const waited = rows[0]!.submitted_at.getTime() - Date.parse(arrived.at);
+      assert.ok(waited >= 299, `sent ${waited} ms after the submit_sm arrived`);
+    } finally {
+      assert.equal((await call('POST', '/config', { response_delay_ms: 0 })).body.response_delay_ms, 0);
+    }
+  });
+
+  test('--response-delay-ms sets it at start; a bad value is a usage error (64)', async () => {
+    const sim = await startSimulatorProcess(['--response-delay-ms', '50']);
+    try {
+      assert.equal((await sim.call('GET', '/state')).body.response_delay_ms, 50);
+    } finally {
+      assert.equal(await sim.stop(), 0);
+    }
+    const bad = await runCli({}, ['simulator', '--response-delay-ms', 'soon']);
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /--response-delay-ms/);
   });
 });
 

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { waitFor } from './wait.js';
+import type { WorkerHooks } from '../../src/worker/main.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -29,10 +30,18 @@ export interface WorkerProcess {
   kill(): Promise<number | string>;
 }
 
-/** `events`: LOG_LEVEL=trace, so that waitForEvent sees the worker's events. */
-export function startWorkerProcess(env: Record<string, string>, args: string[] = ['worker'], options: { events?: boolean } = {}): WorkerProcess {
+/**
+ * `events`: LOG_LEVEL=trace, so that waitForEvent sees the worker's events. `hooks`: the worker's
+ * timing in milliseconds, or no crontab (SMS_TEST_WORKER_HOOKS, src/cli/worker.ts).
+ */
+export function startWorkerProcess(
+  env: Record<string, string>,
+  args: string[] = ['worker'],
+  options: { events?: boolean; hooks?: Pick<WorkerHooks, 'timing' | 'crontab'> } = {},
+): WorkerProcess {
+  const hooks = options.hooks ? { SMS_TEST_WORKER_HOOKS: JSON.stringify(options.hooks) } : {};
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { ...process.env, LOG_LEVEL: options.events ? 'trace' : 'info', LOG_PRETTY: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: options.events ? 'trace' : 'info', LOG_PRETTY: '0', ...hooks, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
@@ -128,8 +137,8 @@ export function startWorkerProcess(env: Record<string, string>, args: string[] =
  * Starts the worker with its /metrics server on a free loopback port; resolves once it has
  * bound its SMPP session, with the port.
  */
-export async function startBoundWorker(env: Record<string, string>): Promise<{ worker: WorkerProcess; metricsPort: number }> {
-  const worker = startWorkerProcess({ METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env });
+export async function startBoundWorker(env: Record<string, string>, options: Parameters<typeof startWorkerProcess>[2] = {}): Promise<{ worker: WorkerProcess; metricsPort: number }> {
+  const worker = startWorkerProcess({ METRICS_PORT: '0', METRICS_HOST: '127.0.0.1', ...env }, ['worker'], options);
   const metricsPort = Number((await worker.waitForLog(/worker started/)).metricsPort);
   await worker.waitForLog(/SMPP session bound/);
   return { worker, metricsPort };

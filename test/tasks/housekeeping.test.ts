@@ -8,20 +8,22 @@
  * The SMSC refuses binds until the last test (the expire sweep exists for a worker without a
  * session; without one, the pump claims nothing and only the jobs change rows). Leases are an
  * hour long, so the lease keeper's sweep (once at start, then every half lease) stays out of it.
- * Each test starts clear of a minute boundary, when the crontab queues jobs of its own.
+ * The worker runs without its crontab (the test queues each job itself), so no job queued at a
+ * minute boundary meets a test's snapshots, and no test waits for a minute boundary to pass.
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createLogin, type Login } from '../support/logins.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { clearOfCron, failedJobs, runJob } from '../support/jobs.js';
+import { failedJobs, runJob } from '../support/jobs.js';
 import { diff, insertMessage, insertReceipt, seedEveryStatus, snapshot, truncateAll } from '../support/rows.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { MISSING_PART_MARKER } from '../../src/smpp/mo.js';
+import { WAKEUP_CHANNEL } from '../../src/db/outbox.js';
+import { waitFor } from '../support/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let login: Login;
 const WORKER_ID = 'housekeeping';
 
@@ -45,7 +47,7 @@ before(async () => {
     SMPP_RECONNECT_MAX_S: '1',
     SMS_WORKER_ID: WORKER_ID,
     SMS_LEASE_S: '3600',
-  }, ['worker'], { events: true });
+  }, ['worker'], { events: true, hooks: { crontab: false } });
   await worker.waitForLog(/worker started/);
   await waitForStatuses(tdb.pool, [probe], ['queued']);
 });
@@ -73,7 +75,6 @@ async function assertNoFailedJobs(): Promise<void> {
 }
 
 test('sms_expire expires queued messages past expires_at while the SMSC is unreachable, and nothing else', async () => {
-  await clearOfCron(tdb.pool, 10);
   await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
   await runJob(tdb.pool, 'sms_expire');
@@ -97,7 +98,6 @@ test('sms_expire expires queued messages past expires_at while the SMSC is unrea
 });
 
 test('sms_expire goes through a backlog larger than one batch (25,000 overdue rows)', async () => {
-  await clearOfCron(tdb.pool, 20);
   await tdb.pool.query(`
     insert into sms_outbox (owner, recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at, metadata)
     select quote_ident(current_user), '7999' || lpad(i::text, 7, '0'), 'Housekeep', 'overdue ' || i, 'gsm7', 1, now() - interval '2 days',
@@ -113,7 +113,6 @@ test('sms_expire goes through a backlog larger than one batch (25,000 overdue ro
 });
 
 test('sms_reconcile matches waiting receipts and assembles stale incoming sets, and nothing else', async () => {
-  await clearOfCron(tdb.pool, 10);
   const { ids } = await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
   await runJob(tdb.pool, 'sms_reconcile');
@@ -154,7 +153,6 @@ test('sms_reconcile matches waiting receipts and assembles stale incoming sets, 
 });
 
 test('sms_reconcile pages through more unmatched receipts than one batch holds', async () => {
-  await clearOfCron(tdb.pool, 10);
   const { ids } = await seedEveryStatus(tdb.pool);
   // 1,500 receipts for ids nobody sent, older than the three that match: those are on page two.
   await tdb.pool.query(`
@@ -173,7 +171,6 @@ test('sms_reconcile pages through more unmatched receipts than one batch holds',
 });
 
 test('sms_purge deletes what is past its retention, at the boundaries, and nothing else', async () => {
-  await clearOfCron(tdb.pool, 10);
   await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
   await runJob(tdb.pool, 'sms_purge');
@@ -198,7 +195,6 @@ test('sms_purge deletes what is past its retention, at the boundaries, and nothi
 });
 
 test('sms_purge deletes a backlog larger than one batch (12,000 old messages)', async () => {
-  await clearOfCron(tdb.pool, 20);
   await tdb.pool.query(`
     with m as (
       insert into sms_outbox (owner, recipient, sender, body, encoding, segments, send_at, expires_at, next_attempt_at, created_at,
@@ -225,13 +221,28 @@ test('sms_drain kicks the pump: due rows written without sms_send (no NOTIFY) go
   await worker.waitForLog(/SMPP session bound/, 10_000);
   // The pump looks at the (empty) queue, arms its wake-up, looks again a second later and goes
   // idle with nothing pending: its event says so.
-  await worker.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
-  await clearOfCron(tdb.pool, 15);
-  await seedEveryStatus(tdb.pool);
-  const before = await snapshot(tdb.pool);
-  await sleep(1500);
+  const quietFrom = worker.logs.indexOf(await worker.waitForEvent('idle', (e) => e.quiet === true, { from: 0 }));
+  // Only a NOTIFY on the wake-up channel (or an sms_drain job) could make the quiet pump claim.
+  // Notifications reach a listener in commit order: once a marker sent after the seeding has
+  // arrived, any wake-up the seeding sent would have arrived before it.
+  const heard: string[] = [];
+  let before: Awaited<ReturnType<typeof snapshot>>;
+  const listener = await tdb.connect();
+  try {
+    listener.on('notification', (n) => heard.push(n.channel));
+    await listener.query(`listen ${WAKEUP_CHANNEL}`);
+    await listener.query('listen housekeeping_marker');
+    await seedEveryStatus(tdb.pool);
+    before = await snapshot(tdb.pool);
+    await tdb.pool.query(`select pg_notify('housekeeping_marker', '')`);
+    await waitFor('the marker notification', () => heard.includes('housekeeping_marker'));
+  } finally {
+    await listener.end();
+  }
+  assert.deepEqual(heard, ['housekeeping_marker'], 'no wake-up NOTIFY for rows written without sms_send');
   assert.equal((await row('queued due')).status, 'queued', 'nothing wakes the pump for rows written without sms_send');
   assert.equal(sim.counters.submits, 0);
+  assert.deepEqual(worker.logs.slice(quietFrom).filter((l) => l.msg === 'worker event' && l.event === 'claimed' && Number(l.count) + Number(l.expired) > 0), [], 'the quiet pump claimed nothing');
 
   await runJob(tdb.pool, 'sms_drain');
   const id = (await row('queued due')).id as string;

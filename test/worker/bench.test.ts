@@ -46,6 +46,25 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
 });
 
+test('bench at a round trip: several workers, and the share of window x workers / round trip reached', async () => {
+  const r = await runCli(
+    { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },
+    ['bench', '--json', '--no-baseline', '--messages', '200', '--connections', '4', '--light-rate', '10', '--light-seconds', '1',
+      '--window', '5', '--workers', '2', '--response-delay-ms', '20', '--receipt-delay-ms', '10', '--cyrillic'],
+    180_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<string, any>;
+  assert.equal(out.workers, 2);
+  assert.equal(out.responseDelayMs, 20);
+  assert.equal(out.idealPerSecond, 500, '5 x 2 workers / 20 ms');
+  // Nothing goes faster than its windows allow (a little slack for the timers' rounding).
+  assert.ok(out.shareOfIdeal > 0 && out.shareOfIdeal <= 1.05, JSON.stringify(out.shareOfIdeal));
+  assert.equal(out.duplicates, 0);
+  assert.ok(out.cpuMsPerMessage.worker > 0);
+  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+});
+
 test('bench --soak: slices, sizes and housekeeping', async () => {
   const r = await runCli(
     { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },

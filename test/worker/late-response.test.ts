@@ -1,10 +1,10 @@
 /**
  * A submit_sm_resp that comes after its timeout, and the receipt behind it, never move a message
- * back. The simulator (in this process, for its response delay) answers the first submit of a
- * message 5 s late, with a receipt saying UNDELIV; the worker (a real process, SMPP response
- * timeout 1 s) has meanwhile retried it, and the retry was accepted and delivered. The late
- * answer and its receipt arrive after `delivered`: the message stays delivered, with the second
- * attempt's SMSC id, and nothing else is announced on sms_status.
+ * back. The simulator (in this process, to hold its answer) answers the first submit of a
+ * message only once the message is delivered, with a receipt saying UNDELIV; the worker (a real
+ * process, SMPP response timeout 1 s) has meanwhile retried it, and the retry was accepted and
+ * delivered. The late answer and its receipt arrive after `delivered`: the message stays
+ * delivered, with the second attempt's SMSC id, and nothing else is announced on sms_status.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,11 +49,12 @@ after(async () => {
 
 test('a late submit_sm_resp and its UNDELIV receipt, after the retry was delivered, change nothing', async () => {
   const phone = '79991120001';
-  // The first submit: answered 5 s late, its receipt (decided at submit) UNDELIV.
-  sim.configure({ responseDelayMs: 5000, receiptStates: { [phone]: 'UNDELIV' } });
+  // The first submit: its answer held until the retry is delivered, its receipt (decided at
+  // submit) UNDELIV.
+  sim.configure({ holdResponses: true, receiptStates: { [phone]: 'UNDELIV' } });
   const id = (await tdb.pool.query<{ id: string }>(`select sms_send($1, 'Late but fine') as id`, [`+${phone}`])).rows[0]!.id;
   await waitFor('the first submit', async () => sim.received.submits.some((s) => s.destination === phone), 10_000, 20);
-  sim.configure({ responseDelayMs: 0, receiptStates: {} });
+  sim.configure({ holdResponses: false, receiptStates: {} });
 
   // The timed-out submit returns the message to the queue for a retry in about 2 s. An idle
   // worker does not wake for it by itself (src/worker/pump.ts schedules its next-due timer only
@@ -73,6 +74,8 @@ test('a late submit_sm_resp and its UNDELIV receipt, after the retry was deliver
   assert.deepEqual(delivered.message_ids, [submits[1]!.messageId]);
   assert.equal(delivered.attempts, 2);
 
+  // Now the first submit's answer, long after its timeout, and its receipt.
+  assert.equal(sim.faults.releaseHeld(), 1, 'the first submit was still unanswered');
   await worker.waitForLog(/submit_sm_resp arrived after its timeout/, 10_000);
   await waitFor(
     'the late receipt stored, matched to nothing',
