@@ -19,6 +19,8 @@ import { isKeywordConnectionString, maskSecretUrl } from './secrets.js';
 export interface SmppConfig extends SmscSettings {
   /** `smpp://system_id@host:port` with the password removed, safe to log. */
   displayUrl: string;
+  /** SMPP sessions this worker opens (SMPP_BINDS, default 1), each with its own SMPP_WINDOW. */
+  binds: number;
   /** deliver_sm / data_sm held unanswered at most before the session stops reading (SMPP_INBOUND_WINDOW). */
   inboundWindow: number;
   /** submit_sm PDUs per second across all workers; 0 = unlimited (SMPP_TPS). */
@@ -30,6 +32,12 @@ export interface SmppConfig extends SmscSettings {
 export interface WorkerConfig {
   /** Names this worker in rows it holds and in logs; unique per running worker. */
   workerId: string;
+  /**
+   * Messages submitted whose outcome is not yet committed, at most (SMS_MAX_UNCOMMITTED): those
+   * awaiting their submit_sm_resp and those accepted but not yet written. The most one crash of
+   * this worker can send twice. Default twice SMPP_WINDOW x SMPP_BINDS; never less than the windows.
+   */
+  maxUncommitted: number;
   /** A claimed row whose worker stops renewing it returns to the queue after this long. */
   leaseSeconds: number;
   /** Bounded wait on SIGTERM for the window to drain and results to be written. */
@@ -140,6 +148,7 @@ const envSchema = z.object({
       .optional(),
   ),
   SMPP_WINDOW: intVar(1, 1000, 'an integer from 1 to 1000 (outstanding submit_sm)'),
+  SMPP_BINDS: intVar(1, 32, 'an integer from 1 to 32 (SMPP sessions per worker)'),
   SMPP_INBOUND_WINDOW: intVar(1, 100_000, 'an integer from 1 to 100000 (deliver_sm held unanswered)'),
   SMPP_TPS: numberVar(0, 100000, 'a number of submit_sm per second, 0 (unlimited) or more'),
   SMPP_ENQUIRE_LINK_S: intVar(
@@ -165,6 +174,7 @@ const envSchema = z.object({
     z.string().refine(isValidRolePrefix, { message: `expected ${ROLE_PREFIX_FORM}` }).optional(),
   ),
   SMS_WORKER_ID: z.preprocess(blankToUndefined, z.string().max(100, { message: 'expected at most 100 characters' }).optional()),
+  SMS_MAX_UNCOMMITTED: intVar(1, 100_000, 'an integer from 1 to 100000 (messages submitted whose outcome is not yet committed)'),
   SMS_LEASE_S: intVar(2, 3600, 'whole seconds from 2 to 3600'),
   SMS_SHUTDOWN_TIMEOUT_S: numberVar(1, 600, 'seconds from 1 to 600'),
   SMS_RETENTION_DAYS: intVar(1, 3650, 'whole days from 1 to 3650'),
@@ -200,7 +210,7 @@ const SECRET_VARIABLES = new Set(['DATABASE_URL', 'SMPP_URL', 'SMPP_PASSWORD']);
 export function parseSmppUrl(
   raw: string,
   passwordOverride: string | undefined,
-): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify' | 'validityPeriod'> {
+): Omit<SmppConfig, 'systemType' | 'bindMode' | 'window' | 'binds' | 'inboundWindow' | 'tps' | 'enquireLinkSeconds' | 'responseTimeoutMs' | 'reconnectMaxMs' | 'tlsVerify' | 'validityPeriod'> {
   const form = `expected ${SMPP_FORM}`;
   let url: URL;
   try {
@@ -273,6 +283,7 @@ export function loadConfig(env: Env = process.env): Config {
           systemType: e.SMPP_SYSTEM_TYPE ?? '',
           bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
           window: e.SMPP_WINDOW ?? 10,
+          binds: e.SMPP_BINDS ?? 1,
           inboundWindow: e.SMPP_INBOUND_WINDOW ?? 1000,
           tps: e.SMPP_TPS ?? 0,
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
@@ -285,6 +296,18 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(formatIssue('SMPP_URL', (err as Error).message, smppUrl));
     }
   }
+  // Every bind's window: the submit_sm awaiting their response are uncommitted too.
+  const window = (e?.SMPP_WINDOW ?? 10) * (e?.SMPP_BINDS ?? 1);
+  if (e?.SMS_MAX_UNCOMMITTED !== undefined && e.SMS_MAX_UNCOMMITTED < window) {
+    const windows = (e.SMPP_BINDS ?? 1) > 1 ? `SMPP_WINDOW x SMPP_BINDS (${window})` : `SMPP_WINDOW (${window})`;
+    problems.push(
+      formatIssue(
+        'SMS_MAX_UNCOMMITTED',
+        `expected at least ${windows}: the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
+        env.SMS_MAX_UNCOMMITTED,
+      ),
+    );
+  }
   if (problems.length || !e) throw new ConfigError(problems);
 
   return {
@@ -292,6 +315,7 @@ export function loadConfig(env: Env = process.env): Config {
     smpp,
     worker: {
       workerId: e.SMS_WORKER_ID ?? `${hostname()}-${process.pid}`,
+      maxUncommitted: e.SMS_MAX_UNCOMMITTED ?? 2 * window,
       leaseSeconds: e.SMS_LEASE_S ?? 15,
       shutdownTimeoutMs: Math.round((e.SMS_SHUTDOWN_TIMEOUT_S ?? 20) * 1000),
       retentionDays: e.SMS_RETENTION_DAYS ?? 30,

@@ -36,6 +36,8 @@ export interface BenchOptions {
   responseDelayMs?: number;
   /** Worker processes draining the outbox (default 1). */
   workers?: number;
+  /** SMPP_BINDS of each worker (default 1). */
+  binds?: number;
   progress?: (phase: string, done: number, total: number) => void;
   log?: (message: string) => void;
 }
@@ -64,10 +66,11 @@ export interface E2eBenchResult {
   connections: number;
   window: number;
   workers: number;
+  binds: number;
   receiptDelayMs: number;
   responseDelayMs: number;
   /**
-   * With a response delay: window x workers / round trip, the most a window allows, and the
+   * With a response delay: window x binds x workers / round trip, the most a window allows, and the
    * share of it the end-to-end rate reached (null without a delay).
    */
   idealPerSecond: number | null;
@@ -270,6 +273,7 @@ export async function startRig(o: BenchOptions, kind: string, poolSize: number, 
           DATABASE_URL: url,
           SMPP_URL: `smpp://bench:bench@127.0.0.1:${sim.port}`,
           SMPP_WINDOW: String(o.window),
+          SMPP_BINDS: String(o.binds ?? 1),
           SMS_WORKER_ID: i === 0 ? kind : `${kind}-${i + 1}`,
         }),
       );
@@ -303,9 +307,10 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
   const workerCpuSeconds = () => workers.reduce((sum, w) => sum + (processCpuSeconds(w.pid!) ?? 0), 0);
   const workerCount = workers.length;
   const responseDelayMs = o.responseDelayMs ?? 0;
+  const binds = o.binds ?? 1;
   try {
     // Full load.
-    log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}, ${workerCount} worker(s), responses after ${responseDelayMs} ms`);
+    log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}, ${binds} bind(s) x ${workerCount} worker(s), responses after ${responseDelayMs} ms`);
     const statements = await startStatements(pool);
     const costBefore = await costSnapshot(pool, scratch);
     const workerCpuBefore = workerCpuSeconds();
@@ -367,7 +372,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     const light = await sim.arrivals();
 
     const endToEndPerSecond = Math.round(o.messages / ((delivered - started) / 1000));
-    const idealPerSecond = responseDelayMs > 0 ? Math.round((o.window * workerCount * 1000) / responseDelayMs) : null;
+    const idealPerSecond = responseDelayMs > 0 ? Math.round((o.window * binds * workerCount * 1000) / responseDelayMs) : null;
     return {
       server: o.url.replace(/\/\/[^@]*@/, '//'),
       scratchDatabase: scratch,
@@ -375,6 +380,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       connections: o.connections,
       window: o.window,
       workers: workerCount,
+      binds,
       receiptDelayMs: o.receiptDelayMs,
       responseDelayMs,
       idealPerSecond,
@@ -405,8 +411,8 @@ export function formatE2eBench(r: E2eBenchResult): string {
     `server                        ${r.server}`,
     `plain single-row INSERT       ${r.plainInsertPerSecond ?? 'not measured'}${r.plainInsertPerSecond ? '/s (this server, ' + r.connections + ' connections)' : ''}`,
     `enqueue through sms_send      ${r.enqueuePerSecond}/s (${r.messages} messages, ${r.connections} connections)`,
-    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window}, ${r.workers} worker(s), responses after ${r.responseDelayMs} ms, receipts ${r.receiptDelayMs} ms later)`,
-    `share of the ideal            ${r.idealPerSecond ? `${Math.round(r.shareOfIdeal! * 1000) / 10}% of ${r.idealPerSecond}/s (window x workers / round trip)` : 'no round trip (--response-delay-ms 0)'}`,
+    `end to end (to delivered)     ${r.endToEndPerSecond}/s (${r.endToEndSeconds} s, window ${r.window}, ${r.binds} bind(s) x ${r.workers} worker(s), responses after ${r.responseDelayMs} ms, receipts ${r.receiptDelayMs} ms later)`,
+    `share of the ideal            ${r.idealPerSecond ? `${Math.round(r.shareOfIdeal! * 1000) / 10}% of ${r.idealPerSecond}/s (window x binds x workers / round trip)` : 'no round trip (--response-delay-ms 0)'}`,
     `commit -> submit_sm, full     ${ms(r.fullLoadCommitToSubmitMs)}`,
     `commit -> submit_sm, ${String(r.light.rate).padEnd(4)}/s  ${ms(r.light.commitToSubmitMs)}`,
     `worker peak RSS               ${r.workerPeakRssMb} MB`,

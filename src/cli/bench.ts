@@ -39,8 +39,9 @@ Options:
   --light-seconds S     duration of the light load (default 20)
   --receipt-delay-ms D  simulator delay from submit_sm_resp to the receipt (default 100; real SMSCs take seconds)
   --response-delay-ms D simulator delay before each submit_sm_resp, a carrier's round trip (default 0);
-                        with it the summary gives the share of window x workers / round trip reached
+                        with it the summary gives the share of window x binds x workers / round trip reached
   --workers N           worker processes draining the outbox (default 1)
+  --binds N             SMPP_BINDS of each worker: SMPP sessions, each with its own window (default 1)
   --cyrillic            every message in Cyrillic (UCS-2, one part) instead of a Latin/Cyrillic mix
   --no-baseline         skip the plain INSERT measurement
   --soak                the soak benchmark instead (options below, and --messages, --connections,
@@ -69,6 +70,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       'receipt-delay-ms': { type: 'string' },
       'response-delay-ms': { type: 'string' },
       workers: { type: 'string' },
+      binds: { type: 'string' },
       cyrillic: { type: 'boolean' },
       'no-baseline': { type: 'boolean' },
       soak: { type: 'boolean' },
@@ -93,6 +95,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     receiptDelayMs: int('receipt-delay-ms', v['receipt-delay-ms'], 100, 0),
     responseDelayMs: int('response-delay-ms', v['response-delay-ms'], 0, 0),
     workers: numberOption('workers', v.workers, 1, 1, 64, true),
+    binds: numberOption('binds', v.binds, 1, 1, 32, true),
     cyrillic: v.cyrillic ?? false,
     noBaseline: v['no-baseline'] ?? false,
   };

@@ -19,6 +19,7 @@ import { graphileLogger } from '../db/graphile-logger.js';
 import { visibleRoleNames } from '../db/roles.js';
 import { SmppSession, type SessionOptions } from '../smpp/session.js';
 import { createTaskList, CRONTAB } from '../tasks/index.js';
+import { Binds } from './binds.js';
 import { LeaseKeeper } from './leases.js';
 import { Pump, type PumpEvents } from './pump.js';
 import { PostgresRateLimiter } from './rate-limiter.js';
@@ -31,7 +32,10 @@ import { WORKER_EVENT_NAMES, WorkerEvents } from './events.js';
 import { workerTiming, type WorkerTiming } from './timing.js';
 
 export interface WorkerHandle {
+  /** The first SMPP session (the only one unless SMPP_BINDS is above 1). */
   session: SmppSession;
+  /** Every SMPP session of this worker (SMPP_BINDS). */
+  sessions: readonly SmppSession[];
   pump: Pump;
   store: OutboxStore;
   pool: pg.Pool;
@@ -91,8 +95,14 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   const metrics = new WorkerMetrics();
   const measured = metrics.hooks();
   const rateLimiter = smpp.tps > 0 ? new PostgresRateLimiter(db, smpp.tps, log, (s) => metrics.onRateWait(s)) : undefined;
-  const session = new SmppSession({ ...sessionOptions(smpp), ...(rateLimiter ? { rateLimiter } : {}) }, log);
+  // SMPP_BINDS sessions share the account-wide rate limiter; the metrics' state and window gauges follow the first.
+  const sessions = Array.from(
+    { length: smpp.binds },
+    (_, i) => new SmppSession({ ...sessionOptions(smpp), ...(rateLimiter ? { rateLimiter } : {}) }, smpp.binds > 1 ? log.child({ bind: i + 1 }) : log),
+  );
+  const session = sessions[0]!;
   metrics.attachSession(session, smpp.window, smpp.tps);
+  for (const other of sessions.slice(1)) metrics.attachCounters(other);
   // Scrapes and probes use their own two connections, so a busy pool never delays (or fails) them.
   const probePool = createPool(databaseUrl, { max: 2, applicationName: `${appName} (metrics)` });
   metrics.attachDatabase(createDb(probePool), { cacheMs: timing.metricsCacheMs });
@@ -115,14 +125,14 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       hooks.store?.onParked?.(parked);
     },
   });
-  session.setInboundHandler((event) => store.recordInbound(event));
+  for (const s of sessions) s.setInboundHandler((event) => store.recordInbound(event));
 
   const pump = new Pump(
     bookkeeping,
-    session,
+    sessions.length > 1 ? new Binds(sessions) : session,
     store,
     log.child({ component: 'pump' }),
-    { workerId: w.workerId, window: smpp.window, leaseSeconds: w.leaseSeconds, timing },
+    { workerId: w.workerId, window: smpp.window * smpp.binds, maxUncommitted: w.maxUncommitted, leaseSeconds: w.leaseSeconds, timing },
     {
       ...hooks.pump,
       onDispatch: (m) => {
@@ -145,7 +155,7 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
       },
     },
   );
-  session.on('state', () => pump.poke());
+  for (const s of sessions) s.on('state', () => pump.poke());
 
   const leases = new LeaseKeeper(bookkeeping, log, { workerId: w.workerId, leaseSeconds: w.leaseSeconds, timing }, (requeued, failed) => {
     if (failed) metrics.messages.inc({ status: 'failed' }, failed);
@@ -212,17 +222,18 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
   }
 
   reporter.start(session);
-  session.start();
+  for (const s of sessions) s.start();
   wakeup.start();
   leases.start();
   pump.start();
   log.info(
-    { smsc: smpp.displayUrl, window: smpp.window, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port, metricsHost: http ? config.metricsHost : undefined },
+    { smsc: smpp.displayUrl, window: smpp.window, binds: smpp.binds, maxUncommitted: w.maxUncommitted, tps: smpp.tps || 'unlimited', bindMode: smpp.bindMode, metricsPort: http?.port, metricsHost: http ? config.metricsHost : undefined },
     'worker started',
   );
 
   return {
     session,
+    sessions,
     pump,
     store,
     pool,
@@ -238,7 +249,8 @@ export async function startWorker(config: Config, logger: Logger, hooks: WorkerH
         // since the pump is stopping) while the pump and the session drain.
         const runnerStopped = runner.stop().catch((err: unknown) => log.warn({ err }, 'stopping Graphile Worker failed'));
         await pump.stop(left() * 0.6);
-        await session.stop({ drainTimeoutMs: left() * 0.5 });
+        const drainTimeoutMs = left() * 0.5;
+        await Promise.all(sessions.map((s) => s.stop({ drainTimeoutMs })));
         await store.close(left());
         leases.stop(); // renewed until every outcome is written, so no other worker takes them over
         await wakeup.stop();

@@ -241,6 +241,23 @@ export class WorkerMetrics {
     };
   }
 
+  /** A session's counters (attachSession's, and with SMPP_BINDS above 1 each other bind's): the gauges show the first. */
+  attachCounters(session: SmppSession): void {
+    session.on('bind_failed', (e: { commandStatus: number }) => this.bindFailures.inc({ status: statusLabel(e.commandStatus).status }));
+    session.on('submit_resp', (e: { commandStatus: number; rttMs: number }) => {
+      this.submits.inc(statusLabel(e.commandStatus));
+      if (isThrottle(e.commandStatus)) this.throttled.inc();
+      this.submitRtt.observe(e.rttMs / 1000);
+    });
+    session.on('disconnected', () => void (session.state !== 'unbinding' && session.state !== 'closed' && this.disconnects.inc()));
+    const counted = [
+      ['response_timeout', this.submitTimeouts], ['late_response', this.lateResponses], ['enquire_link_timeout', this.enquireLinkTimeouts],
+      ['pdu_error', this.pduErrors], ['inbound_error', this.inboundErrors], ['inbound_paused', this.inboundReadPauses],
+      ['throttled', this.throttlePauses], ['reconnect', this.reconnects], ['validity_refused', this.validityRefusals],
+    ] as const;
+    for (const [event, counter] of counted) session.on(event, () => counter.inc());
+  }
+
   /** Session counters from its events, and gauges read from it on scrape. `configuredTps` is SMPP_TPS (0: unlimited). */
   attachSession(session: SmppSession, configuredWindow: number, configuredTps = 0): void {
     const attached = Date.now();
@@ -260,27 +277,10 @@ export class WorkerMetrics {
       delete this.session.lastProblem;
     });
     session.on('disconnected', (e: { reason: string }) => {
-      if (session.state !== 'unbinding' && session.state !== 'closed') this.disconnects.inc();
       this.session.lastProblem = e.reason;
     });
-    session.on('bind_failed', (e: { commandStatus: number; statusName: string }) => {
-      this.bindFailures.inc({ status: statusLabel(e.commandStatus).status });
-      this.session.lastProblem = `bind refused: ${e.statusName}`;
-    });
-    session.on('submit_resp', (e: { commandStatus: number; rttMs: number }) => {
-      this.submits.inc(statusLabel(e.commandStatus));
-      if (isThrottle(e.commandStatus)) this.throttled.inc();
-      this.submitRtt.observe(e.rttMs / 1000);
-    });
-    session.on('response_timeout', () => this.submitTimeouts.inc());
-    session.on('late_response', () => this.lateResponses.inc());
-    session.on('enquire_link_timeout', () => this.enquireLinkTimeouts.inc());
-    session.on('pdu_error', () => this.pduErrors.inc());
-    session.on('inbound_error', () => this.inboundErrors.inc());
-    session.on('inbound_paused', () => this.inboundReadPauses.inc());
-    session.on('throttled', () => this.throttlePauses.inc());
-    session.on('reconnect', () => this.reconnects.inc());
-    session.on('validity_refused', () => this.validityRefusals.inc());
+    session.on('bind_failed', (e: { statusName: string }) => void (this.session.lastProblem = `bind refused: ${e.statusName}`));
+    this.attachCounters(session);
 
     new Gauge({
       name: 'smpp_window_in_use',

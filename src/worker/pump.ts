@@ -3,9 +3,11 @@
  *
  *   claim due rows (queued → sending)  →  session.submit  →  store.recordResult (sent | queued | failed)
  *
- * - At most `window` messages are in flight: submitted and not yet durably resolved. A slot is
- *   freed only after the outcome is committed, so a crash can repeat at most one window of
- *   messages (those the SMSC accepted but whose result was not yet written).
+ * - At most `window` messages await their submit_sm_resp (SMPP_WINDOW): a slot is freed when the
+ *   response arrives, so the carrier's window is spent on the wire, not on our commits.
+ * - At most `maxUncommitted` messages are in flight: submitted and not yet durably resolved,
+ *   whether awaiting their response or their commit (SMS_MAX_UNCOMMITTED, at least the window).
+ *   That is the most a crash can repeat (the SMSC may have accepted any of them).
  * - Up to `window` more rows are claimed ahead so the session never waits on a claim; those were
  *   not sent, so a crash only delays them by the lease.
  * - Waking: an idle pump waits for the `sms_outbox_wakeup` NOTIFY (which apps send only while the
@@ -38,8 +40,10 @@ import { workerTiming, type WorkerTiming } from './timing.js';
 
 export interface PumpOptions {
   workerId: string;
-  /** Messages in flight at most (SMPP_WINDOW). */
+  /** Messages awaiting their submit_sm_resp at most (SMPP_WINDOW), and rows claimed ahead. */
   window: number;
+  /** Messages submitted and not yet durably resolved at most (SMS_MAX_UNCOMMITTED; default 2 x window, at least window). */
+  maxUncommitted?: number;
   leaseSeconds: number;
   /** Largest single claim. */
   maxClaim?: number;
@@ -63,7 +67,11 @@ export interface PumpEvents {
 export class Pump {
   private readonly signal = new Signal();
   private readonly queue: ClaimedMessage[] = [];
+  /** Submitted, outcome not yet committed (awaiting the response, or the commit). */
   private inFlight = 0;
+  /** Submitted, response not yet in. */
+  private awaitingResponse = 0;
+  private readonly maxUncommitted: number;
   private mayHaveWork = true;
   private stopping = false;
   private loopDone: Promise<void> | undefined;
@@ -101,6 +109,7 @@ export class Pump {
     private readonly events: PumpEvents = {},
   ) {
     this.maxClaim = options.maxClaim ?? Math.max(50, options.window);
+    this.maxUncommitted = Math.max(options.maxUncommitted ?? 2 * options.window, options.window);
     this.timing = workerTiming({ ...options.timing, ...(options.rearmRecheckMs !== undefined ? { rearmRecheckMs: options.rearmRecheckMs } : {}) });
     store.onRetriesQueued((ms) => this.wakeIn(ms));
   }
@@ -207,7 +216,7 @@ export class Pump {
     const { window } = this.options;
     while (!this.stopping) {
       // Submit what is claimed, as far as the window allows.
-      while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
+      this.fill();
 
       const room = window - this.queue.length;
       if (this.mayHaveWork && room > 0 && this.session.isBound) {
@@ -238,7 +247,7 @@ export class Pump {
           continue;
         }
         this.queue.push(...claimed);
-        while (this.queue.length && this.inFlight < window && this.session.isBound) this.dispatch(this.queue.shift()!);
+        this.fill();
         if (this.mayHaveWork) continue;
         if (this.flowing()) {
           // Messages keep arriving: stay disarmed (a NOTIFY per app commit would serialise the
@@ -348,14 +357,32 @@ export class Pump {
     if (await this.arm()) this.kick();
   }
 
+  /** Submits claimed rows while the window and the bound on uncommitted outcomes allow. */
+  private fill(): void {
+    while (this.queue.length && this.awaitingResponse < this.options.window && this.inFlight < this.maxUncommitted && this.session.isBound) {
+      this.dispatch(this.queue.shift()!);
+    }
+  }
+
   private dispatch(message: ClaimedMessage): void {
     this.inFlight++;
+    this.awaitingResponse++;
+    let answered = false;
+    const onAnswer = () => {
+      if (answered) return;
+      answered = true;
+      this.awaitingResponse--;
+      // The window slot is free once the response is in: refill it now, even while the loop awaits a claim.
+      if (!this.stopping) this.fill();
+      this.signal.notify(); // the loop claims ahead again
+    };
     this.events.onDispatch?.(message);
     const started = performance.now();
     let submitted = started;
     this.session
       .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body, validUntil: message.expiresAt })
       .then((result) => {
+        onAnswer();
         submitted = performance.now();
         this.events.onSubmitted?.(message, result.outcome);
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
@@ -376,9 +403,9 @@ export class Pump {
         this.logger.warn({ err, id: message.id }, 'submit outcome not written before shutdown; the message will be retried after its lease');
       })
       .finally(() => {
+        onAnswer();
         this.inFlight--;
-        // Refill the slot at once from the claimed rows, even while the loop awaits a claim.
-        if (!this.stopping && this.queue.length && this.session.isBound) this.dispatch(this.queue.shift()!);
+        if (!this.stopping) this.fill();
         this.signal.notify();
       });
   }

@@ -39,6 +39,7 @@ describe('defaults', () => {
         systemType: '',
         bindMode: 'transceiver',
         window: 10,
+        binds: 1,
         inboundWindow: 1000,
         tps: 0,
         enquireLinkSeconds: 30,
@@ -79,6 +80,7 @@ describe('defaults', () => {
       SMPP_TLS_INSECURE: 'yes',
       SMPP_VALIDITY_PERIOD: ' OFF ',
       SMS_LEASE_S: '30',
+      SMS_MAX_UNCOMMITTED: ' 70 ',
       SMS_SHUTDOWN_TIMEOUT_S: '45',
       SMS_WORKER_ID: 'w1',
       LOG_LEVEL: 'DEBUG',
@@ -95,6 +97,12 @@ describe('defaults', () => {
     assert.equal(c.smpp!.tlsVerify, false);
     assert.equal(c.smpp!.validityPeriod, false);
     assert.equal(c.worker.leaseSeconds, 30);
+    assert.equal(c.worker.maxUncommitted, 70);
+    assert.equal(loadConfig({ ...BASE, SMPP_WINDOW: '50' }).worker.maxUncommitted, 100, 'twice the window by default');
+    assert.equal(loadConfig(BASE).worker.maxUncommitted, 20);
+    const binds = loadConfig({ ...BASE, SMPP_WINDOW: '50', SMPP_BINDS: '3' });
+    assert.equal(binds.smpp!.binds, 3);
+    assert.equal(binds.worker.maxUncommitted, 300, 'twice every bind\'s window by default');
     assert.equal(c.worker.shutdownTimeoutMs, 45_000);
     assert.equal(c.worker.workerId, 'w1');
     assert.equal(c.log.level, 'debug');
@@ -115,6 +123,10 @@ describe('bad values are named with the expected form', () => {
     ['enquire_link past the carrier cut-off', { SMPP_ENQUIRE_LINK_S: '900' }, /^SMPP_ENQUIRE_LINK_S: expected whole seconds from 1 to 840 \(MTS Exolve drops a session without enquire_link for 15 minutes\), got "900"$/],
     ['system_type too long', { SMPP_SYSTEM_TYPE: 'x'.repeat(13) }, /^SMPP_SYSTEM_TYPE: expected at most 12 characters/],
     ['response timeout 0', { SMPP_RESPONSE_TIMEOUT_S: '0' }, /^SMPP_RESPONSE_TIMEOUT_S: expected seconds from 0.1 to 300/],
+    ['uncommitted bound not a number', { SMS_MAX_UNCOMMITTED: 'many' }, /^SMS_MAX_UNCOMMITTED: expected an integer from 1 to 100000 \(messages submitted whose outcome is not yet committed\), got "many"$/],
+    ['uncommitted bound below the window', { SMPP_WINDOW: '50', SMS_MAX_UNCOMMITTED: '20' }, /^SMS_MAX_UNCOMMITTED: expected at least SMPP_WINDOW \(50\): the submit_sm awaiting their response count too, .*got "20"$/],
+    ['uncommitted bound below the windows of every bind', { SMPP_WINDOW: '10', SMPP_BINDS: '4', SMS_MAX_UNCOMMITTED: '30' }, /^SMS_MAX_UNCOMMITTED: expected at least SMPP_WINDOW x SMPP_BINDS \(40\): .*got "30"$/],
+    ['binds 0', { SMPP_BINDS: '0' }, /^SMPP_BINDS: expected an integer from 1 to 32 \(SMPP sessions per worker\), got "0"$/],
     ['lease too short', { SMS_LEASE_S: '1' }, /^SMS_LEASE_S: expected whole seconds from 2 to 3600/],
     ['shutdown timeout too long', { SMS_SHUTDOWN_TIMEOUT_S: '601' }, /^SMS_SHUTDOWN_TIMEOUT_S: expected seconds from 1 to 600/],
     ['retention 0', { SMS_RETENTION_DAYS: '0' }, /^SMS_RETENTION_DAYS: expected whole days/],

@@ -30,6 +30,7 @@ let pump: Pump;
 
 const config: WorkerConfig = {
   workerId: 'tasks-test',
+  maxUncommitted: 20,
   leaseSeconds: 30,
   shutdownTimeoutMs: 2000,
   retentionDays: 30,

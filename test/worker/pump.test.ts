@@ -47,14 +47,32 @@ interface Setup {
   pump: Pump;
 }
 
+/** The store, but no outcome is written before `gate` resolves (a commit that takes its time). */
+class GatedStore extends OutboxStore {
+  gate: Promise<void> = Promise.resolve();
+  override recordResult(...args: Parameters<OutboxStore['recordResult']>): ReturnType<OutboxStore['recordResult']> {
+    return this.gate.then(() => super.recordResult(...args));
+  }
+}
+
 /** Simulator, session, store and pump as the worker wires them (and, with `listen`, its wake-up listener). */
 async function setup(
-  o: { sim?: SimulatorOptions; session?: Partial<SessionOptions>; window?: number; listen?: boolean; waitBound?: boolean; pump?: Partial<PumpOptions> } = {},
+  o: {
+    sim?: SimulatorOptions;
+    session?: Partial<SessionOptions>;
+    window?: number;
+    listen?: boolean;
+    waitBound?: boolean;
+    pump?: Partial<PumpOptions>;
+    /** Outcomes are written only once this resolves. */
+    storeGate?: Promise<void>;
+  } = {},
 ): Promise<Setup> {
   const sim = await startSimulator({ receiptDelayMs: 10, ...o.sim });
   const window = o.window ?? 10;
   const session = new SmppSession(sessionOptions(sim, { window, ...o.session }), logger);
-  const store = new OutboxStore(tdb.db, logger, { workerId: 'pump-test' });
+  const store = new GatedStore(tdb.db, logger, { workerId: 'pump-test' });
+  if (o.storeGate) store.gate = o.storeGate;
   session.setInboundHandler((e) => store.recordInbound(e));
   const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30, ...o.pump });
   session.on('state', () => pump.poke());
@@ -93,6 +111,22 @@ test('claims what is due and submits it, never more than the window at once', as
   assert.equal(sim.counters.submits, 40);
   assert.ok(sim.counters.peakUnanswered <= 4, `${sim.counters.peakUnanswered} submits outstanding at once`);
   assert.deepEqual(pump.held, { queued: 0, inFlight: 0 });
+});
+
+test('a window slot is freed by the response: up to maxUncommitted outcomes wait for their commit', async () => {
+  let open!: () => void;
+  const storeGate = new Promise<void>((resolve) => (open = resolve));
+  const { sim, pump } = await setup({ window: 2, pump: { maxUncommitted: 6 }, storeGate });
+  const { rows } = await tdb.pool.query<{ id: string }>(`select sms_send('+7999301' || lpad(i::text, 4, '0'), 'uncommitted ' || i) as id from generate_series(1, 12) i`);
+  pump.kick();
+  // No outcome is committed, yet the window of 2 keeps going until 6 are uncommitted.
+  await waitFor('6 submits answered', () => sim.counters.submits >= 6);
+  assert.equal(pump.held.inFlight, 6, 'never more than maxUncommitted in flight');
+  assert.equal(sim.counters.submits, 6);
+  open();
+  await waitForStatuses(tdb.pool, rows.map((r) => r.id), ['delivered'], 20_000);
+  assert.equal(sim.counters.submits, 12);
+  assert.ok(sim.counters.peakUnanswered <= 2, `${sim.counters.peakUnanswered} submits outstanding at once`);
 });
 
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async () => {
