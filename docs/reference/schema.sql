@@ -910,14 +910,14 @@ create table sms_private.pumping_bucket (
   bucket timestamp with time zone not null,
   sent integer not null default 0,
   confirmed integer not null default 0,
-  shard smallint not null default 0,
-  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket, shard),
-  constraint pumping_bucket_shard_check CHECK (((shard >= 0) AND (shard <= 3)))
+  shard integer not null default 0,
+  constraint pumping_bucket_pkey PRIMARY KEY (range, bucket, shard)
 );
 alter table sms_private.pumping_bucket enable row level security;
 CREATE INDEX pumping_bucket_bucket_idx ON sms_private.pumping_bucket USING btree (bucket);
 CREATE UNIQUE INDEX pumping_bucket_pkey ON sms_private.pumping_bucket USING btree (range, bucket, shard);
 comment on table sms_private.pumping_bucket is 'sms-outbox: sign-in codes sent and confirmed per number range per minute (the pumping defence''s counters)';
+comment on column sms_private.pumping_bucket.shard is 'the pg_backend_pid() of the session that counts in this row (0-3 for rows counted before 0033); a range''s figures sum every shard';
 
 create table sms_private.pumping_range (
   range text not null,
@@ -1408,7 +1408,7 @@ begin
                          where m.minute < pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
                          limit 10 for update skip locked);
     -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
-    -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
+    -- Auth commits a code that goes out. Last: what it writes is locked until Auth commits.
     perform sms_private.pumping_count(v_recipient, v_range, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception
@@ -4741,10 +4741,12 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
-     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
-     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    insert into sms_private.pumping_bucket as b (range, bucket, shard, confirmed)
+    select x.range, r.bucket, pg_catalog.pg_backend_pid(), r.n
+      from (values (1, r.prefix), (2, r.country)) x(n, range)
+     where exists (select from sms_private.pumping_bucket o where o.range = x.range and o.bucket = r.bucket)
+     order by x.n
+    on conflict (range, bucket, shard) do update set confirmed = b.confirmed + excluded.confirmed;
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;
@@ -4760,7 +4762,7 @@ AS $function$
 declare
   v_country text := sms_private.pumping_country(recipient);
   v_bucket timestamptz := pg_catalog.date_trunc('minute', p_at);
-  v_shard smallint := sms_private.pumping_shard(recipient);
+  v_shard integer := pg_catalog.pg_backend_pid();
   v_keep interval := greatest(cfg.conversion_window, cfg.spike_window) + validity + interval '2 minutes';
 begin
   if cfg.enabled is not true or p_prefix is null then
@@ -4771,13 +4773,14 @@ begin
     perform sms_private.pumping_judge(v_country, 'country', p_at, cfg, validity);
   end if;
 
+  -- The oldest first, by the index on bucket: a few rows read, however many buckets there are.
   delete from sms_private.pumping_bucket d
    where (d.range, d.bucket, d.shard) in (select o.range, o.bucket, o.shard from sms_private.pumping_bucket o
                                   where o.bucket < p_at - v_keep
+                                  order by o.bucket
                                   limit 10 for update skip locked);
 
-  -- Always the prefix first, then the country (as sms_private.pumping_confirm): no deadlock. The
-  -- number's shard of each: calls to one country wait on a quarter of them each.
+  -- Always the prefix first, then the country (as sms_private.pumping_confirm).
   insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (p_prefix, v_bucket, v_shard, 1)
   on conflict (range, bucket, shard) do update set sent = b.sent + 1;
   insert into sms_private.pumping_bucket as b (range, bucket, shard, sent) values (v_country, v_bucket, v_shard, 1)
@@ -4979,18 +4982,6 @@ AS $function$
   select pg_catalog.jsonb_set(sms_private.auth_hook_refusal(reason, 429, cfg.message), '{error,reason}', pg_catalog.to_jsonb(reason))
 $function$;
 comment on function sms_private.pumping_refusal(text,public.sms_pumping_settings) is 'sms-outbox internal: counts a refusal of the pumping defence and makes the hook''s 429 answer with its reason';
-
-create function sms_private.pumping_shard(digits text)
- RETURNS smallint
- LANGUAGE plpgsql
- IMMUTABLE PARALLEL SAFE
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-begin
-  return (pg_catalog.ascii(pg_catalog.right(digits, 1)) % 4)::smallint;
-end
-$function$;
-comment on function sms_private.pumping_shard(text) is 'sms-outbox internal: which of a pumping bucket''s four rows a number''s codes are counted in';
 
 create function sms_private.pumping_stats(p_range text, p_at timestamp with time zone, p_since timestamp with time zone, window_length interval, spike_window interval, validity interval, OUT settled bigint, OUT confirmed bigint, OUT spike_codes bigint, OUT baseline_codes bigint)
  RETURNS record

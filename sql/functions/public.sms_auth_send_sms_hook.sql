@@ -210,7 +210,7 @@ begin
                          where m.minute < pg_catalog.date_trunc('minute', v_now) - interval '1 minute'
                          limit 10 for update skip locked);
     -- Counted for the pumping defence, which may take a decision on the range now: it lasts, as
-    -- Auth commits a code that goes out. Last, as it updates the country's row of the minute.
+    -- Auth commits a code that goes out. Last: what it writes is locked until Auth commits.
     perform sms_private.pumping_count(v_recipient, v_range, v_now, pcfg, cfg.code_validity);
     return '{}'::jsonb;
   exception

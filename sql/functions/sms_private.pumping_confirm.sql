@@ -2,8 +2,10 @@
 -- within its validity (sent at or before p_at, expiring at or after) and not yet confirmed is
 -- marked confirmed in sms_auth_code, and counted in the buckets of its minute, prefix range and
 -- country (the buckets of the minute the code was sent: conversion is the share of codes sent
--- that were confirmed). A code confirmed later than its validity, or a phone confirmed without
--- a code, counts nothing. Returns the number of codes counted.
+-- that were confirmed), in this session's own row of each (shard: pg_backend_pid(), as
+-- sms_private.pumping_count: a confirmation never waits for another session's commit). A code
+-- confirmed later than its validity, or a phone confirmed without a code, counts nothing.
+-- Returns the number of codes counted.
 create or replace function sms_private.pumping_confirm(phone text, p_at timestamptz)
 returns integer
 language plpgsql volatile
@@ -30,10 +32,12 @@ begin
   loop
     -- Prefix first, then country (as sms_private.pumping_count). A bucket already dropped (the
     -- code is older than every window) counts nothing.
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
-     where b.range = r.prefix and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
-    update sms_private.pumping_bucket b set confirmed = b.confirmed + r.n
-     where b.range = r.country and b.bucket = r.bucket and b.shard = sms_private.pumping_shard(phone);
+    insert into sms_private.pumping_bucket as b (range, bucket, shard, confirmed)
+    select x.range, r.bucket, pg_catalog.pg_backend_pid(), r.n
+      from (values (1, r.prefix), (2, r.country)) x(n, range)
+     where exists (select from sms_private.pumping_bucket o where o.range = x.range and o.bucket = r.bucket)
+     order by x.n
+    on conflict (range, bucket, shard) do update set confirmed = b.confirmed + excluded.confirmed;
     v_counted := v_counted + r.n;
   end loop;
   return v_counted;

@@ -6,9 +6,11 @@
  * blocked, throttled and pinned; during it, 85% of the codes are confirmed 5-50 s later
  * (sms_verification_confirmed) and one call in ten goes to a blocked range. Latency: from the
  * moment a call was due to its answer (a call waiting for a free connection waits on the clock),
- * and the hook's own statement alone.
+ * and the hook's own statement alone. --waits: what the sign-ins' statements were doing, from
+ * pg_stat_activity sampled every few milliseconds (running, or the wait event: Lock:transactionid
+ * is a wait for another request's row lock, IO:WALSync a commit's flush), as shares of samples.
  *
- *   flock /tmp/sms-bench.lock env DATABASE_URL=postgres://... npx tsx test/supabase/pumping-latency.ts [--rate 100] [--seconds 30] [--connections 10] [--json]
+ *   flock /tmp/sms-bench.lock env DATABASE_URL=postgres://... npx tsx test/supabase/pumping-latency.ts [--rate 100] [--seconds 30] [--connections 10] [--waits] [--json]
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +33,8 @@ export interface LatencyResult {
   /** Milliseconds of the hook's statement alone. */
   hookP50: number;
   hookP99: number;
+  /** With --waits: percent of the samples of sign-ins' statements, by statement (hook, commit) and wait event (CPU: none). */
+  waits?: Record<string, number>;
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -57,7 +61,33 @@ async function seed(db: SupabaseDatabase): Promise<void> {
     update sms_auth_hook_settings set per_minute_limit = null;`);
 }
 
-async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds: number, connections: number): Promise<LatencyResult> {
+/** Samples what the sign-ins' statements are doing until `done` is set; counts by statement and wait event. */
+async function sampleWaits(db: SupabaseDatabase, done: { value: boolean }): Promise<Record<string, number>> {
+  const c = new pg.Client({ connectionString: db.adminUrl });
+  await c.connect();
+  const counts = new Map<string, number>();
+  let total = 0;
+  try {
+    while (!done.value) {
+      const r = await c.query<{ statement: string; wait: string }>(`
+        select case when a.query like '%sms_auth_send_sms_hook%' then 'hook' else lower(split_part(a.query, ' ', 1)) end as statement,
+               coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU') as wait
+          from pg_stat_activity a
+         where a.datname = current_database() and a.usename = $1 and a.state = 'active'`, [AUTH_ADMIN]);
+      for (const row of r.rows) {
+        const key = `${row.statement} ${row.wait}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        total++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  } finally {
+    await c.end();
+  }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, Math.round((1000 * n) / total) / 10]));
+}
+
+async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds: number, connections: number, waits: boolean): Promise<LatencyResult> {
   await db.pool.query('update sms_pumping_settings set enabled = $1', [defence]);
   const u = new URL(db.adminUrl);
   u.username = AUTH_ADMIN;
@@ -71,6 +101,8 @@ async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds
   let queued = 0;
   let refused = 0;
   const pending: Promise<void>[] = [];
+  const done = { value: false };
+  const sampled = waits ? sampleWaits(db, done) : undefined;
   const start = performance.now();
   const n = Math.round(rate * seconds);
   for (let i = 0; i < n; i++) {
@@ -106,6 +138,8 @@ async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds
     );
   }
   await Promise.all(pending);
+  done.value = true;
+  const waitShares = await sampled;
   await pool.end();
   await confirmer.end();
   total.sort((a, b) => a - b);
@@ -124,10 +158,11 @@ async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds
     max: r2(total[total.length - 1] ?? 0),
     hookP50: r2(quantile(hook, 0.5)),
     hookP99: r2(quantile(hook, 0.99)),
+    ...(waitShares ? { waits: waitShares } : {}),
   };
 }
 
-export async function latency(options: { rate?: number; seconds?: number; connections?: number } = {}): Promise<LatencyResult[]> {
+export async function latency(options: { rate?: number; seconds?: number; connections?: number; waits?: boolean } = {}): Promise<LatencyResult[]> {
   const db = await createSupabaseDatabase();
   try {
     await seed(db);
@@ -135,7 +170,7 @@ export async function latency(options: { rate?: number; seconds?: number; connec
     const seconds = options.seconds ?? 30;
     const connections = options.connections ?? 10;
     const results = [];
-    for (const defence of [false, true]) results.push(await run(db, defence, rate, seconds, connections));
+    for (const defence of [false, true]) results.push(await run(db, defence, rate, seconds, connections, options.waits ?? false));
     return results;
   } finally {
     await db.drop();
@@ -147,7 +182,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? Number(process.argv[i + 1]) : undefined;
   };
-  const results = await latency({ rate: arg('rate'), seconds: arg('seconds'), connections: arg('connections') });
+  const results = await latency({ rate: arg('rate'), seconds: arg('seconds'), connections: arg('connections'), waits: process.argv.includes('--waits') });
   if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2));
   else {
     for (const r of results) {
@@ -155,6 +190,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
         `defence ${r.defence ? 'on ' : 'off'}: ${r.calls} sign-ins at ${r.rate}/s (${r.queued} queued, ${r.refused} refused): ` +
           `due-to-answer p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, max ${r.max} ms; hook statement p50 ${r.hookP50} ms, p99 ${r.hookP99} ms`,
       );
+      if (r.waits) console.log(`  samples of the sign-ins' statements: ${Object.entries(r.waits).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
     }
   }
 }

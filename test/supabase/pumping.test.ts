@@ -293,6 +293,34 @@ describe('decisions', () => {
     }
     assert.equal((await decisions(range)).length, 1);
   });
+
+  test('counting never waits for another request: a code and a confirmation to a country while a code to it is not committed', async () => {
+    // Numbers of one country with the same last digit: one row each of a bucket split by it (0029).
+    const [earlier, held, next] = ['79994444441', '79995555551', '79996666661'];
+    queued(await signIn(earlier));
+    for (const phone of [held, next]) await admin.query(`insert into auth.users (id, phone) values ($1, $2) on conflict (phone) do nothing`, [randomUUID(), phone]);
+    const holding = await connectAsAuth(db.adminUrl);
+    const other = await connectAsAuth(db.adminUrl);
+    const app = await db.pool.connect();
+    try {
+      // A request that counted its code (the country's bucket of this minute) and has not committed.
+      await holding.query('begin');
+      const r = await holding.query<{ answer: unknown }>('select "public"."sms_auth_send_sms_hook"($1) as answer', [JSON.stringify(sendSmsEvent({ phone: held, otp: randomOtp() }))]);
+      assert.deepEqual(r.rows[0]!.answer, {});
+      // Waiting for it would answer 429 busy after the hook's lock_timeout, and fail the confirmation.
+      queued(await callSendSmsHook(other, sendSmsEvent({ phone: next, otp: randomOtp() })), 'a code to the same country');
+      await app.query(`set lock_timeout = '1s'`);
+      assert.equal((await app.query<{ ok: boolean }>('select sms_verification_confirmed($1) as ok', [earlier])).rows[0]!.ok, true);
+      await holding.query('commit');
+    } finally {
+      app.release();
+      await other.end();
+      await holding.end();
+    }
+    const bucket = await db.pool.query<{ sent: number; confirmed: number }>(
+      `select sum(sent)::int as sent, sum(confirmed)::int as confirmed from sms_private.pumping_bucket where range = '7'`);
+    assert.deepEqual(bucket.rows[0], { sent: 3, confirmed: 1 });
+  });
 });
 
 describe('the owner\'s pins', () => {
