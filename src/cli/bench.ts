@@ -2,6 +2,7 @@
 import { loadConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded.js';
 import { formatE2eBench, runE2eBench } from '../bench/e2e.js';
+import { formatSideBySide, runKannelBench, sideBySide, type KannelDlr, type KannelBenchResult } from '../bench/kannel.js';
 import { formatInboundBench, runInboundBench } from '../bench/inbound.js';
 import { formatSoak, runSoak, type SoakHousekeeping } from '../bench/soak.js';
 import { createLogger } from '../logger.js';
@@ -9,6 +10,7 @@ import { expireQueued } from '../tasks/expire.js';
 import { purgeExpiredRows } from '../tasks/purge.js';
 import { reconcile } from '../tasks/reconcile.js';
 import { redactAll } from '../tasks/redact.js';
+import { EXIT_USAGE, StartupError } from '../errors.js';
 import { numberOption, parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox bench [options]
@@ -31,6 +33,14 @@ handler updates one row, and with 100 rules of which one matches. Reports each r
 acknowledged per second, the median of --rounds rounds) and what matching 100 rules instead of
 one costs.
 
+With --kannel: beside Kannel (Debian's kannel package, bearerbox and smsbox on PATH or in
+/usr/sbin; its configuration in bench/kannel/). After sms-outbox's end-to-end run, always Cyrillic,
+the same --messages go through Kannel's smsbox (sendsms over HTTP from --connections connections,
+each with a dlr-url) and bearerbox (max-pending-submits = --window) to the same simulator, once
+with Kannel's receipts in memory and once in PostgreSQL (a database of its own on DATABASE_URL's
+server, dropped after). Reports each end-to-end rate, from the first send to the last final
+receipt, and sms-outbox's rate over each of Kannel's.
+
 Options:
   --messages N          messages at full load (default 100000; with --soak 1000000; with --inbound 20000)
   --connections C       enqueuing connections (default 16)
@@ -52,6 +62,10 @@ Options:
   --redact-after-s S    soak: sms_settings.redact_after in seconds (default 30; fractions allowed)
   --inbound             the incoming SMS benchmark instead (with --messages, --window)
   --rounds R            inbound: the three runs are made R times in turn (default 3, at most 30)
+  --kannel              the side by side with Kannel (above; with --messages, --connections, --window,
+                        --receipt-delay-ms, --response-delay-ms and sms-outbox's options)
+  --kannel-dlr LIST     kannel: where Kannel keeps its receipts, memory and/or pgsql (default memory,pgsql)
+  --kannel-only         kannel: skip sms-outbox's run
   --json                print the summary as JSON on stdout
 `;
 
@@ -75,6 +89,9 @@ export async function benchCommand(args: string[]): Promise<number> {
       'no-baseline': { type: 'boolean' },
       soak: { type: 'boolean' },
       inbound: { type: 'boolean' },
+      kannel: { type: 'boolean' },
+      'kannel-dlr': { type: 'string' },
+      'kannel-only': { type: 'boolean' },
       rounds: { type: 'string' },
       backlog: { type: 'string' },
       'task-interval-ms': { type: 'string' },
@@ -107,6 +124,10 @@ export async function benchCommand(args: string[]): Promise<number> {
     retentionSeconds: numberOption('retention-s', v['retention-s'], 60, 0.1),
     redactAfterSeconds: numberOption('redact-after-s', v['redact-after-s'], 30, 0.1),
   };
+  const kannelDlr = (v['kannel-dlr'] ?? 'memory,pgsql').split(',').map((d) => d.trim());
+  for (const d of kannelDlr) if (d !== 'memory' && d !== 'pgsql') {
+    throw new StartupError(`--kannel-dlr expects memory and/or pgsql, got "${d}"`, EXIT_USAGE);
+  }
   const config = loadConfig();
   let embedded: EmbeddedPostgresHandle | undefined;
   let url = config.databaseUrl;
@@ -132,7 +153,13 @@ export async function benchCommand(args: string[]): Promise<number> {
     process.stdout.write(v.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
   };
   try {
-    if (v.inbound) {
+    if (v.kannel) {
+      const ours = v['kannel-only'] ? null : await runE2eBench({ url, ...options, cyrillic: true, progress, log });
+      const kannel: KannelBenchResult[] = [];
+      for (const dlr of kannelDlr as KannelDlr[]) kannel.push(await runKannelBench({ url, dlr, ...options, progress, log }));
+      const result = sideBySide(ours, kannel);
+      print(result, formatSideBySide(result));
+    } else if (v.inbound) {
       const result = await runInboundBench({ url, ...options, rounds, log });
       print(result, formatInboundBench(result));
     } else if (v.soak) {

@@ -64,6 +64,17 @@ export function serverUrl(): string {
   return url;
 }
 
+/** Whether a database of that name exists on the tests' server (a benchmark's scratch database is dropped after). */
+export async function databaseExists(database: string): Promise<boolean> {
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  try {
+    return (await admin.query(`select 1 from pg_database where datname = $1`, [database])).rowCount === 1;
+  } finally {
+    await admin.end();
+  }
+}
+
 export interface CreateOptions {
   /** Apply the migrations (default). With false the database is empty. */
   migrated?: boolean;

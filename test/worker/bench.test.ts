@@ -5,19 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import pg from 'pg';
 import { runCli } from '../ops/helpers.js';
-import { serverUrl } from '../support/db.js';
-
-async function exists(database: string): Promise<boolean> {
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  try {
-    return (await admin.query(`select 1 from pg_database where datname = $1`, [database])).rowCount === 1;
-  } finally {
-    await admin.end();
-  }
-}
+import { databaseExists, serverUrl } from '../support/db.js';
 
 test('bench: end to end, with what Postgres wrote per message', async () => {
   const r = await runCli(
@@ -43,7 +32,7 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.ok('available' in cost.statements);
   assert.ok(out.cpuMsPerMessage.worker > 0);
   assert.match(out.scratchDatabase, /^sms_bench_e2e_\d+$/);
-  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+  assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
 });
 
 test('bench at a round trip: several workers, and the share of window x workers / round trip reached', async () => {
@@ -62,7 +51,7 @@ test('bench at a round trip: several workers, and the share of window x workers 
   assert.ok(out.shareOfIdeal > 0 && out.shareOfIdeal <= 1.05, JSON.stringify(out.shareOfIdeal));
   assert.equal(out.duplicates, 0);
   assert.ok(out.cpuMsPerMessage.worker > 0);
-  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+  assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
 });
 
 test('bench --soak: slices, sizes and housekeeping', async () => {
@@ -86,7 +75,7 @@ test('bench --soak: slices, sizes and housekeeping', async () => {
   assert.ok(out.tasks.redacted > 0, 'the redaction ran');
   assert.ok(out.tasks.runs >= 4);
   assert.match(out.scratchDatabase, /^sms_bench_soak_\d+$/);
-  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+  assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
 });
 
 test('bench --inbound: incoming SMS stored per second, with no rule, one handler, 100 rules', async () => {
@@ -104,5 +93,5 @@ test('bench --inbound: incoming SMS stored per second, with no rule, one handler
   for (const x of out.runs) assert.ok(x.perSecond > 0, JSON.stringify(x));
   assert.equal(typeof out.ruleMatchingCost, 'number');
   assert.match(out.scratchDatabase, /^sms_bench_inbound_\d+$/);
-  assert.equal(await exists(out.scratchDatabase), false, 'the scratch database is dropped');
+  assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
 });

@@ -1,0 +1,187 @@
+/**
+ * Kannel's bearerbox and smsbox for `sms-outbox bench --kannel` (src/bench/kannel.ts): the
+ * configuration of bench/kannel/ filled in for a run, the two processes started on 127.0.0.1 and
+ * waited for until the SMSC link is online and smsbox takes requests, and stopped again, always:
+ * on success, on error, and when this process exits or is interrupted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../db/embedded.js';
+
+/** Where Kannel keeps its receipts: `internal` (memory) or a table in PostgreSQL. */
+export type KannelDlr = 'memory' | 'pgsql';
+
+/** bench/kannel/ of the checkout (or of the installed package, beside dist/). */
+export const KANNEL_CONFIG_DIR = fileURLToPath(new URL('../../bench/kannel/', import.meta.url));
+
+/** The Kannel binaries: on PATH or where Debian's package puts them; undefined when missing. */
+export function findKannel(): { bearerbox: string; smsbox: string } | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/sbin'];
+  const find = (name: string) => dirs.map((d) => path.join(d, name)).find((f) => existsSync(f));
+  const bearerbox = find('bearerbox');
+  const smsbox = find('smsbox');
+  return bearerbox && smsbox ? { bearerbox, smsbox } : undefined;
+}
+
+/** Replaces every {{NAME}} of the template; a placeholder left without a value is an error. */
+export function fillTemplate(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+    if (!(name in values)) throw new Error(`bench/kannel: no value for {{${name}}}`);
+    return String(values[name]);
+  });
+}
+
+export interface KannelConfigValues {
+  dir: string;
+  smscPort: number;
+  window: number;
+  dlr: KannelDlr;
+  /** With dlr pgsql: the database Kannel keeps its receipts in. */
+  pg?: { host: string; port: number; user: string; password: string; database: string };
+}
+
+export interface KannelPorts {
+  admin: number;
+  smsbox: number;
+  sendsms: number;
+}
+
+/** kannel.conf of bench/kannel/ filled in, with dlr-pgsql.conf appended for pgsql. */
+export function kannelConfig(v: KannelConfigValues, ports: KannelPorts): string {
+  const read = (f: string) => readFileSync(path.join(KANNEL_CONFIG_DIR, f), 'utf8');
+  const values: Record<string, string | number> = {
+    DIR: v.dir,
+    ADMIN_PORT: ports.admin,
+    SMSBOX_PORT: ports.smsbox,
+    SENDSMS_PORT: ports.sendsms,
+    SMSC_PORT: v.smscPort,
+    WINDOW: v.window,
+    DLR_STORAGE: v.dlr === 'pgsql' ? 'pgsql' : 'internal',
+  };
+  let text = fillTemplate(read('kannel.conf'), values);
+  if (v.dlr === 'pgsql') {
+    if (!v.pg) throw new Error('bench/kannel: dlr pgsql needs a database');
+    const pg = { PG_HOST: v.pg.host, PG_PORT: v.pg.port, PG_USER: v.pg.user, PG_PASSWORD: v.pg.password || 'none', PG_DATABASE: v.pg.database };
+    text += `\n${fillTemplate(read('dlr-pgsql.conf'), pg)}`;
+  }
+  return text;
+}
+
+/** The text at http://127.0.0.1:port/path, or undefined while nothing answers there. */
+export function httpText(port: number, pathname: string): Promise<{ status: number; text: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('error', () => resolve(undefined));
+    req.setTimeout(5000, () => req.destroy());
+  });
+}
+
+/** Children still running, killed when this process exits or is interrupted. */
+const running = new Set<ChildProcess>();
+let hooked = false;
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const c of running) c.kill('SIGKILL');
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+export interface KannelBoxes {
+  ports: KannelPorts;
+  pids(): number[];
+  /** Stops both boxes (SIGTERM, SIGKILL after 5 s) and waits for them to exit. */
+  stop(): Promise<void>;
+}
+
+function startBox(binary: string, conf: string, dir: string, name: string, onExit: (why: string) => void): ChildProcess {
+  const err = openSync(path.join(dir, `${name}.stderr`), 'w');
+  // -v 3: only errors on stderr (the log files get warnings); Kannel's default prints every debug line.
+  const child = spawn(binary, ['-v', '3', conf], { stdio: ['ignore', err, err] });
+  closeSync(err);
+  running.add(child);
+  child.once('exit', (code, signal) => {
+    running.delete(child);
+    onExit(`${name} exited (${signal ?? code}); see ${dir}/${name}.stderr and ${name}.log`);
+  });
+  child.once('error', (e) => onExit(`${name} did not start: ${e.message}`));
+  return child;
+}
+
+async function stopBox(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Writes the configuration to dir/kannel.conf and starts bearerbox, then smsbox once bearerbox
+ * listens; resolves when the SMSC link is online and smsbox answers on its sendsms port.
+ * `died` is called if either exits before stop().
+ */
+export async function startKannel(
+  binaries: { bearerbox: string; smsbox: string },
+  values: KannelConfigValues,
+  died: (why: string) => void,
+  timeoutMs = 30_000,
+): Promise<KannelBoxes> {
+  hookExit();
+  const ports = { admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() };
+  const conf = path.join(values.dir, 'kannel.conf');
+  writeFileSync(conf, kannelConfig(values, ports));
+  let stopping = false;
+  let failure: string | undefined;
+  const onExit = (why: string) => {
+    if (stopping) return;
+    failure ??= why;
+    died(why);
+  };
+  const children: ChildProcess[] = [];
+  const boxes: KannelBoxes = {
+    ports,
+    pids: () => children.map((c) => c.pid!).filter(Boolean),
+    stop: async () => {
+      stopping = true;
+      // smsbox first, so that bearerbox does not wait for it.
+      for (const c of [...children].reverse()) await stopBox(c);
+    },
+  };
+  const deadline = Date.now() + timeoutMs;
+  const until = async (what: string, ready: () => Promise<boolean>) => {
+    while (!(await ready())) {
+      if (failure) throw new Error(failure);
+      if (Date.now() > deadline) throw new Error(`Kannel: ${what} not ready after ${timeoutMs / 1000} s; logs in ${values.dir}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const status = () => httpText(ports.admin, '/status.txt?password=bench');
+  try {
+    children.push(startBox(binaries.bearerbox, conf, values.dir, 'bearerbox', onExit));
+    await until('bearerbox', async () => (await status()) !== undefined);
+    children.push(startBox(binaries.smsbox, conf, values.dir, 'smsbox', onExit));
+    await until('the SMSC link', async () => /\bsim\b.*\bonline\b/.test((await status())?.text ?? ''));
+    await until('smsbox', async () => (await httpText(ports.sendsms, '/')) !== undefined);
+    return boxes;
+  } catch (err) {
+    await boxes.stop();
+    throw err;
+  }
+}
