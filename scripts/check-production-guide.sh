@@ -66,6 +66,10 @@ fs="$tmp/fs"
 journal="$tmp/journal"
 mkdir -p "$fs/etc/systemd/system" "$journal" "$tmp/steps"
 server=${CHECK_DATABASE_URL:-${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}}
+# The guide's blocks run as in a reader's fresh shell. A variable left in this one would win over
+# the guide's env files (`node --env-file` fills in only what the environment lacks): an exported
+# DATABASE_URL once sent the local variant's migration to the server's `postgres` database.
+unset DATABASE_URL $(compgen -v | grep -E '^(SMPP_|SMS_|METRICS_|MO_|LOG_)' || true)
 if [ "$mode" = systemd ]; then
   db="sms_guide_$$"
   worker_role="sms_worker_login_g$$"

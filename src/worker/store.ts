@@ -79,6 +79,8 @@ export interface StoreEvents {
   onWriteRetry?: (what: 'results' | 'inbound') => void;
   /** Called for each incoming PDU parked in sms_inbound_parked. */
   onParked?: (parked: { kind: InboundEvent['kind']; code: string }) => void;
+  /** A receipt waits for the submit result of its message id, which this worker is still writing. */
+  onReceiptHeld?: (messageId: string) => void;
 }
 
 export interface FlushSummary {
@@ -136,6 +138,8 @@ export class OutboxStore {
   private stats = { flushes: 0, items: 0, ms: 0 };
   private readonly retryListeners: ((dueInMs: number) => void)[] = [];
   private readonly rematchTimers = new Set<NodeJS.Timeout>();
+  /** Accepted parts' ids (normalized) whose submit result is queued or being written: settles when it is written or given up. */
+  private readonly resultsBeingWritten = new Map<string, Promise<void>>();
   private closing = false;
   /** After a handler statement had to be ended: one handler call per statement until a flush succeeds. */
   private handlersOnePerStatement = false;
@@ -166,11 +170,34 @@ export class OutboxStore {
 
   /** Resolves once the submit outcome is committed. */
   recordResult(message: ClaimedMessage, result: SubmitResult): Promise<void> {
-    return this.outcomes.add({ kind: 'result', message, result });
+    const written = this.outcomes.add({ kind: 'result', message, result });
+    if (result.outcome === 'accepted') {
+      const settled = written.then(noop, noop);
+      for (const id of result.messageIds.map(normalizeMessageId)) {
+        this.resultsBeingWritten.set(id, settled);
+        void settled.then(() => {
+          if (this.resultsBeingWritten.get(id) === settled) this.resultsBeingWritten.delete(id);
+        });
+      }
+    }
+    return written;
   }
 
-  /** Resolves once the receipt or incoming part is committed (then deliver_sm_resp may go). */
+  /**
+   * Resolves once the receipt or incoming part is committed (then deliver_sm_resp may go). A
+   * receipt for a part whose submit result this worker is still writing waits for that write:
+   * applied before it, it would be stored unmatched and matched again on a second pass (two more
+   * row versions, and a worker that falls behind stays behind), or, with an SMSC that reuses ids,
+   * match the earlier message of that id and leave this one `sent`.
+   */
   recordInbound(event: InboundEvent): Promise<void> {
+    if (event.kind === 'receipt') {
+      const writing = receiptIdCandidates(event.receipt.messageId).map((id) => this.resultsBeingWritten.get(id)).find((p) => p !== undefined);
+      if (writing) {
+        this.events.onReceiptHeld?.(event.receipt.messageId);
+        return writing.then(() => this.inbound.add(event));
+      }
+    }
     return this.inbound.add(event);
   }
 
@@ -395,6 +422,8 @@ export class OutboxStore {
     this.events.onParked?.({ kind: event.kind, code });
   }
 }
+
+function noop(): void {}
 
 /** What a re-match flush did, per round, for StoreEvents.onRematched. */
 function rematchedByRound(rounds: Map<string, number>, matched: Set<string>): Map<number, { receipts: number; matched: number }> {

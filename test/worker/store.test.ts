@@ -145,6 +145,53 @@ test('a receipt that arrives before its own submit result is stored, then matche
   await store.close(1000);
 });
 
+test('a receipt for a result still being written waits for it: with an SMSC id reused, it goes to the newer message', async () => {
+  const held: string[] = [];
+  const summaries: FlushSummary[] = [];
+  const store = new OutboxStore(tdb.db, captureLogs().logger, { workerId: 'w1', retryBaseMs: 1000, retryMaxMs: 60_000, timing: { rematchDelaysMs: REMATCH_DELAYS_MS } }, {
+    onCommitted: (s) => summaries.push(s),
+    onReceiptHeld: (id) => held.push(id),
+  });
+  h.session.setInboundHandler((event) => store.recordInbound(event));
+  h.sim.configure({ receipts: false });
+  const [older, newer] = await enqueue(['79990000410', '79990000411']);
+  const first = await h.session.submit({ id: older!.id, source: older!.sender, destination: older!.recipient, body: older!.body });
+  assert.equal(first.outcome, 'accepted');
+  const reused = first.outcome === 'accepted' ? first.messageIds : [];
+  await store.recordResult(older!, first);
+  await new Promise<void>((resolve) => h.sim.sendReceipt({ messageId: reused[0]!, state: 'DELIVRD', onResponse: () => resolve() }));
+  await waitForStatus(older!.id, 'delivered');
+  // The SMSC gives the newer message the same id (a counter that wrapped or restarted).
+  const second = await h.session.submit({ id: newer!.id, source: newer!.sender, destination: newer!.recipient, body: newer!.body });
+  assert.equal(second.outcome, 'accepted');
+  const blocker = await tdb.pool.connect();
+  try {
+    // The newer message's submit result is being written: its row is held, so the write waits.
+    await blocker.query('begin');
+    await blocker.query('select 1 from sms_outbox where id = $1 for update', [newer!.id]);
+    const written = store.recordResult(newer!, { ...second, messageIds: reused });
+    await waitFor('the result write to wait on the row', async () => {
+      const { rows } = await tdb.pool.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+      return rows.length > 0;
+    });
+    // Its receipt arrives meanwhile. Applied now, it would match the older message (final, so
+    // nothing changes) and the newer one would stay sent.
+    const answered = new Promise<string>((resolve) => h.sim.sendReceipt({ messageId: reused[0]!, state: 'DELIVRD', onResponse: () => resolve('answered') }));
+    const firstToHappen = await Promise.race([answered, waitFor('the receipt to be held', () => (held.length ? 'held' : undefined))]);
+    assert.equal(firstToHappen, 'held', 'the receipt waits for the result being written, unanswered');
+    await blocker.query('commit');
+    await written;
+    assert.equal(await answered, 'answered', 'answered once applied');
+  } finally {
+    blocker.release();
+  }
+  await waitForStatus(newer!.id, 'delivered');
+  assert.equal((await row(older!.id)).status, 'delivered');
+  assert.deepEqual(held, reused);
+  assert.equal(summaries.reduce((n, s) => n + s.receiptsUnmatched, 0), 0, 'never stored unmatched');
+  await store.close(1000);
+});
+
 test('a receipt stored while another worker still writes its submit result is matched once that commits', async () => {
   const { store, summaries, rematches } = makeStore();
   h.sim.configure({ receipts: false });
