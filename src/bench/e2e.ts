@@ -92,7 +92,8 @@ export interface E2eBenchResult {
   loadAverage: number[];
 }
 
-const now = () => performance.timeOrigin + performance.now();
+/** Wall-clock milliseconds, with performance.now()'s resolution. */
+export const now = () => performance.timeOrigin + performance.now();
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -111,9 +112,10 @@ function latency(commits: Map<number, number>, arrivals: Map<number, number>): L
 }
 
 /** The destination that identifies message n (unique per message, so the SMSC side can time it). */
-const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
+export const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
 const BODIES = ['Your code: %s. Do not share it.', 'Ваш код: %s. Никому его не сообщайте.', 'MyShop: %s is your login code'];
-const body = (n: number, cyrillic = false) => BODIES[cyrillic ? 1 : n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
+/** Message n's text: one of three (Latin or Cyrillic), or with `cyrillic` always the Cyrillic one. */
+export const body = (n: number, cyrillic = false) => BODIES[cyrillic ? 1 : n % BODIES.length]!.replace('%s', String(1000 + (n % 9000)));
 
 export class SimulatorThread {
   private constructor(private readonly worker: Worker, readonly port: number) {}

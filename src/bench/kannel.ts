@@ -17,7 +17,7 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { formatE2eBench, SimulatorThread, type E2eBenchResult } from './e2e.js';
+import { body, destination, formatE2eBench, now, SimulatorThread, type E2eBenchResult } from './e2e.js';
 import { findKannel, httpText, KANNEL_CONFIG_DIR, startKannel, type KannelBoxes, type KannelDlr } from './kannel-boxes.js';
 import { processCpuSeconds } from './pg-costs.js';
 
@@ -64,10 +64,8 @@ export interface KannelBenchResult {
   loadAverage: number[];
 }
 
-const now = () => performance.timeOrigin + performance.now();
-/** The text sms-outbox's bench sends with --cyrillic (src/bench/e2e.ts). */
-const text = (n: number) => `Ваш код: ${1000 + (n % 9000)}. Никому его не сообщайте.`;
-const destination = (n: number) => `+79${String(n).padStart(9, '0')}`;
+/** The text sms-outbox's bench sends with --cyrillic. */
+const text = (n: number) => body(n, true);
 
 /** The Kannel version the binaries report (the first line of `bearerbox`'s status). */
 function kannelVersion(status: string | undefined): string {
