@@ -367,14 +367,13 @@ export class Pump {
   private dispatch(message: ClaimedMessage): void {
     this.inFlight++;
     this.awaitingResponse++;
-    let answered = false;
-    const onAnswer = () => {
-      if (answered) return;
-      answered = true;
+    let awaiting = true;
+    /** Frees the window slot once: true the first time. */
+    const answered = () => {
+      if (!awaiting) return false;
+      awaiting = false;
       this.awaitingResponse--;
-      // The window slot is free once the response is in: refill it now, even while the loop awaits a claim.
-      if (!this.stopping) this.fill();
-      this.signal.notify(); // the loop claims ahead again
+      return true;
     };
     this.events.onDispatch?.(message);
     const started = performance.now();
@@ -382,7 +381,11 @@ export class Pump {
     this.session
       .submit({ id: message.id, source: message.sender, destination: message.recipient, body: message.body, validUntil: message.expiresAt })
       .then((result) => {
-        onAnswer();
+        if (answered()) {
+          // The window slot is free once the response is in: refill it now, even while the loop awaits a claim.
+          if (!this.stopping) this.fill();
+          this.signal.notify(); // the loop claims ahead again
+        }
         submitted = performance.now();
         this.events.onSubmitted?.(message, result.outcome);
         if (result.outcome === 'accepted' && result.messageIds.length !== message.segments) {
@@ -403,7 +406,7 @@ export class Pump {
         this.logger.warn({ err, id: message.id }, 'submit outcome not written before shutdown; the message will be retried after its lease');
       })
       .finally(() => {
-        onAnswer();
+        answered();
         this.inFlight--;
         if (!this.stopping) this.fill();
         this.signal.notify();
