@@ -173,12 +173,11 @@ export class OutboxStore {
     const written = this.outcomes.add({ kind: 'result', message, result });
     if (result.outcome === 'accepted') {
       const settled = written.then(noop, noop);
-      for (const id of result.messageIds.map(normalizeMessageId)) {
-        this.resultsBeingWritten.set(id, settled);
-        void settled.then(() => {
-          if (this.resultsBeingWritten.get(id) === settled) this.resultsBeingWritten.delete(id);
-        });
-      }
+      const ids = result.messageIds.map(normalizeMessageId);
+      for (const id of ids) this.resultsBeingWritten.set(id, settled);
+      void settled.then(() => {
+        for (const id of ids) if (this.resultsBeingWritten.get(id) === settled) this.resultsBeingWritten.delete(id);
+      });
     }
     return written;
   }
