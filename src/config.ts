@@ -271,6 +271,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const e = parsed.success ? parsed.data : undefined;
 
+  const window = e?.SMPP_WINDOW ?? 10;
+  const binds = e?.SMPP_BINDS ?? 1;
   let smpp: SmppConfig | undefined;
   const smppUrl = blankToUndefined(env.SMPP_URL) as string | undefined;
   if (smppUrl !== undefined) {
@@ -282,8 +284,8 @@ export function loadConfig(env: Env = process.env): Config {
           tlsVerify: !(e.SMPP_TLS_INSECURE ?? false),
           systemType: e.SMPP_SYSTEM_TYPE ?? '',
           bindMode: e.SMPP_BIND_MODE ?? 'transceiver',
-          window: e.SMPP_WINDOW ?? 10,
-          binds: e.SMPP_BINDS ?? 1,
+          window,
+          binds,
           inboundWindow: e.SMPP_INBOUND_WINDOW ?? 1000,
           tps: e.SMPP_TPS ?? 0,
           enquireLinkSeconds: e.SMPP_ENQUIRE_LINK_S ?? 30,
@@ -297,13 +299,13 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   // Every bind's window: the submit_sm awaiting their response are uncommitted too.
-  const window = (e?.SMPP_WINDOW ?? 10) * (e?.SMPP_BINDS ?? 1);
-  if (e?.SMS_MAX_UNCOMMITTED !== undefined && e.SMS_MAX_UNCOMMITTED < window) {
-    const windows = (e.SMPP_BINDS ?? 1) > 1 ? `SMPP_WINDOW x SMPP_BINDS (${window})` : `SMPP_WINDOW (${window})`;
+  const windows = window * binds;
+  if (e?.SMS_MAX_UNCOMMITTED !== undefined && e.SMS_MAX_UNCOMMITTED < windows) {
+    const named = binds > 1 ? `SMPP_WINDOW x SMPP_BINDS (${windows})` : `SMPP_WINDOW (${windows})`;
     problems.push(
       formatIssue(
         'SMS_MAX_UNCOMMITTED',
-        `expected at least ${windows}: the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
+        `expected at least ${named}: the submit_sm awaiting their response count too, so a smaller bound would shrink the window`,
         env.SMS_MAX_UNCOMMITTED,
       ),
     );
@@ -315,7 +317,7 @@ export function loadConfig(env: Env = process.env): Config {
     smpp,
     worker: {
       workerId: e.SMS_WORKER_ID ?? `${hostname()}-${process.pid}`,
-      maxUncommitted: e.SMS_MAX_UNCOMMITTED ?? 2 * window,
+      maxUncommitted: e.SMS_MAX_UNCOMMITTED ?? 2 * windows,
       leaseSeconds: e.SMS_LEASE_S ?? 15,
       shutdownTimeoutMs: Math.round((e.SMS_SHUTDOWN_TIMEOUT_S ?? 20) * 1000),
       retentionDays: e.SMS_RETENTION_DAYS ?? 30,
