@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { sql, type Kysely } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/db.js';
 import { insertInbox, insertMessage } from '../support/rows.js';
 import { TestRoles } from '../sql/helpers.js';
 import { createDb } from '../../src/db/pool.js';
@@ -35,7 +35,7 @@ function as(login: string): Kysely<Database> {
   const u = new URL(tdb.url);
   u.username = login;
   u.password = password;
-  const pool = new pg.Pool({ connectionString: u.toString(), max: 2 });
+  const pool = testPool({ connectionString: u.toString(), max: 2 });
   pools.push(pool);
   return createDb(pool);
 }

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { createTestDatabase } from '../support/db.js';
+import { createTestDatabase, testPool } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses } from '../support/worker-process.js';
 import { probe, scrape, waitFor } from './helpers.js';
 
@@ -205,7 +205,7 @@ test('/readyz follows Postgres: down is 503 naming the database, /metrics still 
     await waitFor('sms_database_up 1', async () => (await scrape(port)).value('sms_database_up') === 1);
 
     // And it still works end to end.
-    const pool = new pg.Pool({ connectionString: url });
+    const pool = testPool({ connectionString: url });
     try {
       const { rows } = await pool.query<{ id: string }>(`select sms_send('+79990003001', 'after the restart') as id`);
       await waitForStatuses(pool, [rows[0]!.id], ['delivered'], 30_000);

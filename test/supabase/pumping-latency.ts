@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { testPool } from '../support/db.js';
 import { AUTH_ADMIN, AUTH_ADMIN_PASSWORD, createSupabaseDatabase, randomOtp, sendSmsEvent, type SupabaseDatabase } from './support.js';
 
 export interface LatencyResult {
@@ -92,8 +93,8 @@ async function run(db: SupabaseDatabase, defence: boolean, rate: number, seconds
   const u = new URL(db.adminUrl);
   u.username = AUTH_ADMIN;
   u.password = AUTH_ADMIN_PASSWORD;
-  const pool = new pg.Pool({ connectionString: u.toString(), max: connections });
-  const confirmer = new pg.Pool({ connectionString: db.ownerUrl, max: 2 });
+  const pool = testPool({ connectionString: u.toString(), max: connections });
+  const confirmer = testPool({ connectionString: db.ownerUrl, max: 2 });
   // Warm the pool.
   await Promise.all(Array.from({ length: connections }, async () => (await pool.connect()).release()));
   const total: number[] = [];

@@ -55,7 +55,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { migrate, type MigrateResult } from '../../src/db/migrate.js';
 import { roleNames } from '../../src/db/roles.js';
-import { connectAs, serverUrl, withDatabase } from '../support/db.js';
+import { connectAs, serverUrl, testPool, withDatabase } from '../support/db.js';
 
 export const API_ROLES = ['anon', 'authenticated', 'service_role'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
@@ -215,7 +215,7 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   ownerUrlObj.password = password;
   const ownerUrl = ownerUrlObj.toString();
   const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0, objects: [], roles: roleNames() };
-  const pool = new pg.Pool({ connectionString: ownerUrl, max: 5 });
+  const pool = testPool({ connectionString: ownerUrl, max: 5 });
   // drop() ends the database WITH (FORCE): an idle connection told so must not crash the run.
   pool.on('error', () => {});
   if ((options.migrated ?? true) && options.defaultSender !== null) {
@@ -364,7 +364,7 @@ export class Postgrest {
     const u = new URL(databaseUrl);
     u.username = user;
     u.password = password;
-    const pool = new pg.Pool({ connectionString: u.toString(), max: 4, application_name: 'postgrest (test)' });
+    const pool = testPool({ connectionString: u.toString(), max: 4, application_name: 'postgrest (test)' });
     pool.on('error', () => {}); // idle connections ended by a forced DROP DATABASE
     const who = await pool.query<{ session_user: string; rolsuper: boolean; rolinherit: boolean }>(
       `select session_user, r.rolsuper, r.rolinherit from pg_roles r where r.rolname = session_user`,

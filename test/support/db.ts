@@ -41,6 +41,19 @@ export async function runInOneTransaction(url: string, sql: string): Promise<voi
   }
 }
 
+/**
+ * A pg.Pool for a test's own login or settings. Like the product's pools (src/db/pool.ts) it
+ * ignores an error on an idle connection: pool.end() resolves before its connections have closed,
+ * and a database dropped WITH (FORCE) ends one still closing with 57P01, which pg raises on the
+ * pool as an uncaught error without a listener (it failed test/db/console-queries.test.ts once,
+ * under load). An error on a connection in use still reaches its query.
+ */
+export function testPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  pool.on('error', () => {});
+  return pool;
+}
+
 /** A new connection to the database of `databaseUrl`, logged in as `user` (the caller ends it). */
 export async function connectAs(databaseUrl: string, user: string, password: string): Promise<pg.Client> {
   const u = new URL(databaseUrl);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { startEmbeddedPostgres } from '../../src/db/embedded.js';
@@ -132,7 +132,7 @@ test('Postgres restarted mid-run: the worker recovers on its own and finishes', 
   await admin.query('create database faults');
   await admin.end();
   await migrate(url, { settings: { defaultSender: 'FaultTest' } });
-  let pool = new pg.Pool({ connectionString: url });
+  let pool = testPool({ connectionString: url });
   pool.on('error', () => {});
   const worker = startWorkerProcess(workerEnv(url, sim));
   try {
@@ -141,7 +141,7 @@ test('Postgres restarted mid-run: the worker recovers on its own and finishes', 
     await waitUntil('500 submits', async () => sim.counters.submits >= 500, 60_000);
     await pool.end();
     await cluster.restart();
-    pool = new pg.Pool({ connectionString: url });
+    pool = testPool({ connectionString: url });
     pool.on('error', () => {});
     await waitForStatuses(pool, ids, ['delivered'], 120_000);
     assert.equal(worker.child.exitCode, null, 'the same worker process is still running');

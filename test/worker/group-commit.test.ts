@@ -7,7 +7,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { ClosedError, GroupCommit } from '../../src/worker/group-commit.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, type TestDatabase, testPool } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
@@ -19,8 +19,8 @@ let impatient: pg.Pool;
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query('create table gc_items (v integer primary key)');
-  patient = new pg.Pool({ connectionString: tdb.url, max: 2 });
-  impatient = new pg.Pool({ connectionString: tdb.url, max: 2, options: '-c lock_timeout=100' });
+  patient = testPool({ connectionString: tdb.url, max: 2 });
+  impatient = testPool({ connectionString: tdb.url, max: 2, options: '-c lock_timeout=100' });
 });
 
 beforeEach(async () => {

@@ -69,7 +69,9 @@ test('bench --kannel: every message delivered through Kannel, receipts in memory
     assert.equal(k.responseDelayMs, 20);
     assert.equal(k.idealPerSecond, 500, '10 / 20 ms');
     assert.ok(k.endToEndPerSecond > 0 && k.endToEndSeconds > 0 && k.sendPerSecond > 0, JSON.stringify(k));
-    assert.ok(k.cpuMsPerMessage.kannel > 0 && k.loadAverage.length === 3, JSON.stringify(k));
+    // Kannel's CPU is read in clock ticks (10 ms) over a send phase of a fraction of a second:
+    // with 36 messages it can round to 0, so only its presence is checked here.
+    assert.ok(Number.isFinite(k.cpuMsPerMessage.kannel) && k.cpuMsPerMessage.kannel >= 0 && k.loadAverage.length === 3, JSON.stringify(k));
   }
   assert.equal(out.kannel[0].database, null);
   assert.match(out.kannel[1].database, /^sms_bench_kannel_\d+$/);
