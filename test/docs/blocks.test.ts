@@ -18,8 +18,8 @@
  * demo's ports (55432, 2775, 2776: free ports, passed as --postgres-port, --smpp-port,
  * --control-port), role names and role prefixes (roles are server-wide: a unique suffix),
  * database addresses (`postgres://owner@db/NAME`, the Supabase one: databases of this test), and
- * `npx sms-outbox` (the checkout's bin runs dist/, which may be older than the source under
- * test: `node --import tsx src/cli.ts`). Uses 127.0.0.1 only.
+ * `npx sms-outbox` (the checkout's bin when dist/ is current, else src/cli.ts through tsx:
+ * test/support/cli.ts). Uses 127.0.0.1 only.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +29,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/db/embedded.js';
-import { createTestDatabase, serverUrl, withDatabase } from '../support/db.js';
+import { cliCommandLine } from '../support/cli.js';
+import { createTestDatabase, serverUrl, testPool, withDatabase } from '../support/db.js';
 import { createSupabaseDatabase } from '../supabase/support.js';
 import { blocks, docFiles, ROOT, type Block } from './markdown.js';
 
@@ -223,7 +224,7 @@ describe('every sql and sh block runs', () => {
         run.substitutions.push([new RegExp(`\\b${prefix}`, 'g'), `${prefix}${run.tag}_`]);
         run.prefixes.push(`${prefix}${run.tag}_`);
       }
-      run.substitutions.push([/\bnpx sms-outbox\b/g, `node --import tsx ${path.join(ROOT, 'src/cli.ts')}`]);
+      run.substitutions.push([/\bnpx sms-outbox\b/g, cliCommandLine()]);
 
       // The page's database, as its owner.
       let owner: pg.Pool;
@@ -238,11 +239,11 @@ describe('every sql and sh block runs', () => {
         run.databases.push(tdb.name);
         await tdb.pool.end();
         run.url = tdb.url;
-        owner = new pg.Pool({ connectionString: tdb.url, max: 2 });
+        owner = testPool({ connectionString: tdb.url, max: 2 });
         await owner.query(FIXTURE);
       }
       try {
-        const admin = new pg.Pool({ connectionString: serverUrl(), max: 1 });
+        const admin = testPool({ connectionString: serverUrl(), max: 1 });
         try {
           for (const role of READER_ROLES) if (!created.has(role)) await admin.query(`create role ${role}_${run.tag} login`);
           // The databases the page names by address: created empty, as a reader's would be.

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { KNOWN_VARIABLES } from '../../src/config.js';
 import * as errors from '../../src/errors.js';
 import { workerMetricNames } from '../ops/metric-names.js';
-import { CLI, ROOT } from '../ops/helpers.js';
+import { ROOT } from '../ops/helpers.js';
+import { cliArgs } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { readDoc, section } from './markdown.js';
 
@@ -52,7 +53,7 @@ describe('docs/reference/cli.md', () => {
 
   for (const command of ['migrate', 'worker', 'simulator', 'dev', 'status', 'console', 'bench']) {
     test(`sms-outbox ${command} --help is printed as the page shows it`, () => {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, command, '--help'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      const r = spawnSync(process.execPath, cliArgs([command, '--help']), { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
       assert.equal(r.status, 0, r.stderr);
       const block = /```text\n([\s\S]*?)\n```/.exec(section(page, `### \`sms-outbox ${command}\``))?.[1];
       assert.equal(block, r.stdout.replace(/\n+$/, ''));
@@ -60,7 +61,7 @@ describe('docs/reference/cli.md', () => {
   }
 
   test('every command of sms-outbox --help has its section', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--help'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const r = spawnSync(process.execPath, cliArgs(['--help']), { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
     const commands = [...r.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!);
     assert.ok(commands.length >= 6, r.stdout);
     for (const c of commands) assert.ok(page.includes(`\n### \`sms-outbox ${c}\`\n`), c);

@@ -4,9 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cliArgs } from '../support/cli.js';
 import { waitFor as waitForCondition } from '../support/wait.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,12 +19,12 @@ export interface CliResult {
 }
 
 /**
- * Runs `sms-outbox <args>` (through tsx) with only PATH and HOME from this process plus `env`,
+ * Runs `sms-outbox <args>` (test/support/cli.ts) with only PATH and HOME from this process plus `env`,
  * so no variable of the test runner leaks in. Kills it after `timeoutMs`.
  */
 export function runCli(env: Record<string, string>, args: string[] = ['worker'], timeoutMs = 30_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, cliArgs(args), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
-import { CLI, ROOT, runCli, waitFor } from '../ops/helpers.js';
+import { ROOT, runCli, waitFor } from '../ops/helpers.js';
+import { cliArgs } from '../support/cli.js';
 import { startSimulatorProcess } from '../support/simulator-process.js';
 
 let tdb: TestDatabase;
@@ -52,7 +53,7 @@ async function startWorker(): Promise<WorkerProcess> {
 before(async () => {
   tdb = await createTestDatabase();
   await tdb.pool.query(`update sms_settings set default_sender = 'Control'`);
-  simulator = spawn(process.execPath, ['--import', 'tsx', CLI, 'simulator', '--port', '0', '--control-port', '0', '--receipt-delay-ms', '20'], {
+  simulator = spawn(process.execPath, cliArgs(['simulator', '--port', '0', '--control-port', '0', '--receipt-delay-ms', '20']), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

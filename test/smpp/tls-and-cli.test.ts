@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { SmppSession } from '../../src/smpp/session.js';
 import { startSimulator } from '../../src/simulator/index.js';
+import { cliArgs } from '../support/cli.js';
 import { logger, msg, sessionOptions, until } from './helpers.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/tls/${name}`, import.meta.url));
@@ -57,8 +57,7 @@ describe('TLS (smpps://)', () => {
 
 describe('sms-outbox simulator', () => {
   it('prints where it listens, serves a session, and stops cleanly on SIGTERM', async () => {
-    const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'simulator', '--port', '0', '--receipt-delay-ms', '0', '--id-format', 'decimal'], {
+    const child = spawn(process.execPath, cliArgs(['simulator', '--port', '0', '--receipt-delay-ms', '0', '--id-format', 'decimal']), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'warn' },
     });

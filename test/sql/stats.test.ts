@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cliArgs } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 const run = promisify(execFile);
@@ -120,7 +121,7 @@ describe('sms_stats', () => {
 
 describe('sms-outbox status', () => {
   const cli = (args: string[], env: Record<string, string>) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'status', ...args], {
+    run(process.execPath, cliArgs(['status', ...args]), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: '', ...env },
     });

@@ -9,14 +9,15 @@
  *
  * Usage: npm test [-- test/some.test.ts ...]
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { maskSecretUrl } from '../../src/secrets.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
+import { distIsCurrent } from './cli.js';
 import { withDatabase } from './db.js';
 
 function findTests(dir: string): string[] {
@@ -29,8 +30,57 @@ function findTests(dir: string): string[] {
     .sort();
 }
 
+/**
+ * Where the last run's durations per file are kept: outside the checkout, so that a clean clone
+ * (and CI's reinstall of node_modules for another Node.js) still finds them.
+ */
+const durationsFile = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'sms-outbox', 'test-durations.json');
+
+/**
+ * The files, longest first as the last run timed them: files run a few at a time, and a long one
+ * started last would run alone at the end. Files without a recorded time (new ones, or the first
+ * run) come first, in name order, as they may be long.
+ */
+function orderByDuration(files: string[]): string[] {
+  let known: Record<string, number> = {};
+  try {
+    known = JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
+  } catch {
+    // no earlier run: name order
+  }
+  const key = (f: string) => path.relative(process.cwd(), path.resolve(f)).split(path.sep).join('/');
+  const ms = (f: string) => known[key(f)] ?? Number.POSITIVE_INFINITY;
+  return [...files].sort((a, b) => ms(b) - ms(a) || a.localeCompare(b));
+}
+
+/** Keeps this run's durations for the next one, merged over the recorded ones (a partial run keeps the rest). */
+function recordDurations(reportFile: string): void {
+  try {
+    const fresh = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, number>;
+    let known: Record<string, number> = {};
+    try {
+      known = JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
+    } catch {
+      // first run
+    }
+    mkdirSync(path.dirname(durationsFile), { recursive: true });
+    const tmp = `${durationsFile}.${process.pid}`;
+    writeFileSync(tmp, JSON.stringify({ ...known, ...fresh }, null, 1));
+    renameSync(tmp, durationsFile);
+  } catch {
+    // only the order of a later run depends on it
+  }
+}
+
 async function main(): Promise<number> {
-  const files = process.argv.slice(2).length ? process.argv.slice(2) : findTests('test');
+  // The processes the tests start run the compiled package when dist/ is current
+  // (test/support/cli.ts): build it first when src/ changed since.
+  if (!process.env.SMS_TEST_CLI && !distIsCurrent()) {
+    process.stdout.write('test: src/ is newer than dist/, running npm run build\n');
+    const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+    if (build.status !== 0) process.stdout.write('test: the build failed; the tests run src/cli.ts through tsx\n');
+  }
+  const files = orderByDuration(process.argv.slice(2).length ? process.argv.slice(2) : findTests('test'));
   let embedded: EmbeddedPostgresHandle | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (serverUrl) {
@@ -38,7 +88,7 @@ async function main(): Promise<number> {
   } else {
     process.stdout.write('test: DATABASE_URL is unset, starting an embedded Postgres\n');
     // A throw-away cluster: durability settings off make it faster and change nothing tested.
-    embedded = await startEmbeddedPostgres({ settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' } });
+    embedded = await startEmbeddedPostgres({ settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', autovacuum: 'off' } });
     serverUrl = embedded.url;
     process.stdout.write(`test: embedded Postgres on 127.0.0.1:${embedded.port}\n`);
   }
@@ -52,6 +102,7 @@ async function main(): Promise<number> {
     await admin.query(`create database ${template}`);
     await migrate(withDatabase(serverUrl, template));
     const tapFile = path.join(tapDir, 'report.tap');
+    const durationsReport = path.join(tapDir, 'durations.json');
     const concurrency = process.env.TEST_CONCURRENCY ?? '3';
     const child = spawn(
       process.execPath,
@@ -68,6 +119,8 @@ async function main(): Promise<number> {
         '--test-reporter-destination=stdout',
         '--test-reporter=tap',
         `--test-reporter-destination=${tapFile}`,
+        `--test-reporter=${path.resolve('test/support/durations-reporter.mjs')}`,
+        `--test-reporter-destination=${durationsReport}`,
         ...files,
       ],
       {
@@ -79,6 +132,7 @@ async function main(): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    recordDurations(durationsReport);
     const tap = readFileSync(tapFile, 'utf8');
     const count = (label: string) => Number(new RegExp(`^# ${label} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
     process.stdout.write(`\n${count('pass')} passed, ${count('fail')} failed\n`);

@@ -3,7 +3,8 @@
  * HTTP to its control port (see docs/reference/simulator.md).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI, ROOT, waitFor } from '../ops/helpers.js';
+import { ROOT, waitFor } from '../ops/helpers.js';
+import { cliArgs } from './cli.js';
 
 export interface SimulatorProcess {
   child: ChildProcess;
@@ -17,7 +18,7 @@ export interface SimulatorProcess {
 }
 
 export async function startSimulatorProcess(args: string[] = []): Promise<SimulatorProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'simulator', '--port', '0', '--control-port', '0', ...args], {
+  const child = spawn(process.execPath, cliArgs(['simulator', '--port', '0', '--control-port', '0', ...args]), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,12 +3,11 @@
  * fault tests: it can be stopped with SIGTERM or killed with SIGKILL mid-run like in production.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { cliArgs } from './cli.js';
 import { waitFor } from './wait.js';
 import type { WorkerHooks } from '../../src/worker/main.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -40,7 +39,7 @@ export function startWorkerProcess(
   options: { events?: boolean; hooks?: Pick<WorkerHooks, 'timing' | 'crontab'> } = {},
 ): WorkerProcess {
   const hooks = options.hooks ? { SMS_TEST_WORKER_HOOKS: JSON.stringify(options.hooks) } : {};
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+  const child = spawn(process.execPath, cliArgs(args), {
     env: { ...process.env, LOG_LEVEL: options.events ? 'trace' : 'info', LOG_PRETTY: '0', ...hooks, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
