@@ -38,8 +38,8 @@ const durationsFile = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(
 
 /**
  * The files, longest first as the last run timed them: files run a few at a time, and a long one
- * started last would run alone at the end. Files without a recorded time (new ones, or the first
- * run) come first, in name order, as they may be long.
+ * started last would run alone at the end. A file without a recorded time (a new one) counts as
+ * the median of those recorded; with none recorded (the first run), the order is by name.
  */
 function orderByDuration(files: string[]): string[] {
   let known: Record<string, number> = {};
@@ -49,7 +49,9 @@ function orderByDuration(files: string[]): string[] {
     // no earlier run: name order
   }
   const key = (f: string) => path.relative(process.cwd(), path.resolve(f)).split(path.sep).join('/');
-  const ms = (f: string) => known[key(f)] ?? Number.POSITIVE_INFINITY;
+  const recorded = Object.values(known).sort((a, b) => a - b);
+  const median = recorded.length ? recorded[Math.floor(recorded.length / 2)]! : 0;
+  const ms = (f: string) => known[key(f)] ?? median;
   return [...files].sort((a, b) => ms(b) - ms(a) || a.localeCompare(b));
 }
 
