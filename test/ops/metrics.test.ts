@@ -187,9 +187,11 @@ test('throttling responses are counted once each, by status and as throttled', a
 test('unmatched receipts are counted and exposed as a gauge', async () => {
   const before = await scrape(port);
   sim.sendReceipt({ messageId: 'DEADBEEF01', state: 'DELIVRD' });
-  const after = await waitFor('an unmatched receipt in the gauge', async () => {
+  // The gauge is read from Postgres, the counter is the worker's once the receipt's write
+  // returned: a scrape between the two sees the row but not yet the count. Wait for both.
+  const after = await waitFor('the unmatched receipt counted and in the gauge', async () => {
     const s = await scrape(port);
-    return s.value('sms_unmatched_receipts') >= 1 ? s : undefined;
+    return delta(before, s, 'smpp_receipts_total', { matched: 'false' }) >= 1 && s.value('sms_unmatched_receipts') >= 1 ? s : undefined;
   });
   assert.equal(delta(before, after, 'smpp_receipts_total', { matched: 'false' }), 1);
   assert.equal(after.value('sms_unmatched_receipts'), 1);

@@ -215,9 +215,8 @@ export async function createSupabaseDatabase(options: SupabaseDatabaseOptions = 
   ownerUrlObj.password = password;
   const ownerUrl = ownerUrlObj.toString();
   const migrateResult = options.migrated ?? true ? await migrate(ownerUrl) : { applied: [], alreadyApplied: 0, objects: [], roles: roleNames() };
+  // testPool: drop() ends the database WITH (FORCE), and an idle connection told so must not crash the run.
   const pool = testPool({ connectionString: ownerUrl, max: 5 });
-  // drop() ends the database WITH (FORCE): an idle connection told so must not crash the run.
-  pool.on('error', () => {});
   if ((options.migrated ?? true) && options.defaultSender !== null) {
     await pool.query('update sms_settings set default_sender = $1', [options.defaultSender ?? 'TestBrand']);
   }
