@@ -5,7 +5,7 @@
  * least as new as every file of src/ (`npm test` builds it first when it is not); otherwise src/cli.ts through
  * tsx, so a file run on its own after an edit never runs stale code. Starting from dist/ costs
  * about half a CPU-second less per process than through tsx, and the suite starts over a hundred.
- * SMS_TEST_CLI=tsx or =dist forces one.
+ * SMS_TEST_CLI=tsx or =dist forces one (test/support/run.ts sets it for the files it runs).
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -50,5 +50,5 @@ export function cliArgs(args: string[]): string[] {
 
 /** The same as one shell command line (for the docs' blocks, where `npx sms-outbox` stands). */
 export function cliCommandLine(): string {
-  return runsBuiltCli() ? `node ${BUILT_CLI}` : `node --import tsx ${SOURCE_CLI}`;
+  return ['node', ...cliArgs([])].join(' ');
 }

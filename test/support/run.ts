@@ -13,6 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { maskSecretUrl } from '../../src/secrets.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.js';
@@ -42,12 +43,7 @@ const durationsFile = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(
  * the median of those recorded; with none recorded (the first run), the order is by name.
  */
 function orderByDuration(files: string[]): string[] {
-  let known: Record<string, number> = {};
-  try {
-    known = JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
-  } catch {
-    // no earlier run: name order
-  }
+  const known = recordedDurations();
   const key = (f: string) => path.relative(process.cwd(), path.resolve(f)).split(path.sep).join('/');
   const recorded = Object.values(known).sort((a, b) => a - b);
   const median = recorded.length ? recorded[Math.floor(recorded.length / 2)]! : 0;
@@ -55,16 +51,20 @@ function orderByDuration(files: string[]): string[] {
   return [...files].sort((a, b) => ms(b) - ms(a) || a.localeCompare(b));
 }
 
+/** The durations recorded by earlier runs; none before the first. */
+function recordedDurations(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
 /** Keeps this run's durations for the next one, merged over the recorded ones (a partial run keeps the rest). */
 function recordDurations(reportFile: string): void {
   try {
     const fresh = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, number>;
-    let known: Record<string, number> = {};
-    try {
-      known = JSON.parse(readFileSync(durationsFile, 'utf8')) as Record<string, number>;
-    } catch {
-      // first run
-    }
+    const known = recordedDurations();
     mkdirSync(path.dirname(durationsFile), { recursive: true });
     const tmp = `${durationsFile}.${process.pid}`;
     writeFileSync(tmp, JSON.stringify({ ...known, ...fresh }, null, 1));
@@ -76,11 +76,16 @@ function recordDurations(reportFile: string): void {
 
 async function main(): Promise<number> {
   // The processes the tests start run the compiled package when dist/ is current
-  // (test/support/cli.ts): build it first when src/ changed since.
-  if (!process.env.SMS_TEST_CLI && !distIsCurrent()) {
-    process.stdout.write('test: src/ is newer than dist/, running npm run build\n');
-    const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
-    if (build.status !== 0) process.stdout.write('test: the build failed; the tests run src/cli.ts through tsx\n');
+  // (test/support/cli.ts): build it first when src/ changed since. Decided once here and handed
+  // to the test files as SMS_TEST_CLI, so none of them looks through src/ again.
+  let cli = process.env.SMS_TEST_CLI;
+  if (!cli) {
+    if (!distIsCurrent()) {
+      process.stdout.write('test: src/ is newer than dist/, running npm run build\n');
+      spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+    }
+    cli = distIsCurrent() ? 'dist' : 'tsx';
+    if (cli === 'tsx') process.stdout.write('test: the build failed; the tests run src/cli.ts through tsx\n');
   }
   const files = orderByDuration(process.argv.slice(2).length ? process.argv.slice(2) : findTests('test'));
   let embedded: EmbeddedPostgresHandle | undefined;
@@ -121,13 +126,13 @@ async function main(): Promise<number> {
         '--test-reporter-destination=stdout',
         '--test-reporter=tap',
         `--test-reporter-destination=${tapFile}`,
-        `--test-reporter=${path.resolve('test/support/durations-reporter.mjs')}`,
+        `--test-reporter=${fileURLToPath(new URL('./durations-reporter.mjs', import.meta.url))}`,
         `--test-reporter-destination=${durationsReport}`,
         ...files,
       ],
       {
         stdio: 'inherit',
-        env: { ...process.env, SMS_TEST_SERVER_URL: serverUrl, SMS_TEST_TEMPLATE: template, DATABASE_URL: '' },
+        env: { ...process.env, SMS_TEST_SERVER_URL: serverUrl, SMS_TEST_TEMPLATE: template, SMS_TEST_CLI: cli, DATABASE_URL: '' },
       },
     );
     const stop = () => child.kill('SIGINT');
