@@ -39,8 +39,10 @@ const SOURCE = 'MyShop';
 const DEST = '79991234567';
 
 async function startServer(kind: string): Promise<{ port: number; child: ChildProcess }> {
-  const file = fileURLToPath(new URL('./smpp-server.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', file, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Compiled (dist/, an install) the server is its .js; from source it runs through tsx.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(fromSource ? './smpp-server.ts' : './smpp-server.js', import.meta.url));
+  const child = spawn(process.execPath, [...(fromSource ? ['--import', 'tsx'] : []), file, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {

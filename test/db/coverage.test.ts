@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT, sourcePath } from '../support/compiled.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function files(dir: string, suffix: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -19,7 +19,7 @@ function files(dir: string, suffix: string): string[] {
 
 test('every query (async function) exported by src/db/ is called by a test', () => {
   const tests = files(path.join(ROOT, 'test'), '.ts')
-    .filter((f) => f !== fileURLToPath(import.meta.url))
+    .filter((f) => f !== sourcePath(fileURLToPath(import.meta.url)))
     .map((f) => readFileSync(f, 'utf8'))
     .join('\n');
   const missing: string[] = [];

@@ -8,10 +8,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '../support/wait.js';
+import { ROOT } from '../support/compiled.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 function alive(pid: number): boolean {
   try {

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { FINAL_STATUSES, MESSAGE_STATUSES } from '../../src/db/schema.js';
 import { FINAL_RECEIPT_STATES } from '../../src/smpp/receipt-state.js';
 import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { ROOT } from '../support/compiled.js';
 
 let tdb: TestDatabase;
 before(async () => {
@@ -60,7 +60,7 @@ test('AUTH_HOOK_REFUSAL_REASONS are sms_private.auth_hook_refusal_reasons()', as
 });
 
 test('src/ writes no status change of its own: no UPDATE of sms_outbox.status, no sms_status announcement', () => {
-  const src = fileURLToPath(new URL('../../src/', import.meta.url));
+  const src = path.join(ROOT, 'src/');
   const files = (dir: string): string[] =>
     readdirSync(dir).flatMap((e) => (statSync(path.join(dir, e)).isDirectory() ? files(path.join(dir, e)) : e.endsWith('.ts') ? [path.join(dir, e)] : []));
   const found = files(src).flatMap((f) => {

@@ -3,11 +3,11 @@
  * Prometheus text, read the probes, wait for a condition.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { cliArgs } from '../support/cli.js';
 import { waitFor as waitForCondition } from '../support/wait.js';
+import { ROOT } from '../support/compiled.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ROOT };
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

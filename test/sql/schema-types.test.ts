@@ -4,11 +4,13 @@
  * returns it), and Generated<> exactly where the column has a default. Read with the TypeScript
  * compiler API, so the types are checked as written, not as a hand-kept list.
  */
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import ts from 'typescript';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { ROOT } from '../support/compiled.js';
 
 interface TsColumn {
   types: Set<string>;
@@ -16,7 +18,7 @@ interface TsColumn {
 }
 
 function parseSchema(): Map<string, Map<string, TsColumn>> {
-  const file = new URL('../../src/db/schema.ts', import.meta.url);
+  const file = path.join(ROOT, 'src/db/schema.ts');
   const source = ts.createSourceFile('schema.ts', readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
   const aliases = new Map<string, ts.TypeNode>();
   const interfaces = new Map<string, ts.InterfaceDeclaration>();
@@ -152,7 +154,7 @@ test('schema.ts matches information_schema', async () => {
 });
 
 test('the status and encoding unions in schema.ts are the values the SQL allows', async () => {
-  const source = readFileSync(new URL('../../src/db/schema.ts', import.meta.url), 'utf8');
+  const source = readFileSync(path.join(ROOT, 'src/db/schema.ts'), 'utf8');
   const union = (name: string) =>
     [...(new RegExp(`export type ${name} =([^;]+);`).exec(source)?.[1] ?? '').matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]).sort();
   const check = await tdb.pool.query<{ def: string }>(

@@ -10,13 +10,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadMigrations, releasedChecksums } from '../../src/db/migrate.js';
 import { loadSqlFiles, sqlChecksum } from '../../src/db/sql-files.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { RELEASED_DIR, RELEASED_VERSION, releasedMigrations } from '../support/released.js';
+import { ROOT } from '../support/compiled.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function filesUnder(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir)).flatMap((e) => {

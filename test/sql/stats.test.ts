@@ -2,13 +2,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { cliArgs } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { ROOT } from '../support/compiled.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let tdb: TestDatabase;
 

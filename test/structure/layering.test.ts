@@ -20,9 +20,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../support/compiled.js';
 
-const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const SRC = path.join(ROOT, 'src/');
 
 const LEAVES = ['errors.ts', 'secrets.ts', 'backoff.ts', 'logger.ts'];
 

@@ -9,9 +9,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './compiled.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SOURCE_CLI = path.join(ROOT, 'src/cli.ts');
 export const BUILT_CLI = path.join(ROOT, 'bin/sms-outbox.js');
 

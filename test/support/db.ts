@@ -95,7 +95,7 @@ export interface CreateOptions {
 
 export async function createTestDatabase(options: CreateOptions = {}): Promise<TestDatabase> {
   const server = serverUrl();
-  const caller = path.basename(process.argv[1] ?? 'test').replace(/\.test\.ts$/, '').replace(/[^a-z0-9]/gi, '_').toLowerCase();
+  const caller = path.basename(process.argv[1] ?? 'test').replace(/\.test\.[jt]s$/, '').replace(/[^a-z0-9]/gi, '_').toLowerCase();
   const name = `sms_t_${caller.slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   const template = process.env.SMS_TEST_TEMPLATE;
   const migrated = options.migrated ?? true;

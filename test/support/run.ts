@@ -19,6 +19,7 @@ import { maskSecretUrl } from '../../src/secrets.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { distIsCurrent } from './cli.js';
+import { compiledPath, ensureCompiled, sourcePath } from './compiled.js';
 import { withDatabase } from './db.js';
 
 function findTests(dir: string): string[] {
@@ -63,7 +64,11 @@ function recordedDurations(): Record<string, number> {
 /** Keeps this run's durations for the next one, merged over the recorded ones (a partial run keeps the rest). */
 function recordDurations(reportFile: string): void {
   try {
-    const fresh = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, number>;
+    const reported = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, number>;
+    // The reporter saw the compiled files (.tmp/build/test/a.test.js); kept under test/a.test.ts.
+    const fresh = Object.fromEntries(
+      Object.entries(reported).map(([file, ms]) => [path.relative(process.cwd(), sourcePath(file)).split(path.sep).join('/'), ms]),
+    );
     const known = recordedDurations();
     mkdirSync(path.dirname(durationsFile), { recursive: true });
     const tmp = `${durationsFile}.${process.pid}`;
@@ -88,6 +93,11 @@ async function main(): Promise<number> {
     if (cli === 'tsx') process.stdout.write('test: the build failed; the tests run src/cli.ts through tsx\n');
   }
   const files = orderByDuration(process.argv.slice(2).length ? process.argv.slice(2) : findTests('test'));
+  // The test files run compiled (test/support/compiled.ts), or through tsx when tsc emitted nothing.
+  const compiled = ensureCompiled();
+  if (!compiled) process.stdout.write('test: tsc did not emit every file; the tests run through tsx\n');
+  const runnerArgs = compiled ? ['--enable-source-maps'] : ['--import', 'tsx'];
+  const runFiles = compiled ? files.map(compiledPath) : files;
   let embedded: EmbeddedPostgresHandle | undefined;
   let serverUrl = process.env.DATABASE_URL;
   if (serverUrl) {
@@ -114,8 +124,7 @@ async function main(): Promise<number> {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
+        ...runnerArgs,
         '--test',
         `--test-concurrency=${concurrency}`,
         // A test waiting on a lock or a dead process fails after 10 minutes instead of hanging CI.
@@ -128,7 +137,7 @@ async function main(): Promise<number> {
         `--test-reporter-destination=${tapFile}`,
         `--test-reporter=${fileURLToPath(new URL('./durations-reporter.mjs', import.meta.url))}`,
         `--test-reporter-destination=${durationsReport}`,
-        ...files,
+        ...runFiles,
       ],
       {
         stdio: 'inherit',
