@@ -2,7 +2,7 @@ import { configWarnings, loadConfig } from '../config.js';
 import { redactSecrets } from '../secrets.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_SOFTWARE } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startWorker, type WorkerHooks } from '../worker/main.js';
+import type { WorkerHooks } from '../worker/main.js';
 import { parseCommandArgs } from './args.js';
 
 const HELP = `Usage: sms-outbox worker
@@ -54,6 +54,9 @@ export async function workerCommand(args: string[]): Promise<number> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
+  // Loaded once the configuration is known good: a configuration error exits without loading
+  // the worker (Graphile Worker, kysely, the SMPP stack), about half a CPU-second sooner.
+  const { startWorker } = await import('../worker/main.js');
   const worker = await startWorker(config, logger, testWorkerHooks(process.env.SMS_TEST_WORKER_HOOKS));
   return new Promise<number>((resolve) => {
     let signals = 0;
