@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runMigrations as runGraphileMigrations } from 'graphile-worker';
 import { graphileLogger } from './graphile-logger.js';
+import { createPool } from './pool.js';
 import { applyRoleNames, DEFAULT_ROLE_PREFIX, recordedRoleNames, roleNames, type RoleNames } from './roles.js';
 import { loadSqlFiles, type SqlFile } from './sql-files.js';
 
@@ -224,7 +225,16 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     // roles created after the first migration are covered too; a no-op where they do not exist.
     await client.query('select public.sms_grant_supabase_roles()');
     if (!options.skipGraphile) {
-      await runGraphileMigrations({ connectionString, logger: graphileLogger() });
+      // On a pool of ours: Graphile's own pool drops its 'error' listener before ending, and
+      // pool.end() resolves before its connection has closed, so a connection ended by the server
+      // in that window (a database dropped WITH (FORCE) right after, in the tests) was an
+      // uncaught error. Ours keeps listening (src/db/pool.ts).
+      const graphilePool = createPool(connectionString, { applicationName: 'sms-outbox migrate' });
+      try {
+        await runGraphileMigrations({ pgPool: graphilePool, logger: graphileLogger() });
+      } finally {
+        await graphilePool.end();
+      }
       // The worker role drives Graphile Worker; give it what the runner needs.
       // Graphile's schema is created after ours, so the worker role's grants on it come here
       // (sql/functions/public.sms_grant_worker_graphile.sql).
