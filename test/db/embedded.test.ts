@@ -11,7 +11,6 @@ import { test } from 'node:test';
 import { waitFor } from '../support/wait.js';
 import { ROOT } from '../support/compiled.js';
 
-
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

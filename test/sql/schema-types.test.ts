@@ -4,9 +4,9 @@
  * returns it), and Generated<> exactly where the column has a default. Read with the TypeScript
  * compiler API, so the types are checked as written, not as a hand-kept list.
  */
-import path from 'node:path';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import ts from 'typescript';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

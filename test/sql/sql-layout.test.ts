@@ -16,7 +16,6 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { RELEASED_DIR, RELEASED_VERSION, releasedMigrations } from '../support/released.js';
 import { ROOT } from '../support/compiled.js';
 
-
 function filesUnder(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir)).flatMap((e) => {
     const rel = `${dir}/${e}`;

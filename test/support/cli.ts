@@ -7,28 +7,16 @@
  * about half a CPU-second less per process than through tsx, and the suite starts over a hundred.
  * SMS_TEST_CLI=tsx or =dist forces one (test/support/run.ts sets it for the files it runs).
  */
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './compiled.js';
+import { outdatedSources, ROOT } from './compiled.js';
 
 export const SOURCE_CLI = path.join(ROOT, 'src/cli.ts');
 export const BUILT_CLI = path.join(ROOT, 'bin/sms-outbox.js');
 
 /** Whether every src/**\/*.ts has its dist/**\/*.js, written after it. */
 export function distIsCurrent(): boolean {
-  const walk = (dir: string): boolean =>
-    readdirSync(dir, { withFileTypes: true }).every((entry) => {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) return walk(full);
-      if (!entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) return true;
-      const built = path.join(ROOT, 'dist', path.relative(path.join(ROOT, 'src'), full)).replace(/\.ts$/, '.js');
-      try {
-        return statSync(built).mtimeMs >= statSync(full).mtimeMs;
-      } catch {
-        return false;
-      }
-    });
-  return walk(path.join(ROOT, 'src'));
+  const src = path.join(ROOT, 'src');
+  return outdatedSources(src, (f) => path.join(ROOT, 'dist', path.relative(src, f)).replace(/\.ts$/, '.js')).length === 0;
 }
 
 let built: boolean | undefined;

@@ -43,22 +43,26 @@ export function sourcePath(file: string): string {
   return relative.startsWith('..') ? path.resolve(file) : path.join(ROOT, relative).replace(/\.js$/, '.ts');
 }
 
-/** The .ts files of the compiled directories whose .js in the mirror is missing or older. */
+/**
+ * The .ts files under `dir` (not .d.ts) whose compiled file, `outputOf(source)`, is older than
+ * them, or missing where `missingCounts(source)` says a missing one is out of date. Shared with
+ * test/support/cli.ts's check of dist/.
+ */
+export function outdatedSources(dir: string, outputOf: (source: string) => string, missingCounts: (source: string) => boolean = () => true): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return outdatedSources(full, outputOf, missingCounts);
+    if (!entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) return [];
+    const output = outputOf(full);
+    return (existsSync(output) ? statSync(output).mtimeMs < statSync(full).mtimeMs : missingCounts(full)) ? [full] : [];
+  });
+}
+
+/** The sources whose .js in the mirror is older, or missing where tsc always emits one. */
 function staleSources(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        const built = compiledPath(full);
-        // Outside tsconfig.json's "include" a file is compiled only when imported (a Deno entry is not).
-        if (existsSync(built) ? statSync(built).mtimeMs < statSync(full).mtimeMs : INCLUDED.includes(dir.slice(ROOT.length).split(path.sep)[0]!)) stale.push(full);
-      }
-    }
-  };
-  for (const dir of COMPILED) if (existsSync(path.join(ROOT, dir))) walk(path.join(ROOT, dir));
-  return stale;
+  // Outside tsconfig.json's "include" a file is compiled only when imported (a Deno entry is not).
+  const included = (source: string) => INCLUDED.includes(path.relative(ROOT, source).split(path.sep)[0]!);
+  return COMPILED.filter((dir) => existsSync(path.join(ROOT, dir))).flatMap((dir) => outdatedSources(path.join(ROOT, dir), compiledPath, included));
 }
 
 /** A symbolic link at `link` to `target`, replacing a different one. */
@@ -83,7 +87,7 @@ function ensureLink(target: string, link: string): void {
  */
 function linkTheRest(): void {
   for (const entry of readdirSync(ROOT)) {
-    if (!NOT_LINKED.has(entry) && !COMPILED.includes(entry)) ensureLink(path.join(ROOT, entry), path.join(BUILD_DIR, entry));
+    if (!NOT_LINKED.has(entry)) ensureLink(path.join(ROOT, entry), path.join(BUILD_DIR, entry));
   }
   const link = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -106,8 +110,8 @@ function linkTheRest(): void {
 }
 
 /**
- * Makes the mirror current: compiles when a .ts is newer than its .js (`npm test` has just done
- * it through `npm run typecheck`; a file run on its own after an edit has not), then links the
+ * Makes the mirror current: runs `npm run typecheck`, which emits it, when a .ts is newer than its
+ * .js (`npm test` has just run it; a file run on its own after an edit has not), then links the
  * rest. Type errors do not stop the emit: the type-check reports them. Returns whether the
  * mirror can be run (false when tsc emitted nothing for a stale file).
  */
@@ -117,8 +121,7 @@ export function ensureCompiled(): boolean {
     // tsc's incremental state says what it emitted, not whether the file is still there: with a
     // .js missing it starts over.
     if (stale.some((f) => !existsSync(compiledPath(f)))) rmSync(path.join(ROOT, BUILD_INFO), { force: true });
-    const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-    spawnSync(tsc, ['-p', path.join(ROOT, 'tsconfig.json'), ...TSC_EMIT_ARGS], { cwd: ROOT, stdio: 'inherit' });
+    spawnSync('npm', ['run', '--silent', 'typecheck'], { cwd: ROOT, stdio: 'inherit' });
     // A source touched but not changed is not emitted again: its .js is current.
     const now = new Date();
     for (const f of staleSources()) if (existsSync(compiledPath(f))) utimesSync(compiledPath(f), now, now);
@@ -128,6 +131,5 @@ export function ensureCompiled(): boolean {
   return true;
 }
 
-/** What package.json's "typecheck" passes tsc for the project (kept the same, so both share one incremental state). */
+/** Where package.json's "typecheck" keeps tsc's incremental state for the project (--tsBuildInfoFile). */
 const BUILD_INFO = '.tmp/tsc/project.tsbuildinfo';
-export const TSC_EMIT_ARGS = ['--noEmit', 'false', '--outDir', '.tmp/build', '--incremental', '--tsBuildInfoFile', BUILD_INFO];
