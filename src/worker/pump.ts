@@ -99,6 +99,8 @@ export class Pump {
    * start (a previous worker's lease may still hold), so a backlog found at start disarms it.
    */
   private armed = true;
+  /** The last claim found nothing although a row was due by Postgres's clock (scheduleNextDue). */
+  private dueNowMissed = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -235,6 +237,7 @@ export class Pump {
           this.events.onClaimed?.(claimed.length, r.expired);
           if (r.expired) this.logger.info({ count: r.expired }, 'messages expired before they could be sent');
           this.noteFlow(claimed.length + r.expired);
+          if (claimed.length + r.expired > 0) this.dueNowMissed = false;
           if (claimed.length + r.expired >= asked) {
             // A backlog: keep claiming, and spare the apps their NOTIFYs while we drain.
             this.mayHaveWork = true;
@@ -292,8 +295,17 @@ export class Pump {
       this.onDbError(err, 'finding the next scheduled message');
       due = this.timing.dbErrorPauseMs;
     }
-    // Due already but not claimable (another worker holds it locked): look again in a second.
-    if (due !== null) this.wakeIn(due || 1000);
+    if (due === 0 && !this.dueNowMissed) {
+      // Due now, yet the claim just before did not find it: the timer may have fired a little
+      // before the row's time (Node.js measures a timer from the event loop's cached clock, which
+      // can be behind), so the claim's now() fell short of it. Claim once more at once.
+      this.dueNowMissed = true;
+      this.kick();
+      return;
+    }
+    if (due !== 0) this.dueNowMissed = false;
+    // Due already and missed twice: another worker holds it locked. Look again a little later.
+    if (due !== null) this.wakeIn(due || this.timing.lockedDueRecheckMs);
   }
 
   /** Waits `ms`, or less when the pump is stopped meanwhile. */

@@ -30,6 +30,11 @@ export interface WorkerTiming {
   rearmRecheckMs: number;
   /** The pump's pause after a database error, before it claims again. */
   dbErrorPauseMs: number;
+  /**
+   * A row is due by Postgres's clock, yet two claims in a row did not get it (another worker
+   * holds it locked): the pump looks again this long after.
+   */
+  lockedDueRecheckMs: number;
   /** An idle pump renews the wake-up lease this often (a third of the lease, by default). */
   wakeupRenewMs: number;
   /** The lease keeper renews this worker's leases every leaseRenewFraction of SMS_LEASE_S (at least leaseMinIntervalMs)... */
@@ -54,6 +59,7 @@ export const DEFAULT_TIMING: WorkerTiming = Object.freeze({
   flowPollMs: 5,
   rearmRecheckMs: 1000,
   dbErrorPauseMs: 1000,
+  lockedDueRecheckMs: 1000,
   wakeupRenewMs: 20_000,
   leaseRenewFraction: 1 / 3,
   leaseReclaimFraction: 1 / 2,

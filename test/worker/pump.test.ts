@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
 import { startSimulator, type Simulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
-import { Pump, type PumpOptions } from '../../src/worker/pump.js';
+import { Pump, type PumpEvents, type PumpOptions } from '../../src/worker/pump.js';
 import { OutboxStore } from '../../src/worker/store.js';
 import { WakeupListener } from '../../src/worker/wakeup.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -64,6 +64,7 @@ async function setup(
     listen?: boolean;
     waitBound?: boolean;
     pump?: Partial<PumpOptions>;
+    events?: PumpEvents;
     /** Outcomes are written only once this resolves. */
     storeGate?: Promise<void>;
   } = {},
@@ -74,7 +75,7 @@ async function setup(
   const store = new GatedStore(tdb.db, logger, { workerId: 'pump-test' });
   if (o.storeGate) store.gate = o.storeGate;
   session.setInboundHandler((e) => store.recordInbound(e));
-  const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30, ...o.pump });
+  const pump = new Pump(tdb.db, session, store, logger, { workerId: 'pump-test', window, leaseSeconds: 30, ...o.pump }, o.events);
   session.on('state', () => pump.poke());
   const wakeup = o.listen ? new WakeupListener(tdb.url, logger, (ms) => pump.wakeIn(ms), 'pump test wakeup') : undefined;
   const bound = once(session, 'bound');
@@ -166,6 +167,33 @@ test('a scheduled message goes out at its send_at, not before', async () => {
   const wire = await waitFor('the scheduled submit', () => sim.received.submits[0]);
   const late = wallTime(wire) - due;
   assert.ok(late >= -5 && late <= 1000, `sent ${late} ms after send_at`);
+});
+
+test('a due row a claim missed is claimed again at once, then after lockedDueRecheckMs while another holds it locked', async () => {
+  // A claim misses a due row when its timer fired a little early (the claim's now() short of the
+  // row's time) or when another worker holds the row locked. The pump cannot tell which: it claims
+  // again at once, and only then waits lockedDueRecheckMs. Here the row is locked, so both miss.
+  let claims = 0;
+  const { sim, pump } = await setup({
+    pump: { timing: { lockedDueRecheckMs: 50, rearmRecheckMs: 600_000 } },
+    events: { onClaimed: () => void claims++ },
+  });
+  await waitFor('the pump idle, with nothing scheduled', () => pump.quiet);
+  const id = await insertMessage(tdb.pool, { label: 'locked', status: 'queued', created: '-1 minute' });
+  const holder = await tdb.pool.connect();
+  try {
+    await holder.query('begin');
+    await holder.query('select 1 from sms_outbox where id = $1 for update', [id]);
+    claims = 0;
+    pump.kick();
+    // Missed twice at once, then once more each time the lockedDueRecheckMs timer fires.
+    await waitFor('two claims after the kick, then more after the re-check', () => claims >= 4);
+    assert.equal(sim.received.submits.length, 0);
+  } finally {
+    await holder.query('commit');
+    holder.release();
+  }
+  await waitForStatuses(tdb.pool, [id], ['delivered']);
 });
 
 test('wakeIn keeps the earliest due time: a later one does not postpone it', async () => {
