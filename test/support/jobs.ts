@@ -33,24 +33,3 @@ export async function failedJobs(db: pg.Pool): Promise<{ task_identifier: string
   );
   return rows;
 }
-
-/**
- * Waits until the next `seconds` hold no minute boundary, when every worker's crontab queues
- * sms_drain, sms_expire and sms_reconcile, and the jobs queued at the last one have run: a test
- * that must show what one job (or one timer) did starts clear of them.
- */
-export async function clearOfCron(db: pg.Pool, seconds: number): Promise<void> {
-  if (seconds > 50) throw new Error(`no ${seconds} s span is clear of a minute boundary`);
-  await waitFor(
-    `${seconds} s clear of a minute boundary, no sms_ job waiting`,
-    async () => {
-      const now = new Date();
-      const s = now.getSeconds() + now.getMilliseconds() / 1000;
-      // Cron queues its jobs a moment after the boundary: from 3 s on they are in the table.
-      if (s < 3 || s + seconds > 59) return false;
-      const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from graphile_worker.jobs where task_identifier like 'sms\\_%' and last_error is null`);
-      return rows[0]!.n === 0;
-    },
-    { timeoutMs: 180_000, everyMs: 100 },
-  );
-}

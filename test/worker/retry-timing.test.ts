@@ -9,8 +9,9 @@
  * attempt); the test reads the due time it chose from next_attempt_at, which the later claim and
  * submit do not change, and checks the retry on the wire against it.
  *
- * Graphile Worker's sms_drain job runs at every minute boundary and would send any waiting row:
- * each test starts well clear of one, so only the retry timer can have sent the message on time.
+ * Graphile Worker's sms_drain job, which the crontab queues at every minute boundary, would send
+ * any waiting row: these workers run without their crontab (WITHOUT_CRON), so only the
+ * retry timer can have sent the message on time, whenever in the minute the test runs.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,6 @@ import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../supp
 import { startSimulator, type Simulator, type SubmitRecord } from '../../src/simulator/index.js';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { DEFAULT_RETRY_BASE_MS } from '../../src/worker/retry-policy.js';
-import { clearOfCron } from '../support/jobs.js';
 import { insertMessage } from '../support/rows.js';
 import { waitFor } from '../support/wait.js';
 
@@ -34,6 +34,9 @@ const FIRST_IDS = { idle: 1_000_000_000, stop: 1_100_000_000, release: 1_200_000
 /** How far a retry may go out from its due time. */
 const TOLERANCE_MS = 1000;
 
+/** The workers' hooks: no crontab (see the top of this file). */
+const WITHOUT_CRON = { hooks: { crontab: false } };
+
 let tdb: TestDatabase;
 
 before(async () => {
@@ -46,7 +49,13 @@ after(async () => {
 });
 
 function workerEnv(sim: Simulator, id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { DATABASE_URL: tdb.url, SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`, SMS_WORKER_ID: id, SMPP_RECONNECT_MAX_S: '1', ...extra };
+  return {
+    DATABASE_URL: tdb.url,
+    SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
+    SMS_WORKER_ID: id,
+    SMPP_RECONNECT_MAX_S: '1',
+    ...extra,
+  };
 }
 
 const wallTime = (r: SubmitRecord) => performance.timeOrigin + r.at;
@@ -93,10 +102,9 @@ async function assertRetriedOnTime(sim: Simulator, id: string, body: string, wor
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async (t) => {
   const responseDelayMs = 1500;
   const sim = await startSimulator({ firstId: FIRST_IDS.idle, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000301': { status: STATUS.ESME_RSYSERR, times: 1 } } });
-  const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'), ['worker'], { events: true });
+  const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'), ['worker'], { events: true, ...WITHOUT_CRON });
   try {
     await worker.waitForLog(/SMPP session bound/);
-    await clearOfCron(tdb.pool, 12);
     const id = await send('+79990000301', 'retry while idle');
     const { late } = await assertRetriedOnTime(sim, id, 'retry while idle', [worker], 8000);
     t.diagnostic(`retry on the wire ${late} ms after its due time`);
@@ -110,12 +118,11 @@ test('the worker that queued a retry stops before it falls due: another worker s
   const responseDelayMs = 1500;
   const sim = await startSimulator({ firstId: FIRST_IDS.stop, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000302': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const workers: Record<string, WorkerProcess> = {
-    'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a'), ['worker'], { events: true }),
-    'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b'), ['worker'], { events: true }),
+    'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a'), ['worker'], { events: true, ...WITHOUT_CRON }),
+    'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b'), ['worker'], { events: true, ...WITHOUT_CRON }),
   };
   try {
     await Promise.all(Object.values(workers).map((w) => w.waitForLog(/SMPP session bound/)));
-    await clearOfCron(tdb.pool, 12);
     const id = await send('+79990000302', 'retry after a stop');
     const holder = await waitFor('a worker to claim it', async () => {
       const { rows } = await tdb.pool.query<{ worker_id: string | null }>(`select worker_id from sms_outbox where id = $1 and status = 'sending'`, [id]);
@@ -143,18 +150,17 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
   // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
   const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, responseDelayMs: 4000 });
   let a: WorkerProcess | undefined;
-  const b = startWorkerProcess(workerEnv(sim, 'release-b'), ['worker'], { events: true });
+  const b = startWorkerProcess(workerEnv(sim, 'release-b'), ['worker'], { events: true, ...WITHOUT_CRON });
   try {
     await b.waitForLog(/SMPP session bound/);
     // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle
     // with nothing pending: its event says so.
     await b.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
-    await clearOfCron(tdb.pool, 25);
     // Rows written without sms_send (no NOTIFY): idle B does not notice them; A takes them all
     // when it starts.
     const ids: string[] = [];
     for (let i = 0; i < 2 * window; i++) ids.push(await insertMessage(tdb.pool, { label: `released ${i}`, status: 'queued', body: `released ${i}` }));
-    a = startWorkerProcess(workerEnv(sim, 'release-a', { SMPP_WINDOW: String(window) }));
+    a = startWorkerProcess(workerEnv(sim, 'release-a', { SMPP_WINDOW: String(window) }), ['worker'], WITHOUT_CRON);
     await waitFor(`worker A to hold all ${2 * window}`, async () => {
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
