@@ -107,8 +107,10 @@ test('sms_expire goes through a backlog larger than one batch (25,000 overdue ro
   await runJob(tdb.pool, 'sms_expire', 60_000);
   const { rows } = await tdb.pool.query<{ status: string; n: number }>('select status, count(*)::int as n from sms_outbox group by status');
   assert.deepEqual(rows, [{ status: 'expired', n: 25000 }]);
-  const line = worker.logs.slice(logged).find((l) => l.msg === 'expired queued messages past their expires_at');
-  assert.equal(line?.count, 25000, 'one run, three batches, one total');
+  // The job's row is gone once it completed, which can be before its log line has come through
+  // the worker's stdout: the line is waited for.
+  const line = await waitFor('the sweep\'s log line', () => worker.logs.slice(logged).find((l) => l.msg === 'expired queued messages past their expires_at'));
+  assert.equal(line.count, 25000, 'one run, three batches, one total');
   await assertNoFailedJobs();
 });
 

@@ -199,8 +199,8 @@ test('a row Postgres refuses is parked with its error and acknowledged, the rest
     assert.ok(event.kind === 'mo' && event.part.text === `REFUSE-ME ${SECRETS[2]}`, 'the whole PDU is kept');
     const after = await scrape(metricsPort);
     assert.equal(after.value('smpp_inbound_parked_total', { kind: 'mo' }) - before.value('smpp_inbound_parked_total', { kind: 'mo' }), 1);
-    const line = worker.logs.find((l) => /parked in sms_inbound_parked/.test(String(l.msg)));
-    assert.ok(line, 'the parking is logged');
+    // The log line comes through the worker's stdout, possibly after the row and the metric.
+    const line = await waitFor('the parking logged', () => worker.logs.find((l) => /parked in sms_inbound_parked/.test(String(l.msg))));
     assert.deepEqual([line.parkedId, line.command, line.kind], [String(p.id), 'deliver_sm', 'mo']);
 
     // Replayed while the cause is still there: refused again, kept, one attempt more.
