@@ -5,7 +5,7 @@
  * on success, on error, and when this process exits or is interrupted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,18 +85,49 @@ export function httpText(port: number, pathname: string): Promise<{ status: numb
   });
 }
 
-/** Children still running, killed when this process exits or is interrupted. */
+/**
+ * Each box runs in a process group of its own, and is stopped with its group: smsbox that finds
+ * bearerbox gone logs "Bearerbox is gone, restarting", ignores a SIGTERM from then on and starts
+ * itself again, so the process we started is not always the last one running our configuration.
+ */
+function signalGroup(leader: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-leader, signal);
+  } catch {
+    // the group is empty
+  }
+}
+
+/** Processes of the group led by `leader` that are still running (not zombies), from /proc. */
+function groupMembers(leader: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ')'.
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === leader && state !== 'Z') members.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return members;
+}
+
+/** Children still running, killed with their groups when this process exits or is interrupted. */
 const running = new Set<ChildProcess>();
 let hooked = false;
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
+  const killAll = () => {
+    for (const c of running) if (c.pid) signalGroup(c.pid, 'SIGKILL');
+  };
+  process.once('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      for (const c of running) c.kill('SIGKILL');
+      killAll();
       process.kill(process.pid, signal);
     });
   }
@@ -105,14 +136,14 @@ function hookExit(): void {
 export interface KannelBoxes {
   ports: KannelPorts;
   pids(): number[];
-  /** Stops both boxes (SIGTERM, SIGKILL after 5 s) and waits for them to exit. */
+  /** Stops both boxes with their process groups (SIGTERM, SIGKILL after 5 s) and waits for every process of them to exit. */
   stop(): Promise<void>;
 }
 
 function startBox(binary: string, conf: string, dir: string, name: string, onExit: (why: string) => void): ChildProcess {
   const err = openSync(path.join(dir, `${name}.stderr`), 'w');
   // -v 3: only errors on stderr (the log files get warnings); Kannel's default prints every debug line.
-  const child = spawn(binary, ['-v', '3', conf], { stdio: ['ignore', err, err] });
+  const child = spawn(binary, ['-v', '3', conf], { stdio: ['ignore', err, err], detached: true });
   closeSync(err);
   running.add(child);
   child.once('exit', (code, signal) => {
@@ -123,13 +154,27 @@ function startBox(binary: string, conf: string, dir: string, name: string, onExi
   return child;
 }
 
+/**
+ * Stops a box and its process group: SIGTERM, SIGKILL after 5 s; once the box has exited, what
+ * is left of its group is killed and waited for (at most 5 s more; a process that survives
+ * SIGKILL that long is reported).
+ */
 async function stopBox(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
+  const leader = child.pid;
+  if (leader === undefined) return;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    signalGroup(leader, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(leader, 'SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+  const deadline = Date.now() + 5000;
+  while (groupMembers(leader).length) {
+    signalGroup(leader, 'SIGKILL');
+    if (Date.now() > deadline) throw new Error(`Kannel: processes ${groupMembers(leader).join(', ')} of ${leader}'s group outlived SIGKILL`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
@@ -160,8 +205,11 @@ export async function startKannel(
     pids: () => children.map((c) => c.pid!).filter(Boolean),
     stop: async () => {
       stopping = true;
-      // smsbox first, so that bearerbox does not wait for it.
-      for (const c of [...children].reverse()) await stopBox(c);
+      // smsbox first, so that bearerbox does not wait for it; both, whatever the first does.
+      const results = [];
+      for (const c of [...children].reverse()) results.push(await stopBox(c).then(() => undefined, (err: Error) => err));
+      const failed = results.find((r) => r !== undefined);
+      if (failed) throw failed;
     },
   };
   const deadline = Date.now() + timeoutMs;
