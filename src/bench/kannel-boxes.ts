@@ -206,10 +206,9 @@ export async function startKannel(
     stop: async () => {
       stopping = true;
       // smsbox first, so that bearerbox does not wait for it; both, whatever the first does.
-      const results = [];
-      for (const c of [...children].reverse()) results.push(await stopBox(c).then(() => undefined, (err: Error) => err));
-      const failed = results.find((r) => r !== undefined);
-      if (failed) throw failed;
+      let failure: unknown;
+      for (const c of [...children].reverse()) await stopBox(c).catch((err: unknown) => (failure ??= err));
+      if (failure) throw failure;
     },
   };
   const deadline = Date.now() + timeoutMs;

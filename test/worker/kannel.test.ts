@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { findKannel, startKannel } from '../../src/bench/kannel-boxes.js';
-import { startSimulator } from '../../src/simulator/index.js';
 import { runKannelBench } from '../../src/bench/kannel.js';
+import { startSimulator } from '../../src/simulator/index.js';
 import { runCli } from '../ops/helpers.js';
 import { databaseExists, serverUrl } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
@@ -143,4 +143,3 @@ test('stopping Kannel stops every process of each box\'s group, also one the box
     await sim.stop();
   }
 });
-

@@ -10,7 +10,7 @@
  * submit do not change, and checks the retry on the wire against it.
  *
  * Graphile Worker's sms_drain job, which the crontab queues at every minute boundary, would send
- * any waiting row: these workers run without their crontab (WITHOUT_CRON), so only the
+ * any waiting row: these workers run without their crontab (startWorker), so only the
  * retry timer can have sent the message on time, whenever in the minute the test runs.
  */
 import { after, before, test } from 'node:test';
@@ -34,9 +34,6 @@ const FIRST_IDS = { idle: 1_000_000_000, stop: 1_100_000_000, release: 1_200_000
 /** How far a retry may go out from its due time. */
 const TOLERANCE_MS = 1000;
 
-/** The workers' hooks: no crontab (see the top of this file). */
-const WITHOUT_CRON = { hooks: { crontab: false } };
-
 let tdb: TestDatabase;
 
 before(async () => {
@@ -48,14 +45,10 @@ after(async () => {
   await tdb?.drop();
 });
 
-function workerEnv(sim: Simulator, id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: tdb.url,
-    SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
-    SMS_WORKER_ID: id,
-    SMPP_RECONNECT_MAX_S: '1',
-    ...extra,
-  };
+/** A worker process on the simulator, as `id`, without its crontab (see the top of this file). */
+function startWorker(sim: Simulator, id: string, options: { events?: boolean; env?: Record<string, string> } = {}): WorkerProcess {
+  const env = { DATABASE_URL: tdb.url, SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`, SMS_WORKER_ID: id, SMPP_RECONNECT_MAX_S: '1', ...options.env };
+  return startWorkerProcess(env, ['worker'], { events: options.events, hooks: { crontab: false } });
 }
 
 const wallTime = (r: SubmitRecord) => performance.timeOrigin + r.at;
@@ -102,7 +95,7 @@ async function assertRetriedOnTime(sim: Simulator, id: string, body: string, wor
 test('a transient error that arrives after the pump went idle is retried at its back-off time', async (t) => {
   const responseDelayMs = 1500;
   const sim = await startSimulator({ firstId: FIRST_IDS.idle, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000301': { status: STATUS.ESME_RSYSERR, times: 1 } } });
-  const worker = startWorkerProcess(workerEnv(sim, 'retry-idle'), ['worker'], { events: true, ...WITHOUT_CRON });
+  const worker = startWorker(sim, 'retry-idle', { events: true });
   try {
     await worker.waitForLog(/SMPP session bound/);
     const id = await send('+79990000301', 'retry while idle');
@@ -118,8 +111,8 @@ test('the worker that queued a retry stops before it falls due: another worker s
   const responseDelayMs = 1500;
   const sim = await startSimulator({ firstId: FIRST_IDS.stop, receiptDelayMs: 20, responseDelayMs, failNextSubmitsTo: { '79990000302': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const workers: Record<string, WorkerProcess> = {
-    'retry-a': startWorkerProcess(workerEnv(sim, 'retry-a'), ['worker'], { events: true, ...WITHOUT_CRON }),
-    'retry-b': startWorkerProcess(workerEnv(sim, 'retry-b'), ['worker'], { events: true, ...WITHOUT_CRON }),
+    'retry-a': startWorker(sim, 'retry-a', { events: true }),
+    'retry-b': startWorker(sim, 'retry-b', { events: true }),
   };
   try {
     await Promise.all(Object.values(workers).map((w) => w.waitForLog(/SMPP session bound/)));
@@ -150,7 +143,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
   // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
   const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, responseDelayMs: 4000 });
   let a: WorkerProcess | undefined;
-  const b = startWorkerProcess(workerEnv(sim, 'release-b'), ['worker'], { events: true, ...WITHOUT_CRON });
+  const b = startWorker(sim, 'release-b', { events: true });
   try {
     await b.waitForLog(/SMPP session bound/);
     // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle
@@ -160,7 +153,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     // when it starts.
     const ids: string[] = [];
     for (let i = 0; i < 2 * window; i++) ids.push(await insertMessage(tdb.pool, { label: `released ${i}`, status: 'queued', body: `released ${i}` }));
-    a = startWorkerProcess(workerEnv(sim, 'release-a', { SMPP_WINDOW: String(window) }), ['worker'], WITHOUT_CRON);
+    a = startWorker(sim, 'release-a', { env: { SMPP_WINDOW: String(window) } });
     await waitFor(`worker A to hold all ${2 * window}`, async () => {
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
