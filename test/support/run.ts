@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import module from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,19 @@ function findTests(dir: string): string[] {
  * Where the last run's durations per file are kept: outside the checkout, so that a clean clone
  * (and CI's reinstall of node_modules for another Node.js) still finds them.
  */
-const durationsFile = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'sms-outbox', 'test-durations.json');
+const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'sms-outbox');
+const durationsFile = path.join(cacheDir, 'test-durations.json');
+
+/**
+ * On a Node.js with a module compile cache (22.1 and later), every process of the run (the test
+ * files, and the workers and tools they start, which inherit the environment) keeps the code V8
+ * compiled on disk and reuses it: about 0.1 CPU-second less per process start, the same code run.
+ * Node.js 20 ignores the variable. A NODE_COMPILE_CACHE already set is kept.
+ */
+function compileCacheEnv(): Record<string, string> {
+  if (process.env.NODE_COMPILE_CACHE || !('enableCompileCache' in module)) return {};
+  return { NODE_COMPILE_CACHE: path.join(cacheDir, 'node-compile-cache') };
+}
 
 /**
  * The files, longest first as the last run timed them: files run a few at a time, and a long one
@@ -120,7 +133,10 @@ async function main(): Promise<number> {
     await migrate(withDatabase(serverUrl, template));
     const tapFile = path.join(tapDir, 'report.tap');
     const durationsReport = path.join(tapDir, 'durations.json');
-    const concurrency = process.env.TEST_CONCURRENCY ?? '3';
+    // Four files at once keeps both cores of a 2-core machine busy while some files wait on
+    // processes and sockets (with three, a sixth of the CPU stayed idle); the busiest moment
+    // holds about 55 connections, well under Postgres' default max_connections of 100.
+    const concurrency = process.env.TEST_CONCURRENCY ?? '4';
     const child = spawn(
       process.execPath,
       [
@@ -141,7 +157,7 @@ async function main(): Promise<number> {
       ],
       {
         stdio: 'inherit',
-        env: { ...process.env, SMS_TEST_SERVER_URL: serverUrl, SMS_TEST_TEMPLATE: template, SMS_TEST_CLI: cli, DATABASE_URL: '' },
+        env: { ...process.env, ...compileCacheEnv(), SMS_TEST_SERVER_URL: serverUrl, SMS_TEST_TEMPLATE: template, SMS_TEST_CLI: cli, DATABASE_URL: '' },
       },
     );
     const stop = () => child.kill('SIGINT');
