@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { SmppSession } from '../../src/smpp/session.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { bound, logger, msg, sessionOptions, until } from './helpers.js';
+import { captureLogs } from '../support/log-capture.js';
 
 describe('bind', () => {
   it('binds as transceiver with interface_version 0x34, system_id, password and system_type', async () => {
@@ -172,20 +173,38 @@ describe('stop', () => {
   });
 
   it('reports parts that never left as retry (unknown: false) and bounds the drain', async () => {
-    const h = await bound({ dropNextResponses: 2 }, { window: 2, responseTimeoutMs: 10_000 });
-    const results = Array.from({ length: 6 }, (_, i) => h.session.submit(msg(i)));
-    await until(() => h.sim.received.submits.length === 2);
-    const started = Date.now();
-    await h.session.stop({ drainTimeoutMs: 150 });
-    assert.ok(Date.now() - started < 2000, 'the drain wait is bounded');
-    const all = await Promise.all(results);
-    assert.deepEqual(
-      all.map((r) => r.outcome === 'retry' && r.unknown),
-      [true, true, false, false, false, false],
-      'the two on the wire are unknown, the four queued certainly unsent',
-    );
-    assert.equal(h.sim.received.unbinds, 1);
-    await h.sim.stop();
+    const sim = await startSimulator({ dropNextResponses: 2 });
+    const { lines, logger: captured } = captureLogs();
+    const session = new SmppSession(sessionOptions(sim, { window: 2, responseTimeoutMs: 10_000 }), captured);
+    const ready = once(session, 'bound');
+    session.start();
+    await ready;
+    try {
+      const results = Array.from({ length: 6 }, (_, i) => session.submit(msg(i)));
+      await until(() => sim.received.submits.length === 2);
+      await session.stop({ drainTimeoutMs: 150 });
+      // The drain ended by its 150 ms timer, with both responses still outstanding; they were
+      // failed by the stop, not by their 10 s response timeout.
+      assert.deepEqual(
+        lines.filter((l) => l.msg === 'drain timed out; unbinding anyway').map((l) => l.outstanding),
+        [2],
+        'the drain wait is bounded',
+      );
+      const all = await Promise.all(results);
+      assert.deepEqual(
+        all.map((r) => r.outcome === 'retry' && r.unknown),
+        [true, true, false, false, false, false],
+        'the two on the wire are unknown, the four queued certainly unsent',
+      );
+      assert.deepEqual(
+        all.slice(0, 2).map((r) => r.outcome === 'retry' && r.reason),
+        ['connection lost with the submit_sm outstanding (stopped)', 'connection lost with the submit_sm outstanding (stopped)'],
+      );
+      assert.equal(sim.received.unbinds, 1);
+    } finally {
+      await session.stop();
+      await sim.stop();
+    }
   });
 
   it('resolves queued submits when stopped while disconnected', async () => {

@@ -256,9 +256,10 @@ describe('refusals: an error object, never an exception; nothing queued; never t
     let calls: HookCall[];
     const otps = clients.map(() => randomOtp());
     try {
-      const started = Date.now();
+      // No call can hang: each runs under the statement_timeout callSendSmsHook sets (2 s, as
+      // Auth does) and the hook's lock_timeout (1 s), and one that ran into either is answered
+      // 429 busy, which the checks below count; none raised (refused() checks that).
       calls = await Promise.all(clients.map((c, i) => callSendSmsHook(c, sendSmsEvent({ userId, phone, otp: otps[i] }))));
-      assert.ok(Date.now() - started < 5000, `the flood took ${Date.now() - started} ms`);
     } finally {
       await Promise.all(clients.map((c) => c.end()));
     }

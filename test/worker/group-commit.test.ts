@@ -143,8 +143,10 @@ test('close() with the database stuck: after the timeout, unwritten items are re
     const started = Date.now();
     await gc.close(300);
     const took = Date.now() - started;
-    assert.ok(took >= 280 && took < 2000, `close took ${took} ms`);
+    // Not before its timeout: a lower bound, which a loaded machine cannot break.
+    assert.ok(took >= 280, `close gave up after ${took} ms`);
     // 20 was being written (its batch gives up after a few attempts), 21 and 22 were queued.
+    // Only close()'s timeout rejects queued items with ClosedError: it ended by that bound.
     assert.deepEqual(await Promise.all(outcomes), ['failed: 55P03', 'closed', 'closed']);
     await assert.rejects(gc.add(23), ClosedError);
   } finally {
