@@ -6,11 +6,13 @@
  * login cannot retry or opt in (no button, and the request is refused by Postgres); an incoming
  * SMS appears in the conversation; live updates pause and resume; sign-in codes never reach a
  * page or a log line. Every page is screenshot (the directory is printed) and checked with
- * axe-core: no serious or critical violation.
+ * axe-core: no serious or critical violation. The screenshots are there to look at when a test
+ * failed: kept then (the path printed again at the end), removed after a run that passed.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { rmSync } from 'node:fs';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -80,8 +82,16 @@ before(async () => {
   process.stdout.write(`console screenshots: ${SCREENSHOT_DIR}\n`);
 });
 
+/** A test did not pass (the test context's `passed`, which @types/node 20 does not declare; before Node.js 20.12 it is unset, and the screenshots are kept). */
+let failed = false;
+afterEach((t) => {
+  if ((t as { passed?: boolean }).passed !== true) failed = true;
+});
+
 after(async () => {
   if (process.env.SMS_TEST_CONSOLE_LOGS) process.stderr.write(log.text());
+  if (failed) process.stdout.write(`console screenshots kept: ${SCREENSHOT_DIR}\n`);
+  else rmSync(SCREENSHOT_DIR, { recursive: true, force: true });
   await browser?.close();
   await consoleHandle?.close();
   await worker?.stop();
