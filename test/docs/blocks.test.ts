@@ -9,7 +9,8 @@
  * - Shell blocks in bash, one page's blocks sharing the variables they set (`db`, `id`, ...),
  *   with `set -e`: a failing command fails the block. A block that is exactly `npm start` starts
  *   the demo as the reader does (`npm start` in the checkout), in the background; the simulator's
- *   reference page gets one started before its blocks.
+ *   reference page talks to the one the first such page left running (one is started for it when
+ *   none runs).
  * - `<!-- run: until TEXT -->` before a block runs it again, up to 30 s, until its output shows
  *   TEXT. `<!-- not run: REASON -->` skips a block, with its reason; `<!-- guide: STEP -->` and
  *   `<!-- local: STEP -->` belong to scripts/check-production-guide.sh (checked here to match it).
@@ -52,7 +53,11 @@ const PAGE_FIXTURES: Record<string, string> = {
     insert into sms_inbound_parked (id, kind, command_id, pdu, sender, recipient, error_code, error_message) overriding system value
     values (42, 'mo', 5, '\\x00'::bytea, '79991234567', '1234', '23514', 'new row for relation "sms_inbox" violates check constraint "my_check"')`,
 };
-/** Pages whose shell blocks talk to a running demo without starting it themselves. */
+/**
+ * Pages whose shell blocks talk to a running demo without starting it themselves ("With the demo
+ * running (`npm start`)"): they get the one the first page that ran `npm start` left running, as a
+ * reader who followed that page has it, or one started for them.
+ */
 const DEMO_STARTED_FOR = new Set(['docs/reference/simulator.md']);
 
 const runnable = (b: Block) => b.lang === 'sql' || b.lang === 'sh';
@@ -139,6 +144,20 @@ class PageRun {
       child.stderr!.on('data', onData);
       child.on('exit', (code) => reject(new Error(`npm start exited (${code}):\n${log.join('')}`)));
     });
+    this.useDemoPorts();
+  }
+
+  /** Talks to the demo `other` started (when it still runs) instead of starting one; whether it could. */
+  borrowDemo(other: PageRun | undefined): boolean {
+    const child = other?.demo?.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return false;
+    this.demo = other!.demo;
+    this.useDemoPorts();
+    return true;
+  }
+
+  private useDemoPorts(): void {
+    const { ports } = this.demo!;
     this.substitutions.push([/\b55432\b/g, String(ports.postgres)], [/\b2775\b/g, String(ports.smpp)], [/\b2776\b/g, String(ports.control)]);
   }
 
@@ -197,6 +216,8 @@ function runShell(run: PageRun, code: string, variables: string[]): Promise<{ st
 
 describe('every sql and sh block runs', () => {
   const runs: PageRun[] = [];
+  /** The run whose demo is left running for a later page of DEMO_STARTED_FOR. */
+  let keptDemo: PageRun | undefined;
   after(async () => {
     for (const run of runs) await run.cleanUp();
   });
@@ -258,7 +279,7 @@ describe('every sql and sh block runs', () => {
         }
         run.substitutions.push([/postgresql:\/\/postgres:PASSWORD@db\.PROJECT\.supabase\.co:5432\/postgres/g, run.url]);
         if (PAGE_FIXTURES[file]) await owner.query(PAGE_FIXTURES[file]!);
-        if (DEMO_STARTED_FOR.has(file)) await run.startDemo();
+        if (DEMO_STARTED_FOR.has(file) && !run.borrowDemo(keptDemo)) await run.startDemo();
 
         const variables = [...new Set([...pageBlocks.filter((b) => b.lang === 'sh').map((b) => b.code).join('\n').matchAll(/^\s*([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1]!))];
         for (const block of pageBlocks) {
@@ -290,7 +311,9 @@ describe('every sql and sh block runs', () => {
         }
       } finally {
         await owner.end().catch(() => {});
-        await run.stopDemo();
+        const later = pages.slice(index + 1).some((p) => DEMO_STARTED_FOR.has(p.file));
+        if (later && !keptDemo && run.demo) keptDemo = run;
+        else if (run !== keptDemo) await run.stopDemo();
       }
     });
   });
