@@ -11,7 +11,10 @@
  *   forwarded, so callers can hold back instead of buffering without bound.
  * - pause() stops handing PDUs to the owner at once, even in the middle of a chunk (the rest of it
  *   waits here, at most one socket read), and stops reading the socket, so TCP flow control holds
- *   the peer back; resume() hands on what waited and reads again.
+ *   the peer back; resume() hands on what waited and reads again. Node.js stops reading only once
+ *   the stream's buffer reaches its readableHighWaterMark, one read of up to 64 KiB at a time: the
+ *   session's TCP socket has it at 1 (link.ts), so one more read at most; a socket with the
+ *   default (16 KiB on Node.js 20, 64 KiB from 22) may take in up to that much plus one read.
  * - Sequence numbers run 1..0x7FFFFFFF and wrap to 1 (SMPP 3.4 2.6.3).
  */
 import type { Socket } from 'node:net';

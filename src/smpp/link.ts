@@ -9,7 +9,7 @@
  * PDUs are framed by PduConnection (connection.ts); the link answers the session-level ones and
  * hands submit_sm_resp to the submit window and deliver_sm / data_sm to the inbound window.
  */
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Backoff } from '../backoff.js';
 import { classifyStatus, isCredentialError, STATUS } from './command-status.js';
@@ -106,7 +106,14 @@ export class Link {
         servername: this.ctx.o.tlsServername ?? (isIP(this.ctx.o.host) ? undefined : this.ctx.o.host),
       });
     } else {
-      socket = netConnect({ host: this.ctx.o.host, port: this.ctx.o.port });
+      // socket.pause() only stops the 'data' events: Node.js goes on reading the socket into the
+      // stream's buffer until it holds readableHighWaterMark octets (16 KiB on Node.js 20, 64 KiB
+      // from 22), one read of up to 64 KiB at a time, so several reads could follow a pause. At 1
+      // the first read after a pause fills it and Node.js stops reading (readStop): what the
+      // inbound window holds no longer depends on the Node.js version. While the socket is read
+      // (flowing) each read is handed on at once and this buffer stays empty, so it costs nothing.
+      // (net.Socket hands the option to stream.Duplex; @types/node leaves it out of the type.)
+      socket = netConnect({ host: this.ctx.o.host, port: this.ctx.o.port, readableHighWaterMark: 1 } as NetConnectOpts);
     }
     this.disconnectReason = '';
     this.slowRetry = false;
