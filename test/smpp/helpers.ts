@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { SmppSession, type SessionOptions } from '../../src/smpp/session.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.js';
 import { waitFor } from '../support/wait.js';
+import type { Logger } from '../../src/logger.js';
 
 export const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -36,10 +37,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts a simulator and a session bound to it. */
-export async function bound(simOptions: SimulatorOptions = {}, overrides: Partial<SessionOptions> = {}): Promise<Harness> {
+/** Starts a simulator and a session bound to it, logging to `log` (silent unless a test keeps the lines). */
+export async function bound(simOptions: SimulatorOptions = {}, overrides: Partial<SessionOptions> = {}, log: Logger = logger): Promise<Harness> {
   const sim = await startSimulator(simOptions);
-  const session = new SmppSession(sessionOptions(sim, overrides), logger);
+  const session = new SmppSession(sessionOptions(sim, overrides), log);
   const ready = once(session, 'bound');
   session.start();
   await ready;

@@ -4,10 +4,10 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { TokenBucket } from '../../src/smpp/rate-limiter.js';
-import { SmppSession, type SessionOptions, type SubmitResult } from '../../src/smpp/session.js';
-import { startSimulator, type SimulatorOptions, type SubmitRecord } from '../../src/simulator/index.js';
+import type { SessionOptions, SubmitResult } from '../../src/smpp/session.js';
+import type { SimulatorOptions, SubmitRecord } from '../../src/simulator/index.js';
 import { captureLogs } from '../support/log-capture.js';
-import { bound, msg, sessionOptions, until } from './helpers.js';
+import { bound, msg, until } from './helpers.js';
 
 describe('submit', () => {
   it('sends GSM-7 and UCS-2 with the right addresses, coding and registered_delivery', async () => {
@@ -265,16 +265,12 @@ describe('validity_period', () => {
 
   /** A simulator and a session whose log lines are kept. */
   async function withLogs(simOptions: SimulatorOptions = {}, overrides: Partial<SessionOptions> = {}) {
-    const sim = await startSimulator(simOptions);
     const { lines, logger } = captureLogs('warn');
-    const session = new SmppSession(sessionOptions(sim, overrides), logger);
+    const h = await bound(simOptions, overrides, logger);
     const refusals: string[] = [];
-    session.on('validity_refused', (e) => refusals.push(e.statusName));
-    const ready = once(session, 'bound');
-    session.start();
-    await ready;
+    h.session.on('validity_refused', (e) => refusals.push(e.statusName));
     const warnings = () => lines.filter((l) => /refused validity_period/.test(String(l.msg)));
-    return { sim, session, refusals, warnings, close: async () => (await session.stop({ drainTimeoutMs: 200 }), await sim.stop()) };
+    return { ...h, refusals, warnings };
   }
 
   it('every part of a long message carries the same validity_period when the SMSC takes it', async () => {

@@ -173,12 +173,9 @@ describe('stop', () => {
   });
 
   it('reports parts that never left as retry (unknown: false) and bounds the drain', async () => {
-    const sim = await startSimulator({ dropNextResponses: 2 });
     const { lines, logger: captured } = captureLogs();
-    const session = new SmppSession(sessionOptions(sim, { window: 2, responseTimeoutMs: 10_000 }), captured);
-    const ready = once(session, 'bound');
-    session.start();
-    await ready;
+    const h = await bound({ dropNextResponses: 2 }, { window: 2, responseTimeoutMs: 10_000 }, captured);
+    const { sim, session } = h;
     try {
       const results = Array.from({ length: 6 }, (_, i) => session.submit(msg(i)));
       await until(() => sim.received.submits.length === 2);
@@ -202,8 +199,7 @@ describe('stop', () => {
       );
       assert.equal(sim.received.unbinds, 1);
     } finally {
-      await session.stop();
-      await sim.stop();
+      await h.close();
     }
   });
 
