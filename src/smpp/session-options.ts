@@ -40,7 +40,7 @@ export interface SessionOptions extends SmscSettings {
   slowRetryMs?: number;
   /** A bind that held this long resets the reconnect back-off (default 30 s). */
   stableBindMs?: number;
-  /** First pause after a throttling response (default 200 ms); it doubles while throttling persists. */
+  /** First pause after a throttling response (default 200 ms); it doubles while throttling persists, and halves again for each window slot regained. */
   throttleBackoffMinMs?: number;
   /** Longest throttling pause (default 10 s). */
   throttleBackoffMaxMs?: number;

@@ -4,7 +4,8 @@
  * link, a window slot (SMPP_WINDOW outstanding submit_sm), rate tokens (SMPP_TPS, counted in PDUs)
  * and a writable socket. ESME_RTHROTTLED / ESME_RMSGQFUL slow the whole session down (a pause that
  * doubles while throttling persists, and a window halved then regrown one slot per window of
- * successes) and the same part is resubmitted; after throttleGiveUpMs the message is `retry`.
+ * successes, each slot regained halving the next pause again) and the same part is resubmitted;
+ * after throttleGiveUpMs the message is `retry`.
  *
  * validity_period: a message's validUntil (its expires_at) goes as SMPP absolute time, fixed when
  * its first part goes on the wire so every part carries the same one (validity.ts). A part the
@@ -337,6 +338,10 @@ export class SubmitWindow {
     if (this.effectiveWindow < this.ctx.o.window && ++this.okStreak >= this.effectiveWindow) {
       this.effectiveWindow++;
       this.okStreak = 0;
+      // A window of accepted PDUs: the next pause steps back down too. Without this, throttling
+      // of some PDUs only (a busy SMSC) kept the pause at its longest until the whole window had
+      // regrown, which under such throttling it seldom does.
+      if (this.throttleLevel > 0) this.throttleLevel--;
     }
     if (this.throttleLevel > 0 && this.effectiveWindow >= this.ctx.o.window) this.throttleLevel = 0;
   }

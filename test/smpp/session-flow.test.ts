@@ -146,6 +146,32 @@ describe('flow control', () => {
     }
   });
 
+  it('steps the throttling pause back down as the window regrows', async () => {
+    // random 1: no jitter below the exponential value, so each pause is exactly 10 ms · 2^level.
+    const h = await bound({ throttleRate: 1 }, { window: 8, throttleBackoffMinMs: 10, throttleBackoffMaxMs: 10_000, random: () => 1 });
+    try {
+      const pauses: number[] = [];
+      h.session.on('throttled', (e) => pauses.push(e.pauseMs));
+      const first = h.session.submit(msg(1));
+      await until(() => pauses.length >= 4, 5000, 'four slow-downs');
+      h.sim.configure({ throttleRate: 0 });
+      assert.equal((await first).outcome, 'accepted');
+      const level = pauses.length; // one PDU at a time: each of its throttles escalated
+      assert.deepEqual(pauses, pauses.map((_, i) => 10 * 2 ** i), 'the pause doubles while every PDU is throttled');
+      // The window is 1 now: one accepted PDU regrows it to 2, two more to 3 (two slots regained).
+      for (let i = 2; i <= 4; i++) assert.equal((await h.session.submit(msg(i))).outcome, 'accepted');
+      assert.equal(h.session.currentWindow, 3);
+      h.sim.configure({ throttleRate: 1 });
+      const next = h.session.submit(msg(5));
+      await until(() => pauses.length > level, 5000, 'throttled again');
+      h.sim.configure({ throttleRate: 0 });
+      assert.equal((await next).outcome, 'accepted');
+      assert.equal(pauses[level], 10 * 2 ** (level - 2), 'two slots regained: the next pause is two steps shorter');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('treats ESME_RMSGQFUL like throttling and gives up after throttleGiveUpMs with retry', async () => {
     const h = await bound({ throttleRate: 1, throttleStatus: 0x14 }, { throttleBackoffMinMs: 10, throttleBackoffMaxMs: 20, throttleGiveUpMs: 150 });
     try {
