@@ -177,27 +177,61 @@ async function stopBox(child: ChildProcess): Promise<void> {
   }
 }
 
+/** A box could not listen on a port it was given: another process took it after freePort() (it is retried). */
+class PortTaken extends Error {}
+
+/** Kannel's words when a box cannot listen on its port (bearerbox: admin and smsbox ports; smsbox: sendsms). */
+const PORT_TAKEN = /bind failed|Address already in use|Could not open .*port/;
+
 /**
  * Writes the configuration to dir/kannel.conf and starts bearerbox, then smsbox once bearerbox
  * listens; resolves when the SMSC link is online and smsbox answers on its sendsms port.
- * `died` is called if either exits before stop().
+ * `died` is called if either exits after that, before stop().
+ *
+ * The ports are free when chosen, but the kernel may hand one to another process (any outgoing
+ * connection takes its local port from the same range) before the box listens on it: a box that
+ * exits during start-up saying so is started again on new ports, up to three times.
  */
+export interface StartKannelOptions {
+  /** How long start-up may take (default 30 s). */
+  timeoutMs?: number;
+  /** The ports of each attempt (default: three free ones). */
+  choosePorts?: () => Promise<KannelPorts>;
+}
+
 export async function startKannel(
   binaries: { bearerbox: string; smsbox: string },
   values: KannelConfigValues,
   died: (why: string) => void,
-  timeoutMs = 30_000,
+  options: StartKannelOptions = {},
 ): Promise<KannelBoxes> {
   hookExit();
-  const ports = { admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() };
+  const choosePorts = options.choosePorts ?? (async () => ({ admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() }));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(binaries, values, died, await choosePorts(), options.timeoutMs ?? 30_000);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(
+  binaries: { bearerbox: string; smsbox: string },
+  values: KannelConfigValues,
+  died: (why: string) => void,
+  ports: KannelPorts,
+  timeoutMs: number,
+): Promise<KannelBoxes> {
   const conf = path.join(values.dir, 'kannel.conf');
   writeFileSync(conf, kannelConfig(values, ports));
   let stopping = false;
+  let started = false;
   let failure: string | undefined;
   const onExit = (why: string) => {
     if (stopping) return;
     failure ??= why;
-    died(why);
+    if (started) died(why);
   };
   const children: ChildProcess[] = [];
   const boxes: KannelBoxes = {
@@ -226,9 +260,21 @@ export async function startKannel(
     children.push(startBox(binaries.smsbox, conf, values.dir, 'smsbox', onExit));
     await until('the SMSC link', async () => /\bsim\b.*\bonline\b/.test((await status())?.text ?? ''));
     await until('smsbox', async () => (await httpText(ports.sendsms, '/')) !== undefined);
+    started = true;
+    if (failure) throw new Error(failure);
     return boxes;
   } catch (err) {
     await boxes.stop();
+    const said = ['bearerbox', 'smsbox'].map((name) => readIfThere(path.join(values.dir, `${name}.stderr`))).join('\n');
+    if (failure && PORT_TAKEN.test(said)) throw new PortTaken(failure);
     throw err;
+  }
+}
+
+function readIfThere(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
   }
 }

@@ -11,14 +11,16 @@
  * then they fail.
  */
 import assert from 'node:assert/strict';
+import { createServer as createTcpServer } from 'node:net';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { findKannel, startKannel } from '../../src/bench/kannel-boxes.js';
+import { findKannel, startKannel, type KannelPorts } from '../../src/bench/kannel-boxes.js';
 import { runKannelBench } from '../../src/bench/kannel.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { runCli } from '../ops/helpers.js';
+import { freePort } from '../../src/db/embedded.js';
 import { databaseExists, serverUrl } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
 
@@ -140,6 +142,37 @@ test('stopping Kannel stops every process of each box\'s group, also one the box
     await boxes.stop();
     assert.deepEqual(processesUnder(dir), [], 'nothing of either box is left');
   } finally {
+    await sim.stop();
+  }
+});
+
+test('a box whose port another process took meanwhile is started again on new ports', { skip }, async () => {
+  const dir = mkdtempSync(path.join(TMP, 'taken-'));
+  const sim = await startSimulator({ receiptDelayMs: 0 });
+  // What freePort() cannot rule out: the port it chose is taken before bearerbox listens on it.
+  const taker = createTcpServer();
+  await new Promise<void>((r) => taker.listen(0, '127.0.0.1', r));
+  const taken = (taker.address() as { port: number }).port;
+  const attempts: KannelPorts[] = [];
+  const fresh = async () => ({ admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() });
+  try {
+    const boxes = await startKannel(findKannel()!, { dir, smscPort: sim.port, window: 1, dlr: 'memory' }, () => {}, {
+      choosePorts: async () => {
+        const ports = attempts.length === 0 ? { ...(await fresh()), smsbox: taken } : await fresh();
+        attempts.push(ports);
+        return ports;
+      },
+    });
+    try {
+      assert.equal(attempts.length, 2, 'one attempt on the taken port, then one on new ports');
+      assert.deepEqual(boxes.ports, attempts[1]);
+      assert.match(readFileSync(path.join(dir, 'kannel.conf'), 'utf8'), new RegExp(`smsbox-port = ${attempts[1]!.smsbox}\\b`));
+    } finally {
+      await boxes.stop();
+    }
+    assert.deepEqual(processesUnder(dir), [], 'nothing of the first attempt is left');
+  } finally {
+    taker.close();
     await sim.stop();
   }
 });
