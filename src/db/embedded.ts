@@ -35,8 +35,14 @@ export interface EmbeddedPostgresHandle {
 export interface EmbeddedPostgresOptions {
   /** Data directory; a fresh temporary one (deleted on stop) when omitted. */
   dataDir?: string;
-  /** TCP port; a free one when omitted. */
+  /** Where that temporary one is made (default: the system's temporary directory). */
+  temporaryParent?: string;
+  /**
+   * TCP port; when omitted, one from `choosePort` (default: a free one), chosen again, up to three
+   * times, when another process took it before the server listened on it.
+   */
   port?: number;
+  choosePort?: () => Promise<number>;
   /** Extra `postgres -c` settings, e.g. { fsync: 'off' } for throw-away test clusters. */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
@@ -237,8 +243,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const native = usableNativeDir(nativeDir(), ids, options.binaryCacheDir);
   const bin = (name: string) => path.join(native, 'bin', name);
   const temporary = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? path.join(mkdtempSync(path.join(tmpdir(), 'sms-outbox-pg-')), 'data');
-  const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? path.join(mkdtempSync(path.join(options.temporaryParent ?? tmpdir(), 'sms-outbox-pg-')), 'data');
+  const choosePort = options.choosePort ?? freePort;
+  let port = options.port ?? (await choosePort());
   const log = options.onLog ?? (() => {});
   const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
 
@@ -264,12 +271,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     max_connections: '300',
     ...options.settings,
   };
-  const args = ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+  const args = () => ['-D', dataDir, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
 
   let server: ChildProcess | undefined;
-  const [command, commandArgs] = diesWithParent(bin('postgres'), args);
   const start = () =>
     new Promise<void>((resolve, reject) => {
+      const [command, commandArgs] = diesWithParent(bin('postgres'), args());
       const child = spawn(command, commandArgs, { ...ids, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       server = child;
       running.add(child);
@@ -302,7 +309,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     await exited;
   };
 
-  await start();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      // The port was free when chosen; any other process may take it before the server listens.
+      if (options.port !== undefined || attempt >= 3 || !/could not bind|Address already in use/.test((err as Error).message)) throw err;
+      port = await choosePort();
+    }
+  }
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,

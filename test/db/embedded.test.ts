@@ -22,16 +22,23 @@ function alive(pid: number): boolean {
   }
 }
 
-test('a process killed with SIGKILL leaves no embedded Postgres running', { skip: process.platform !== 'linux' }, async () => {
+test('a port taken before the server listens is chosen again; a process killed with SIGKILL leaves no embedded Postgres running', { skip: process.platform !== 'linux' }, async () => {
+  // The first port offered is taken (as another process may take a free port before the server
+  // listens on it): the cluster starts on the next one.
   const script = `
-    import { startEmbeddedPostgres } from './src/db/embedded.ts';
-    const pg = await startEmbeddedPostgres({ settings: { fsync: 'off' } });
+    import { createServer } from 'node:net';
+    import { freePort, startEmbeddedPostgres } from './src/db/embedded.ts';
+    const taker = createServer();
+    await new Promise((r) => taker.listen(0, '127.0.0.1', r));
+    const chosen = [];
+    const choosePort = async () => (chosen.push(chosen.length ? await freePort() : taker.address().port), chosen.at(-1));
+    const pg = await startEmbeddedPostgres({ settings: { fsync: 'off' }, choosePort });
     const pid = Number((await import('node:fs')).readFileSync(pg.dataDir + '/postmaster.pid', 'utf8').split('\\n')[0]);
-    process.stdout.write(JSON.stringify({ pid, dataDir: pg.dataDir }) + '\\n');
+    process.stdout.write(JSON.stringify({ pid, dataDir: pg.dataDir, port: pg.port, chosen }) + '\\n');
     setInterval(() => {}, 1000);
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const started = await new Promise<{ pid: number; dataDir: string }>((resolve, reject) => {
+  const started = await new Promise<{ pid: number; dataDir: string; port: number; chosen: number[] }>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
@@ -40,6 +47,8 @@ test('a process killed with SIGKILL leaves no embedded Postgres running', { skip
     });
     child.on('exit', (code) => reject(new Error(`the child exited (${code}) before its cluster was up`)));
   });
+  assert.equal(started.chosen.length, 2, 'the taken port, then another');
+  assert.equal(started.port, started.chosen[1]);
   assert.ok(alive(started.pid), 'the postmaster runs while its parent does');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
