@@ -10,7 +10,7 @@
  * Usage: npm test [-- test/some.test.ts ...]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -92,6 +92,25 @@ function recordDurations(reportFile: string): void {
   }
 }
 
+/**
+ * Where the embedded cluster's throw-away data directory goes: /dev/shm when it is a memory file
+ * system (tmpfs) with 4 GiB free, else the system's temporary directory. Each test file clones
+ * and drops a database (some 1,000 files each); on ext4 without a journal, as on the CI machine,
+ * creating a file right after many were deleted walks past every inode freed in the last 30 s,
+ * and that cost about a tenth of the suite's CPU (one run on the embedded Postgres: 328 CPU-s on
+ * ext4, 294 with the cluster and the temporary files on /dev/shm). The same SQL runs either way.
+ */
+function clusterParent(): string | undefined {
+  const TMPFS_MAGIC = 0x01021994;
+  try {
+    const fs = statfsSync('/dev/shm');
+    if (fs.type === TMPFS_MAGIC && fs.bavail * fs.bsize >= 4 * 2 ** 30) return '/dev/shm';
+  } catch {
+    // no /dev/shm
+  }
+  return undefined;
+}
+
 async function main(): Promise<number> {
   // The processes the tests start run the compiled package when dist/ is current
   // (test/support/cli.ts): build it first when src/ changed since. Decided once here and handed
@@ -118,7 +137,10 @@ async function main(): Promise<number> {
   } else {
     process.stdout.write('test: DATABASE_URL is unset, starting an embedded Postgres\n');
     // A throw-away cluster: durability settings off make it faster and change nothing tested.
-    embedded = await startEmbeddedPostgres({ settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', autovacuum: 'off' } });
+    embedded = await startEmbeddedPostgres({
+      temporaryParent: clusterParent(),
+      settings: { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off', autovacuum: 'off' },
+    });
     serverUrl = embedded.url;
     process.stdout.write(`test: embedded Postgres on 127.0.0.1:${embedded.port}\n`);
   }
