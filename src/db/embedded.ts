@@ -56,16 +56,56 @@ export interface EmbeddedPostgresOptions {
 
 const PASSWORD = 'embedded';
 
-/** A free TCP port on 127.0.0.1, chosen by the kernel. */
+/**
+ * A free TCP port on 127.0.0.1 for a server started next (Postgres, Kannel, Prometheus): one
+ * below the kernel's ephemeral range when there is room there, else one the kernel chooses. The
+ * port is free when returned but nothing holds it until the server listens; a port from the
+ * ephemeral range may meanwhile become the local port of any outgoing connection on the machine
+ * (a busy test run opens thousands), one below it cannot. Another server may still take it, so
+ * the callers retry on "address in use".
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const from = 10_000;
+  if (low - from >= 1000) {
+    for (let i = 0; i < 20; i++) {
+      const port = from + Math.floor(Math.random() * (low - from));
+      if (await listensOn(port)) return port;
+    }
+  }
+  return listenOn(0);
+}
+
+/** The kernel's ephemeral port range (Linux: /proc/sys/net/ipv4/ip_local_port_range; elsewhere none below it). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux
+  }
+  return [0, 0];
+}
+
+/** Whether `port` could be listened on just now. */
+async function listensOn(port: number): Promise<boolean> {
+  try {
+    return (await listenOn(port)) === port;
+  } catch {
+    return false;
+  }
+}
+
+/** Listens on `port` (0: the kernel's choice) of 127.0.0.1, closes, and returns the port. */
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const got = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(got));
     });
   });
 }

@@ -10,6 +10,8 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readd
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { createServer } from 'node:net';
+import { freePort } from '../../src/db/embedded.js';
 import { waitFor } from '../support/wait.js';
 import { ROOT } from '../support/compiled.js';
 
@@ -21,6 +23,17 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test('freePort offers a port below the kernel\'s ephemeral range, which no outgoing connection takes', { skip: process.platform !== 'linux' }, async () => {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (let i = 0; i < 5; i++) {
+    const port = await freePort();
+    assert.ok(port >= 10_000 && port < low!, `${port} is below ${low}`);
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    server.close();
+  }
+});
 
 test('a port taken before the server listens is chosen again; a process killed with SIGKILL leaves no embedded Postgres running', { skip: process.platform !== 'linux' }, async () => {
   // The first port offered is taken (as another process may take a free port before the server
