@@ -208,10 +208,12 @@ test('SIGTERM: the worker drains its window, writes results, unbinds and exits 0
       const worker = startWorkerProcess(workerEnv(tdb.url, sim, { SMPP_WINDOW: '50' }));
       await worker.waitForLog(/worker started/);
       await waitUntil('some submits', async () => sim.counters.submits >= 300);
-      const started = Date.now();
+      const from = worker.logs.length;
       const code = await worker.stop('SIGTERM');
       assert.equal(code, 0);
-      assert.ok(Date.now() - started < 10_000, 'exited within the shutdown timeout');
+      // Within its bounds: a step of the stop that runs out of time logs a warning or an error
+      // (test/worker/shutdown.test.ts names them).
+      assert.deepEqual(worker.logs.slice(from).filter((l) => Number(l.level) >= 40).map((l) => l.msg), [], 'no step of the stop ran into its bound');
       assert.ok(sim.received.unbinds >= 1, 'unbound cleanly');
       const counts = await countByStatus(tdb.pool);
       assert.equal(counts.sending ?? 0, 0, 'nothing left held by the stopped worker');
