@@ -5,7 +5,7 @@
  * on success, on error, and when this process exits or is interrupted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,21 +177,12 @@ async function stopBox(child: ChildProcess): Promise<void> {
   }
 }
 
-/** A box could not listen on a port it was given: another process took it after freePort() (it is retried). */
+/** A box could not listen on a port it was given: another process took it after freePort() chose it (it is retried). */
 class PortTaken extends Error {}
 
 /** Kannel's words when a box cannot listen on its port (bearerbox: admin and smsbox ports; smsbox: sendsms). */
 const PORT_TAKEN = /bind failed|Address already in use|Could not open .*port/;
 
-/**
- * Writes the configuration to dir/kannel.conf and starts bearerbox, then smsbox once bearerbox
- * listens; resolves when the SMSC link is online and smsbox answers on its sendsms port.
- * `died` is called if either exits after that, before stop().
- *
- * The ports are free when chosen, but the kernel may hand one to another process (any outgoing
- * connection takes its local port from the same range) before the box listens on it: a box that
- * exits during start-up saying so is started again on new ports, up to three times.
- */
 export interface StartKannelOptions {
   /** How long start-up may take (default 30 s). */
   timeoutMs?: number;
@@ -199,6 +190,15 @@ export interface StartKannelOptions {
   choosePorts?: () => Promise<KannelPorts>;
 }
 
+/**
+ * Writes the configuration to dir/kannel.conf and starts bearerbox, then smsbox once bearerbox
+ * listens; resolves when the SMSC link is online and smsbox answers on its sendsms port.
+ * `died` is called if either exits after that, before stop().
+ *
+ * The ports are free when chosen (freePort), but another process may take one before the box
+ * listens on it: a box that exits during start-up saying so is started again on new ports, up to
+ * three times.
+ */
 export async function startKannel(
   binaries: { bearerbox: string; smsbox: string },
   values: KannelConfigValues,
@@ -225,6 +225,8 @@ async function startOnce(
 ): Promise<KannelBoxes> {
   const conf = path.join(values.dir, 'kannel.conf');
   writeFileSync(conf, kannelConfig(values, ports));
+  // What an earlier attempt's boxes said must not decide this one's retry.
+  for (const name of ['bearerbox', 'smsbox']) rmSync(path.join(values.dir, `${name}.stderr`), { force: true });
   let stopping = false;
   let started = false;
   let failure: string | undefined;
