@@ -9,7 +9,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { get } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../db/embedded.js';
+import { freePort, startOnFreePorts } from '../db/embedded.js';
 
 /** Where Kannel keeps its receipts: `internal` (memory) or a table in PostgreSQL. */
 export type KannelDlr = 'memory' | 'pgsql';
@@ -186,7 +186,7 @@ const PORT_TAKEN = /bind failed|Address already in use|Could not open .*port/;
 export interface StartKannelOptions {
   /** How long start-up may take (default 30 s). */
   timeoutMs?: number;
-  /** The ports of each attempt (default: three free ones). */
+  /** The ports of each attempt (default: freeKannelPorts). */
   choosePorts?: () => Promise<KannelPorts>;
 }
 
@@ -206,14 +206,13 @@ export async function startKannel(
   options: StartKannelOptions = {},
 ): Promise<KannelBoxes> {
   hookExit();
-  const choosePorts = options.choosePorts ?? (async () => ({ admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() }));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(binaries, values, died, await choosePorts(), options.timeoutMs ?? 30_000);
-    } catch (err) {
-      if (!(err instanceof PortTaken) || attempt >= 3) throw err;
-    }
-  }
+  const start = (ports: KannelPorts) => startOnce(binaries, values, died, ports, options.timeoutMs ?? 30_000);
+  return startOnFreePorts(options.choosePorts ?? freeKannelPorts, start, (err) => err instanceof PortTaken);
+}
+
+/** Three free ports for Kannel's boxes (freePort). */
+export async function freeKannelPorts(): Promise<KannelPorts> {
+  return { admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() };
 }
 
 async function startOnce(

@@ -65,7 +65,7 @@ const PASSWORD = 'embedded';
  * the callers retry on "address in use".
  */
 export async function freePort(): Promise<number> {
-  const [low] = ephemeralRange();
+  const low = ephemeralLow();
   const from = 10_000;
   if (low - from >= 1000) {
     for (let i = 0; i < 20; i++) {
@@ -76,15 +76,30 @@ export async function freePort(): Promise<number> {
   return listenOn(0);
 }
 
-/** The kernel's ephemeral port range (Linux: /proc/sys/net/ipv4/ip_local_port_range; elsewhere none below it). */
-function ephemeralRange(): [number, number] {
+/**
+ * Starts a server on ports from `choose` (freePort's, say); when the start fails because another
+ * process took one of them before the server listened on it (`taken(err)`), chooses again: three
+ * attempts in all. Resolves with what `start` did.
+ */
+export async function startOnFreePorts<P, T>(choose: () => Promise<P>, start: (ports: P) => Promise<T>, taken: (err: unknown) => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await choose());
+    } catch (err) {
+      if (attempt >= 3 || !taken(err)) throw err;
+    }
+  }
+}
+
+/** The first port of the kernel's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range; elsewhere 0, none below it). */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // not Linux
   }
-  return [0, 0];
+  return 0;
 }
 
 /** Whether `port` could be listened on just now. */
@@ -284,8 +299,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const bin = (name: string) => path.join(native, 'bin', name);
   const temporary = options.dataDir === undefined;
   const dataDir = options.dataDir ?? path.join(mkdtempSync(path.join(options.temporaryParent ?? tmpdir(), 'sms-outbox-pg-')), 'data');
-  const choosePort = options.choosePort ?? freePort;
-  let port = options.port ?? (await choosePort());
+  // Set just before each start: options.port, or one chosen by startOnFreePorts below.
+  let port = options.port ?? 0;
   const log = options.onLog ?? (() => {});
   const env = { ...process.env, LC_ALL: 'C', LANG: 'C', LD_LIBRARY_PATH: path.join(native, 'lib') };
 
@@ -349,15 +364,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     await exited;
   };
 
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await start();
-      break;
-    } catch (err) {
-      // The port was free when chosen; any other process may take it before the server listens.
-      if (options.port !== undefined || attempt >= 3 || !/could not bind|Address already in use/.test((err as Error).message)) throw err;
-      port = await choosePort();
-    }
+  if (options.port !== undefined) {
+    await start();
+  } else {
+    const taken = (err: unknown) => /could not bind|Address already in use/.test((err as Error).message);
+    await startOnFreePorts(options.choosePort ?? freePort, (chosen) => ((port = chosen), start()), taken);
   }
   return {
     url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,

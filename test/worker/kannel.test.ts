@@ -16,11 +16,10 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { findKannel, startKannel, type KannelPorts } from '../../src/bench/kannel-boxes.js';
+import { findKannel, freeKannelPorts, startKannel, type KannelPorts } from '../../src/bench/kannel-boxes.js';
 import { runKannelBench } from '../../src/bench/kannel.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { runCli } from '../ops/helpers.js';
-import { freePort } from '../../src/db/embedded.js';
 import { databaseExists, serverUrl } from '../support/db.js';
 import { waitFor } from '../support/wait.js';
 
@@ -154,11 +153,10 @@ test('a box whose port another process took meanwhile is started again on new po
   await new Promise<void>((r) => taker.listen(0, '127.0.0.1', r));
   const taken = (taker.address() as { port: number }).port;
   const attempts: KannelPorts[] = [];
-  const fresh = async () => ({ admin: await freePort(), smsbox: await freePort(), sendsms: await freePort() });
   try {
     const boxes = await startKannel(findKannel()!, { dir, smscPort: sim.port, window: 1, dlr: 'memory' }, () => {}, {
       choosePorts: async () => {
-        const ports = attempts.length === 0 ? { ...(await fresh()), smsbox: taken } : await fresh();
+        const ports = attempts.length === 0 ? { ...(await freeKannelPorts()), smsbox: taken } : await freeKannelPorts();
         attempts.push(ports);
         return ports;
       },
