@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createServer } from 'node:net';
-import { freePort } from '../../src/db/embedded.js';
+import { freePort, startOnFreePorts } from '../../src/db/embedded.js';
 import { waitFor } from '../support/wait.js';
 import { ROOT } from '../support/compiled.js';
 
@@ -33,6 +33,21 @@ test('freePort offers a port below the kernel\'s ephemeral range, which no outgo
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
     server.close();
   }
+});
+
+test('startOnFreePorts chooses again while the port is taken, three attempts in all, and not after another error', async () => {
+  const taken = (err: unknown) => /taken/.test((err as Error).message);
+  let chosen = 0;
+  const choose = async () => ++chosen;
+  // Taken twice, then started on the third port chosen.
+  assert.equal(await startOnFreePorts(choose, async (p) => (p < 3 ? Promise.reject(new Error(`${p} taken`)) : `on ${p}`), taken), 'on 3');
+  // Taken every time: the third refusal is the error.
+  chosen = 0;
+  await assert.rejects(startOnFreePorts(choose, async (p) => Promise.reject(new Error(`${p} taken`)), taken), /^Error: 3 taken$/);
+  // Any other failure: at once, no other port chosen.
+  chosen = 0;
+  await assert.rejects(startOnFreePorts(choose, async () => Promise.reject(new Error('initdb failed')), taken), /initdb failed/);
+  assert.equal(chosen, 1);
 });
 
 test('a port taken before the server listens is chosen again; a process killed with SIGKILL leaves no embedded Postgres running', { skip: process.platform !== 'linux' }, async () => {
