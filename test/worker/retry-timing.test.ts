@@ -140,8 +140,10 @@ test('the worker that queued a retry stops before it falls due: another worker s
 
 test('claimed messages a stopping worker returns to the queue go out at once on an idle worker', async (t) => {
   const window = 5;
-  // Slow responses keep worker A's window full, so it holds a second window claimed ahead.
-  const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, responseDelayMs: 4000 });
+  // Responses held until A is told to stop keep A's window full, so it holds a second window
+  // claimed ahead for as long as the test needs (a response delay of a few seconds ran out
+  // before a loaded machine had started A). The response time-out is a bound, not a pace.
+  const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, holdResponses: true });
   let a: WorkerProcess | undefined;
   const b = startWorker(sim, 'release-b', { events: true });
   try {
@@ -153,15 +155,27 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     // when it starts.
     const ids: string[] = [];
     for (let i = 0; i < 2 * window; i++) ids.push(await insertMessage(tdb.pool, { label: `released ${i}`, status: 'queued', body: `released ${i}` }));
-    a = startWorker(sim, 'release-a', { env: { SMPP_WINDOW: String(window) } });
+    a = startWorker(sim, 'release-a', { env: { SMPP_WINDOW: String(window), SMPP_RESPONSE_TIMEOUT_S: '300' } });
+    await a.waitForLog(/SMPP session bound/);
     await waitFor(`worker A to hold all ${2 * window}`, async () => {
       const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
-    }, { timeoutMs: 20_000, everyMs: 10 });
+    }, {
+      timeoutMs: 60_000,
+      everyMs: 10,
+      describe: async () => {
+        const r = await tdb.pool.query(`select status, worker_id, count(*)::int as n from sms_outbox where id = any($1::uuid[]) group by 1, 2 order by 1, 2`, [ids]);
+        return `${JSON.stringify(r.rows)}, ${sim.counters.submits} submits`;
+      },
+    });
     assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     a.child.kill('SIGTERM');
     const released = await a.waitForLog(/returned claimed, unsent messages to the queue/);
     assert.equal(released.released, window);
+    // A now waits for the answers to its window (and B may have sent the released messages
+    // already): from here on the SMSC answers, at once.
+    sim.configure({ holdResponses: false });
+    sim.faults.releaseHeld();
     const releasedAt = Number(released.time);
     const onB = await waitFor('B to submit the released messages', () => {
       const s = sim.received.submits.slice(window);
