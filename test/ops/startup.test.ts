@@ -6,27 +6,27 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import pg from 'pg';
 import { freePort } from '../../src/db/embedded.js';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
 import { runCli, type CliResult } from './helpers.js';
 
 const SMPP_SECRET = 'Smpp-Secret-5150';
 const SMPP_ENV_SECRET = 'Smpp-Env-Secret-7788';
-const DB_SECRET = 'Db-Secret-9043';
-const SECRETS = [SMPP_SECRET, SMPP_ENV_SECRET, DB_SECRET];
 
-/** A login role with a known password, so its password can be looked for in the output. */
-const role = `sms_ops_startup_${process.pid}`;
+/** The worker's login (test/support/logins.ts); its password is looked for in the output too. */
+let login: Login;
+/** A login without sms_worker. */
+let noGrant: Login | undefined;
 let migrated: TestDatabase;
 let empty: TestDatabase;
 let unreachablePort: number;
 
-/** `url` logging in as the test role. */
-function asRole(url: string, login = role): string {
+/** `url` logging in as `as` (the worker's login). */
+function asRole(url: string, as: Login = login): string {
   const u = new URL(url);
-  u.username = login;
-  u.password = DB_SECRET;
+  u.username = as.role;
+  u.password = as.password;
   return u.toString();
 }
 
@@ -43,29 +43,20 @@ function assertOperatorError(r: CliResult, exitCode: number, ...patterns: RegExp
   assert.match(lines[0]!, /^sms-outbox worker: /);
   for (const p of patterns) assert.match(lines[0]!, p);
   assert.doesNotMatch(all, /\n\s+at .+\(.+:\d+:\d+\)|\bat async\b/, 'no stack trace');
-  for (const s of SECRETS) assert.ok(!all.includes(s), `the output must not contain the password ${s}:\n${all}`);
+  for (const s of [SMPP_SECRET, SMPP_ENV_SECRET, login.password]) assert.ok(!all.includes(s), `the output must not contain the password ${s}:\n${all}`);
   return lines[0]!;
 }
 
 before(async () => {
   [migrated, empty] = await Promise.all([createTestDatabase(), createTestDatabase({ migrated: false })]);
   unreachablePort = await freePort();
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`create role ${role} login password '${DB_SECRET}' in role sms_worker`);
-  } finally {
-    await admin.end();
-  }
+  login = await createLogin(serverUrl(), 'sms_worker');
 });
 
 after(async () => {
   await Promise.all([migrated?.drop(), empty?.drop()]);
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  await admin.query(`drop role if exists ${role}`);
-  await admin.query(`drop role if exists ${role}_nogrant`);
-  await admin.end();
+  await login?.drop();
+  await noGrant?.drop();
 });
 
 describe('configuration errors exit 78 naming the variable', () => {
@@ -80,7 +71,7 @@ describe('configuration errors exit 78 naming the variable', () => {
   });
 
   test('DATABASE_URL in libpq keyword=value form: refused, the password never echoed', async () => {
-    const r = await runCli({ DATABASE_URL: `host=127.0.0.1 port=5432 dbname=app user=${role} password=${DB_SECRET}`, SMPP_URL: smppUrl() });
+    const r = await runCli({ DATABASE_URL: `host=127.0.0.1 port=5432 dbname=app user=${login.role} password=${login.password}`, SMPP_URL: smppUrl() });
     assertOperatorError(r, 78, /DATABASE_URL: expected postgres:\/\/user:password@host:port\/database; this is the keyword=value form/, /password=\*\*\*/);
   });
 
@@ -135,9 +126,9 @@ describe('configuration errors exit 78 naming the variable', () => {
 
 describe('database problems name DATABASE_URL', () => {
   test('unreachable database: exit 69 (worth restarting later)', async () => {
-    const url = `postgres://${role}:${DB_SECRET}@127.0.0.1:${unreachablePort}/app`;
+    const url = `postgres://${login.role}:${login.password}@127.0.0.1:${unreachablePort}/app`;
     const r = await runCli({ DATABASE_URL: url, SMPP_URL: smppUrl() });
-    assertOperatorError(r, 69, /DATABASE_URL \(database "app" on 127\.0\.0\.1:\d+ as "sms_ops_startup_\d+"\): cannot connect: .*ECONNREFUSED.*is Postgres running/);
+    assertOperatorError(r, 69, new RegExp(`DATABASE_URL \\(database "app" on 127\\.0\\.0\\.1:\\d+ as "${login.role}"\\): cannot connect: .*ECONNREFUSED.*is Postgres running`));
   });
 
   test('a database that does not exist: exit 78', async () => {
@@ -175,14 +166,8 @@ describe('database problems name DATABASE_URL', () => {
   });
 
   test('a login role without sms_worker: says which grant is missing', async () => {
-    const admin = new pg.Client({ connectionString: serverUrl() });
-    await admin.connect();
-    try {
-      await admin.query(`create role ${role}_nogrant login password '${DB_SECRET}'`);
-    } finally {
-      await admin.end();
-    }
-    const r = await runCli({ DATABASE_URL: asRole(migrated.url, `${role}_nogrant`), SMPP_URL: smppUrl() });
+    noGrant = await createLogin(serverUrl(), []);
+    const r = await runCli({ DATABASE_URL: asRole(migrated.url, noGrant), SMPP_URL: smppUrl() });
     assertOperatorError(r, 78, /DATABASE_URL .*: permission denied .*grant sms_worker to <login role>/);
   });
 });
@@ -213,7 +198,7 @@ describe('other start-up mistakes', () => {
   test('a misspelt variable is warned about in the log, and the worker still starts', async () => {
     // It starts far enough to reach the database check (unreachable here, so it exits 69).
     const r = await runCli({
-      DATABASE_URL: `postgres://${role}:${DB_SECRET}@127.0.0.1:${unreachablePort}/app`,
+      DATABASE_URL: `postgres://${login.role}:${login.password}@127.0.0.1:${unreachablePort}/app`,
       SMPP_URL: smppUrl(),
       SMPP_WINDOWS: '50',
     });

@@ -13,6 +13,7 @@ import { STATUS } from '../../src/smpp/command-status.js';
 import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { connectAs, serverUrl } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
 import { startBoundWorker, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { scrape, waitFor } from '../ops/helpers.js';
 import { callSendSmsHook, connectAsAuth, createSupabaseDatabase, Postgrest, randomOtp, sendSmsEvent, type SupabaseDatabase } from './support.js';
@@ -23,8 +24,9 @@ let sim: Simulator;
 let worker: WorkerProcess;
 let metricsPort: number;
 let auth: pg.Client;
+/** The worker's login, as production gives it one (test/support/logins.ts). */
+let workerLogin: Login | undefined;
 const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
-const workerRole = `sms_t_hook_worker_${tag}`;
 const serviceStandIn = `sms_t_hook_service_${tag}`;
 const password = randomBytes(8).toString('hex');
 /** Every code made in this file: none may show up in the worker's logs. */
@@ -56,7 +58,6 @@ before(async () => {
   const admin = new pg.Client({ connectionString: db.adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create role ${workerRole} login password '${password}' in role sms_worker`);
     // Stands in for service_role holding the reader role (a grant on the shared service_role
     // would reach every other test database on this server): NOINHERIT, EXECUTE on sms_status.
     await admin.query(`create role ${serviceStandIn} login noinherit password '${password}' in role sms_reader`);
@@ -64,11 +65,9 @@ before(async () => {
   } finally {
     await admin.end();
   }
-  const workerUrl = new URL(db.adminUrl);
-  workerUrl.username = workerRole;
-  workerUrl.password = password;
+  workerLogin = await createLogin(db.adminUrl, 'sms_worker');
   ({ worker, metricsPort } = await startBoundWorker({
-    DATABASE_URL: workerUrl.toString(),
+    DATABASE_URL: workerLogin.url,
     SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`,
     SMPP_RECONNECT_MAX_S: '1',
   }, { hooks: { timing: { metricsCacheMs: 0 } } })); // the SQL counts read on every scrape
@@ -88,10 +87,11 @@ after(async () => {
   await sim?.stop();
   await api?.end();
   await db?.drop();
+  await workerLogin?.drop();
   const admin = new pg.Client({ connectionString: serverUrl() });
   await admin.connect();
   try {
-    for (const role of [workerRole, serviceStandIn]) await admin.query(`drop role if exists ${role}`);
+    await admin.query(`drop role if exists ${serviceStandIn}`);
   } finally {
     await admin.end();
   }

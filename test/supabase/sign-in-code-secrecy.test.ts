@@ -14,6 +14,7 @@ import pg from 'pg';
 import { STATUS } from '../../src/smpp/command-status.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { connectAs, serverUrl } from '../support/db.js';
+import { createLogin, type Login } from '../support/logins.js';
 import { startWorkerProcess, waitForStatuses, type WorkerProcess } from '../support/worker-process.js';
 import { waitFor } from '../ops/helpers.js';
 import { callSendSmsHook, connectAsAuth, createSupabaseDatabase, isError, Postgrest, randomOtp, sendSmsEvent, userClaims, type SupabaseDatabase } from './support.js';
@@ -28,8 +29,9 @@ let workerClient: pg.Client;
 let listener: pg.Client;
 const notifications: string[] = [];
 const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
-const workerRole = `sms_t_secret_worker_${tag}`;
-const readerRole = `sms_t_secret_reader_${tag}`;
+/** The worker's and a reader app's logins, as production gives them (test/support/logins.ts). */
+let workerLogin: Login | undefined;
+let readerLogin: Login | undefined;
 const serviceStandIn = `sms_t_secret_service_${tag}`;
 const password = randomBytes(8).toString('hex');
 
@@ -44,8 +46,6 @@ before(async () => {
   const admin = new pg.Client({ connectionString: db.adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create role ${workerRole} login password '${password}' in role sms_worker`);
-    await admin.query(`create role ${readerRole} login password '${password}' in role sms_reader`);
     // service_role holding the reader role, for sms_status (as auth-hook-e2e.test.ts: a grant on
     // the shared service_role would reach other test databases).
     await admin.query(`create role ${serviceStandIn} login noinherit password '${password}' in role sms_reader`);
@@ -57,15 +57,14 @@ before(async () => {
   // read their own rows of sms_auth_code.
   await db.pool.query(`select sms_allow_service_role_read(true)`);
   await db.pool.query(`update sms_auth_hook_settings set users_see_own_codes = true`);
-  const workerUrl = new URL(db.adminUrl);
-  workerUrl.username = workerRole;
-  workerUrl.password = password;
-  worker = startWorkerProcess({ DATABASE_URL: workerUrl.toString(), SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`, SMPP_RECONNECT_MAX_S: '1' });
+  workerLogin = await createLogin(db.adminUrl, 'sms_worker');
+  readerLogin = await createLogin(db.adminUrl, 'sms_reader');
+  worker = startWorkerProcess({ DATABASE_URL: workerLogin.url, SMPP_URL: `smpp://test:secret@127.0.0.1:${sim.port}`, SMPP_RECONNECT_MAX_S: '1' });
   await worker.waitForLog(/worker started/);
   auth = await connectAsAuth(db.adminUrl);
-  reader = await connectAs(db.adminUrl, readerRole, password);
-  workerClient = await connectAs(db.adminUrl, workerRole, password);
-  listener = await connectAs(db.adminUrl, readerRole, password);
+  reader = await connectAs(db.adminUrl, readerLogin.role, readerLogin.password);
+  workerClient = await connectAs(db.adminUrl, workerLogin.role, workerLogin.password);
+  listener = await connectAs(db.adminUrl, readerLogin.role, readerLogin.password);
   listener.on('notification', (n) => notifications.push(`${n.channel} ${n.payload ?? ''}`));
   for (const channel of ['sms_status', 'sms_inbox', 'sms_outbox_wakeup']) await listener.query(`listen ${channel}`);
 });
@@ -76,10 +75,12 @@ after(async () => {
   await sim?.stop();
   await api?.end();
   await db?.drop();
+  await workerLogin?.drop();
+  await readerLogin?.drop();
   const admin = new pg.Client({ connectionString: serverUrl() });
   await admin.connect();
   try {
-    for (const role of [workerRole, readerRole, serviceStandIn]) await admin.query(`drop role if exists ${role}`);
+    await admin.query(`drop role if exists ${serviceStandIn}`);
   } finally {
     await admin.end();
   }
