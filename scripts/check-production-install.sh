@@ -64,7 +64,8 @@ stale=$(stale_dist)
 if [ -n "$stale" ]; then
   echo "dist/ is not what src/ builds ($(tr '\n' ';' <<<"$stale" | sed 's/;$//')): building it afresh"
   (cd "$root" && rm -rf dist && npm run build --silent >/dev/null)
-  [ -z "$(stale_dist)" ] || fail "dist/ is still stale after a build: $(stale_dist)"
+  stale=$(stale_dist)
+  [ -z "$stale" ] || fail "dist/ is still stale after a build: $stale"
 fi
 tarball=$(cd "$root" && npm pack --ignore-scripts --silent --pack-destination "$tmp")
 mkdir -p "$app"
