@@ -357,7 +357,6 @@ create table public.sms_outbox (
   status text not null,
   attempts integer not null,
   next_attempt_at timestamp with time zone not null,
-  lease_until timestamp with time zone,
   worker_id text,
   submitted_at timestamp with time zone,
   done_at timestamp with time zone,
@@ -385,7 +384,6 @@ alter table public.sms_outbox enable row level security;
 CREATE INDEX sms_outbox_done_idx ON public.sms_outbox USING btree (done_at, status) WHERE (done_at IS NOT NULL);
 CREATE INDEX sms_outbox_due_idx ON public.sms_outbox USING btree (priority DESC, next_attempt_at) WHERE (status = 'queued'::text);
 CREATE INDEX sms_outbox_ended_badly_idx ON public.sms_outbox USING btree (id) WHERE (status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text, 'cancelled'::text]));
-CREATE INDEX sms_outbox_lease_idx ON public.sms_outbox USING btree (lease_until) WHERE (status = 'sending'::text);
 CREATE UNIQUE INDEX sms_outbox_owner_idempotency_key_idx ON public.sms_outbox USING btree (owner, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE UNIQUE INDEX sms_outbox_pkey ON public.sms_outbox USING btree (id);
 CREATE INDEX sms_outbox_recipient_idx ON public.sms_outbox USING btree (recipient, id);
@@ -405,7 +403,7 @@ create policy sms_worker_select on public.sms_outbox as permissive for select to
 create policy sms_worker_update on public.sms_outbox as permissive for update to sms_worker using (true) with check (true);
 CREATE TRIGGER sms_auth_code_follow_status AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) AND ((new.metadata ->> 'via'::text) = 'supabase_auth_hook'::text))) EXECUTE FUNCTION sms_private.auth_code_follow_status();
 CREATE TRIGGER sms_outbox_insert BEFORE INSERT ON public.sms_outbox FOR EACH ROW WHEN (((new.owner IS NULL) OR (new.id IS NULL))) EXECUTE FUNCTION sms_private.outbox_insert();
-CREATE TRIGGER sms_outbox_log_attempt AFTER UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.error_code IS NOT NULL) AND (old.status IS DISTINCT FROM new.status) AND ((old.status = 'sending'::text) OR (new.status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text]))) AND (new.status <> ALL (ARRAY['sending'::text, 'sent'::text])))) EXECUTE FUNCTION sms_private.outbox_log_attempt();
+CREATE TRIGGER sms_outbox_log_attempt AFTER UPDATE OF status, attempts ON public.sms_outbox FOR EACH ROW WHEN (((new.error_code IS NOT NULL) AND (new.status <> 'sent'::text) AND ((old.attempts IS DISTINCT FROM new.attempts) OR ((old.status IS DISTINCT FROM new.status) AND (new.status = ANY (ARRAY['undelivered'::text, 'expired'::text, 'rejected'::text, 'failed'::text])))))) EXECUTE FUNCTION sms_private.outbox_log_attempt();
 CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_outbox FOR EACH ROW WHEN (((new.body_length IS NOT NULL) AND (new.redacted_at IS NULL) AND (new.status <> ALL (ARRAY['queued'::text, 'sending'::text])))) EXECUTE FUNCTION sms_private.outbox_secret_release();
 -- granted SELECT to sms_reader
 -- granted DELETE to sms_worker
@@ -431,8 +429,6 @@ CREATE TRIGGER sms_outbox_secret_release BEFORE UPDATE OF status ON public.sms_o
 -- granted UPDATE (attempts) to sms_worker
 -- granted INSERT (next_attempt_at) to sms_sender
 -- granted UPDATE (next_attempt_at) to sms_worker
--- granted INSERT (lease_until) to sms_sender
--- granted UPDATE (lease_until) to sms_worker
 -- granted INSERT (worker_id) to sms_sender
 -- granted UPDATE (worker_id) to sms_worker
 -- granted INSERT (submitted_at) to sms_sender
@@ -471,11 +467,10 @@ comment on column public.sms_outbox.send_at is 'when the app asked it to be sent
 comment on column public.sms_outbox.expires_at is 'not sent after this; an unsent message then becomes expired';
 comment on column public.sms_outbox.idempotency_key is 'sms_send''s idempotency_key: a repeat with the same recipient and body returns this row';
 comment on column public.sms_outbox.metadata is 'the app''s own JSON object, stored and returned untouched';
-comment on column public.sms_outbox.status is 'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled';
-comment on column public.sms_outbox.attempts is 'submit attempts so far';
+comment on column public.sms_outbox.status is 'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled; a message a worker is sending stays queued here, with a lease (sms_status shows it sending)';
+comment on column public.sms_outbox.attempts is 'submit attempts that ended (the one in flight is counted when its outcome is written)';
 comment on column public.sms_outbox.next_attempt_at is 'when the row is next due: send_at (or the enqueue time) at first, later the retry back-off';
-comment on column public.sms_outbox.lease_until is 'while sending: until when the claiming worker holds it; an expired lease returns the row to the queue';
-comment on column public.sms_outbox.worker_id is 'the worker that last claimed the row';
+comment on column public.sms_outbox.worker_id is 'the worker that made the last attempt';
 comment on column public.sms_outbox.submitted_at is 'when the SMSC accepted the (last part of the) message';
 comment on column public.sms_outbox.done_at is 'when the row reached a final status; set exactly for final statuses';
 comment on column public.sms_outbox.message_ids is 'SMSC message ids, one per part, in part order';
@@ -905,6 +900,26 @@ alter table sms_private.context_key enable row level security;
 CREATE UNIQUE INDEX context_key_pkey ON sms_private.context_key USING btree (id);
 comment on table sms_private.context_key is 'sms-outbox: the random key that signs a reply handler''s context (sms_private.reply_context), so a handler cannot pose as another owner';
 
+create table sms_private.outbox_lease (
+  outbox_id uuid not null,
+  worker_id text not null,
+  attempt integer not null,
+  lease_until timestamp with time zone not null,
+  constraint outbox_lease_pkey PRIMARY KEY (outbox_id)
+);
+alter table sms_private.outbox_lease set (autovacuum_vacuum_scale_factor=0, autovacuum_vacuum_threshold=1000);
+CREATE UNIQUE INDEX outbox_lease_pkey ON sms_private.outbox_lease USING btree (outbox_id);
+-- granted SELECT to sms_reader
+-- granted DELETE to sms_worker
+-- granted INSERT to sms_worker
+-- granted SELECT to sms_worker
+-- granted UPDATE to sms_worker
+comment on table sms_private.outbox_lease is 'messages a worker has claimed and is submitting (shown as status sending); unlogged: a crash of Postgres empties it, which returns them to the queue';
+comment on column sms_private.outbox_lease.outbox_id is 'the message (sms_outbox.id); at most one lease each';
+comment on column sms_private.outbox_lease.worker_id is 'the worker holding it; its outcome writes are fenced on worker_id and attempt';
+comment on column sms_private.outbox_lease.attempt is 'the attempt this claim is (sms_outbox.attempts + 1 when claimed)';
+comment on column sms_private.outbox_lease.lease_until is 'until when the worker holds it; renewed every third of the lease; a lapsed lease returns the message to the queue';
+
 create table sms_private.pumping_bucket (
   range text not null,
   bucket timestamp with time zone not null,
@@ -1113,12 +1128,12 @@ WITH finished AS (
            FROM public.sms_outbox o
           WHERE o.done_at IS NOT NULL
         )
- SELECT ( SELECT count(*) AS count
+ SELECT (( SELECT count(*) AS count
            FROM public.sms_outbox o
-          WHERE o.status = 'queued'::text) AS queued,
+          WHERE o.status = 'queued'::text)) - (( SELECT count(*) AS count
+           FROM sms_private.outbox_lease l)) AS queued,
     ( SELECT count(*) AS count
-           FROM public.sms_outbox o
-          WHERE o.status = 'sending'::text) AS sending,
+           FROM sms_private.outbox_lease l) AS sending,
     ( SELECT count(*) AS count
            FROM public.sms_outbox o
           WHERE o.status = 'sent'::text) AS sent,
@@ -1130,7 +1145,9 @@ WITH finished AS (
     f.cancelled,
     now() - (( SELECT min(o.next_attempt_at) AS min
            FROM public.sms_outbox o
-          WHERE o.status = 'queued'::text AND o.next_attempt_at <= now())) AS oldest_queued_age,
+          WHERE o.status = 'queued'::text AND o.next_attempt_at <= now() AND NOT (EXISTS ( SELECT
+                   FROM sms_private.outbox_lease l
+                  WHERE l.outbox_id = o.id)))) AS oldest_queued_age,
     (( SELECT count(*) AS count
            FROM public.sms_outbox o
           WHERE o.status = 'sent'::text AND o.submitted_at >= (now() - '00:01:00'::interval))) + (( SELECT count(*) AS count
@@ -1443,14 +1460,24 @@ begin
     raise exception 'id must not be null'
       using errcode = '22004', column = 'id';
   end if;
-  update public.sms_outbox o
-     set status = 'cancelled', done_at = now(), updated_at = now()
+  perform from public.sms_outbox o
    where o.id = sms_cancel.id
      and o.status = 'queued'
-     and (o.owner = v_owner or v_admin);
+     and (o.owner = v_owner or v_admin)
+     for update;
   if not found then
     return false;
   end if;
+  insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+  values (sms_cancel.id, '(sms_cancel)', 0, now())
+  on conflict (outbox_id) do nothing;
+  if not found then
+    return false;                      -- a worker holds it: being sent
+  end if;
+  update public.sms_outbox o
+     set status = 'cancelled', done_at = now(), updated_at = now()
+   where o.id = sms_cancel.id;
+  delete from sms_private.outbox_lease l where l.outbox_id = sms_cancel.id;
   perform sms_private.announce_status(sms_cancel.id, 'cancelled');
   return true;
 end
@@ -1517,6 +1544,7 @@ declare
   v_owner text := sms_private.caller_owner();
   v_all boolean := sms_private.caller_sees_all();
   o public.sms_outbox;
+  v_lease record;
   v_max_attempts integer;
   v_grace interval;
   v_overdue boolean;
@@ -1538,6 +1566,16 @@ begin
      and (x.owner = v_owner or v_all);
   if not found then
     return null;                       -- unknown, or another's: the same answer
+  end if;
+  -- A message a worker holds is queued with a lease (migration 0034): explained as sending, by
+  -- that worker, with the attempt in flight counted.
+  if o.status = 'queued' then
+    select l.* into v_lease from sms_private.outbox_lease l where l.outbox_id = o.id;
+    if found then
+      o.status := 'sending';
+      o.attempts := v_lease.attempt;
+      o.worker_id := v_lease.worker_id;
+    end if;
   end if;
   select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
   -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.
@@ -1718,6 +1756,7 @@ begin
     select pg_catalog.string_agg(pg_catalog.quote_ident(at.attname::text), ', ' order by at.attnum) into cols
       from pg_catalog.pg_attribute at, pg_catalog.aclexplode(at.attacl) a, sms_private.roles r
      where at.attrelid = 'public.sms_outbox'::regclass
+       and not at.attisdropped                            -- a dropped column keeps its privileges (0034's lease_until)
        and a.grantee = pg_catalog.to_regrole(r.sender)
        and a.privilege_type = 'INSERT';
     if cols is not null then
@@ -1726,10 +1765,13 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      -- sms_stats reads sms_settings (receipt_grace) and the leases (sending, migration 0034)
+      -- with the caller's rights.
       grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
+      grant select on sms_private.outbox_lease to service_role;
     else
       revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
+      revoke select on sms_private.outbox_lease from service_role;
     end if;
     grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too
   end if;
@@ -2595,7 +2637,7 @@ begin
          retries = o.retries + 1,
          attempts_at_retry = o.attempts,
          done_at = null, submitted_at = null, message_ids = null, error_code = null, error_message = null,
-         receipt_state = null, receipt_error = null, lease_until = null, worker_id = null,
+         receipt_state = null, receipt_error = null, worker_id = null,
          updated_at = now()
    where o.id = v_old.id;
   -- Wake an idle worker, as sms_send does.
@@ -2971,7 +3013,10 @@ begin
       using errcode = '22004', column = 'id';
   end if;
   return query
-    select o.id, o.status, o.recipient, o.sender, o.segments, o.encoding, o.attempts, o.priority::integer,
+    -- A message a worker holds is queued in sms_outbox with a lease (migration 0034): shown as
+    -- sending, with the attempt in flight counted.
+    select o.id, case when l.attempt is not null then 'sending' else o.status end, o.recipient, o.sender, o.segments,
+           o.encoding, coalesce(l.attempt, o.attempts), o.priority::integer,
            o.created_at, o.send_at, o.expires_at, o.next_attempt_at, o.submitted_at, o.done_at,
            o.error_code, o.error_message, o.message_ids, o.receipt_state, o.receipt_error,
            o.idempotency_key, o.metadata, o.category, o.replaced_chars, o.retries,
@@ -2990,6 +3035,7 @@ begin
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p
+      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
      where o.id = sms_status.id
        and (o.owner = v_owner or v_all);
 end
@@ -3671,52 +3717,72 @@ declare
   want integer := max_rows;
   taken integer;
   opted_out integer;
+  finished uuid[] := '{}';
 begin
   loop
     taken := 0;
     opted_out := 0;
     for id, status, recipient, sender, body, encoding, segments, priority, attempts, next_attempt_at, expires_at in
-      with picked as (
-        select c.id,
+      -- The row's columns come from the locked row itself (the latest version, which a claim
+      -- that waited on another transaction's update sees), not from this statement's snapshot.
+      with picked as materialized (
+        select c.*,
                case when c.expires_at <= now() then 'expired'
                     when c.category = 'marketing' and exists (select from public.sms_opt_out x where x.recipient = c.recipient) then 'rejected'
                     else 'sending' end as outcome
           from generate_series(10, -10, -1) as p(priority)
           cross join lateral (
-            select o.id, o.expires_at, o.category, o.recipient
+            select o.id, o.expires_at, o.category, o.recipient, o.sender, o.body, o.body_length, o.redacted_at,
+                   o.encoding, o.segments, o.priority, o.attempts, o.next_attempt_at
               from public.sms_outbox o
              where o.status = 'queued' and o.priority = p.priority and o.next_attempt_at <= now()
+               and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)
              order by o.next_attempt_at
              limit want
                for update skip locked
           ) c
          limit want
-      ), claimed as (
+      ), leased as (
+        -- Every row picked gets a lease, those to be finished here too (for this transaction;
+        -- deleted below). A row whose lease another claim committed after this statement's
+        -- snapshot passes the NOT EXISTS above (the snapshot does not see that lease) and its row
+        -- lock (a claim writes no row version to recheck); the unique index sees that lease, and
+        -- the row is left to its holder, neither sent nor finished, instead of failing the whole
+        -- claim with a unique violation.
+        insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+        select picked.id, claim.worker_id, picked.attempts + 1, now() + make_interval(secs => lease_seconds)
+          from picked
+        on conflict (outbox_id) do nothing
+        returning outbox_id as id, attempt
+      ), done as (
         update public.sms_outbox o
            set status = picked.outcome,
-               attempts = o.attempts + case when picked.outcome = 'sending' then 1 else 0 end,
-               lease_until = case when picked.outcome = 'sending' then now() + make_interval(secs => lease_seconds) end,
-               worker_id = case when picked.outcome = 'sending' then claim.worker_id end,
-               done_at = case when picked.outcome <> 'sending' then now() end,
+               done_at = now(),
                error_code = case picked.outcome when 'rejected' then 'OPTED_OUT' else o.error_code end,
                error_message = case picked.outcome when 'expired' then sms_private.error_message('expired')
-                                                   when 'rejected' then sms_private.error_message('opted_out') else o.error_message end,
+                                                   else sms_private.error_message('opted_out') end,
                updated_at = now()
-          from picked
-         where o.id = picked.id
-        -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the
-        -- worker alone reads it from sms_outbox_secret (migration 0019).
-        returning o.id, o.status, o.recipient, o.sender,
-                  case when o.body_length is not null and o.redacted_at is null
-                       then (select s.body from public.sms_outbox_secret s where s.outbox_id = o.id) else o.body end as body,
-                  o.encoding, o.segments, o.priority::integer, o.attempts, o.next_attempt_at, o.expires_at,
-                  case when o.status <> 'sending' then sms_private.announce_status(o.id, o.status) end as announced
+          from picked join leased using (id)
+         where o.id = picked.id and picked.outcome <> 'sending'
+        returning o.id, sms_private.announce_status(o.id, o.status) as announced
       )
-      select c.id, c.status, c.recipient, c.sender, c.body, c.encoding, c.segments, c.priority, c.attempts,
-             c.next_attempt_at, c.expires_at
-        from claimed c
+      -- A sign-in code is not in sms_outbox.body (body_length set, redacted_at not yet): the
+      -- worker alone reads it from sms_outbox_secret (migration 0019). A row finished here has
+      -- just had its secret released (trigger sms_outbox_secret_release), and is not sent.
+      select p.id, p.outcome, p.recipient, p.sender,
+             case when p.outcome = 'sending' and p.body_length is not null and p.redacted_at is null
+                  then (select s.body from public.sms_outbox_secret s where s.outbox_id = p.id) else p.body end,
+             p.encoding, p.segments, p.priority::integer,
+             case when p.outcome = 'sending' then l.attempt else p.attempts end, p.next_attempt_at, p.expires_at
+        from picked p
+        join leased l using (id)
+       where p.outcome = 'sending' or exists (select from done d where d.id = p.id)
+       order by p.priority desc, p.next_attempt_at
     loop
       taken := taken + 1;
+      if status <> 'sending' then
+        finished := finished || id;
+      end if;
       if status = 'rejected' then
         opted_out := opted_out + 1;
       end if;
@@ -3725,6 +3791,7 @@ begin
     exit when opted_out = 0 or taken < want;
     want := opted_out;
   end loop;
+  delete from sms_private.outbox_lease l where l.outbox_id = any (finished);
 end
 $function$;
 -- granted EXECUTE to sms_worker
@@ -3865,15 +3932,23 @@ begin
   with overdue as (
     select o.id from public.sms_outbox o
      where o.status = 'queued' and o.expires_at <= now()
+       and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)
      limit max_rows
        for update skip locked
+  ), guarded as (
+    insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+    select overdue.id, '(sms_expire)', 0, now() from overdue
+    on conflict (outbox_id) do nothing
+    returning outbox_id as id
   ), expired as (
     update public.sms_outbox o
        set status = 'expired', done_at = now(), error_message = sms_private.error_message('expired'), updated_at = now()
-      from overdue where o.id = overdue.id
+      from guarded where o.id = guarded.id
     returning o.id, sms_private.announce_status(o.id, 'expired')
   )
   select count(*) into n from expired;
+  -- This transaction's own guards (another's uncommitted ones are not visible to it).
+  delete from sms_private.outbox_lease l where l.worker_id = '(sms_expire)';
   return n;
 end
 $function$;
@@ -4141,13 +4216,19 @@ begin
   return query
     with r as (
       select * from jsonb_to_recordset(mark_sent.results) as r(id uuid, attempts int, message_ids text[], parts text[])
+    ), held as (
+      delete from sms_private.outbox_lease l
+       using r
+       where l.outbox_id = r.id and l.worker_id = mark_sent.worker_id and l.attempt = r.attempts
+      returning l.outbox_id as id, l.attempt
     ), sent as (
       update public.sms_outbox o
          set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
              smsc_message_id = case when o.segments = 1 and cardinality(r.parts) = 1 then r.parts[1] end,
-             lease_until = null, error_code = null, error_message = null, updated_at = now()
-        from r
-       where o.id = r.id and o.worker_id = mark_sent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+             attempts = held.attempt, worker_id = mark_sent.worker_id,
+             error_code = null, error_message = null, updated_at = now()
+        from r join held using (id)
+       where o.id = r.id
       returning o.id, o.smsc_message_id is not null as single, sms_private.announce_status(o.id, 'sent')
     ), parts as (
       insert into public.sms_outbox_part (outbox_id, part_no, message_id)
@@ -4186,6 +4267,11 @@ begin
     select r.*, s.max_attempts
       from jsonb_to_recordset(mark_unsent.results) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
            public.sms_settings s
+  ), held as (
+    delete from sms_private.outbox_lease l
+     using r
+     where l.outbox_id = r.id and l.worker_id = mark_unsent.worker_id and l.attempt = r.attempts
+    returning l.outbox_id as id
   ), changed as (
     update public.sms_outbox o
        set status = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then 'failed' else 'queued' end,
@@ -4194,13 +4280,13 @@ begin
                                   else now() + r.delay_ms * interval '1 millisecond' end,
            error_code = r.code,
            error_message = case when not r.permanent and r.attempts - o.attempts_at_retry >= r.max_attempts
-                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
+                                then 'gave up after ' || (r.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
                                 else r.message end,
-           lease_until = null,
-           worker_id = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.worker_id end,
+           attempts = r.attempts,
+           worker_id = mark_unsent.worker_id,
            updated_at = now()
-      from r
-     where o.id = r.id and o.worker_id = mark_unsent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+      from r join held using (id)
+     where o.id = r.id
     returning o.id, o.status, o.next_attempt_at,
               case when o.status = 'failed' then sms_private.announce_status(o.id, o.status) end
   )
@@ -4593,6 +4679,7 @@ AS $function$
     cross join lateral (
       select o.next_attempt_at from public.sms_outbox o
        where o.status = 'queued' and o.priority = p.priority
+         and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)
        order by o.next_attempt_at limit 1
     ) c
 $function$;
@@ -4622,7 +4709,7 @@ begin
   end if;
 
   if num_nonnulls(new.id, new.created_at, new.updated_at, new.encoding, new.segments, new.status, new.attempts,
-                  new.next_attempt_at, new.lease_until, new.worker_id, new.submitted_at, new.done_at,
+                  new.next_attempt_at, new.worker_id, new.submitted_at, new.done_at,
                   new.message_ids, new.error_code, new.error_message, new.receipt_state, new.receipt_error,
                   new.body_hash, new.body_length, new.redacted_at, new.replaced_chars, new.retries,
                   new.attempts_at_retry, new.smsc_message_id, new.reply_to_inbox) > 0 then
@@ -5025,20 +5112,23 @@ create function sms_private.reclaim_expired_leases(OUT requeued integer, OUT fai
  SET plan_cache_mode TO 'force_custom_plan'
 AS $function$
 begin
-  with taken as (
+  with lapsed as (
+    delete from sms_private.outbox_lease l
+     where l.lease_until < now()
+    returning l.outbox_id as id, l.attempt
+  ), taken as (
     update public.sms_outbox o
-       set status = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'failed' else 'queued' end,
-           done_at = case when o.attempts - o.attempts_at_retry >= s.max_attempts then now() end,
-           error_code = case when o.attempts - o.attempts_at_retry >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
-           error_message = case when o.attempts - o.attempts_at_retry >= s.max_attempts
-                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: the worker holding it stopped (lease expired)'
+       set status = case when l.attempt - o.attempts_at_retry >= s.max_attempts then 'failed' else 'queued' end,
+           done_at = case when l.attempt - o.attempts_at_retry >= s.max_attempts then now() end,
+           error_code = case when l.attempt - o.attempts_at_retry >= s.max_attempts then 'LEASE_EXPIRED' else o.error_code end,
+           error_message = case when l.attempt - o.attempts_at_retry >= s.max_attempts
+                                then 'gave up after ' || (l.attempt - o.attempts_at_retry) || ' attempts: the worker holding it stopped (lease expired)'
                                 else o.error_message end,
+           attempts = l.attempt,
            next_attempt_at = now(),
-           lease_until = null,
-           worker_id = null,
            updated_at = now()
-      from public.sms_settings s
-     where o.status = 'sending' and o.lease_until < now()
+      from lapsed l, public.sms_settings s
+     where o.id = l.id and o.status = 'queued'
     returning o.status, case when o.status = 'failed' then sms_private.announce_status(o.id, o.status) end
   )
   select count(*) filter (where t.status = 'queued'), count(*) filter (where t.status = 'failed')
@@ -5062,11 +5152,10 @@ declare
   n integer;
 begin
   with released as (
-    update public.sms_outbox o
-       set status = 'queued', attempts = o.attempts - 1, lease_until = null, worker_id = null, updated_at = now()
-      from jsonb_to_recordset(claims) as r(id uuid, attempts int)
-     where o.id = r.id and o.worker_id = release_unsent.worker_id and o.attempts = r.attempts and o.lease_until is not null
-    returning o.id
+    delete from sms_private.outbox_lease l
+     using jsonb_to_recordset(claims) as r(id uuid, attempts int)
+     where l.outbox_id = r.id and l.worker_id = release_unsent.worker_id and l.attempt = r.attempts
+    returning l.outbox_id
   )
   select count(*) into n from released;
   if n > 0 then

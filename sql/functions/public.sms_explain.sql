@@ -12,6 +12,7 @@ declare
   v_owner text := sms_private.caller_owner();
   v_all boolean := sms_private.caller_sees_all();
   o public.sms_outbox;
+  v_lease record;
   v_max_attempts integer;
   v_grace interval;
   v_overdue boolean;
@@ -33,6 +34,16 @@ begin
      and (x.owner = v_owner or v_all);
   if not found then
     return null;                       -- unknown, or another's: the same answer
+  end if;
+  -- A message a worker holds is queued with a lease (migration 0034): explained as sending, by
+  -- that worker, with the attempt in flight counted.
+  if o.status = 'queued' then
+    select l.* into v_lease from sms_private.outbox_lease l where l.outbox_id = o.id;
+    if found then
+      o.status := 'sending';
+      o.attempts := v_lease.attempt;
+      o.worker_id := v_lease.worker_id;
+    end if;
   end if;
   select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
   -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.

@@ -46,6 +46,7 @@ begin
     select pg_catalog.string_agg(pg_catalog.quote_ident(at.attname::text), ', ' order by at.attnum) into cols
       from pg_catalog.pg_attribute at, pg_catalog.aclexplode(at.attacl) a, sms_private.roles r
      where at.attrelid = 'public.sms_outbox'::regclass
+       and not at.attisdropped                            -- a dropped column keeps its privileges (0034's lease_until)
        and a.grantee = pg_catalog.to_regrole(r.sender)
        and a.privilege_type = 'INSERT';
     if cols is not null then
@@ -54,10 +55,13 @@ begin
     grant execute on routine public.sms_auth_code_status(text, uuid) to service_role;
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
-      -- sms_stats reads sms_settings (receipt_grace) with the caller's rights.
+      -- sms_stats reads sms_settings (receipt_grace) and the leases (sending, migration 0034)
+      -- with the caller's rights.
       grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
+      grant select on sms_private.outbox_lease to service_role;
     else
       revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
+      revoke select on sms_private.outbox_lease from service_role;
     end if;
     grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too
   end if;

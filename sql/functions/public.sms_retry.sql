@@ -49,7 +49,7 @@ begin
          retries = o.retries + 1,
          attempts_at_retry = o.attempts,
          done_at = null, submitted_at = null, message_ids = null, error_code = null, error_message = null,
-         receipt_state = null, receipt_error = null, lease_until = null, worker_id = null,
+         receipt_state = null, receipt_error = null, worker_id = null,
          updated_at = now()
    where o.id = v_old.id;
   -- Wake an idle worker, as sms_send does.

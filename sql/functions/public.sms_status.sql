@@ -18,7 +18,10 @@ begin
       using errcode = '22004', column = 'id';
   end if;
   return query
-    select o.id, o.status, o.recipient, o.sender, o.segments, o.encoding, o.attempts, o.priority::integer,
+    -- A message a worker holds is queued in sms_outbox with a lease (migration 0034): shown as
+    -- sending, with the attempt in flight counted.
+    select o.id, case when l.attempt is not null then 'sending' else o.status end, o.recipient, o.sender, o.segments,
+           o.encoding, coalesce(l.attempt, o.attempts), o.priority::integer,
            o.created_at, o.send_at, o.expires_at, o.next_attempt_at, o.submitted_at, o.done_at,
            o.error_code, o.error_message, o.message_ids, o.receipt_state, o.receipt_error,
            o.idempotency_key, o.metadata, o.category, o.replaced_chars, o.retries,
@@ -37,6 +40,7 @@ begin
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p
+      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
      where o.id = sms_status.id
        and (o.owner = v_owner or v_all);
 end

@@ -18,13 +18,19 @@ begin
   return query
     with r as (
       select * from jsonb_to_recordset(mark_sent.results) as r(id uuid, attempts int, message_ids text[], parts text[])
+    ), held as (
+      delete from sms_private.outbox_lease l
+       using r
+       where l.outbox_id = r.id and l.worker_id = mark_sent.worker_id and l.attempt = r.attempts
+      returning l.outbox_id as id, l.attempt
     ), sent as (
       update public.sms_outbox o
          set status = 'sent', submitted_at = now(), message_ids = r.message_ids,
              smsc_message_id = case when o.segments = 1 and cardinality(r.parts) = 1 then r.parts[1] end,
-             lease_until = null, error_code = null, error_message = null, updated_at = now()
-        from r
-       where o.id = r.id and o.worker_id = mark_sent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+             attempts = held.attempt, worker_id = mark_sent.worker_id,
+             error_code = null, error_message = null, updated_at = now()
+        from r join held using (id)
+       where o.id = r.id
       returning o.id, o.smsc_message_id is not null as single, sms_private.announce_status(o.id, 'sent')
     ), parts as (
       insert into public.sms_outbox_part (outbox_id, part_no, message_id)

@@ -2,8 +2,8 @@
 -- after its back-off (a transient error, an unknown outcome), or → failed when
 -- sms_settings.max_attempts are used up (counted since the last sms_retry: attempts_at_retry).
 -- `results` is a JSON array of {"id", "attempts", "permanent", "code", "message", "delay_ms"};
--- only rows still held by worker_id at that attempt move (fenced as sms_private.release_unsent
--- says). Rows queued again wake every worker for their due time (sms_private.wake_workers).
+-- only rows still held by worker_id at that attempt move (fenced on their lease, as
+-- sms_private.release_unsent says); the attempt is counted in sms_outbox.attempts. Rows queued again wake every worker for their due time (sms_private.wake_workers).
 -- Returns each row that changed with its new status, and on every row due_in_ms: when the
 -- soonest row put back in the queue falls due (NULL when none was).
 create or replace function sms_private.mark_unsent(worker_id text, results jsonb)
@@ -23,6 +23,11 @@ begin
     select r.*, s.max_attempts
       from jsonb_to_recordset(mark_unsent.results) as r(id uuid, attempts int, permanent boolean, code text, message text, delay_ms int),
            public.sms_settings s
+  ), held as (
+    delete from sms_private.outbox_lease l
+     using r
+     where l.outbox_id = r.id and l.worker_id = mark_unsent.worker_id and l.attempt = r.attempts
+    returning l.outbox_id as id
   ), changed as (
     update public.sms_outbox o
        set status = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then 'failed' else 'queued' end,
@@ -31,13 +36,13 @@ begin
                                   else now() + r.delay_ms * interval '1 millisecond' end,
            error_code = r.code,
            error_message = case when not r.permanent and r.attempts - o.attempts_at_retry >= r.max_attempts
-                                then 'gave up after ' || (o.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
+                                then 'gave up after ' || (r.attempts - o.attempts_at_retry) || ' attempts: ' || r.message
                                 else r.message end,
-           lease_until = null,
-           worker_id = case when r.permanent or r.attempts - o.attempts_at_retry >= r.max_attempts then o.worker_id end,
+           attempts = r.attempts,
+           worker_id = mark_unsent.worker_id,
            updated_at = now()
-      from r
-     where o.id = r.id and o.worker_id = mark_unsent.worker_id and o.attempts = r.attempts and o.lease_until is not null
+      from r join held using (id)
+     where o.id = r.id
     returning o.id, o.status, o.next_attempt_at,
               case when o.status = 'failed' then sms_private.announce_status(o.id, o.status) end
   )

@@ -45,7 +45,7 @@ begin
   end if;
 
   if num_nonnulls(new.id, new.created_at, new.updated_at, new.encoding, new.segments, new.status, new.attempts,
-                  new.next_attempt_at, new.lease_until, new.worker_id, new.submitted_at, new.done_at,
+                  new.next_attempt_at, new.worker_id, new.submitted_at, new.done_at,
                   new.message_ids, new.error_code, new.error_message, new.receipt_state, new.receipt_error,
                   new.body_hash, new.body_length, new.redacted_at, new.replaced_chars, new.retries,
                   new.attempts_at_retry, new.smsc_message_id, new.reply_to_inbox) > 0 then

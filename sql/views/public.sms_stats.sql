@@ -15,8 +15,11 @@ with finished as (
     from public.sms_outbox o
    where o.done_at is not null
 )
-select (select count(*) from public.sms_outbox o where o.status = 'queued')  as queued,
-       (select count(*) from public.sms_outbox o where o.status = 'sending') as sending,
+-- A message a worker holds is queued with a lease (migration 0034): counted as sending, not as
+-- queued. Leases of messages no longer queued do not exist (the outcome's write deletes them).
+select (select count(*) from public.sms_outbox o where o.status = 'queued')
+         - (select count(*) from sms_private.outbox_lease l)             as queued,
+       (select count(*) from sms_private.outbox_lease l)                 as sending,
        (select count(*) from public.sms_outbox o where o.status = 'sent')    as sent,
        f.delivered,
        f.undelivered,
@@ -25,7 +28,8 @@ select (select count(*) from public.sms_outbox o where o.status = 'queued')  as 
        f.failed,
        f.cancelled,
        now() - (select min(o.next_attempt_at) from public.sms_outbox o
-                 where o.status = 'queued' and o.next_attempt_at <= now()) as oldest_queued_age,
+                 where o.status = 'queued' and o.next_attempt_at <= now()
+                   and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)) as oldest_queued_age,
        -- Submitted in the last minute: still `sent` (sms_outbox_sent_idx), or finished since
        -- (sms_outbox_done_idx; a message finishes after its submit, so done_at >= submitted_at).
        (select count(*) from public.sms_outbox o
@@ -57,3 +61,7 @@ comment on view public.sms_stats is
 -- The reader role, and the worker (its metrics); service_role on Supabase while sms_allow_service_role_read is on.
 revoke all on table public.sms_stats from public, sms_sender, sms_reader, sms_worker;
 grant select on table public.sms_stats to sms_reader, sms_worker;
+-- With the caller's rights (security_invoker), the view reads the leases (sending, migration
+-- 0034) as the reader: SELECT on that table alone (no USAGE on sms_private is needed to read it
+-- through the view, so the reader still cannot name it). The worker has it from 0034.
+grant select on sms_private.outbox_lease to sms_reader;

@@ -196,11 +196,13 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** Messages queued, sending or sent, counted through their small partial indexes. */
+/**
+ * Messages queued, sending or sent, counted through their small partial indexes (a message being
+ * sent is queued with a lease: migration 0034).
+ */
 export async function unfinished(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: string }>(
     `select (select count(*) from public.sms_outbox where status = 'queued')
-          + (select count(*) from public.sms_outbox where status = 'sending')
           + (select count(*) from public.sms_outbox where status = 'sent') as n`,
   );
   return Number(rows[0]!.n);

@@ -141,15 +141,14 @@ export async function disarmWakeup(db: Db): Promise<void> {
   await db.updateTable('sms_wakeup').set({ armed_until: null }).where('armed_until', 'is not', null).execute();
 }
 
-/** Extends the lease of every row this worker holds. */
+/**
+ * Extends the lease of every row this worker holds (sms_private.outbox_lease: an unlogged table,
+ * so renewing writes no WAL).
+ */
 export async function renewLeases(db: Db, workerId: string, leaseSeconds: number): Promise<number> {
-  const r = await db
-    .updateTable('sms_outbox')
-    .set({ lease_until: sql`now() + make_interval(secs => ${leaseSeconds})` })
-    .where('status', '=', 'sending')
-    .where('worker_id', '=', workerId)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows);
+  const r = await sql`update sms_private.outbox_lease set lease_until = now() + make_interval(secs => ${leaseSeconds})
+                       where worker_id = ${workerId}`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
 }
 
 /**

@@ -67,8 +67,10 @@ export interface SmsOutboxTable {
   attempts: number;
   /** When the row is next due: send_at at first, later the retry back-off. */
   next_attempt_at: Timestamp;
-  /** While `sending`: until when the claiming worker holds it. */
-  lease_until: NullableTimestamp;
+  /**
+   * The worker that made the last attempt. While a worker holds a message (status shown as
+   * `sending`), its lease is a row of sms_private.outbox_lease, not a column here (0034).
+   */
   worker_id: string | null;
   submitted_at: NullableTimestamp;
   done_at: NullableTimestamp;

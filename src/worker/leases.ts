@@ -1,5 +1,6 @@
 /**
- * Leases: a claimed row is held by its worker until `lease_until`. This worker renews the rows it
+ * Leases: a claimed row is held by its worker until its lease runs out (a row of the unlogged
+ * table sms_private.outbox_lease, migration 0034: `lease_until`). This worker renews the rows it
  * holds every third of the lease, and (like every worker) takes back rows whose holder stopped
  * renewing — killed with SIGKILL, frozen, or cut off from Postgres — so they are retried within
  * seconds instead of waiting for a manual fix.

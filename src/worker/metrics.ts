@@ -378,9 +378,9 @@ export class WorkerMetrics {
       const { rows } = await sql<{ depth: number; sending: number; awaiting: number; overdue: number; oldest: number | null; unmatched: number; refusals: Record<string, number> }>`
         select
           (select count(*)::int from (select 1 from public.sms_outbox
-             where status = 'queued' and next_attempt_at <= now() limit ${COUNT_CAP}) d) as depth,
-          (select count(*)::int from (select 1 from public.sms_outbox
-             where status = 'sending' limit ${COUNT_CAP}) s) as sending,
+             where status = 'queued' and next_attempt_at <= now()
+               and not exists (select from sms_private.outbox_lease l where l.outbox_id = id) limit ${COUNT_CAP}) d) as depth,
+          (select count(*)::int from (select 1 from sms_private.outbox_lease limit ${COUNT_CAP}) s) as sending,
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'sent' limit ${COUNT_CAP}) a) as awaiting,
           (select count(*)::int from (select 1 from public.sms_outbox o cross join public.sms_settings s
@@ -389,6 +389,7 @@ export class WorkerMetrics {
              from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) p(priority)
              cross join lateral (select next_attempt_at from public.sms_outbox
                 where status = 'queued' and priority = p.priority and next_attempt_at <= now()
+                  and not exists (select from sms_private.outbox_lease l where l.outbox_id = id)
                 order by next_attempt_at limit 1) c) as oldest,
           (select count(*)::int from (select 1 from public.sms_receipt
              where matched_at is null limit ${COUNT_CAP}) u) as unmatched,
@@ -438,7 +439,7 @@ export class WorkerMetrics {
       });
     gauge('sms_database_up', '1 when the last read of the queue gauges from Postgres succeeded, 0 when it failed or timed out', (r) => (r.ok ? 1 : 0));
     gauge('sms_queue_depth', `Queued messages that are due now (counted up to ${COUNT_CAP})`, (r) => r.depth);
-    gauge('sms_sending_messages', 'Messages a worker has claimed and is submitting (status sending)', (r) => r.sending);
+    gauge('sms_sending_messages', 'Messages a worker has claimed and is submitting (status sending: a lease in sms_private.outbox_lease)', (r) => r.sending);
     gauge('sms_awaiting_receipt_messages', 'Messages accepted by the SMSC and waiting for a delivery receipt (status sent)', (r) => r.awaiting);
     gauge(
       'sms_receipts_overdue',

@@ -1,11 +1,12 @@
 /** sms_cancel and sms_status. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen } from '../support/notifications.js';
 import { rejectsWith } from './helpers.js';
-import { blockedOrSettled } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 let tdb: TestDatabase;
 
@@ -26,23 +27,75 @@ async function cancel(id: string | null): Promise<boolean> {
 }
 
 async function statusOf(id: string) {
-  return (await tdb.pool.query('select status, done_at from public.sms_outbox where id = $1', [id])).rows[0] as {
+  return (
+    await tdb.pool.query(
+      `select o.status, o.done_at, o.attempts,
+              (select jsonb_build_object('worker_id', l.worker_id, 'attempt', l.attempt)
+                 from sms_private.outbox_lease l where l.outbox_id = o.id) as lease
+         from public.sms_outbox o where o.id = $1`,
+      [id],
+    )
+  ).rows[0] as {
     status: string;
     done_at: Date | null;
+    attempts: number;
+    /** The worker's hold on it (sms_private.outbox_lease, migration 0034), null when none. */
+    lease: { worker_id: string; attempt: number } | null;
   };
 }
 
-/** Moves a row as the worker would. */
+/**
+ * Moves a row as the worker would. A message being sent stays queued in sms_outbox, held by a
+ * lease for its first attempt (migration 0034).
+ */
 async function setStatus(id: string, status: string): Promise<void> {
-  const final = !['queued', 'sending', 'sent'].includes(status);
+  if (status === 'sending') {
+    await tdb.pool.query(
+      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+       select o.id, 'test-worker', o.attempts + 1, now() + interval '15 seconds' from public.sms_outbox o where o.id = $1`,
+      [id],
+    );
+    return;
+  }
+  const final = !['queued', 'sent'].includes(status);
   await tdb.pool.query(
     `update public.sms_outbox
         set status = $2, done_at = case when $3 then now() end,
-            lease_until = case when $2 = 'sending' then now() + interval '15 seconds' end,
             submitted_at = case when $2 in ('sent', 'delivered', 'undelivered') then now() end
       where id = $1`,
     [id, status, final],
   );
+}
+
+/** The backend's pid of a client, to watch it in pg_stat_activity. */
+async function pidOf(client: pg.Client): Promise<number> {
+  return (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+}
+
+/** Resolves once the backend `pid` waits for a heavyweight lock; fails if `pending` settles first. */
+async function waitsForLock(pid: number, pending: Promise<unknown>, what: string): Promise<void> {
+  let settled = false;
+  void pending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await waitFor(what, async () => {
+    if (settled) throw new Error('it answered without waiting');
+    const { rows } = await tdb.pool.query(`select 1 from pg_stat_activity where pid = $1 and wait_event_type = 'Lock'`, [pid]);
+    return rows.length > 0;
+  });
+}
+
+/**
+ * A worker's claim left open in `worker`'s transaction, holding the row `id` locked and its lease
+ * inserted (not yet committed): priority 10 and one row, so it takes that message and no other.
+ */
+async function openClaim(worker: pg.Client, id: string): Promise<void> {
+  await worker.query('begin');
+  const { rows } = await worker.query<{ id: string; status: string; attempts: number }>(
+    `select id, status, attempts from sms_private.claim('race-worker', 1, 15)`,
+  );
+  assert.deepEqual(rows, [{ id, status: 'sending', attempts: 1 }]);
 }
 
 describe('sms_cancel', () => {
@@ -104,21 +157,64 @@ describe('sms_cancel', () => {
     }
   });
 
-  test('a cancel racing the worker claim waits for it and then reports false', async () => {
-    const id = await enqueue('claimed');
-    const worker = await tdb.connect();
+  test('false for a message a worker holds (a lease): it stays queued with its lease, and nothing is announced', async () => {
+    const notes = await listen(tdb.url, ['sms_status']);
     try {
-      await worker.query('begin');
-      await worker.query(`select id from public.sms_outbox where id = $1 for update skip locked`, [id]);
-      await worker.query(`update public.sms_outbox set status = 'sending', lease_until = now() + interval '15 s' where id = $1`, [id]);
-      const pending = cancel(id);
-      await blockedOrSettled(tdb.pool, pending, { what: 'sms_cancel waiting for the worker (or answering)' });
+      const id = await enqueue('held');
+      await setStatus(id, 'sending');
+      const held = { status: 'queued', done_at: null, attempts: 0, lease: { worker_id: 'test-worker', attempt: 1 } };
+      assert.deepEqual(await statusOf(id), held);
+      assert.equal(await cancel(id), false);
+      assert.deepEqual(await statusOf(id), held, 'still queued, the worker still holding it');
+      const lease = await tdb.pool.query(`select lease_until > now() as live from sms_private.outbox_lease where outbox_id = $1`, [id]);
+      assert.deepEqual(lease.rows, [{ live: true }], 'the lease is the worker\'s, untouched');
+      // A cancel that succeeds is announced after it: the refused one must not be.
+      const other = await enqueue('cancelled after');
+      assert.equal(await cancel(other), true);
+      assert.deepEqual(await notes.json('sms_status'), [{ id: other, status: 'cancelled' }]);
+    } finally {
+      await notes.close();
+    }
+  });
+
+  test('a cancel racing the worker claim waits for it and then reports false (READ COMMITTED)', async () => {
+    const id = await enqueue('claimed', ', priority => 10');
+    const worker = await tdb.connect();
+    const canceller = await tdb.connect();
+    try {
+      const pid = await pidOf(canceller);
+      await openClaim(worker, id);
+      const pending = canceller.query<{ ok: boolean }>('select public.sms_cancel($1) as ok', [id]);
+      await waitsForLock(pid, pending, 'sms_cancel to wait for the claim\'s lock on the row');
       await worker.query('commit');
-      assert.equal(await pending, false);
+      assert.deepEqual((await pending).rows, [{ ok: false }]);
     } finally {
       await worker.end();
+      await canceller.end();
     }
-    assert.equal((await statusOf(id)).status, 'sending');
+    assert.deepEqual(await statusOf(id), { status: 'queued', done_at: null, attempts: 0, lease: { worker_id: 'race-worker', attempt: 1 } });
+    const shown = await tdb.pool.query('select status, attempts from public.sms_status($1)', [id]);
+    assert.deepEqual(shown.rows, [{ status: 'sending', attempts: 1 }]);
+  });
+
+  test('in REPEATABLE READ, a cancel that waited for a claim fails with a serialization failure (40001), and nothing changes', async () => {
+    const id = await enqueue('claimed, repeatable read', ', priority => 10');
+    const worker = await tdb.connect();
+    const canceller = await tdb.connect();
+    try {
+      const pid = await pidOf(canceller);
+      await canceller.query('begin isolation level repeatable read');
+      await openClaim(worker, id);
+      const pending = canceller.query('select public.sms_cancel($1) as ok', [id]);
+      await waitsForLock(pid, pending, 'sms_cancel to wait for the claim\'s lock on the row');
+      await worker.query('commit');
+      await rejectsWith(pending, '40001');
+      await canceller.query('rollback');
+    } finally {
+      await worker.end();
+      await canceller.end();
+    }
+    assert.deepEqual(await statusOf(id), { status: 'queued', done_at: null, attempts: 0, lease: { worker_id: 'race-worker', attempt: 1 } });
   });
 
   test('a cancelled message is skipped by the worker claim', async () => {
@@ -192,6 +288,15 @@ describe('sms_status', () => {
     assert.equal(row.receipt_state, 'UNDELIV');
     assert.equal(row.error_message, 'absent subscriber');
     assert.ok(row.done_at instanceof Date);
+  });
+
+  test('a message a worker holds (queued with a lease) shows as sending, its attempt in flight counted', async () => {
+    const id = await enqueue('held, shown');
+    await tdb.pool.query(`update public.sms_outbox set attempts = 2, error_code = 'ESME_RTHROTTLED' where id = $1`, [id]);
+    await setStatus(id, 'sending');
+    const shown = await tdb.pool.query('select status, attempts, error_code from public.sms_status($1)', [id]);
+    assert.deepEqual(shown.rows, [{ status: 'sending', attempts: 3, error_code: 'ESME_RTHROTTLED' }]);
+    assert.deepEqual(await statusOf(id), { status: 'queued', done_at: null, attempts: 2, lease: { worker_id: 'test-worker', attempt: 3 } });
   });
 
   test('zero rows for an unknown id', async () => {

@@ -1,8 +1,9 @@
 /**
  * sms_explain(id): the decision trail of one message (migration 0018), and the attempt log behind
  * it. Messages are sent with sms_send by two apps logged in as their own roles; the worker's
- * writes are made as the worker makes them (the same UPDATEs as src/db/outbox.ts and receipts.ts,
- * as the owner), so each part of the trail is checked against what produced it.
+ * writes are made as the worker makes them (its lease, the functions src/db/outbox.ts calls, the
+ * receipt's UPDATE as receipts.ts makes it, as the owner), so each part of the trail is checked
+ * against what produced it.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -46,23 +47,34 @@ async function explain(c: pg.ClientBase | pg.Pool, id: string | null): Promise<T
   return (await c.query<{ t: Trail | null }>('select public.sms_explain($1) as t', [id])).rows[0]!.t;
 }
 
-/** The worker's writes, as src/db/outbox.ts and src/db/receipts.ts make them. */
+/**
+ * The worker's writes. A claim is a lease in sms_private.outbox_lease (migration 0034: the message
+ * row is not written), made as sms_private.claim makes it, for this one row; the submit outcomes
+ * are the functions src/db/outbox.ts calls (sms_private.mark_unsent, mark_sent), fenced on the lease.
+ */
+const held = async (id: string): Promise<number> =>
+  (await tdb.pool.query<{ attempt: number }>(`select attempt from sms_private.outbox_lease where outbox_id = $1 and worker_id = 'w1'`, [id])).rows[0]!.attempt;
+const unsent = async (id: string, permanent: boolean, code: string, message: string) => {
+  const { rows } = await tdb.pool.query(`select id, status from sms_private.mark_unsent('w1', $1::jsonb)`, [
+    JSON.stringify([{ id, attempts: await held(id), permanent, code, message, delay_ms: 0 }]),
+  ]);
+  assert.equal(rows.length, 1, 'the outcome was written (the worker held the row)');
+};
 const worker = {
   claim: (id: string) =>
-    tdb.pool.query(`update sms_outbox set status = 'sending', attempts = attempts + 1, lease_until = now() + interval '1 minute', worker_id = 'w1' where id = $1`, [id]),
-  transient: (id: string, code: string) =>
     tdb.pool.query(
-      `update sms_outbox set status = 'queued', next_attempt_at = now(), error_code = $2, error_message = 'the SMSC is throttling', lease_until = null, worker_id = null where id = $1`,
-      [id, code],
+      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+       select o.id, 'w1', o.attempts + 1, now() + interval '1 minute' from sms_outbox o where o.id = $1 and o.status = 'queued'`,
+      [id],
     ),
-  permanent: (id: string, code: string) =>
-    tdb.pool.query(`update sms_outbox set status = 'failed', done_at = now(), error_code = $2, error_message = 'invalid destination address', lease_until = null where id = $1`, [id, code]),
-  sent: (id: string, ids: string[]) =>
-    tdb.pool.query(
-      `update sms_outbox set status = 'sent', submitted_at = now(), message_ids = $2, smsc_message_id = case when segments = 1 then lower(($2::text[])[1]) end,
-              lease_until = null, error_code = null, error_message = null where id = $1`,
-      [id, ids],
-    ),
+  transient: (id: string, code: string) => unsent(id, false, code, 'the SMSC is throttling'),
+  permanent: (id: string, code: string) => unsent(id, true, code, 'invalid destination address'),
+  sent: async (id: string, ids: string[]) => {
+    const { rows } = await tdb.pool.query(`select id from sms_private.mark_sent('w1', $1::jsonb, '{}')`, [
+      JSON.stringify([{ id, attempts: await held(id), message_ids: ids, parts: ids.map((m) => m.toLowerCase()) }]),
+    ]);
+    assert.equal(rows.length, 1, 'the outcome was written (the worker held the row)');
+  },
   receipt: async (id: string, rawId: string, state: string, err: string, text: string) => {
     await tdb.pool.query(
       `insert into sms_receipt (message_id, raw_message_id, state, error, text, outbox_id, matched_at) values (lower($1), $1, $2, $3, $4, $5, now())`,
@@ -114,6 +126,17 @@ describe('sms_explain', () => {
     await worker.claim(id);
     await worker.transient(id, 'ESME_RTHROTTLED');
     await worker.claim(id);
+    // Held by the worker: a queued row with a lease, explained as sending with its attempt in flight.
+    const sending = (await explain(a, id))!;
+    assert.equal(sending.status, 'sending');
+    assert.equal(sending.outcome, 'a worker (w1) is submitting it');
+    assert.equal(sending.attempts.made, 2);
+    assert.equal(sending.attempts.last_error_code, 'ESME_RTHROTTLED');
+    assert.deepEqual(
+      (await tdb.pool.query('select status, attempts from sms_outbox where id = $1', [id])).rows,
+      [{ status: 'queued', attempts: 1 }],
+      'the table itself: still queued, the attempt in flight not yet counted',
+    );
     await worker.sent(id, ['0A1B2C']);
     await worker.receipt(id, '0A1B2C', 'UNDELIV', '034', 'id:0A1B2C sub:001 dlvrd:000 submit date:2501011200 done date:2501011201 stat:UNDELIV err:034 text:Your order 77 has');
     const t = (await explain(a, id))!;
@@ -143,8 +166,8 @@ describe('sms_explain', () => {
   test('a message of several parts lists each part with its SMSC id', async () => {
     const id = await send(a, 'x'.repeat(200));
     await worker.claim(id);
-    await tdb.pool.query(`update sms_outbox set status = 'sent', submitted_at = now(), message_ids = '{AA01,AA02}', lease_until = null where id = $1`, [id]);
-    await tdb.pool.query(`insert into sms_outbox_part (outbox_id, part_no, message_id, receipt_state, done_at) values ($1, 1, 'aa01', 'DELIVRD', now()), ($1, 2, 'aa02', null, null)`, [id]);
+    await worker.sent(id, ['AA01', 'AA02']);
+    await tdb.pool.query(`update sms_outbox_part set receipt_state = 'DELIVRD', done_at = now() where outbox_id = $1 and part_no = 1`, [id]);
     const t = (await explain(a, id))!;
     assert.equal(t.encoding.segments, 2);
     assert.deepEqual(t.parts.map((p: Trail) => [p.part_no, p.message_id, p.receipt_state]), [

@@ -228,6 +228,9 @@ describe('sms_reader', () => {
       assert.ok(((await client.query('select * from public.sms_outbox')).rowCount ?? 0) >= 1);
       await client.query('select * from public.sms_inbox');
       assert.equal((await client.query('select * from public.sms_stats')).rowCount, 1);
+      // sms_stats counts the workers' leases with the reader's rights (migration 0034): it can, though
+      // it cannot name their table in sms_private itself.
+      await denied('select * from sms_private.outbox_lease');
       await client.query('select * from public.sms_opt_out');
       await client.query('select * from public.sms_opt_out_log');
       assert.equal((await client.query('select * from public.sms_opt_out_stats')).rowCount, 1);
@@ -259,13 +262,19 @@ describe('sms_worker', () => {
     await asRole(client, worker, async () => {
       await client.query('begin');
       try {
-        await client.query(
-          `update public.sms_outbox set status = 'sending', lease_until = now() + interval '15 s', worker_id = 'w1',
-                  attempts = attempts + 1, updated_at = now()
-            where id = $1`,
-          [queuedId],
-        );
-        await client.query(`select id from public.sms_outbox where status = 'sending' for update skip locked`);
+        // The claim locks the due rows and holds each by a lease in sms_private.outbox_lease
+        // (migration 0034); the worker renews its leases, and its outcome write is fenced on one.
+        const claimed = await client.query(`select id, status, attempts from sms_private.claim('w1', 10, 15)`);
+        assert.deepEqual(claimed.rows, [{ id: queuedId, status: 'sending', attempts: 1 }]);
+        assert.equal((await client.query(`update sms_private.outbox_lease set lease_until = now() + interval '15 s' where worker_id = 'w1'`)).rowCount, 1);
+        await client.query(`select id from public.sms_outbox where status = 'queued' for update skip locked`);
+        const sent = await client.query(`select id from sms_private.mark_sent('w1', $1::jsonb, '{}')`, [
+          JSON.stringify([{ id: queuedId, attempts: 1, message_ids: ['0ABC'], parts: ['abc'] }]),
+        ]);
+        assert.deepEqual(sent.rows, [{ id: queuedId }]);
+        assert.equal((await client.query('select 1 from sms_private.outbox_lease')).rowCount, 0, 'the outcome took the lease');
+        await client.query(`insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until) values ($1, 'w1', 2, now())`, [queuedId]);
+        await client.query(`delete from sms_private.outbox_lease where worker_id = 'w1'`);
         await client.query(`insert into public.sms_outbox_part (outbox_id, part_no, message_id) values ($1, 1, 'abc')`, [queuedId]);
         await client.query(`insert into public.sms_receipt (message_id, raw_message_id, state) values ('abc', '0ABC', 'DELIVRD')`);
         // Incoming SMS and parts go through the store functions (the tables it reads and purges).

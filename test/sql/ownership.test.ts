@@ -99,7 +99,12 @@ describe("another app's id is answered exactly as an unknown one", () => {
     const worker = await tdb.connect();
     try {
       await worker.query('begin');
-      await worker.query(`update public.sms_outbox set status = 'sending', lease_until = now() + interval '15 s' where id = $1`, [id]);
+      // As sms_private.claim holds a row it takes: locked (FOR UPDATE), with its lease (migration 0034).
+      await worker.query(`select from public.sms_outbox where id = $1 for update`, [id]);
+      await worker.query(
+        `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until) values ($1, 'w1', 1, now() + interval '15 s')`,
+        [id],
+      );
       // A wait for the lock fails after 1 s; a refusal that does not look at the row returns at once.
       await b.query(`set lock_timeout = '1s'`);
       assert.equal(await cancel(b, id), false);

@@ -41,7 +41,15 @@ after(async () => {
 
 type Db = pg.Pool | pg.ClientBase;
 const retry = async (c: Db, id: string | null) => (await c.query<{ ok: boolean }>('select sms_retry($1) as ok', [id])).rows[0]!.ok;
-const row = async (id: string) => (await tdb.pool.query('select * from sms_outbox where id = $1', [id])).rows[0] as Record<string, any>;
+/** The message row, and `lease`: the worker's hold on it (sms_private.outbox_lease, migration 0034), null when none. */
+const row = async (id: string) =>
+  (
+    await tdb.pool.query(
+      `select o.*, (select to_jsonb(l) - 'outbox_id' from sms_private.outbox_lease l where l.outbox_id = o.id) as lease
+         from sms_outbox o where o.id = $1`,
+      [id],
+    )
+  ).rows[0] as Record<string, any>;
 
 async function send(c: Db, body = 'Code 4821', extra = ''): Promise<string> {
   return (await c.query<{ id: string }>(`select sms_send('+79991234567', $1${extra}) as id`, [body])).rows[0]!.id;
@@ -86,7 +94,7 @@ describe('what sms_retry puts back', () => {
     const r = await row(id);
     assert.deepEqual(
       {
-        status: r.status, done_at: r.done_at, error_code: r.error_code, error_message: r.error_message, lease: r.lease_until,
+        status: r.status, done_at: r.done_at, error_code: r.error_code, error_message: r.error_message, lease: r.lease,
         worker: r.worker_id, retries: r.retries, attempts: r.attempts, attemptsAtRetry: r.attempts_at_retry,
       },
       { status: 'queued', done_at: null, error_code: null, error_message: null, lease: null, worker: null, retries: 1, attempts: 1, attemptsAtRetry: 1 },
@@ -166,10 +174,19 @@ describe('what sms_retry puts back', () => {
       assert.match((await row(id)).error_message, /^gave up after 2 attempts/);
       // A lease that ran out counts the same way.
       assert.equal(await retry(a, id), true);
-      await claim(id);
-      await tdb.pool.query(`update sms_outbox set lease_until = now() - interval '1 second' where id = $1`, [id]);
-      await reclaimExpiredLeases(tdb.db);
-      assert.equal((await row(id)).status, 'queued');
+      const lapse = async () => {
+        const attempt = await claim(id);
+        await tdb.pool.query(`update sms_private.outbox_lease set lease_until = now() - interval '1 second' where outbox_id = $1`, [id]);
+        await reclaimExpiredLeases(tdb.db);
+        return attempt;
+      };
+      assert.equal(await lapse(), 5);
+      const requeued = await row(id);
+      assert.deepEqual([requeued.status, requeued.attempts, requeued.lease], ['queued', 5, null], 'the lapsed attempt counted, the lease gone');
+      assert.equal(await lapse(), 6);
+      const failed = await row(id);
+      assert.deepEqual([failed.status, failed.attempts, failed.attempts_at_retry, failed.error_code, failed.lease], ['failed', 6, 4, 'LEASE_EXPIRED', null]);
+      assert.match(failed.error_message, /^gave up after 2 attempts: the worker holding it stopped \(lease expired\)$/);
     } finally {
       await client.query(`update sms_settings set max_attempts = 8`);
       await client.end();
@@ -189,6 +206,8 @@ describe('what sms_retry leaves alone', () => {
     await markSent(tdb.db, WORKER, [{ id: sent, attempts: sentAttempts, messageIds: ['S1X'], normalizedIds: ['s1x'] }], []);
     const sending = await send(a, 'sending');
     await claim(sending);
+    const held = await row(sending);
+    assert.deepEqual([held.status, held.lease?.worker_id, held.lease?.attempt], ['queued', WORKER, 1], 'being sent: queued, with the worker\'s lease');
     const redacted = await send(a, 'r');
     await failPermanently(redacted);
     await tdb.pool.query(`update sms_outbox set body_hash = sms_private.body_hash(body), body_length = char_length(body), body = '', redacted_at = now() where id = $1`, [redacted]);

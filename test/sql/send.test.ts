@@ -33,7 +33,7 @@ interface Row {
   metadata: unknown;
   idempotency_key: string | null;
   done_at: Date | null;
-  lease_until: Date | null;
+  worker_id: string | null;
   submitted_at: Date | null;
   message_ids: string[] | null;
 }
@@ -65,7 +65,10 @@ describe('an accepted message', () => {
     assert.equal(row.attempts, 0);
     assert.equal(row.metadata, null);
     assert.equal(row.idempotency_key, null);
-    for (const column of ['done_at', 'lease_until', 'submitted_at', 'message_ids'] as const) assert.equal(row[column], null, column);
+    for (const column of ['done_at', 'worker_id', 'submitted_at', 'message_ids'] as const) assert.equal(row[column], null, column);
+    assert.ok(!('lease_until' in row), 'no lease column: a worker\'s lease is a row of sms_private.outbox_lease (0034)');
+    const leases = await tdb.pool.query('select 1 from sms_private.outbox_lease where outbox_id = $1', [row.id]);
+    assert.equal(leases.rowCount, 0, 'no worker holds it');
     assert.equal(row.send_at.getTime(), row.now.getTime(), 'send_at defaults to now()');
     assert.equal(row.next_attempt_at.getTime(), row.now.getTime(), 'due at once');
     assert.equal(row.created_at.getTime(), row.now.getTime());

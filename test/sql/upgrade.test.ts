@@ -9,7 +9,8 @@
  *   grants, functions with their bodies, views, triggers, comments) equals a fresh install's;
  * - no row was lost, and the columns a row had keep their values, except where a released
  *   migration changes data by design (0011 gives messages owners and self-sent keys their
- *   user's form);
+ *   user's form; 0034 drops lease_until and moves a message being sent to a lease in
+ *   sms_private.outbox_lease, queued with its attempt in flight counted there);
  * - its rows equal those of the same database upgraded the way a user of the releases would have:
  *   the released migrations k+1..17 first, then today's `migrate` (so the rewritten migrations do
  *   to data what the released ones did).
@@ -257,6 +258,10 @@ function keyOf(table: string, row: Record<string, unknown>): string {
  */
 function changedByDesign(table: string, row: Record<string, unknown>, k: number): string[] {
   const changed: string[] = [];
+  // 0034 drops sms_outbox.lease_until, and moves a message being sent back to queued with its
+  // attempt in flight uncounted (its claim goes to sms_private.outbox_lease: checked on its own).
+  if (table === 'public.sms_outbox') changed.push('lease_until');
+  if (table === 'public.sms_outbox' && row.status === 'sending') changed.push('status', 'attempts', 'updated_at');
   if (k < 11 && table === 'public.sms_outbox') changed.push('idempotency_key');
   if (k < 11 && table === 'public.sms_self_send_log') changed.push('user_id');
   if (table === 'public.sms_outbox' && (row.metadata as { via?: string } | null)?.via === 'supabase_auth_hook') {
@@ -353,14 +358,41 @@ describe('upgrading each released state with today\'s migrate', { concurrency: 2
       }
       assert.deepEqual(lost, []);
 
+      // 0034: the message a worker was sending keeps its claim as a lease: queued, its attempt in
+      // flight not counted in sms_outbox.attempts but as the lease's, its worker and lease_until kept.
+      const sending = before.get('public.sms_outbox')?.rows.find((r) => r.status === 'sending');
+      if (k >= 4) assert.ok(sending, 'the busy outbox has a message being sent');
+      if (sending) {
+        const moved = after.get('public.sms_outbox')!.rows.find((r) => r.id === sending.id)!;
+        assert.deepEqual(
+          { status: moved.status, attempts: moved.attempts, worker_id: moved.worker_id, lease_until: moved.lease_until },
+          { status: 'queued', attempts: (sending.attempts as number) - 1, worker_id: sending.worker_id, lease_until: undefined },
+        );
+        assert.deepEqual(after.get('sms_private.outbox_lease')?.rows, [
+          { outbox_id: sending.id, worker_id: sending.worker_id, attempt: sending.attempts, lease_until: sending.lease_until },
+        ]);
+        await withClient(upgraded, async (c) => {
+          const shown = await c.query('select status, attempts from public.sms_status($1)', [sending.id]);
+          assert.deepEqual(shown.rows, [{ status: 'sending', attempts: sending.attempts }], 'sms_status still shows it being sent');
+          const log = await c.query('select count(*)::int as n from public.sms_outbox_attempt where outbox_id = $1', [sending.id]);
+          assert.deepEqual(log.rows, [{ n: 0 }], 'the move is no attempt\'s end');
+        });
+      } else {
+        assert.deepEqual(after.get('sms_private.outbox_lease')?.rows, []);
+      }
+
       const oracle = await rowsOf(viaReleases);
       for (const [table, { rows }] of oracle) {
         const mine = after.get(table);
         assert.ok(mine, `${table} exists`);
         // 0019 blanks a sign-in code's body when it runs (redacted_at), with a hash keyed with the
-        // database's own redaction key (0013).
+        // database's own redaction key (0013); 0034 stamps the message it moved to a lease when it runs.
         const hashed = (r: Record<string, unknown>) =>
-          table === 'public.sms_outbox' && (r.metadata as { via?: string } | null)?.via === 'supabase_auth_hook' ? ['body_hash', 'redacted_at'] : [];
+          table === 'public.sms_outbox' && (r.metadata as { via?: string } | null)?.via === 'supabase_auth_hook'
+            ? ['body_hash', 'redacted_at']
+            : table === 'public.sms_outbox' && r.id === sending?.id
+              ? ['updated_at']
+              : [];
         assert.deepEqual(
           sortRows(mine.rows.map((r) => without(table, r, hashed(r)))),
           sortRows(rows.map((r) => without(table, r, hashed(r)))),

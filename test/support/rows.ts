@@ -22,7 +22,11 @@ export interface MessageRow {
   created?: string;
   nextAttempt?: string;
   expires?: string;
-  /** lease_until of a `sending` row (default 1 minute ahead). */
+  /**
+   * A `sending` row is stored as the claim leaves it (migration 0034): queued, with a row of
+   * sms_private.outbox_lease for the attempt `attempts`, held until `lease` (default 1 minute
+   * ahead) by `workerId`.
+   */
   lease?: string;
   workerId?: string;
   /** submitted_at of a row that went out (sent and the receipt statuses). */
@@ -58,15 +62,15 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
   const { rows } = await db.query<{ id: string }>(
     `insert into public.sms_outbox
        (owner, created_at, updated_at, recipient, sender, body, encoding, segments, priority, send_at, expires_at,
-        metadata, status, attempts, next_attempt_at, lease_until, worker_id, submitted_at, done_at,
+        metadata, status, attempts, next_attempt_at, worker_id, submitted_at, done_at,
         message_ids, error_code, error_message, receipt_state, receipt_error)
      values (quote_ident(current_user), now() + $1::interval, now() + $1::interval, $2::text, 'Fixture', $3::text, 'gsm7', $4::int, $5::int, now() + $1::interval,
              now() + coalesce($6::interval, $1::interval + interval '1 day'),
-             jsonb_build_object('label', $7::text), $8::text, $9::int, now() + coalesce($10::interval, $1::interval),
-             case when $8::text = 'sending' then now() + coalesce($11::interval, interval '1 minute') end,
-             case when $8::text in ('sending', 'sent', 'delivered', 'undelivered', 'rejected') then coalesce($12::text, 'fixture-worker') end,
-             now() + $13::interval, now() + $14::interval, $15::text[], $16::text,
-             case when $16::text is not null then 'fixture error' end, $17::text, case when $17::text is not null then '000' end)
+             jsonb_build_object('label', $7::text), case when $8::text = 'sending' then 'queued' else $8::text end,
+             $9::int - case when $8::text = 'sending' then 1 else 0 end, now() + coalesce($10::interval, $1::interval),
+             case when $8::text in ('sent', 'delivered', 'undelivered', 'rejected') then coalesce($11::text, 'fixture-worker') end,
+             now() + $12::interval, now() + $13::interval, $14::text[], $15::text,
+             case when $15::text is not null then 'fixture error' end, $16::text, case when $16::text is not null then '000' end)
      returning id`,
     [
       created,
@@ -79,7 +83,6 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
       m.status,
       m.attempts ?? (m.status === 'queued' || m.status === 'cancelled' || (m.status === 'expired' && !wentOut) ? 0 : 1),
       m.nextAttempt ?? null,
-      m.lease ?? null,
       m.workerId ?? null,
       submitted,
       done,
@@ -89,6 +92,13 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
     ],
   );
   const id = rows[0]!.id;
+  if (m.status === 'sending') {
+    await db.query(
+      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+       values ($1, $2, $3, now() + coalesce($4::interval, interval '1 minute'))`,
+      [id, m.workerId ?? 'fixture-worker', m.attempts ?? 1, m.lease ?? null],
+    );
+  }
   if (messageIds && messageIds.length === 1 && segments === 1 && !m.legacyPart) {
     await db.query(`update public.sms_outbox set smsc_message_id = coalesce(nullif(ltrim(lower($2::text), '0'), ''), '0') where id = $1`, [id, messageIds[0]]);
   } else if (messageIds) {
@@ -201,6 +211,8 @@ function assert(ok: boolean, message: string): asserts ok {
 export async function truncateAll(db: Queryable): Promise<void> {
   // CASCADE: the tables that reference sms_outbox (sms_outbox_retry, ...) are emptied with it.
   await db.query('truncate public.sms_outbox, public.sms_outbox_part, public.sms_receipt, public.sms_inbox, public.sms_inbox_part, public.sms_inbox_set cascade');
+  // The leases (migration 0034) have no foreign key to sms_outbox: CASCADE does not reach them.
+  await db.query('truncate sms_private.outbox_lease');
 }
 
 /**

@@ -152,12 +152,13 @@ test('drainDue gives up after maxMs while the pump cannot drain, and returns onc
   const took = Date.now() - started;
   assert.equal(drained, false, 'the pump had not drained: drainDue gave up');
   assert.ok(took >= 290, `gave up after ${took} ms, before maxMs`);
-  assert.equal((await tdb.pool.query('select status from sms_outbox where id = $1', [id])).rows[0].status, 'queued');
+  // As sms_status shows it: a claimed message is queued in sms_outbox with a lease (0034).
+  assert.equal((await tdb.pool.query('select status from sms_status($1)', [id])).rows[0].status, 'queued');
 
   const bound = once(session, 'bound');
   sim.configure({ refuseBinds: null });
   await bound;
   await drainDue(ctx, 10_000);
-  const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_outbox where id = $1', [id]);
+  const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_status($1)', [id]);
   assert.notEqual(rows[0]!.status, 'queued', 'claimed before the job returned');
 });

@@ -49,7 +49,16 @@ before(async () => {
     SMS_LEASE_S: '3600',
   }, ['worker'], { events: true, hooks: { crontab: false } });
   await worker.waitForLog(/worker started/);
-  await waitForStatuses(tdb.pool, [probe], ['queued']);
+  // A message being sent is queued in sms_outbox with a lease (migration 0034): taken back, its
+  // lease is gone and the lapsed attempt counted.
+  await waitFor('the start-up pass to take the probe\'s lapsed lease back', async () => {
+    const { rows } = await tdb.pool.query(
+      `select o.attempts from sms_outbox o where o.id = $1 and o.status = 'queued'
+          and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)`,
+      [probe],
+    );
+    return rows[0]?.attempts === 1;
+  });
 });
 
 beforeEach(async () => {
@@ -70,6 +79,24 @@ async function row(label: string): Promise<Record<string, unknown>> {
   return rows[0];
 }
 
+/**
+ * The workers' leases (sms_private.outbox_lease, migration 0034: a message being sent is queued in
+ * sms_outbox, held by one), by the label of their message: snapshot() reads the public tables only.
+ */
+async function leases(): Promise<Record<string, unknown>> {
+  const { rows } = await tdb.pool.query<{ label: string; lease: Record<string, unknown> }>(
+    `select o.metadata->>'label' as label, to_jsonb(l) as lease
+       from sms_private.outbox_lease l join sms_outbox o on o.id = l.outbox_id order by 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.label, r.lease]));
+}
+
+/** The two leases seedEveryStatus makes, as the tasks must leave them. */
+async function assertSeededLeases(before: Record<string, unknown>): Promise<void> {
+  assert.deepEqual(Object.keys(before), ['sending lapsed lease', 'sending live lease']);
+  assert.deepEqual(await leases(), before, 'the workers\' leases untouched');
+}
+
 async function assertNoFailedJobs(): Promise<void> {
   assert.deepEqual(await failedJobs(tdb.pool), [], 'no job failed');
 }
@@ -77,6 +104,7 @@ async function assertNoFailedJobs(): Promise<void> {
 test('sms_expire expires queued messages past expires_at while the SMSC is unreachable, and nothing else', async () => {
   await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
+  const leasesBefore = await leases();
   await runJob(tdb.pool, 'sms_expire');
   const changes = diff(before, await snapshot(tdb.pool));
   assert.deepEqual(changes.added, []);
@@ -92,8 +120,13 @@ test('sms_expire expires queued messages past expires_at while the SMSC is unrea
     assert.equal(r.error_message, 'expired before it could be sent');
     assert.ok(r.done_at instanceof Date);
   }
-  // A message still being sent (its lease lapsed, its expiry passed) is the lease keeper's, not the sweep's.
-  assert.equal((await row('sending lapsed lease')).status, 'sending');
+  // A message still being sent (its lease lapsed, its expiry passed) is the lease keeper's, not
+  // the sweep's: queued in the table, with its lease, and shown as sending.
+  const held = await row('sending lapsed lease');
+  assert.equal(held.status, 'queued');
+  await assertSeededLeases(leasesBefore);
+  const shown = await tdb.pool.query('select status from sms_status($1)', [held.id]);
+  assert.deepEqual(shown.rows, [{ status: 'sending' }]);
   await assertNoFailedJobs();
 });
 
@@ -117,8 +150,10 @@ test('sms_expire goes through a backlog larger than one batch (25,000 overdue ro
 test('sms_reconcile matches waiting receipts and assembles stale incoming sets, and nothing else', async () => {
   const { ids } = await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
+  const leasesBefore = await leases();
   await runJob(tdb.pool, 'sms_reconcile');
   const changes = diff(before, await snapshot(tdb.pool));
+  await assertSeededLeases(leasesBefore);
   const partColumns = ['done_at', 'receipt_error', 'receipt_state'];
   const receiptColumns = ['matched_at', 'outbox_id'];
   assert.deepEqual(Object.fromEntries(changes.changed), {
@@ -175,8 +210,10 @@ test('sms_reconcile pages through more unmatched receipts than one batch holds',
 test('sms_purge deletes what is past its retention, at the boundaries, and nothing else', async () => {
   await seedEveryStatus(tdb.pool);
   const before = await snapshot(tdb.pool);
+  const leasesBefore = await leases();
   await runJob(tdb.pool, 'sms_purge');
   const changes = diff(before, await snapshot(tdb.pool));
+  await assertSeededLeases(leasesBefore);
   assert.deepEqual(changes.added, []);
   assert.deepEqual([...changes.changed.keys()], []);
   const purgedMessages = ['sent old', 'delivered old', 'delivered just past retention', 'undelivered old', 'expired by receipt old', 'rejected old', 'failed old', 'cancelled old'];
@@ -229,6 +266,7 @@ test('sms_drain kicks the pump: due rows written without sms_send (no NOTIFY) go
   // arrived, any wake-up the seeding sent would have arrived before it.
   const heard: string[] = [];
   let before: Awaited<ReturnType<typeof snapshot>>;
+  let leasesBefore: Record<string, unknown>;
   const listener = await tdb.connect();
   try {
     listener.on('notification', (n) => heard.push(n.channel));
@@ -236,6 +274,7 @@ test('sms_drain kicks the pump: due rows written without sms_send (no NOTIFY) go
     await listener.query('listen housekeeping_marker');
     await seedEveryStatus(tdb.pool);
     before = await snapshot(tdb.pool);
+    leasesBefore = await leases();
     await tdb.pool.query(`select pg_notify('housekeeping_marker', '')`);
     await waitFor('the marker notification', () => heard.includes('housekeeping_marker'));
   } finally {
@@ -260,6 +299,9 @@ test('sms_drain kicks the pump: due rows written without sms_send (no NOTIFY) go
   assert.equal(unmatched.rows[0]!.n, 0, 'its receipt did not stay unmatched');
   assert.deepEqual(changes.removed, []);
   assert.deepEqual([...changes.changed.keys()].sort(), ['outbox queued due', 'outbox queued overdue']);
+  // The claim skipped the messages other workers hold (their rows are queued and due, with a
+  // lease), and the lease of the one it sent went with its outcome.
+  await assertSeededLeases(leasesBefore!);
   const sent = await row('queued due');
   assert.deepEqual([sent.status, sent.attempts, sent.worker_id, sent.receipt_state], ['delivered', 1, WORKER_ID, 'DELIVRD']);
   // A due row past its expiry met by the claim is expired there, never sent.

@@ -22,13 +22,15 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.equal(out.fullLoadCommitToSubmitMs.samples, 300);
   assert.equal(out.light.commitToSubmitMs.samples, 20);
   const cost = out.fullLoadCost;
-  // Every message is inserted once and updated three times (claimed, sent, delivered); a
-  // single-part message writes no part row and its receipt, matched at once, no receipt row.
+  // Every message is inserted once and updated twice (sent, delivered): the claim is a lease in
+  // an unlogged table (migration 0034), not a row version. A single-part message writes no part
+  // row, and its receipt no receipt row unless it overtakes the submit result (then it is kept in
+  // sms_receipt until that is written).
   assert.equal(cost.tables.sms_outbox.inserts, 1);
-  assert.ok(cost.tables.sms_outbox.updates >= 3 && cost.tables.sms_outbox.updates < 3.2, JSON.stringify(cost.tables.sms_outbox));
+  assert.ok(cost.tables.sms_outbox.updates >= 2 && cost.tables.sms_outbox.updates < 2.2, JSON.stringify(cost.tables.sms_outbox));
   assert.equal(cost.tables.sms_outbox_part.inserts, 0);
   assert.ok(cost.walBytesPerMessage > 0);
-  assert.ok(cost.rowVersionsPerMessage >= 4);
+  assert.ok(cost.rowVersionsPerMessage >= 3, String(cost.rowVersionsPerMessage));
   assert.ok('available' in cost.statements);
   assert.ok(out.cpuMsPerMessage.worker > 0);
   assert.match(out.scratchDatabase, /^sms_bench_e2e_\d+$/);

@@ -73,9 +73,14 @@ beforeEach(() => sim.configure(DEFAULTS));
 after(async () => {
   await worker?.stop();
   await sim?.stop();
-  // The invariant the worker's writes rely on (src/db/outbox.ts): a lease exactly while sending.
-  const { rows } = await tdb.pool.query(`select count(*)::int as n from sms_outbox where (status = 'sending') <> (lease_until is not null)`);
-  assert.equal(rows[0].n, 0, 'lease_until is set exactly on sending rows');
+  // The invariant the worker's writes rely on (migration 0034): a lease only on a queued message
+  // (the write that ends an attempt deletes it), and no message stored as sending.
+  const { rows } = await tdb.pool.query(
+    `select (select count(*)::int from sms_private.outbox_lease l join sms_outbox o on o.id = l.outbox_id where o.status <> 'queued')
+          + (select count(*)::int from sms_private.outbox_lease l where not exists (select from sms_outbox o where o.id = l.outbox_id))
+          + (select count(*)::int from sms_outbox where status = 'sending') as n`,
+  );
+  assert.equal(rows[0].n, 0, 'leases are held on queued messages only');
   await tdb?.drop();
   await login?.drop();
 });

@@ -246,7 +246,10 @@ test('drainOnce resolves when the pump runs out of due work, and at once once it
   // Rows nothing announced: only the kick of drainOnce finds them.
   for (let i = 0; i < 3; i++) await insertMessage(tdb.pool, { label: `drain ${i}`, status: 'queued', created: '-1 minute' });
   await pump.drainOnce();
-  const { rows } = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'queued'`);
+  // Claimed: a lease each (a claimed row stays queued in sms_outbox, migration 0034).
+  const { rows } = await tdb.pool.query<{ n: number }>(
+    `select count(*)::int as n from sms_outbox o where o.status = 'queued' and not exists (select from sms_private.outbox_lease l where l.outbox_id = o.id)`,
+  );
   assert.equal(rows[0]!.n, 0, 'every due row claimed before it resolved');
 
   // A sms_drain job that starts while the worker shuts down, after the pump stopped, must not

@@ -118,12 +118,13 @@ test('the worker that queued a retry stops before it falls due: another worker s
     await Promise.all(Object.values(workers).map((w) => w.waitForLog(/SMPP session bound/)));
     const id = await send('+79990000302', 'retry after a stop');
     const holder = await waitFor('a worker to claim it', async () => {
-      const { rows } = await tdb.pool.query<{ worker_id: string | null }>(`select worker_id from sms_outbox where id = $1 and status = 'sending'`, [id]);
+      const { rows } = await tdb.pool.query<{ worker_id: string | null }>('select worker_id from sms_private.outbox_lease where outbox_id = $1', [id]);
       return rows[0]?.worker_id ?? undefined;
     }, { timeoutMs: 5000 });
     await waitFor('the transient error to queue it again', async () => {
-      const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_outbox where id = $1', [id]);
-      return rows[0]?.status === 'queued';
+      // Queued with its first attempt counted and no lease: the transient error's write.
+      const { rows } = await tdb.pool.query<{ status: string }>('select status from sms_status($1)', [id]);
+      return rows[0]?.status === 'queued' && (await tdb.pool.query('select attempts from sms_outbox where id = $1', [id])).rows[0]?.attempts === 1;
     }, { timeoutMs: 5000 });
     // The worker that queued it goes away (a deploy) before it falls due.
     assert.equal(await workers[holder]!.stop(), 0);
@@ -158,7 +159,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     a = startWorker(sim, 'release-a', { env: { SMPP_WINDOW: String(window), SMPP_RESPONSE_TIMEOUT_S: '300' } });
     await a.waitForLog(/SMPP session bound/);
     await waitFor(`worker A to hold all ${2 * window}`, async () => {
-      const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_outbox where status = 'sending' and worker_id = 'release-a'`);
+      const r = await tdb.pool.query<{ n: number }>(`select count(*)::int as n from sms_private.outbox_lease where worker_id = 'release-a'`);
       return r.rows[0]!.n === 2 * window && sim.counters.submits === window;
     }, {
       timeoutMs: 60_000,

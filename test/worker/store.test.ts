@@ -67,9 +67,19 @@ async function submitAndRecord(store: OutboxStore, m: ClaimedMessage): Promise<v
   await store.recordResult(m, result);
 }
 
+/**
+ * A message as sms_status shows it: one a worker holds (a lease, migration 0034) is `sending`,
+ * with the lease's worker and attempt.
+ */
 async function row(id: string) {
-  const { rows } = await tdb.pool.query('select * from sms_outbox where id = $1', [id]);
-  return rows[0] as Record<string, unknown>;
+  const { rows } = await tdb.pool.query(
+    `select o.*, l.worker_id as lease_worker, l.attempt as lease_attempt
+       from sms_outbox o left join sms_private.outbox_lease l on l.outbox_id = o.id
+      where o.id = $1`,
+    [id],
+  );
+  const r = rows[0] as Record<string, unknown>;
+  return r.lease_worker == null ? r : { ...r, status: 'sending', worker_id: r.lease_worker, attempts: r.lease_attempt };
 }
 
 async function waitForStatus(id: string, status: string, timeoutMs = 5000) {
@@ -94,7 +104,8 @@ test('each kind of submit outcome is written: sent with its ids, failed with the
   assert.deepEqual([failed.status, failed.error_code], ['failed', 'ESME_RINVDSTADR']);
   assert.match(String(failed.error_message), /\(command_status 0x0000000b\)$/);
   const queued = await row(transient!.id);
-  assert.deepEqual([queued.status, queued.error_code, queued.worker_id], ['queued', 'ESME_RSYSERR', null]);
+  // Queued again, no lease left, the attempt counted and its worker named.
+  assert.deepEqual([queued.status, queued.error_code, queued.worker_id, queued.attempts, queued.lease_worker], ['queued', 'ESME_RSYSERR', 'w1', 1, null]);
   const { rows } = await tdb.pool.query<{ ms: number }>('select extract(epoch from next_attempt_at - now()) * 1000 as ms from sms_outbox where id = $1', [transient!.id]);
   assert.ok(rows[0]!.ms > 0 && rows[0]!.ms <= 1200, `retry due in ${rows[0]!.ms} ms (1 s +-20%)`);
   assert.equal(retries.length, 1, 'the pump is told when the retry falls due');
@@ -109,10 +120,10 @@ test('the last allowed attempt of a transient error fails the message; a result 
   const { store, summaries, retries } = makeStore();
   h.sim.configure({ failNextSubmitsTo: { '79990000404': { status: STATUS.ESME_RSYSERR, times: 1 } } });
   const [last, taken] = await enqueue(['79990000404', '79990000405']);
-  await tdb.pool.query('update sms_outbox set attempts = 3 where id = $1', [last!.id]);
+  await tdb.pool.query('update sms_private.outbox_lease set attempt = 3 where outbox_id = $1', [last!.id]);
   const lastAttempt = { ...last!, attempts: 3 };
   // Another worker took this one over after our lease ran out.
-  await tdb.pool.query(`update sms_outbox set worker_id = 'w2', attempts = attempts + 1 where id = $1`, [taken!.id]);
+  await tdb.pool.query(`update sms_private.outbox_lease set worker_id = 'w2', attempt = attempt + 1 where outbox_id = $1`, [taken!.id]);
   await submitAndRecord(store, lastAttempt);
   await submitAndRecord(store, taken!);
   const failed = await row(last!.id);
