@@ -3,7 +3,8 @@
 -- sms_settings.max_attempts are used up (counted since the last sms_retry: attempts_at_retry).
 -- `results` is a JSON array of {"id", "attempts", "permanent", "code", "message", "delay_ms"};
 -- only rows still held by worker_id at that attempt move (fenced on their lease, as
--- sms_private.release_unsent says); the attempt is counted in sms_outbox.attempts. Rows queued again wake every worker for their due time (sms_private.wake_workers).
+-- sms_private.release_unsent says); the attempt is counted in sms_outbox.attempts. Rows queued
+-- again wake every worker for their due time (sms_private.wake_workers).
 -- Returns each row that changed with its new status, and on every row due_in_ms: when the
 -- soonest row put back in the queue falls due (NULL when none was).
 create or replace function sms_private.mark_unsent(worker_id text, results jsonb)
