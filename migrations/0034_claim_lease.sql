@@ -11,8 +11,9 @@
 -- sms_private.reclaim_expired_leases takes them back, as before.
 --
 -- sms_outbox.status therefore stays `queued` while a worker holds the row: sms_status,
--- sms_explain, sms_stats and the worker's metrics show `sending` for a queued row with a lease
--- (a reader of the table itself, and the console's message list, see `queued`). sms_outbox.attempts
+-- sms_explain, sms_stats, the console and the worker's metrics show `sending` for a queued row
+-- with a lease, and the view sms_sending lists those messages (a query on the table itself sees
+-- `queued` unless it joins that view). sms_outbox.attempts
 -- counts the attempts that ended (the outcome write sets it to the lease's attempt), and
 -- worker_id names the worker that made the last one. sms_outbox.lease_until goes.
 
@@ -80,6 +81,6 @@ $$;
 alter table public.sms_outbox drop column lease_until;
 
 comment on column public.sms_outbox.status is
-  'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled; a message a worker is sending stays queued here, with a lease (sms_status shows it sending)';
+  'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled; a message a worker is sending stays queued here, with a lease (sms_status shows it sending, sms_sending lists it)';
 comment on column public.sms_outbox.attempts is 'submit attempts that ended (the one in flight is counted when its outcome is written)';
 comment on column public.sms_outbox.worker_id is 'the worker that made the last attempt';

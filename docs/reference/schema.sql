@@ -467,7 +467,7 @@ comment on column public.sms_outbox.send_at is 'when the app asked it to be sent
 comment on column public.sms_outbox.expires_at is 'not sent after this; an unsent message then becomes expired';
 comment on column public.sms_outbox.idempotency_key is 'sms_send''s idempotency_key: a repeat with the same recipient and body returns this row';
 comment on column public.sms_outbox.metadata is 'the app''s own JSON object, stored and returned untouched';
-comment on column public.sms_outbox.status is 'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled; a message a worker is sending stays queued here, with a lease (sms_status shows it sending)';
+comment on column public.sms_outbox.status is 'queued, sending, sent (accepted by the SMSC), delivered, undelivered, expired, rejected, failed, cancelled; a message a worker is sending stays queued here, with a lease (sms_status shows it sending, sms_sending lists it)';
 comment on column public.sms_outbox.attempts is 'submit attempts that ended (the one in flight is counted when its outcome is written)';
 comment on column public.sms_outbox.next_attempt_at is 'when the row is next due: send_at (or the enqueue time) at first, later the retry back-off';
 comment on column public.sms_outbox.worker_id is 'the worker that made the last attempt';
@@ -1115,6 +1115,18 @@ SELECT d.id,
 -- granted SELECT to sms_reader
 -- granted SELECT to sms_worker
 comment on view public.sms_pumping_decisions is 'sms-outbox: every decision of the sign-in hook''s pumping defence (block, throttle, release) and every owner''s pin (pin_open, pin_closed, unpin), with the figures it was taken on; in_force: still applies';
+
+create view public.sms_sending with (security_invoker=true) as
+SELECT l.outbox_id AS id,
+    l.worker_id,
+    l.attempt,
+    l.lease_until
+   FROM sms_private.outbox_lease l
+     JOIN public.sms_outbox o ON o.id = l.outbox_id
+  WHERE o.status = 'queued'::text;
+-- granted SELECT to sms_reader
+-- granted SELECT to sms_worker
+comment on view public.sms_sending is 'sms-outbox: the messages a worker is sending now (status sending; their sms_outbox row stays queued until the outcome is written)';
 
 create view public.sms_stats with (security_invoker=true) as
 WITH finished AS (

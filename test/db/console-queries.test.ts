@@ -122,6 +122,26 @@ describe('messages', () => {
     assert.equal(uuidv7Floor(new Date(0x0123456789ab)), '01234567-89ab-0000-0000-000000000000');
   });
 
+  test('a message a worker is sending (queued with a lease) is listed, filtered and shown as sending; the oldest due skips it', async () => {
+    const sending = await insertMessage(tdb.pool, { label: 'being sent', status: 'sending', created: '-2 hours', workerId: 'console-worker' });
+    const waiting = await insertMessage(tdb.pool, { label: 'waiting', status: 'queued', created: '-1 hour' });
+    try {
+      assert.equal((await tdb.pool.query('select status from sms_outbox where id = $1', [sending])).rows[0].status, 'queued', 'stored queued');
+      const bySending = await listMessages(reader, { status: 'sending' }, { limit: 50 });
+      assert.deepEqual(bySending.rows.map((r) => [r.id, r.status]), [[sending, 'sending']]);
+      const byQueued = await listMessages(reader, { status: 'queued' }, { limit: 50 });
+      assert.deepEqual(byQueued.rows.map((r) => [r.id, r.status]), [[waiting, 'queued']]);
+      assert.equal((await messageRow(reader, sending))!.status, 'sending');
+      assert.equal((await readOverview(reader)).oldestDue?.id, waiting, 'the oldest due message waiting, not the one being sent');
+      // The view as the reader reads it (its own SELECT on the leases, through security_invoker).
+      const { rows } = await sql<{ id: string; worker_id: string; attempt: number }>`select id, worker_id, attempt from sms_sending`.execute(reader);
+      assert.deepEqual(rows, [{ id: sending, worker_id: 'console-worker', attempt: 1 }]);
+    } finally {
+      await tdb.pool.query('truncate sms_private.outbox_lease');
+      await tdb.pool.query('delete from sms_outbox where id = any($1)', [[sending, waiting]]);
+    }
+  });
+
   test('a row, a text on request, never a sign-in code\'s, and the trail', async () => {
     const row = await messageRow(reader, ids[1]!);
     assert.equal(row?.status, 'delivered');

@@ -6,6 +6,9 @@
  *
  * Index use (migration 0018): no filter or a time range is a scan of the primary key; a recipient
  * reads sms_outbox_recipient_idx; a status that ended badly reads sms_outbox_ended_badly_idx.
+ *
+ * A message a worker is sending is queued in sms_outbox with a lease (migration 0034): the view
+ * sms_sending lists those, and the list shows them `sending`, as sms_status does.
  */
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database, MessageCategory, MessageStatus } from '../schema.js';
@@ -73,8 +76,13 @@ export function uuidv7Floor(at: Date): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
 }
 
+/** Held by a worker now (a row of sms_sending): shown as sending. */
+const beingSent = sql<boolean>`exists (select from public.sms_sending s where s.id = sms_outbox.id)`;
+
 function filtered<O>(q: SelectQueryBuilder<Database, 'sms_outbox', O>, f: MessageFilter): SelectQueryBuilder<Database, 'sms_outbox', O> {
   if (f.status === 'ended_badly') q = q.where('status', 'in', [...ENDED_BADLY]);
+  else if (f.status === 'sending') q = q.where('status', '=', 'queued').where(beingSent);
+  else if (f.status === 'queued') q = q.where('status', '=', 'queued').where(sql<boolean>`not ${beingSent}`);
   else if (f.status) q = q.where('status', '=', f.status);
   if (f.recipient) q = q.where('recipient', '=', f.recipient);
   if (f.from) q = q.where('id', '>=', uuidv7Floor(f.from));
@@ -91,7 +99,7 @@ const LIST_COLUMNS = [
   'sender',
   'owner',
   'category',
-  'status',
+  sql<MessageStatus>`case when status = 'queued' and ${beingSent} then 'sending' else status end`.as('status'),
   'segments',
   'encoding',
   'attempts',

@@ -23,6 +23,7 @@ export async function readOverview(db: Db): Promise<Overview> {
     select s.*,
            (select o.id from public.sms_outbox o
              where o.status = 'queued' and o.next_attempt_at <= now()
+               and not exists (select from public.sms_sending x where x.id = o.id)
              order by o.priority desc, o.next_attempt_at limit 1) as oldest_id,
            extract(epoch from s.oldest_queued_age)::float8 as oldest_age,
            s.receipts_overdue
