@@ -379,7 +379,7 @@ export class WorkerMetrics {
         select
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'queued' and next_attempt_at <= now()
-               and not exists (select from sms_private.outbox_lease l where l.outbox_id = id) limit ${COUNT_CAP}) d) as depth,
+               and not exists (select from sms_private.outbox_lease l where l.outbox_id = sms_outbox.id) limit ${COUNT_CAP}) d) as depth,
           (select count(*)::int from (select 1 from sms_private.outbox_lease limit ${COUNT_CAP}) s) as sending,
           (select count(*)::int from (select 1 from public.sms_outbox
              where status = 'sent' limit ${COUNT_CAP}) a) as awaiting,
@@ -389,7 +389,7 @@ export class WorkerMetrics {
              from generate_series(${PRIORITY_MAX}::int, ${PRIORITY_MIN}::int, -1) p(priority)
              cross join lateral (select next_attempt_at from public.sms_outbox
                 where status = 'queued' and priority = p.priority and next_attempt_at <= now()
-                  and not exists (select from sms_private.outbox_lease l where l.outbox_id = id)
+                  and not exists (select from sms_private.outbox_lease l where l.outbox_id = sms_outbox.id)
                 order by next_attempt_at limit 1) c) as oldest,
           (select count(*)::int from (select 1 from public.sms_receipt
              where matched_at is null limit ${COUNT_CAP}) u) as unmatched,
