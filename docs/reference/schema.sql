@@ -1251,11 +1251,13 @@ begin
     end;
   end if;
   return query
-    select c.outbox_id, c.user_id, c.phone, c.sms_type, coalesce(o.status, c.status), c.created_at, c.expires_at,
-           o.submitted_at, o.done_at, o.attempts, o.receipt_state, o.error_code,
+    select c.outbox_id, c.user_id, c.phone, c.sms_type,
+           case when l.attempt is not null then 'sending' else coalesce(o.status, c.status) end, c.created_at, c.expires_at,
+           o.submitted_at, o.done_at, coalesce(l.attempt, o.attempts), o.receipt_state, o.error_code,
            coalesce(o.status, c.status) in ('undelivered', 'expired', 'rejected', 'failed', 'cancelled') or c.expires_at <= now()
       from public.sms_auth_code c
       left join public.sms_outbox o on o.id = c.outbox_id
+      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
      where (v_phone is null or c.phone = v_phone)
        and (sms_auth_code_status.user_id is null or c.user_id = sms_auth_code_status.user_id)
      order by c.created_at desc, c.outbox_id desc

@@ -476,6 +476,12 @@ describe('what the app sees: the latest code, never the code itself', () => {
     assert.ok(!JSON.stringify(byPhone.body).includes(otp));
     const byUser = await api.rpc<Record<string, unknown>[]>('sms_auth_code_status', { user_id: userId }, service);
     assert.deepEqual(byUser.body, byPhone.body);
+    // Claimed by a worker (a lease, migration 0034; its sms_outbox row stays queued): sending,
+    // its first attempt counted, as sms_status says; back to queued once the lease is gone.
+    await db.pool.query(`insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until) values ($1, 'hook-worker', 1, now() + interval '1 minute')`, [rows[0]!.outbox_id]);
+    const held = ((await api.rpc<Record<string, unknown>[]>('sms_auth_code_status', { phone }, service)).body as Record<string, unknown>[])[0]!;
+    assert.deepEqual([held.status, held.attempts, held.resend_advised], ['sending', 1, false]);
+    await db.pool.query('delete from sms_private.outbox_lease where outbox_id = $1', [rows[0]!.outbox_id]);
 
     // A newer code is the latest; once it is cancelled (ended undelivered), resend is advised.
     assert.deepEqual((await hook(sendSmsEvent({ userId, phone, otp: randomOtp() }))).answer, {});
