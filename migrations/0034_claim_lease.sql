@@ -35,8 +35,11 @@ comment on column sms_private.outbox_lease.lease_until is 'until when the worker
 -- trip, so keep autovacuum close behind.
 alter table sms_private.outbox_lease set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
--- The worker alone: readers see leases through sms_status, sms_explain and sms_stats.
+-- The worker writes them. The reader reads them only through the views sms_stats and sms_sending,
+-- which run with the caller's rights (security_invoker): SELECT on this table, with no USAGE on
+-- sms_private, lets those views read it while the reader still cannot name it.
 grant select, insert, update, delete on sms_private.outbox_lease to sms_worker;
+grant select on sms_private.outbox_lease to sms_reader;
 
 -- Rows being sent when this migration runs keep their claim: the lease moves over, the row goes
 -- back to queued with the attempt in flight not yet counted. The attempt log's trigger must not

@@ -1257,7 +1257,7 @@ begin
            coalesce(o.status, c.status) in ('undelivered', 'expired', 'rejected', 'failed', 'cancelled') or c.expires_at <= now()
       from public.sms_auth_code c
       left join public.sms_outbox o on o.id = c.outbox_id
-      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
+      left join public.sms_sending l on l.id = c.outbox_id
      where (v_phone is null or c.phone = v_phone)
        and (sms_auth_code_status.user_id is null or c.user_id = sms_auth_code_status.user_id)
      order by c.created_at desc, c.outbox_id desc
@@ -1581,15 +1581,13 @@ begin
   if not found then
     return null;                       -- unknown, or another's: the same answer
   end if;
-  -- A message a worker holds is queued with a lease (migration 0034): explained as sending, by
-  -- that worker, with the attempt in flight counted.
-  if o.status = 'queued' then
-    select l.* into v_lease from sms_private.outbox_lease l where l.outbox_id = o.id;
-    if found then
-      o.status := 'sending';
-      o.attempts := v_lease.attempt;
-      o.worker_id := v_lease.worker_id;
-    end if;
+  -- A message a worker holds (a row of sms_sending: queued, with a lease, migration 0034) is
+  -- explained as sending, by that worker, with the attempt in flight counted.
+  select s.attempt, s.worker_id into v_lease from public.sms_sending s where s.id = o.id;
+  if found then
+    o.status := 'sending';
+    o.attempts := v_lease.attempt;
+    o.worker_id := v_lease.worker_id;
   end if;
   select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
   -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.
@@ -3027,8 +3025,8 @@ begin
       using errcode = '22004', column = 'id';
   end if;
   return query
-    -- A message a worker holds is queued in sms_outbox with a lease (migration 0034): shown as
-    -- sending, with the attempt in flight counted.
+    -- A message a worker holds (a row of sms_sending: queued in sms_outbox, with a lease,
+    -- migration 0034) is shown as sending, with the attempt in flight counted.
     select o.id, case when l.attempt is not null then 'sending' else o.status end, o.recipient, o.sender, o.segments,
            o.encoding, coalesce(l.attempt, o.attempts), o.priority::integer,
            o.created_at, o.send_at, o.expires_at, o.next_attempt_at, o.submitted_at, o.done_at,
@@ -3049,7 +3047,7 @@ begin
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p
-      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
+      left join public.sms_sending l on l.id = o.id
      where o.id = sms_status.id
        and (o.owner = v_owner or v_all);
 end

@@ -2,8 +2,8 @@
 -- with its message's status and receipt, and whether offering "resend" makes sense: the code
 -- ended without being delivered (undelivered, expired, rejected, failed, cancelled), or it has
 -- expired anyway. No row: no code in the last day (or per_phone_window). Never the code. A code a
--- worker is sending (queued with a lease, migration 0034) is `sending`, with that attempt counted,
--- as sms_status says.
+-- worker is sending (a row of sms_sending, migration 0034) is `sending`, with that attempt
+-- counted, as sms_status says.
 create or replace function public.sms_auth_code_status(phone text default null, user_id uuid default null)
 returns setof public.sms_auth_code_status_row
 language plpgsql stable security definer
@@ -32,7 +32,7 @@ begin
            coalesce(o.status, c.status) in ('undelivered', 'expired', 'rejected', 'failed', 'cancelled') or c.expires_at <= now()
       from public.sms_auth_code c
       left join public.sms_outbox o on o.id = c.outbox_id
-      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
+      left join public.sms_sending l on l.id = c.outbox_id
      where (v_phone is null or c.phone = v_phone)
        and (sms_auth_code_status.user_id is null or c.user_id = sms_auth_code_status.user_id)
      order by c.created_at desc, c.outbox_id desc

@@ -35,15 +35,13 @@ begin
   if not found then
     return null;                       -- unknown, or another's: the same answer
   end if;
-  -- A message a worker holds is queued with a lease (migration 0034): explained as sending, by
-  -- that worker, with the attempt in flight counted.
-  if o.status = 'queued' then
-    select l.* into v_lease from sms_private.outbox_lease l where l.outbox_id = o.id;
-    if found then
-      o.status := 'sending';
-      o.attempts := v_lease.attempt;
-      o.worker_id := v_lease.worker_id;
-    end if;
+  -- A message a worker holds (a row of sms_sending: queued, with a lease, migration 0034) is
+  -- explained as sending, by that worker, with the attempt in flight counted.
+  select s.attempt, s.worker_id into v_lease from public.sms_sending s where s.id = o.id;
+  if found then
+    o.status := 'sending';
+    o.attempts := v_lease.attempt;
+    o.worker_id := v_lease.worker_id;
   end if;
   select s.max_attempts, s.receipt_grace into v_max_attempts, v_grace from public.sms_settings s;
   -- As sms_status' receipt_overdue: still sent past expires_at plus the grace.

@@ -18,8 +18,8 @@ begin
       using errcode = '22004', column = 'id';
   end if;
   return query
-    -- A message a worker holds is queued in sms_outbox with a lease (migration 0034): shown as
-    -- sending, with the attempt in flight counted.
+    -- A message a worker holds (a row of sms_sending: queued in sms_outbox, with a lease,
+    -- migration 0034) is shown as sending, with the attempt in flight counted.
     select o.id, case when l.attempt is not null then 'sending' else o.status end, o.recipient, o.sender, o.segments,
            o.encoding, coalesce(l.attempt, o.attempts), o.priority::integer,
            o.created_at, o.send_at, o.expires_at, o.next_attempt_at, o.submitted_at, o.done_at,
@@ -40,7 +40,7 @@ begin
           from public.sms_outbox_part x
          where x.outbox_id = o.id
       ) p
-      left join sms_private.outbox_lease l on l.outbox_id = o.id and o.status = 'queued'
+      left join public.sms_sending l on l.id = o.id
      where o.id = sms_status.id
        and (o.owner = v_owner or v_all);
 end

@@ -31,6 +31,6 @@ comment on column public.sms_sending.attempt is 'the attempt this is (sms_outbox
 comment on column public.sms_sending.lease_until is 'until when the worker holds it; a lease that lapses returns the message to the queue';
 
 -- The reader role (the console's message list) and the worker. It reads the leases with the
--- caller's rights: the reader's SELECT on them is granted with sms_stats.
+-- caller's rights: the reader's SELECT on them is granted by migration 0034.
 revoke all on table public.sms_sending from public, sms_sender, sms_reader, sms_worker;
 grant select on table public.sms_sending to sms_reader, sms_worker;

@@ -61,7 +61,3 @@ comment on view public.sms_stats is
 -- The reader role, and the worker (its metrics); service_role on Supabase while sms_allow_service_role_read is on.
 revoke all on table public.sms_stats from public, sms_sender, sms_reader, sms_worker;
 grant select on table public.sms_stats to sms_reader, sms_worker;
--- With the caller's rights (security_invoker), the view reads the leases (sending, migration
--- 0034) as the reader: SELECT on that table alone (no USAGE on sms_private is needed to read it
--- through the view, so the reader still cannot name it). The worker has it from 0034.
-grant select on sms_private.outbox_lease to sms_reader;
