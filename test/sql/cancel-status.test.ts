@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { listen } from '../support/notifications.js';
+import { holdMessages } from '../support/rows.js';
 import { rejectsWith } from './helpers.js';
 import { waitFor } from '../support/wait.js';
 
@@ -50,11 +51,7 @@ async function statusOf(id: string) {
  */
 async function setStatus(id: string, status: string): Promise<void> {
   if (status === 'sending') {
-    await tdb.pool.query(
-      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
-       select o.id, 'test-worker', o.attempts + 1, now() + interval '15 seconds' from public.sms_outbox o where o.id = $1`,
-      [id],
-    );
+    await holdMessages(tdb.pool, [id], { workerId: 'test-worker', lease: '15 seconds' });
     return;
   }
   const final = !['queued', 'sent'].includes(status);

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { connectAs, createTestDatabase, type TestDatabase } from '../support/db.js';
+import { holdMessages } from '../support/rows.js';
 import { rejectsWith, TestRoles } from './helpers.js';
 
 let tdb: TestDatabase;
@@ -61,12 +62,7 @@ const unsent = async (id: string, permanent: boolean, code: string, message: str
   assert.equal(rows.length, 1, 'the outcome was written (the worker held the row)');
 };
 const worker = {
-  claim: (id: string) =>
-    tdb.pool.query(
-      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
-       select o.id, 'w1', o.attempts + 1, now() + interval '1 minute' from sms_outbox o where o.id = $1 and o.status = 'queued'`,
-      [id],
-    ),
+  claim: (id: string) => holdMessages(tdb.pool, [id], { workerId: 'w1' }),
   transient: (id: string, code: string) => unsent(id, false, code, 'the SMSC is throttling'),
   permanent: (id: string, code: string) => unsent(id, true, code, 'invalid destination address'),
   sent: async (id: string, ids: string[]) => {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { cliArgs } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { ROOT } from '../support/compiled.js';
+import { holdMessages } from '../support/rows.js';
 
 const run = promisify(execFile);
 
@@ -37,11 +38,7 @@ async function enqueue(n: number, extra = ''): Promise<string[]> {
  */
 async function move(ids: string[], status: string, ago = '0 s'): Promise<void> {
   if (status === 'sending') {
-    await tdb.pool.query(
-      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
-       select o.id, 'stats-worker', o.attempts + 1, now() + interval '15 s' from public.sms_outbox o where o.id = any($1::uuid[])`,
-      [ids],
-    );
+    await holdMessages(tdb.pool, ids, { workerId: 'stats-worker', lease: '15 s' });
     return;
   }
   const final = !['queued', 'sent'].includes(status);

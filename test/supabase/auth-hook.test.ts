@@ -14,6 +14,7 @@ import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { AUTH_HOOK_REFUSAL_REASONS } from '../../src/worker/metrics.js';
 import { connectAs } from '../support/db.js';
+import { holdMessages } from '../support/rows.js';
 import { TestRoles } from '../sql/helpers.js';
 import {
   AUTH_ADMIN,
@@ -478,7 +479,7 @@ describe('what the app sees: the latest code, never the code itself', () => {
     assert.deepEqual(byUser.body, byPhone.body);
     // Claimed by a worker (a lease, migration 0034; its sms_outbox row stays queued): sending,
     // its first attempt counted, as sms_status says; back to queued once the lease is gone.
-    await db.pool.query(`insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until) values ($1, 'hook-worker', 1, now() + interval '1 minute')`, [rows[0]!.outbox_id]);
+    await holdMessages(db.pool, [rows[0]!.outbox_id as string], { workerId: 'hook-worker' });
     const held = ((await api.rpc<Record<string, unknown>[]>('sms_auth_code_status', { phone }, service)).body as Record<string, unknown>[])[0]!;
     assert.deepEqual([held.status, held.attempts, held.resend_advised], ['sending', 1, false]);
     await db.pool.query('delete from sms_private.outbox_lease where outbox_id = $1', [rows[0]!.outbox_id]);

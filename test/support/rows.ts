@@ -92,13 +92,7 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
     ],
   );
   const id = rows[0]!.id;
-  if (m.status === 'sending') {
-    await db.query(
-      `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
-       values ($1, $2, $3, now() + coalesce($4::interval, interval '1 minute'))`,
-      [id, m.workerId ?? 'fixture-worker', m.attempts ?? 1, m.lease ?? null],
-    );
-  }
+  if (m.status === 'sending') await holdMessages(db, [id], { workerId: m.workerId ?? 'fixture-worker', lease: m.lease });
   if (messageIds && messageIds.length === 1 && segments === 1 && !m.legacyPart) {
     await db.query(`update public.sms_outbox set smsc_message_id = coalesce(nullif(ltrim(lower($2::text), '0'), ''), '0') where id = $1`, [id, messageIds[0]]);
   } else if (messageIds) {
@@ -111,6 +105,21 @@ export async function insertMessage(db: Queryable, m: MessageRow): Promise<strin
     );
   }
   return id;
+}
+
+/**
+ * Holds queued messages as a worker's claim does (migration 0034): a lease each in
+ * sms_private.outbox_lease, for the attempt after those counted on the row, held by `workerId`
+ * until `lease` from now (default 1 minute). Messages not queued are left alone.
+ */
+export async function holdMessages(db: Queryable, ids: string[], o: { workerId: string; lease?: string }): Promise<void> {
+  await db.query(
+    `insert into sms_private.outbox_lease (outbox_id, worker_id, attempt, lease_until)
+     select o.id, $2, o.attempts + 1, now() + coalesce($3::interval, interval '1 minute')
+       from public.sms_outbox o
+      where o.id = any($1::uuid[]) and o.status = 'queued'`,
+    [ids, o.workerId, o.lease ?? null],
+  );
 }
 
 /** Inserts several messages; returns label → id. */
