@@ -146,14 +146,10 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
   // before a loaded machine had started A). The response time-out is a bound, not a pace.
   const sim = await startSimulator({ firstId: FIRST_IDS.release, receiptDelayMs: 20, holdResponses: true });
   let a: WorkerProcess | undefined;
-  const b = startWorker(sim, 'release-b', { events: true });
+  let b: WorkerProcess | undefined;
   try {
-    await b.waitForLog(/SMPP session bound/);
-    // B looks at the (empty) queue, arms its wake-up, looks again a second later, and goes idle
-    // with nothing pending: its event says so.
-    await b.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
-    // Rows written without sms_send (no NOTIFY): idle B does not notice them; A takes them all
-    // when it starts.
+    // A first, B once A holds every message: a B already running could take them before A had
+    // started, through its sms_drain cron job (every minute) or its first look at the queue.
     const ids: string[] = [];
     for (let i = 0; i < 2 * window; i++) ids.push(await insertMessage(tdb.pool, { label: `released ${i}`, status: 'queued', body: `released ${i}` }));
     a = startWorker(sim, 'release-a', { env: { SMPP_WINDOW: String(window), SMPP_RESPONSE_TIMEOUT_S: '300' } });
@@ -169,6 +165,12 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
         return `${JSON.stringify(r.rows)}, ${sim.counters.submits} submits`;
       },
     });
+    b = startWorker(sim, 'release-b', { events: true });
+    await b.waitForLog(/SMPP session bound/);
+    // B looks at the queue (every message held by A), arms its wake-up, looks again a second
+    // later, and goes idle with nothing pending: its event says so. From here only a wake-up
+    // (A's release NOTIFYs) makes it claim.
+    await b.waitForEvent('idle', (e) => e.quiet === true, { from: 0 });
     assert.equal(sim.counters.submits, window, 'B took nothing while A held every message');
     a.child.kill('SIGTERM');
     const released = await a.waitForLog(/returned claimed, unsent messages to the queue/);
@@ -194,7 +196,7 @@ test('claimed messages a stopping worker returns to the queue go out at once on 
     t.diagnostic(`released messages went out on B within ${after} ms`);
   } finally {
     await a?.stop();
-    await b.stop();
+    await b?.stop();
     await sim.stop();
   }
 });
