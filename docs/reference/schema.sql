@@ -811,7 +811,7 @@ comment on column public.sms_settings.inbox_redact_after is 'blank the body and 
 comment on column public.sms_settings.smart_encoding is 'replace typographic look-alikes (curly quotes, dashes, ellipsis, special spaces, ...) by GSM-7 characters when that makes a body GSM-7';
 comment on column public.sms_settings.stop_keywords is 'an incoming SMS whose text is one of these (ignoring case, spaces, punctuation) opts its sender out of marketing messages; always includes STOP and СТОП';
 comment on column public.sms_settings.start_keywords is 'an incoming SMS whose text is one of these opts its sender back in';
-comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox and sms_stats (REST API); set by sms_allow_service_role_read(), kept across migrations';
+comment on column public.sms_settings.service_role_reads_tables is 'Supabase: service_role may SELECT sms_outbox, sms_inbox, sms_stats and sms_sending (REST API); set by sms_allow_service_role_read(), kept across migrations';
 comment on column public.sms_settings.receipt_grace is 'how long after expires_at a sent message may still wait for its receipt before sms_status and sms_stats report it overdue (it stays sent: a late receipt still counts)';
 comment on column public.sms_settings.reply_window is 'an incoming SMS answers (in_reply_to) the last message sent to its sender from the number it was sent to, if that message was enqueued within this long';
 comment on column public.sms_settings.redelivery_window is 'an incoming SMS like one stored within this long (same sender, recipient and bytes, nothing sent to that sender since) is the SMSC delivering it again: counted in sms_inbox.deliveries, not stored twice; 0 turns this off';
@@ -1226,7 +1226,7 @@ begin
   return enabled;
 end
 $function$;
-comment on function public.sms_allow_service_role_read(boolean) is 'sms-outbox: lets Supabase''s service_role SELECT sms_outbox, sms_inbox and sms_stats (the REST API), or stops it; kept across migrations; off by default';
+comment on function public.sms_allow_service_role_read(boolean) is 'sms-outbox: lets Supabase''s service_role SELECT sms_outbox, sms_inbox, sms_stats and sms_sending (the REST API), or stops it; kept across migrations; off by default';
 
 create function public.sms_auth_code_status(phone text DEFAULT NULL::text, user_id uuid DEFAULT NULL::uuid)
  RETURNS SETOF public.sms_auth_code_status_row
@@ -1778,11 +1778,12 @@ begin
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
       -- sms_stats reads sms_settings (receipt_grace) and the leases (sending, migration 0034)
-      -- with the caller's rights.
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
+      -- with the caller's rights, and so does sms_sending (the messages being sent, whose
+      -- sms_outbox row still says queued).
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_sending, public.sms_settings to service_role;
       grant select on sms_private.outbox_lease to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_sending, public.sms_settings from service_role;
       revoke select on sms_private.outbox_lease from service_role;
     end if;
     grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too

@@ -1,5 +1,5 @@
--- sms_allow_service_role_read(enabled): Supabase's service role may read sms_outbox, sms_inbox
--- and sms_stats over the REST API while this is on. A plain `grant select ... to service_role`
+-- sms_allow_service_role_read(enabled): Supabase's service role may read sms_outbox, sms_inbox,
+-- sms_stats and sms_sending over the REST API while this is on. A plain `grant select ... to service_role`
 -- would not last: sms_strip_inherited_grants() takes back every grant the sms_ objects carry for
 -- roles other than ours (Supabase's default privileges hand everything in public to anon,
 -- authenticated and service_role), and a grant made by hand looks the same. So the switch is
@@ -27,7 +27,7 @@ end
 $$;
 
 comment on function public.sms_allow_service_role_read(boolean) is
-  'sms-outbox: lets Supabase''s service_role SELECT sms_outbox, sms_inbox and sms_stats (the REST API), or stops it; kept across migrations; off by default';
+  'sms-outbox: lets Supabase''s service_role SELECT sms_outbox, sms_inbox, sms_stats and sms_sending (the REST API), or stops it; kept across migrations; off by default';
 
 -- For the owner of the schema alone.
 revoke all on function public.sms_allow_service_role_read(boolean) from public, sms_sender, sms_reader, sms_worker;

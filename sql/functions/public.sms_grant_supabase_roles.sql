@@ -8,8 +8,8 @@
 --                        sms_outbox columns the sender role may insert and SELECT on its id (an
 --                        app's INSERT, by sms_send's rules), EXECUTE on
 --                        sms_auth_code_status, SELECT on sms_auth_code (for Realtime from server
---                        code), and SELECT on sms_outbox, sms_inbox and sms_stats while
---                        sms_settings.service_role_reads_tables (sms_allow_service_role_read)
+--                        code), and SELECT on sms_outbox, sms_inbox, sms_stats and sms_sending
+--                        while sms_settings.service_role_reads_tables (sms_allow_service_role_read)
 --   authenticated        EXECUTE on sms_send_to_self while the opt-in is on
 --                        (sms_allow_authenticated_send), and SELECT on its own rows of
 --                        sms_auth_code while sms_auth_hook_settings.users_see_own_codes
@@ -56,11 +56,12 @@ begin
     grant select on public.sms_auth_code to service_role;
     if coalesce((select s.service_role_reads_tables from public.sms_settings s), false) then
       -- sms_stats reads sms_settings (receipt_grace) and the leases (sending, migration 0034)
-      -- with the caller's rights.
-      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings to service_role;
+      -- with the caller's rights, and so does sms_sending (the messages being sent, whose
+      -- sms_outbox row still says queued).
+      grant select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_sending, public.sms_settings to service_role;
       grant select on sms_private.outbox_lease to service_role;
     else
-      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_settings from service_role;
+      revoke select on public.sms_outbox, public.sms_inbox, public.sms_stats, public.sms_sending, public.sms_settings from service_role;
       revoke select on sms_private.outbox_lease from service_role;
     end if;
     grant select (id) on public.sms_outbox to service_role;     -- after a revoke on the table, which takes it too

@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { migrate } from '../../src/db/migrate.js';
+import { holdMessages } from '../support/rows.js';
 import {
   createSupabaseDatabase,
   isError,
@@ -258,9 +259,10 @@ test('a table granted to anon and authenticated by mistake still shows them no r
 });
 
 describe('service_role reading the tables (sms_allow_service_role_read)', () => {
-  test('off by default; on, GET /sms_outbox, /sms_inbox and /sms_stats answer, and the grant outlives later migrations; off again, 403', async () => {
+  test('off by default; on, GET /sms_outbox, /sms_inbox, /sms_stats and /sms_sending answer, and the grant outlives later migrations; off again, 403', async () => {
     const id = (await api.rpc<string>('sms_send', { recipient: '+79991234567', body: 'readable' }, as('service_role'))).body as string;
     assert.equal((await api.select('sms_outbox', as('service_role'))).status, 403, 'no table read by default');
+    assert.equal((await api.select('sms_sending', as('service_role'))).status, 403);
 
     assert.equal((await db.pool.query('select sms_allow_service_role_read(true) as on')).rows[0].on, true);
     const rows = await api.select<{ id: string; body: string }>('sms_outbox', as('service_role'));
@@ -268,6 +270,15 @@ describe('service_role reading the tables (sms_allow_service_role_read)', () => 
     assert.ok((rows.body as { id: string }[]).some((r) => r.id === id));
     assert.equal((await api.select('sms_inbox', as('service_role'))).status, 200);
     assert.equal((await api.select('sms_stats', as('service_role'))).status, 200);
+    // A message a worker holds: its sms_outbox row still says queued; sms_sending lists it.
+    await holdMessages(db.pool, [id], { workerId: 'postgrest-test' });
+    const sending = await api.select<{ id: string; worker_id: string; attempt: number }>('sms_sending', as('service_role'));
+    assert.equal(sending.status, 200, JSON.stringify(sending.body));
+    assert.deepEqual(
+      (sending.body as { id: string; worker_id: string; attempt: number }[]).map((r) => [r.id, r.worker_id, r.attempt]),
+      [[id, 'postgrest-test', 1]],
+    );
+    await db.pool.query('delete from sms_private.outbox_lease where outbox_id = $1', [id]);
     assert.equal((await api.select('sms_outbox', as('anon'))).status, 401, 'anon still reads nothing');
     assert.equal((await api.select('sms_outbox', as('authenticated'))).status, 403, 'nor does a signed-in user');
 
@@ -276,8 +287,11 @@ describe('service_role reading the tables (sms_allow_service_role_read)', () => 
     await migrate(db.ownerUrl);
     assert.equal((await api.select('sms_outbox', as('service_role'))).status, 200, 'kept across migrations');
 
+    assert.equal((await api.select('sms_sending', as('service_role'))).status, 200, 'kept across migrations');
+
     assert.equal((await db.pool.query('select sms_allow_service_role_read(false) as on')).rows[0].on, false);
     assert.equal((await api.select('sms_outbox', as('service_role'))).status, 403);
+    assert.equal((await api.select('sms_sending', as('service_role'))).status, 403);
   });
 
   test('only the owner of the sms_ objects may switch it', async () => {
