@@ -3146,6 +3146,7 @@ create function sms_private.apply_receipts(receipts jsonb)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 #variable_conflict use_column
 declare
@@ -3725,6 +3726,7 @@ create function sms_private.claim(worker_id text, max_rows integer, lease_second
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 declare
   want integer := max_rows;
@@ -3938,6 +3940,7 @@ create function sms_private.expire_overdue(max_rows integer)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 declare
   n integer;
@@ -4223,6 +4226,7 @@ create function sms_private.mark_sent(worker_id text, results jsonb, receipt_can
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 #variable_conflict use_column
 begin
@@ -4268,6 +4272,7 @@ create function sms_private.mark_unsent(worker_id text, results jsonb)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 #variable_conflict use_column
 declare
@@ -5123,6 +5128,7 @@ create function sms_private.reclaim_expired_leases(OUT requeued integer, OUT fai
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 begin
   with lapsed as (
@@ -5160,6 +5166,7 @@ create function sms_private.release_unsent(worker_id text, claims jsonb)
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
  SET plan_cache_mode TO 'force_custom_plan'
+ SET jit TO 'off'
 AS $function$
 declare
   n integer;

@@ -30,6 +30,7 @@ returns table (idx integer, outbox_id uuid, final_status text, latency double pr
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 #variable_conflict use_column
 declare

@@ -21,6 +21,7 @@ returns table (id uuid, status text, recipient text, sender text, body text, enc
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 declare
   want integer := max_rows;

@@ -7,6 +7,7 @@ create or replace function sms_private.expire_overdue(max_rows integer) returns 
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 declare
   n integer;

@@ -12,6 +12,7 @@ returns table (id uuid, status text, due_in_ms double precision)
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 #variable_conflict use_column
 declare

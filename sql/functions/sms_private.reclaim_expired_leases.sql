@@ -8,6 +8,7 @@ create or replace function sms_private.reclaim_expired_leases(out requeued integ
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 begin
   with lapsed as (

@@ -11,6 +11,7 @@ create or replace function sms_private.release_unsent(worker_id text, claims jso
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 set plan_cache_mode = force_custom_plan
+set jit = off
 as $$
 declare
   n integer;
