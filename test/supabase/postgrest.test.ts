@@ -286,7 +286,6 @@ describe('service_role reading the tables (sms_allow_service_role_read)', () => 
     await db.pool.query('select sms_strip_inherited_grants()');
     await migrate(db.ownerUrl);
     assert.equal((await api.select('sms_outbox', as('service_role'))).status, 200, 'kept across migrations');
-
     assert.equal((await api.select('sms_sending', as('service_role'))).status, 200, 'kept across migrations');
 
     assert.equal((await db.pool.query('select sms_allow_service_role_read(false) as on')).rows[0].on, false);
