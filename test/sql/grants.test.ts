@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { asRole, rejectsWith, TestRoles } from './helpers.js';
+import { asRole, PLANNED_PER_CALL, rejectsWith, TestRoles } from './helpers.js';
 
 let tdb: TestDatabase;
 let client: pg.Client;
@@ -85,7 +85,7 @@ describe('catalog', () => {
         assert.equal(fn.config, null, fn.name);
         continue;
       }
-      if (['claim', 'mark_sent', 'mark_unsent', 'release_unsent', 'reclaim_expired_leases', 'expire_overdue', 'apply_receipts'].includes(fn.name)) {
+      if (PLANNED_PER_CALL.includes(fn.name)) {
         // The worker's state changes are planned with their values on every call, as the
         // statements they replaced were (a LIMIT, a batch): no generic plan after five calls.
         // Never JIT-compiled: each touches a batch of rows by index, and a plan per call would

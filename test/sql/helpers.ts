@@ -86,3 +86,10 @@ export async function outboxCount(db: pg.Pool | pg.ClientBase): Promise<number> 
   const r = await db.query<{ n: string }>('select count(*) as n from public.sms_outbox');
   return Number(r.rows[0]?.n);
 }
+
+/**
+ * The worker's state changes in sms_private, each planned on every call with its batch's values
+ * (force_custom_plan) and never JIT-compiled (test/sql/grants.test.ts checks their settings,
+ * test/sql/worker-jit.test.ts what they run).
+ */
+export const PLANNED_PER_CALL = ['apply_receipts', 'claim', 'expire_overdue', 'mark_sent', 'mark_unsent', 'reclaim_expired_leases', 'release_unsent'];

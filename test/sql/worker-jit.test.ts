@@ -25,6 +25,7 @@ import {
 } from '../../src/db/outbox.js';
 import { applyReceipts } from '../../src/db/receipts.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { PLANNED_PER_CALL } from './helpers.js';
 
 let tdb: TestDatabase;
 let jit = false;
@@ -50,7 +51,7 @@ function parsePlan(message: string): Plan | null {
 
 // The statements src/db sends: their own plans are the caller's (a function scan, compiled here
 // only because every threshold is 0); what runs inside the functions is what this test is about.
-const calls = /^select .*\bsms_private\.(claim|mark_sent|mark_unsent|release_unsent|apply_receipts|reclaim_expired_leases|expire_overdue)\(/s;
+const calls = new RegExp(`^select .*\\bsms_private\\.(${PLANNED_PER_CALL.join('|')})\\(`, 's');
 
 test('no statement inside the worker\'s functions is JIT-compiled, where a plain query of the same session is', async (t) => {
   if (!jit) {
@@ -109,7 +110,7 @@ test('no statement inside the worker\'s functions is JIT-compiled, where a plain
 
     const inside = plans.filter((p) => !calls.test(p.text));
     const called = new Set(plans.map((p) => calls.exec(p.text)?.[1]).filter(Boolean));
-    assert.deepEqual([...called].sort(), ['apply_receipts', 'claim', 'expire_overdue', 'mark_sent', 'mark_unsent', 'reclaim_expired_leases', 'release_unsent']);
+    assert.deepEqual([...called].sort(), [...PLANNED_PER_CALL].sort());
     // The functions' own statements were seen (the CTEs that write sms_outbox among them)...
     assert.ok(inside.length >= 7, `auto_explain printed the statements inside the functions (${inside.length})`);
     assert.ok(inside.some((p) => /update public\.sms_outbox/.test(p.text)));
