@@ -5354,6 +5354,19 @@ AS $function$
 $function$;
 comment on function sms_private.uuidv7_floor(timestamp with time zone) is 'sms-outbox internal: the smallest UUIDv7 of a time, to bound index scans over time-ordered ids';
 
+create function sms_private.view_as_invoker(v regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if pg_catalog.current_setting('server_version_num')::integer >= 150000 then
+    execute pg_catalog.format('alter view %s set (security_invoker = true)', v);
+  end if;
+end
+$function$;
+comment on function sms_private.view_as_invoker(regclass) is 'sms-outbox internal: run a view with its caller''s rights (security_invoker) on PostgreSQL 15+; called by each view''s file on every apply';
+
 create function sms_private.wake_workers(due_in_ms double precision DEFAULT 0)
  RETURNS void
  LANGUAGE sql

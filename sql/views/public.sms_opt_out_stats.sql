@@ -11,14 +11,8 @@ select (select count(*) from public.sms_opt_out) as opted_out,
        count(*) filter (where l.action = 'opt_in' and l.source = 'operator' and l.changed)  as operator_opt_ins
   from public.sms_opt_out_log l;
 
--- With the caller's rights on PostgreSQL 15+, as sms_stats.
-do $$
-begin
-  if pg_catalog.current_setting('server_version_num')::integer >= 150000 then
-    alter view public.sms_opt_out_stats set (security_invoker = true);
-  end if;
-end
-$$;
+-- With the caller's rights (sms_private.view_as_invoker says why).
+select sms_private.view_as_invoker('public.sms_opt_out_stats');
 
 comment on view public.sms_opt_out_stats is
   'sms-outbox: recipients opted out now; stop and start keywords received, and the opt-outs and opt-ins (by keyword and by call) that changed something, since install';

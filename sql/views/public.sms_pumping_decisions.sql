@@ -9,14 +9,8 @@ select d.id, d.decided_at, d.range, d.level, d.action, d.reason, d.until, d.evid
         and (d.action in ('pin_open', 'pin_closed') or (d.action in ('block', 'throttle') and d.until > now()))) as in_force
   from public.sms_pumping_decision d;
 
--- With the caller's rights on PostgreSQL 15+, as sms_stats.
-do $$
-begin
-  if pg_catalog.current_setting('server_version_num')::integer >= 150000 then
-    alter view public.sms_pumping_decisions set (security_invoker = true);
-  end if;
-end
-$$;
+-- With the caller's rights (sms_private.view_as_invoker says why).
+select sms_private.view_as_invoker('public.sms_pumping_decisions');
 
 comment on view public.sms_pumping_decisions is
   'sms-outbox: every decision of the sign-in hook''s pumping defence (block, throttle, release) and every owner''s pin (pin_open, pin_closed, unpin), with the figures it was taken on; in_force: still applies';

@@ -14,14 +14,8 @@ select l.outbox_id as id, l.worker_id, l.attempt, l.lease_until
   join public.sms_outbox o on o.id = l.outbox_id
  where o.status = 'queued';
 
--- With the caller's rights on PostgreSQL 15+, as sms_stats (its file says why).
-do $$
-begin
-  if pg_catalog.current_setting('server_version_num')::integer >= 150000 then
-    alter view public.sms_sending set (security_invoker = true);
-  end if;
-end
-$$;
+-- With the caller's rights (sms_private.view_as_invoker says why).
+select sms_private.view_as_invoker('public.sms_sending');
 
 comment on view public.sms_sending is
   'sms-outbox: the messages a worker is sending now (status sending; their sms_outbox row stays queued until the outcome is written)';

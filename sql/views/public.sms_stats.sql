@@ -44,16 +44,8 @@ select (select count(*) from public.sms_outbox o where o.status = 'queued')
            and o.expires_at + (select s.receipt_grace from public.sms_settings s where s.id) < now()) as receipts_overdue
   from finished f;
 
--- With the caller's rights on PostgreSQL 15+ (security_invoker): the table privileges and
--- policies decide who sees what through it too (and Supabase's security advisor has no "security
--- definer view" to report). Set on every apply: create or replace resets a view's options.
-do $$
-begin
-  if pg_catalog.current_setting('server_version_num')::integer >= 150000 then
-    alter view public.sms_stats set (security_invoker = true);
-  end if;
-end
-$$;
+-- With the caller's rights (sms_private.view_as_invoker says why).
+select sms_private.view_as_invoker('public.sms_stats');
 
 comment on view public.sms_stats is
   'sms-outbox: messages per status, age of the oldest due queued message (NULL when none), sent (accepted by the SMSC) and delivered in the last minute, sent messages whose receipt is overdue';
