@@ -74,10 +74,16 @@ function recordedDurations(): Record<string, number> {
   }
 }
 
+/** What test/support/run-reporter.mjs wrote: the run's totals and each file's duration. */
+interface RunReport {
+  pass: number;
+  fail: number;
+  durations: Record<string, number>;
+}
+
 /** Keeps this run's durations for the next one, merged over the recorded ones (a partial run keeps the rest). */
-function recordDurations(reportFile: string): void {
+function recordDurations(reported: Record<string, number>): void {
   try {
-    const reported = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, number>;
     // The reporter saw the compiled files (.tmp/build/test/a.test.js); kept under test/a.test.ts.
     const fresh = Object.fromEntries(
       Object.entries(reported).map(([file, ms]) => [path.relative(process.cwd(), sourcePath(file)).split(path.sep).join('/'), ms]),
@@ -148,13 +154,12 @@ async function main(): Promise<number> {
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   let code = 1;
-  const tapDir = mkdtempSync(path.join(tmpdir(), 'sms-outbox-tap-'));
+  const reportDir = mkdtempSync(path.join(tmpdir(), 'sms-outbox-report-'));
   try {
     await admin.query(`drop database if exists ${template}`);
     await admin.query(`create database ${template}`);
     await migrate(withDatabase(serverUrl, template));
-    const tapFile = path.join(tapDir, 'report.tap');
-    const durationsReport = path.join(tapDir, 'durations.json');
+    const reportFile = path.join(reportDir, 'report.json');
     // Four files at once keeps both cores of a 2-core machine busy while some files wait on
     // processes and sockets (with three, a sixth of the CPU stayed idle); the busiest moment
     // holds about 55 connections, well under Postgres' default max_connections of 100.
@@ -171,10 +176,8 @@ async function main(): Promise<number> {
         `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 600_000}`,
         '--test-reporter=spec',
         '--test-reporter-destination=stdout',
-        '--test-reporter=tap',
-        `--test-reporter-destination=${tapFile}`,
-        `--test-reporter=${fileURLToPath(new URL('./durations-reporter.mjs', import.meta.url))}`,
-        `--test-reporter-destination=${durationsReport}`,
+        `--test-reporter=${fileURLToPath(new URL('./run-reporter.mjs', import.meta.url))}`,
+        `--test-reporter-destination=${reportFile}`,
         ...runFiles,
       ],
       {
@@ -186,12 +189,11 @@ async function main(): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     code = await new Promise<number>((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
-    recordDurations(durationsReport);
-    const tap = readFileSync(tapFile, 'utf8');
-    const count = (label: string) => Number(new RegExp(`^# ${label} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
-    process.stdout.write(`\n${count('pass')} passed, ${count('fail')} failed\n`);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as RunReport;
+    recordDurations(report.durations);
+    process.stdout.write(`\n${report.pass} passed, ${report.fail} failed\n`);
   } finally {
-    rmSync(tapDir, { recursive: true, force: true });
+    rmSync(reportDir, { recursive: true, force: true });
     await admin.query(`drop database if exists ${template} with (force)`).catch(() => {});
     await admin.end();
     await embedded?.stop();
