@@ -5,7 +5,11 @@
 -- body_hash). Nobody reads the code after that, the worker included.
 --
 -- A BEFORE trigger, so the row is written once. Its WHEN tests three columns of the row being
--- updated: every other status change pays only that (the function runs for sign-in codes alone).
+-- updated, so the function runs for sign-in codes alone. Every other update pays more than that
+-- test: a table with a BEFORE ROW UPDATE trigger has each row an UPDATE changes locked first (to
+-- hand the trigger its current version), whatever the WHEN then says, and the lock is a WAL
+-- record: 54 bytes for each of a message's two updates (docs/performance.md, "What one message
+-- writes", weighs it against the alternatives).
 create or replace function sms_private.outbox_secret_release() returns trigger
 language plpgsql security definer
 set search_path = pg_catalog, pg_temp

@@ -21,7 +21,19 @@ import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { benchEnqueue } from './enqueue.js';
 import { migrate } from '../db/migrate.js';
-import { backendCpu, costBetween, costSnapshot, formatPgCost, processCpuSeconds, settle, startStatements, topStatements, walBytesBetween, type PgCost } from './pg-costs.js';
+import {
+  backendCpu,
+  costBetween,
+  costSnapshot,
+  formatPgCost,
+  processCpuSeconds,
+  settle,
+  startStatements,
+  topStatements,
+  walBytesBetween,
+  walRecordsBetween,
+  type PgCost,
+} from './pg-costs.js';
 
 /** What `sms-outbox bench` and `bench --soak` share. */
 export interface BenchOptions {
@@ -351,6 +363,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     const fullLoadCost: PgCost = {
       ...costBetween(costBefore, costAfter, o.messages, await walBytesBetween(pool, costBefore, costAfter)),
       statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
+      walRecords: await walRecordsBetween(pool, costBefore, costAfter, o.messages),
     };
 
     // Light load.

@@ -159,6 +159,20 @@ export interface PgCost {
   backendCpuMsPerMessage: number;
   /** pg_stat_statements, when the server has it loaded; otherwise why not. */
   statements: { available: false; reason: string } | { available: true; top: StatementCost[] };
+  /** The stretch's WAL by record type (pg_walinspect), when the server lets us read it; otherwise why not. */
+  walRecords: { available: false; reason: string } | { available: true; records: WalRecordCost[] };
+}
+
+/** One type of WAL record over a stretch, per message. */
+export interface WalRecordCost {
+  /** Resource manager and record type, as pg_waldump names them: Heap/UPDATE, Btree/INSERT_LEAF... */
+  type: string;
+  /** Records per message. */
+  count: number;
+  /** Bytes per message, full-page images included. */
+  bytes: number;
+  /** Of which full-page images (the first change of a page after a checkpoint). */
+  fpiBytes: number;
 }
 
 export interface StatementCost {
@@ -171,7 +185,7 @@ export interface StatementCost {
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-export function costBetween(before: CostSnapshot, after: CostSnapshot, messages: number, wal: bigint): Omit<PgCost, 'statements'> {
+export function costBetween(before: CostSnapshot, after: CostSnapshot, messages: number, wal: bigint): Omit<PgCost, 'statements' | 'walRecords'> {
   const per = (x: number) => round(x / messages, 3);
   const tables: Record<string, TableCost> = {};
   let versions = 0;
@@ -234,6 +248,38 @@ export async function topStatements(pool: pg.Pool, limit = 10): Promise<Statemen
   return rows.map((r) => ({ query: r.query, calls: Number(r.calls), totalMs: round(r.total, 1), walBytes: Number(r.wal), rows: Number(r.rows) }));
 }
 
+/**
+ * The WAL between two snapshots by record type, per message, largest first (pg_walinspect, part
+ * of PostgreSQL 15's contrib: created in the benchmark database, which is dropped after the run).
+ * Like the byte count it is the whole server's WAL. Why not, when it cannot be read: the
+ * extension is missing, the role may not read WAL (superuser or pg_read_server_files), or a
+ * checkpoint removed the stretch's first segment.
+ */
+export async function walRecordsBetween(
+  pool: pg.Pool,
+  before: CostSnapshot,
+  after: CostSnapshot,
+  messages: number,
+): Promise<PgCost['walRecords']> {
+  try {
+    await pool.query('create extension if not exists pg_walinspect');
+    const { rows } = await pool.query<{ type: string; count: string; combined: string; fpi: string }>(
+      `select "resource_manager/record_type" as type, count::text, combined_size::text as combined, fpi_size::text as fpi
+         from pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true)
+        where count > 0
+        order by combined_size desc, 1`,
+      [before.walLsn, after.walLsn],
+    );
+    const per = (x: string, digits: number) => round(Number(x) / messages, digits);
+    return {
+      available: true,
+      records: rows.map((r) => ({ type: r.type, count: per(r.count, 3), bytes: per(r.combined, 1), fpiBytes: per(r.fpi, 1) })),
+    };
+  } catch (err) {
+    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 export function formatPgCost(c: PgCost, indent = '  '): string {
   const lines = [
     `${indent}WAL per message             ${c.walBytesPerMessage} bytes (server-wide pg_current_wal_lsn difference)`,
@@ -248,6 +294,13 @@ export function formatPgCost(c: PgCost, indent = '  '): string {
     lines.push(
       `${indent}  ${name.padEnd(16)} ins ${t.inserts} upd ${t.updates} (HOT ${t.hotUpdates}) del ${t.deletes}; heap +${t.heapBytes} B, indexes (B) ${idx || 'none'}`,
     );
+  }
+  if (c.walRecords.available) {
+    const shown = c.walRecords.records.filter((r) => r.bytes >= 1);
+    lines.push(`${indent}WAL by record type (per message: records, bytes, of which full-page images):`);
+    for (const r of shown) lines.push(`${indent}  ${r.type.padEnd(26)} ${String(r.count).padStart(7)} ${String(r.bytes).padStart(8)} B${r.fpiBytes ? ` (FPI ${r.fpiBytes} B)` : ''}`);
+  } else {
+    lines.push(`${indent}WAL by record type          not available: ${c.walRecords.reason}`);
   }
   if (c.statements.available) {
     lines.push(`${indent}pg_stat_statements (top by time):`);

@@ -32,6 +32,18 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.ok(cost.walBytesPerMessage > 0);
   assert.ok(cost.rowVersionsPerMessage >= 3, String(cost.rowVersionsPerMessage));
   assert.ok('available' in cost.statements);
+  // The same WAL by record type (pg_walinspect, in PostgreSQL 15's contrib; the test servers are
+  // superusers'): every enqueue commits, every message's row is inserted and updated twice (in
+  // batches), each claim writes a row lock; the types add up to the WAL counted (the difference:
+  // page headers and the records cut at the stretch's two ends).
+  assert.equal(cost.walRecords.available, true, cost.walRecords.reason);
+  const rec = (type: string) => cost.walRecords.records.find((r: { type: string }) => r.type === type) ?? { count: 0, bytes: 0 };
+  assert.ok(rec('Transaction/COMMIT').count >= 1, JSON.stringify(cost.walRecords.records));
+  assert.ok(rec('Heap/INSERT').count + rec('Heap/INSERT+INIT').count >= 1, JSON.stringify(cost.walRecords.records));
+  assert.ok(rec('Heap/UPDATE').count + rec('Heap/UPDATE+INIT').count + rec('Heap/HOT_UPDATE').count >= 2, JSON.stringify(cost.walRecords.records));
+  assert.ok(rec('Heap/LOCK').count >= 1, JSON.stringify(cost.walRecords.records));
+  const summed = cost.walRecords.records.reduce((sum: number, r: { bytes: number }) => sum + r.bytes, 0);
+  assert.ok(summed <= cost.walBytesPerMessage && summed >= 0.9 * cost.walBytesPerMessage, `${summed} of ${cost.walBytesPerMessage}`);
   assert.ok(out.cpuMsPerMessage.worker > 0);
   assert.match(out.scratchDatabase, /^sms_bench_e2e_\d+$/);
   assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
