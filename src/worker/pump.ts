@@ -62,6 +62,8 @@ export interface PumpEvents {
   onSubmitted?: (message: ClaimedMessage, outcome: 'accepted' | 'rejected' | 'retry') => void;
   /** Out of due work: nothing claimed left, the wake-up armed, the timer for the next scheduled row set; `quiet` as Pump.quiet. */
   onIdle?: (idle: { quiet: boolean }) => void;
+  /** Postgres said when the next queued row falls due (ms from now; null: none queued), for the idle pump's timer. */
+  onDueLookup?: (dueInMs: number | null) => void;
 }
 
 export class Pump {
@@ -277,7 +279,10 @@ export class Pump {
   /** Nothing due: arm a timer for the next scheduled row and wait for a NOTIFY or a kick. */
   private async goIdle(): Promise<void> {
     if (!this.idle) {
-      await this.scheduleNextDue();
+      // While messages flow, the poll claims again within timing.flowPollMs: asking when the
+      // next row falls due would only repeat that claim's walk past the rows in flight (they
+      // stay `queued` in sms_outbox, migration 0034), up to a window's worth, each time.
+      if (this.pollTimer === undefined) await this.scheduleNextDue();
       // Kicked meanwhile: not idle after all; claim first.
       if (this.mayHaveWork || this.stopping) return;
       this.idle = true;
@@ -291,6 +296,7 @@ export class Pump {
     let due: number | null;
     try {
       due = await nextDueInMs(this.db);
+      this.events.onDueLookup?.(due);
     } catch (err) {
       this.onDbError(err, 'finding the next scheduled message');
       due = this.timing.dbErrorPauseMs;

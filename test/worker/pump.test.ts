@@ -196,6 +196,38 @@ test('a due row a claim missed is claimed again at once, then after lockedDueRec
   await waitForStatuses(tdb.pool, [id], ['delivered']);
 });
 
+test('while messages flow the pump polls, and does not ask Postgres when the next row is due', async () => {
+  // Flowing from the first row claimed on (one row within a minute), polling every 10 ms. Each
+  // empty poll would have gone idle through a due-time lookup (a walk past the rows in flight).
+  let claims = 0;
+  const lookups: (number | null)[] = [];
+  await setup({
+    listen: true,
+    pump: { timing: { flowRows: 1, flowWindowMs: 60_000, flowPollMs: 10 } },
+    events: { onClaimed: () => void claims++, onDueLookup: (ms) => void lookups.push(ms) },
+  });
+  // The pump's first claims, before anything flowed, went idle the usual way.
+  await waitFor('the pump idle, with nothing scheduled', () => lookups.length > 0);
+  const before = lookups.length;
+  const id = await send('+79990000511', 'flowing');
+  await waitForStatuses(tdb.pool, [id], ['delivered']);
+  const polled = claims;
+  await waitFor('five more polls', () => claims >= polled + 5);
+  assert.deepEqual(lookups.slice(before), [], 'no due-time lookup while flowing');
+});
+
+test('below the flow rate the pump goes idle through a due-time lookup', async () => {
+  const lookups: (number | null)[] = [];
+  await setup({ listen: true, events: { onDueLookup: (ms) => void lookups.push(ms) } });
+  await waitFor('the pump idle', () => lookups.length > 0);
+  const before = lookups.length;
+  const id = await send('+79990000512', 'one');
+  await send('+79990000513', 'later', `, send_at => now() + interval '1 hour'`);
+  await waitForStatuses(tdb.pool, [id], ['delivered']);
+  const due = await waitFor('the lookup after the claim', () => lookups.slice(before).find((ms) => ms !== null && ms > 0));
+  assert.ok(due! > 3_500_000 && due! <= 3_600_000, `next due in ${due} ms`);
+});
+
 test('wakeIn keeps the earliest due time: a later one does not postpone it', async () => {
   // The re-check after re-arming in 20 ms, not 1 s: once it ran, nothing but wakeIn wakes the pump.
   const { sim, pump } = await setup({ pump: { rearmRecheckMs: 20 } });
