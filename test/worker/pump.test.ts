@@ -199,11 +199,12 @@ test('a due row a claim missed is claimed again at once, then after lockedDueRec
 test('while messages flow the pump polls, and does not ask Postgres when the next row is due', async () => {
   // Flowing from the first row claimed on (one row within a minute), polling every 10 ms. Each
   // empty poll would have gone idle through a due-time lookup (a walk past the rows in flight).
+  // The NOTIFY brings the row; no re-check after re-arming claims (and looks up) before it.
   let claims = 0;
   const lookups: (number | null)[] = [];
   await setup({
     listen: true,
-    pump: { timing: { flowRows: 1, flowWindowMs: 60_000, flowPollMs: 10 } },
+    pump: { rearmRecheckMs: 600_000, timing: { flowRows: 1, flowWindowMs: 60_000, flowPollMs: 10 } },
     events: { onClaimed: () => void claims++, onDueLookup: (ms) => void lookups.push(ms) },
   });
   // The pump's first claims, before anything flowed, went idle the usual way.
