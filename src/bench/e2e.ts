@@ -31,8 +31,10 @@ import {
   startStatements,
   topStatements,
   walBytesBetween,
+  holdWal,
   walRecordsBetween,
   type PgCost,
+  type WalHold,
 } from './pg-costs.js';
 
 /** What `sms-outbox bench` and `bench --soak` share. */
@@ -318,8 +320,10 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     plainInsertPerSecond = Math.round(base.plain.perSecond);
   }
 
-  const rig = await startRig(o, 'e2e', o.connections + 2);
+  // The enqueuing connections, two for the bench's own queries, one holding the WAL (holdWal).
+  const rig = await startRig(o, 'e2e', o.connections + 3);
   const { pool, sim, workers, scratch } = rig;
+  let walHold: WalHold | undefined;
   const workerCpuSeconds = () => workers.reduce((sum, w) => sum + (processCpuSeconds(w.pid!) ?? 0), 0);
   const workerCount = workers.length;
   const responseDelayMs = o.responseDelayMs ?? 0;
@@ -328,6 +332,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     // Full load.
     log(`full load: ${o.messages} messages from ${o.connections} connections, window ${o.window}, ${binds} bind(s) x ${workerCount} worker(s), responses after ${responseDelayMs} ms`);
     const statements = await startStatements(pool);
+    walHold = await holdWal(pool);
     const costBefore = await costSnapshot(pool, scratch);
     const workerCpuBefore = workerCpuSeconds();
     const ownCpuBefore = process.cpuUsage();
@@ -363,8 +368,9 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     const fullLoadCost: PgCost = {
       ...costBetween(costBefore, costAfter, o.messages, await walBytesBetween(pool, costBefore, costAfter)),
       statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
-      walRecords: await walRecordsBetween(pool, costBefore, costAfter, o.messages),
+      walRecords: await walRecordsBetween(pool, costBefore, costAfter, o.messages, walHold),
     };
+    await walHold.release();
 
     // Light load.
     log(`light load: ${o.lightRate} messages/s for ${o.lightSeconds} s`);
@@ -418,6 +424,7 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       loadAverage,
     };
   } finally {
+    await walHold?.release();
     await rig.close();
   }
 }

@@ -248,18 +248,53 @@ export async function topStatements(pool: pg.Pool, limit = 10): Promise<Statemen
   return rows.map((r) => ({ query: r.query, calls: Number(r.calls), totalMs: round(r.total, 1), walBytes: Number(r.wal), rows: Number(r.rows) }));
 }
 
+/** The WAL from a moment on, kept from removal until released (holdWal). */
+export interface WalHold {
+  /** Why the WAL is not held (the read may still succeed when no checkpoint removed a segment). */
+  reason: string | null;
+  release(): Promise<void>;
+}
+
+/**
+ * Keeps the server's WAL from now on until released, so that a checkpoint during the stretch (a
+ * busy server, a long run) cannot remove the segments walRecordsBetween reads: a temporary
+ * physical replication slot that reserves it at once, in a session of its own (ending the
+ * session drops the slot). When the role may not create one (REPLICATION) or the server has no
+ * free slot (max_replication_slots), says why and holds nothing.
+ */
+export async function holdWal(pool: pg.Pool): Promise<WalHold> {
+  const client = await pool.connect();
+  try {
+    await client.query('select pg_create_physical_replication_slot($1, true, true)', [`sms_bench_${process.pid}_${Date.now()}`]);
+  } catch (err) {
+    client.release();
+    return { reason: err instanceof Error ? err.message : String(err), release: async () => {} };
+  }
+  let released = false;
+  return {
+    reason: null,
+    release: async () => {
+      if (released) return;
+      released = true;
+      client.release(true); // closes the session, which drops its temporary slot
+    },
+  };
+}
+
 /**
  * The WAL between two snapshots by record type, per message, largest first (pg_walinspect, part
  * of PostgreSQL 15's contrib: created in the benchmark database, which is dropped after the run).
  * Like the byte count it is the whole server's WAL. Why not, when it cannot be read: the
  * extension is missing, the role may not read WAL (superuser or pg_read_server_files), or a
- * checkpoint removed the stretch's first segment.
+ * checkpoint removed the stretch's first segment (which `hold`, taken before the stretch,
+ * prevents when the role may create a replication slot).
  */
 export async function walRecordsBetween(
   pool: pg.Pool,
   before: CostSnapshot,
   after: CostSnapshot,
   messages: number,
+  hold: WalHold,
 ): Promise<PgCost['walRecords']> {
   try {
     await pool.query('create extension if not exists pg_walinspect');
@@ -276,7 +311,8 @@ export async function walRecordsBetween(
       records: rows.map((r) => ({ type: r.type, count: per(r.count, 3), bytes: per(r.combined, 1), fpiBytes: per(r.fpi, 1) })),
     };
   } catch (err) {
-    return { available: false, reason: err instanceof Error ? err.message : String(err) };
+    const reason = err instanceof Error ? err.message : String(err);
+    return { available: false, reason: hold.reason ? `${reason} (the WAL was not held: ${hold.reason})` : reason };
   }
 }
 

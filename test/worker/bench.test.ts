@@ -5,15 +5,51 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pg from 'pg';
 import { runCli } from '../ops/helpers.js';
-import { databaseExists, serverUrl } from '../support/db.js';
+import { databaseExists, serverUrl, withDatabase } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 
 test('bench: end to end, with what Postgres wrote per message', async () => {
-  const r = await runCli(
+  const run = runCli(
     { DATABASE_URL: serverUrl(), LOG_LEVEL: 'warn' },
     ['bench', '--json', '--no-baseline', '--messages', '300', '--connections', '4', '--light-rate', '20', '--light-seconds', '1', '--receipt-delay-ms', '10'],
     180_000,
   );
+  // Two checkpoints while the full load runs, each after a switch to a new WAL segment, as a busy
+  // server makes them: they remove the segment the stretch began in unless the bench holds its
+  // WAL (a temporary replication slot named after its pid, like its scratch database).
+  const admin = new pg.Client({ connectionString: serverUrl() });
+  await admin.connect();
+  let pid: string;
+  try {
+    pid = await waitFor(
+      'the bench holding its WAL and enqueuing',
+      async () => {
+        const slots = await admin.query<{ pid: string }>(`select substring(slot_name from '^sms_bench_([0-9]+)_') as pid from pg_replication_slots where slot_name like 'sms_bench_%'`);
+        for (const { pid } of slots.rows) {
+          const scratch = new pg.Client({ connectionString: withDatabase(serverUrl(), `sms_bench_e2e_${pid}`) });
+          try {
+            await scratch.connect();
+            if ((await scratch.query('select 1 from sms_outbox limit 1')).rowCount) return pid;
+          } catch {
+            // not this bench's, or not migrated yet
+          } finally {
+            await scratch.end().catch(() => {});
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    for (let i = 0; i < 2; i++) {
+      await admin.query('select pg_switch_wal()');
+      await admin.query('checkpoint');
+    }
+  } finally {
+    await admin.end();
+  }
+  const r = await run;
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, any>;
   assert.equal(out.messages, 300);
@@ -33,9 +69,10 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.ok(cost.rowVersionsPerMessage >= 3, String(cost.rowVersionsPerMessage));
   assert.ok('available' in cost.statements);
   // The same WAL by record type (pg_walinspect, in PostgreSQL 15's contrib; the test servers are
-  // superusers'): every enqueue commits, every message's row is inserted and updated twice (in
-  // batches), each claim writes a row lock; the types add up to the WAL counted (the difference:
-  // page headers and the records cut at the stretch's two ends).
+  // superusers'), read although two checkpoints ran since the stretch began: every enqueue
+  // commits, every message's row is inserted and updated twice (in batches), each claim writes a
+  // row lock; the types add up to less than the WAL counted, which also spans the page headers
+  // and what the two switches left unused of their segments.
   assert.equal(cost.walRecords.available, true, cost.walRecords.reason);
   const rec = (type: string) => cost.walRecords.records.find((r: { type: string }) => r.type === type) ?? { count: 0, bytes: 0 };
   assert.ok(rec('Transaction/COMMIT').count >= 1, JSON.stringify(cost.walRecords.records));
@@ -43,10 +80,19 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   assert.ok(rec('Heap/UPDATE').count + rec('Heap/UPDATE+INIT').count + rec('Heap/HOT_UPDATE').count >= 2, JSON.stringify(cost.walRecords.records));
   assert.ok(rec('Heap/LOCK').count >= 1, JSON.stringify(cost.walRecords.records));
   const summed = cost.walRecords.records.reduce((sum: number, r: { bytes: number }) => sum + r.bytes, 0);
-  assert.ok(summed <= cost.walBytesPerMessage && summed >= 0.9 * cost.walBytesPerMessage, `${summed} of ${cost.walBytesPerMessage}`);
+  assert.ok(summed > 0 && summed <= cost.walBytesPerMessage, `${summed} of ${cost.walBytesPerMessage}`);
+  assert.ok(rec('XLOG/SWITCH').count > 0, 'the switches are among the records');
   assert.ok(out.cpuMsPerMessage.worker > 0);
-  assert.match(out.scratchDatabase, /^sms_bench_e2e_\d+$/);
+  assert.equal(out.scratchDatabase, `sms_bench_e2e_${pid}`);
   assert.equal(await databaseExists(out.scratchDatabase), false, 'the scratch database is dropped');
+  const check = new pg.Client({ connectionString: serverUrl() });
+  await check.connect();
+  try {
+    const left = await check.query(`select slot_name from pg_replication_slots where slot_name like $1`, [`sms_bench_${pid}_%`]);
+    assert.deepEqual(left.rows, [], 'the WAL is no longer held');
+  } finally {
+    await check.end();
+  }
 });
 
 test('bench at a round trip: several workers, and the share of window x workers / round trip reached', async () => {
