@@ -71,8 +71,8 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   // The same WAL by record type (pg_walinspect, in PostgreSQL 15's contrib; the test servers are
   // superusers'), read although two checkpoints ran since the stretch began: every enqueue
   // commits, every message's row is inserted and updated twice (in batches), each claim writes a
-  // row lock; the types add up to less than the WAL counted, which also spans the page headers
-  // and what the two switches left unused of their segments.
+  // row lock; the types add up to less than the WAL counted, which also spans each record's
+  // alignment, the page headers and what the two switches left unused of their segments.
   assert.equal(cost.walRecords.available, true, cost.walRecords.reason);
   const rec = (type: string) => cost.walRecords.records.find((r: { type: string }) => r.type === type) ?? { count: 0, bytes: 0 };
   assert.ok(rec('Transaction/COMMIT').count >= 1, JSON.stringify(cost.walRecords.records));
