@@ -1404,17 +1404,11 @@ begin
       priority        => cfg.priority,
       idempotency_key => v_key,
       metadata        => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                           'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)));
-    -- The code leaves sms_outbox.body at once: only the worker's claim reads it, from
-    -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
-    -- (sms_private.outbox_secret_release). sms_outbox keeps it blanked as redaction leaves a body.
-    insert into public.sms_outbox_secret (outbox_id, body)
-    select o.id, o.body from public.sms_outbox o
-     where o.id = v_id and o.body_length is null and o.redacted_at is null
-    on conflict (outbox_id) do nothing;
-    update public.sms_outbox o
-       set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
-     where o.id = v_id and o.body_length is null and o.redacted_at is null;
+                           'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)),
+      -- The code never enters sms_outbox.body: only the worker's claim reads it, from
+      -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
+      -- (sms_private.outbox_secret_release). sms_outbox holds it blanked as redaction leaves a body.
+      secret          => true);
     -- The prefix range the pumping defence counts the code in; none when it is off, or for a code
     -- Auth does not confirm through auth.users.phone_confirmed_at (an MFA challenge, a
     -- reauthentication), which would look like a code nobody confirmed.
@@ -5220,7 +5214,7 @@ end
 $function$;
 comment on function sms_private.reply_context() is 'sms-outbox internal: inside a reply handler, the rule, incoming SMS and owner it runs for (verified); NULL outside one';
 
-create function sms_private.send(owner text, recipient text, body text, sender text, send_at timestamp with time zone, expires_at timestamp with time zone, priority integer, idempotency_key text, metadata jsonb, category text DEFAULT 'transactional'::text)
+create function sms_private.send(owner text, recipient text, body text, sender text, send_at timestamp with time zone, expires_at timestamp with time zone, priority integer, idempotency_key text, metadata jsonb, category text DEFAULT 'transactional'::text, secret boolean DEFAULT false)
  RETURNS uuid
  LANGUAGE plpgsql
  SET search_path TO 'pg_catalog', 'pg_temp'
@@ -5231,6 +5225,7 @@ declare
   v_m public.sms_outbox;
   v_id uuid;
   v_armed boolean;
+  v_text text;                    -- with `secret`: the text, kept out of the row
 begin
   loop
     v_new := sms_private.new_message(send.owner, send.recipient, send.body, send.sender, send.send_at,
@@ -5240,6 +5235,12 @@ begin
       return v_new.repeat_of;                                -- a repeat: nothing inserted, no wake-up
     end if;
     v_m := v_new.message;
+    if send.secret then
+      v_text := v_m.body;
+      v_m.body_hash := sms_private.body_hash(v_m.body);
+      v_m.body_length := char_length(v_m.body);
+      v_m.body := '';
+    end if;
     if v_m.idempotency_key is null then
       insert into public.sms_outbox values (v_m.*)
       returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
@@ -5251,6 +5252,9 @@ begin
     exit when v_id is not null;
     -- A concurrent transaction committed the key first: new_message finds its message now.
   end loop;
+  if send.secret then
+    insert into public.sms_outbox_secret (outbox_id, body) values (v_id, v_text);
+  end if;
 
   if v_m.status = 'rejected' then
     -- Final at once: announced like every final status; nothing to wake a worker for.
@@ -5269,7 +5273,7 @@ begin
   return v_id;
 end
 $function$;
-comment on function sms_private.send(text,text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text) is 'sms-outbox internal: sms_send''s general path for a given owner (also sms_send_to_self''s): inserts the row sms_private.new_message builds';
+comment on function sms_private.send(text,text,text,text,timestamp with time zone,timestamp with time zone,integer,text,jsonb,text,boolean) is 'sms-outbox internal: sms_send''s general path for a given owner (also sms_send_to_self''s): inserts the row sms_private.new_message builds';
 
 create function sms_private.smart_text(body text, OUT sent text, OUT replaced integer)
  RETURNS record

@@ -175,17 +175,11 @@ begin
       priority        => cfg.priority,
       idempotency_key => v_key,
       metadata        => pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                           'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)));
-    -- The code leaves sms_outbox.body at once: only the worker's claim reads it, from
-    -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
-    -- (sms_private.outbox_secret_release). sms_outbox keeps it blanked as redaction leaves a body.
-    insert into public.sms_outbox_secret (outbox_id, body)
-    select o.id, o.body from public.sms_outbox o
-     where o.id = v_id and o.body_length is null and o.redacted_at is null
-    on conflict (outbox_id) do nothing;
-    update public.sms_outbox o
-       set body = '', body_hash = sms_private.body_hash(o.body), body_length = pg_catalog.char_length(o.body)
-     where o.id = v_id and o.body_length is null and o.redacted_at is null;
+                           'via', 'supabase_auth_hook', 'user_id', v_user, 'sms_type', v_type)),
+      -- The code never enters sms_outbox.body: only the worker's claim reads it, from
+      -- sms_outbox_secret, and it is deleted there too once the message leaves the queue
+      -- (sms_private.outbox_secret_release). sms_outbox holds it blanked as redaction leaves a body.
+      secret          => true);
     -- The prefix range the pumping defence counts the code in; none when it is off, or for a code
     -- Auth does not confirm through auth.users.phone_confirmed_at (an MFA challenge, a
     -- reauthentication), which would look like a code nobody confirmed.

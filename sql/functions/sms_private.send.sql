@@ -8,6 +8,11 @@
 --     owner's key is another index entry: no conflict, no wait;
 --   * a message stored rejected (opted out, a reply loop) is announced like every final status;
 --     any other wakes an idle worker.
+-- With `secret` (sms_auth_send_sms_hook's sign-in codes) the text goes to sms_outbox_secret, which
+-- only the worker's claim reads, and the row is inserted with its body blanked as redaction
+-- leaves one (body '', body_hash, body_length): the code is never in sms_outbox, and the row
+-- takes no second version to blank it. sms_private.outbox_secret_release deletes the text once
+-- the message leaves the queue.
 -- The owner is an argument, so nobody but the owner of the schema may call it.
 create or replace function sms_private.send(
   owner           text,
@@ -19,7 +24,8 @@ create or replace function sms_private.send(
   priority        integer,
   idempotency_key text,
   metadata        jsonb,
-  category        text default 'transactional'
+  category        text default 'transactional',
+  secret          boolean default false
 ) returns uuid
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
@@ -30,6 +36,7 @@ declare
   v_m public.sms_outbox;
   v_id uuid;
   v_armed boolean;
+  v_text text;                    -- with `secret`: the text, kept out of the row
 begin
   loop
     v_new := sms_private.new_message(send.owner, send.recipient, send.body, send.sender, send.send_at,
@@ -39,6 +46,12 @@ begin
       return v_new.repeat_of;                                -- a repeat: nothing inserted, no wake-up
     end if;
     v_m := v_new.message;
+    if send.secret then
+      v_text := v_m.body;
+      v_m.body_hash := sms_private.body_hash(v_m.body);
+      v_m.body_length := char_length(v_m.body);
+      v_m.body := '';
+    end if;
     if v_m.idempotency_key is null then
       insert into public.sms_outbox values (v_m.*)
       returning id, (select w.armed_until > now() from public.sms_wakeup w) into v_id, v_armed;
@@ -50,6 +63,9 @@ begin
     exit when v_id is not null;
     -- A concurrent transaction committed the key first: new_message finds its message now.
   end loop;
+  if send.secret then
+    insert into public.sms_outbox_secret (outbox_id, body) values (v_id, v_text);
+  end if;
 
   if v_m.status = 'rejected' then
     -- Final at once: announced like every final status; nothing to wake a worker for.
@@ -69,8 +85,8 @@ begin
 end
 $$;
 
-comment on function sms_private.send(text, text, text, text, timestamptz, timestamptz, integer, text, jsonb, text) is
+comment on function sms_private.send(text, text, text, text, timestamptz, timestamptz, integer, text, jsonb, text, boolean) is
   'sms-outbox internal: sms_send''s general path for a given owner (also sms_send_to_self''s): inserts the row sms_private.new_message builds';
 
 -- Called by the sms_ functions alone (as their owner).
-revoke all on function sms_private.send(text, text, text, text, timestamptz, timestamptz, integer, text, jsonb, text) from public, sms_sender, sms_reader, sms_worker;
+revoke all on function sms_private.send(text, text, text, text, timestamptz, timestamptz, integer, text, jsonb, text, boolean) from public, sms_sender, sms_reader, sms_worker;

@@ -142,6 +142,22 @@ describe('the documented event, as Supabase Auth sends it', () => {
     assert.deepEqual(code.rows, [{ user_id: userId, phone: digits(phone), sms_type: null, status: 'queued' }]);
   });
 
+  test('the code\'s row is written once: inserted with its body blanked, never updated to blank it', async () => {
+    // pg_stat_xact_user_tables counts this transaction's own writes: one insert, no update (the
+    // code never was in sms_outbox, not even in a version of the row that a later one replaced).
+    const client = await connectAsAuth(db.adminUrl);
+    try {
+      await client.query('begin');
+      const answer = await client.query('select public.sms_auth_send_sms_hook($1::jsonb) as a', [JSON.stringify(sendSmsEvent({ phone: newPhone(), otp: randomOtp() }))]);
+      assert.deepEqual(answer.rows[0].a, {});
+      const writes = await client.query(`select n_tup_ins::int as ins, n_tup_upd::int as upd from pg_stat_xact_user_tables where relid = 'public.sms_outbox'::regclass`);
+      assert.deepEqual(writes.rows, [{ ins: 1, upd: 0 }]);
+      await client.query('commit');
+    } finally {
+      await client.end();
+    }
+  });
+
   test('the same event again (Auth retrying) answers {} and queues nothing more, also when both calls race', async () => {
     const phone = newPhone();
     const event = sendSmsEvent({ phone, otp: randomOtp() });
@@ -379,12 +395,13 @@ describe('refusals: an error object, never an exception; nothing queued; never t
     } finally {
       await db.pool.query(`update sms_settings set default_sender = 'TestBrand'`);
     }
-    // An error whose own text holds the code (a trigger of the operator's echoing the body):
-    // the server log gets it with the code masked.
+    // An error whose own text holds the code (a trigger of the operator's echoing the text where
+    // it is stored, sms_outbox_secret: the sms_outbox row never holds it): the server log gets
+    // it with the code masked.
     await db.pool.query(`
       create function public.test_echo_body() returns trigger language plpgsql as $$
       begin raise exception 'refusing %', new.body; end $$;
-      create trigger test_echo_body before insert on sms_outbox for each row execute function public.test_echo_body();`);
+      create trigger test_echo_body before insert on sms_outbox_secret for each row execute function public.test_echo_body();`);
     const logs: string[] = [];
     const onNotice = (n: { severity?: string; message?: string }) => logs.push(`${n.severity}: ${n.message}`);
     auth.on('notice', onNotice);
@@ -399,7 +416,7 @@ describe('refusals: an error object, never an exception; nothing queued; never t
     } finally {
       auth.off('notice', onNotice);
       await auth.query('reset client_min_messages');
-      await db.pool.query('drop trigger test_echo_body on sms_outbox; drop function public.test_echo_body()');
+      await db.pool.query('drop trigger test_echo_body on sms_outbox_secret; drop function public.test_echo_body()');
     }
     assert.equal(await totalQueued(), total);
     assert.deepEqual(await refusalsSince(before), { error: 2 });
