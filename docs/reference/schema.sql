@@ -5252,7 +5252,9 @@ begin
     exit when v_id is not null;
     -- A concurrent transaction committed the key first: new_message finds its message now.
   end loop;
-  if send.secret then
+  if send.secret and v_m.status <> 'rejected' then
+    -- A message stored rejected is final at once and never sent: no text to keep for it (and
+    -- no status change would release it).
     insert into public.sms_outbox_secret (outbox_id, body) values (v_id, v_text);
   end if;
 

@@ -181,3 +181,31 @@ describe('a rolled-back transaction', () => {
     // (That no wake-up is delivered either is tested in wakeup.test.ts.)
   });
 });
+
+describe('a text kept out of the row (sms_private.send with secret, the sign-in hook\'s way)', () => {
+  test('the row is inserted blank with the text\'s hash and length, the text in sms_outbox_secret', async () => {
+    const { rows } = await tdb.pool.query<{ id: string }>(
+      `select sms_private.send('owner_a', '+79990001001', 'Code 4821', null, null, null, 0, null, null, secret => true) as id`,
+    );
+    const id = rows[0]!.id;
+    const row = await tdb.pool.query(
+      `select o.status, o.body, o.body_length, o.body_hash = sms_private.body_hash('Code 4821') as hashed, o.redacted_at, s.body as secret
+         from sms_outbox o left join sms_outbox_secret s on s.outbox_id = o.id where o.id = $1`,
+      [id],
+    );
+    assert.deepEqual(row.rows, [{ status: 'queued', body: '', body_length: 9, hashed: true, redacted_at: null, secret: 'Code 4821' }]);
+  });
+
+  test('a message stored rejected (a marketing one to an opted-out number) keeps no text: it is never sent', async () => {
+    await tdb.pool.query(`select sms_opt_out('+79990001002')`);
+    const { rows } = await tdb.pool.query<{ id: string }>(
+      `select sms_private.send('owner_a', '+79990001002', 'Sale 4821', null, null, null, 0, null, null, 'marketing', true) as id`,
+    );
+    const row = await tdb.pool.query(
+      `select o.status, o.error_code, o.body, (select count(*)::int from sms_outbox_secret s where s.outbox_id = o.id) as secrets
+         from sms_outbox o where o.id = $1`,
+      [rows[0]!.id],
+    );
+    assert.deepEqual(row.rows, [{ status: 'rejected', error_code: 'OPTED_OUT', body: '', secrets: 0 }]);
+  });
+});
