@@ -26,12 +26,12 @@ import {
   costBetween,
   costSnapshot,
   formatPgCost,
+  holdWal,
   processCpuSeconds,
   settle,
   startStatements,
   topStatements,
   walBytesBetween,
-  holdWal,
   walRecordsBetween,
   type PgCost,
   type WalHold,
@@ -320,7 +320,8 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
     plainInsertPerSecond = Math.round(base.plain.perSecond);
   }
 
-  // The enqueuing connections, two for the bench's own queries, one holding the WAL (holdWal).
+  // The enqueuing connections, two for the bench's own queries, one holding the WAL (holdWal)
+  // until the run ends.
   const rig = await startRig(o, 'e2e', o.connections + 3);
   const { pool, sim, workers, scratch } = rig;
   let walHold: WalHold | undefined;
@@ -370,7 +371,6 @@ export async function runE2eBench(o: E2eBenchOptions): Promise<E2eBenchResult> {
       statements: statements.ok ? { available: true, top: await topStatements(pool) } : { available: false, reason: statements.reason },
       walRecords: await walRecordsBetween(pool, costBefore, costAfter, o.messages, walHold),
     };
-    await walHold.release();
 
     // Light load.
     log(`light load: ${o.lightRate} messages/s for ${o.lightSeconds} s`);

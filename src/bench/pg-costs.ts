@@ -270,15 +270,8 @@ export async function holdWal(pool: pg.Pool): Promise<WalHold> {
     client.release();
     return { reason: err instanceof Error ? err.message : String(err), release: async () => {} };
   }
-  let released = false;
-  return {
-    reason: null,
-    release: async () => {
-      if (released) return;
-      released = true;
-      client.release(true); // closes the session, which drops its temporary slot
-    },
-  };
+  // Releasing closes the session, which drops its temporary slot.
+  return { reason: null, release: async () => client.release(true) };
 }
 
 /**
