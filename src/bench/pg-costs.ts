@@ -291,6 +291,9 @@ export async function walRecordsBetween(
 ): Promise<PgCost['walRecords']> {
   try {
     await pool.query('create extension if not exists pg_walinspect');
+    // pg_get_wal_stats reads only flushed WAL; with synchronous_commit off the stretch's end may
+    // not be yet. A synchronous commit of a transaction with an xid flushes everything before it.
+    await pool.query('begin; set local synchronous_commit = on; select pg_catalog.txid_current(); commit');
     const { rows } = await pool.query<{ type: string; count: string; combined: string; fpi: string }>(
       `select "resource_manager/record_type" as type, count::text, combined_size::text as combined, fpi_size::text as fpi
          from pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true)
