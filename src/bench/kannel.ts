@@ -201,8 +201,14 @@ export async function runKannelBench(o: KannelBenchOptions): Promise<KannelBench
         while (next < o.messages) await send(agent, boxes!.ports.sendsms, pathFor(next++));
       }),
     );
-    sending.catch(() => {}); // raced below; a send failing after the run failed otherwise is not an error
-    const sent = await Promise.race([sending.then(now), dead]);
+    // A box that dies makes requests fail (smsbox hangs up once bearerbox is gone), sometimes
+    // before its exit reaches us: when a box no longer answers, its exit names the failure.
+    const sendingOrDeath = sending.catch(async (err: unknown) => {
+      const answers = (port: number, pathname: string) => httpText(port, pathname).then((r) => r !== undefined);
+      if (!(await answers(boxes!.ports.admin, '/status.txt?password=bench')) || !(await answers(boxes!.ports.sendsms, '/'))) return dead;
+      throw err;
+    });
+    const sent = await Promise.race([sendingOrDeath.then(now), dead]);
     const timeoutMs = Math.max(120_000, o.messages * 20);
     let deadline: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
