@@ -79,13 +79,23 @@ before(async () => {
   browser = await launchBrowser();
   support = await browser.newContext();
   page = await support.newPage();
+  // What the page did, for a test that failed: where it went, what it warned, which requests failed.
+  page.on('framenavigated', (f) => f === page.mainFrame() && journal.push(`navigated to ${f.url()}`));
+  page.on('console', (m) => m.type() !== 'log' && journal.push(`console ${m.type()}: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && journal.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`));
+  page.on('requestfailed', (r) => journal.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
   process.stdout.write(`console screenshots: ${SCREENSHOT_DIR}\n`);
 });
 
 /** A test did not pass (the test context's `passed`, which @types/node 20 does not declare; before Node.js 20.12 it is unset, and the screenshots are kept). */
 let failed = false;
+const journal: string[] = [];
 afterEach((t) => {
-  if ((t as { passed?: boolean }).passed !== true) failed = true;
+  if ((t as { passed?: boolean }).passed !== true) {
+    failed = true;
+    process.stdout.write(`the page during "${t.name}":\n${journal.map((l) => `  ${l}\n`).join('') || '  (no navigation, warning or failed request)\n'}`);
+  }
+  journal.length = 0;
 });
 
 after(async () => {
