@@ -20,15 +20,18 @@ export interface CliResult {
 
 /**
  * Runs `sms-outbox <args>` (test/support/cli.ts) with only PATH and HOME from this process plus `env`,
- * so no variable of the test runner leaks in. Kills it after `timeoutMs`.
+ * so no variable of the test runner leaks in. Kills it after `timeoutMs`. The promise carries the
+ * command's pid (what it names its scratch databases after).
  */
-export function runCli(env: Record<string, string>, args: string[] = ['worker'], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+export function runCli(env: Record<string, string>, args: string[] = ['worker'], timeoutMs = 30_000): Promise<CliResult> & { pid: number } {
+  let pid = 0;
+  const done = new Promise<CliResult>((resolve, reject) => {
     const child = spawn(process.execPath, cliArgs(args), {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    pid = child.pid ?? 0;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -40,6 +43,7 @@ export function runCli(env: Record<string, string>, args: string[] = ['worker'],
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return Object.assign(done, { pid });
 }
 
 /** One sample of a scrape: the metric name, its labels, its value. */

@@ -19,26 +19,25 @@ test('bench: end to end, with what Postgres wrote per message', async () => {
   // Two checkpoints while the full load runs, each after a switch to a new WAL segment, as a busy
   // server makes them: they remove the segment the stretch began in unless the bench holds its
   // WAL (a temporary replication slot named after its pid, like its scratch database).
+  // This run's, by its pid: another suite's bench on the same server is not.
+  const pid = run.pid;
   const admin = new pg.Client({ connectionString: serverUrl() });
   await admin.connect();
-  let pid: string;
   try {
-    pid = await waitFor(
+    await waitFor(
       'the bench holding its WAL and enqueuing',
       async () => {
-        const slots = await admin.query<{ pid: string }>(`select substring(slot_name from '^sms_bench_([0-9]+)_') as pid from pg_replication_slots where slot_name like 'sms_bench_%'`);
-        for (const { pid } of slots.rows) {
-          const scratch = new pg.Client({ connectionString: withDatabase(serverUrl(), `sms_bench_e2e_${pid}`) });
-          try {
-            await scratch.connect();
-            if ((await scratch.query('select 1 from sms_outbox limit 1')).rowCount) return pid;
-          } catch {
-            // not this bench's, or not migrated yet
-          } finally {
-            await scratch.end().catch(() => {});
-          }
+        const slots = await admin.query(`select 1 from pg_replication_slots where slot_name like $1`, [`sms_bench_${pid}_%`]);
+        if (!slots.rowCount) return false;
+        const scratch = new pg.Client({ connectionString: withDatabase(serverUrl(), `sms_bench_e2e_${pid}`) });
+        try {
+          await scratch.connect();
+          return (await scratch.query('select 1 from sms_outbox limit 1')).rowCount === 1;
+        } catch {
+          return false; // not migrated yet
+        } finally {
+          await scratch.end().catch(() => {});
         }
-        return undefined;
       },
       { timeoutMs: 120_000 },
     );
