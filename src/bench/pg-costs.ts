@@ -82,7 +82,9 @@ export async function costSnapshot(pool: pg.Pool, database: string): Promise<Cos
   const client = await pool.connect();
   try {
     await client.query('select pg_stat_clear_snapshot()');
-    const wal = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+    // The insert position: every record inserted so far, written out or still in the WAL buffers
+    // (pg_current_wal_lsn() is the write position, which with synchronous_commit off trails it).
+    const wal = await client.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
     const t = await client.query<{
       relname: string;
       ins: string;
@@ -150,7 +152,7 @@ export interface TableCost {
 
 export interface PgCost {
   messages: number;
-  /** pg_current_wal_lsn() difference per message (the whole server's WAL: see serverWalNote). */
+  /** pg_current_wal_insert_lsn() difference per message (the whole server's WAL: see serverWalNote). */
   walBytesPerMessage: number;
   /** Row versions per message over the tables one message touches. */
   rowVersionsPerMessage: number;
@@ -292,8 +294,12 @@ export async function walRecordsBetween(
   try {
     await pool.query('create extension if not exists pg_walinspect');
     // pg_get_wal_stats reads only flushed WAL; with synchronous_commit off the stretch's end may
-    // not be yet. A synchronous commit of a transaction with an xid flushes everything before it.
-    await pool.query('begin; set local synchronous_commit = on; select pg_catalog.txid_current(); commit');
+    // not be yet. A synchronous commit flushes everything before its commit record, but only for
+    // a transaction that wrote WAL of its own before committing (an xid alone does not count):
+    // a transactional logical message is the smallest such write (any wal_level).
+    await pool.query(
+      `begin; set local synchronous_commit = on; select pg_catalog.pg_logical_emit_message(true, 'sms-outbox bench', 'flush'); commit`,
+    );
     const { rows } = await pool.query<{ type: string; count: string; combined: string; fpi: string }>(
       `select "resource_manager/record_type" as type, count::text, combined_size::text as combined, fpi_size::text as fpi
          from pg_get_wal_stats($1::pg_lsn, $2::pg_lsn, true)
@@ -314,7 +320,7 @@ export async function walRecordsBetween(
 
 export function formatPgCost(c: PgCost, indent = '  '): string {
   const lines = [
-    `${indent}WAL per message             ${c.walBytesPerMessage} bytes (server-wide pg_current_wal_lsn difference)`,
+    `${indent}WAL per message             ${c.walBytesPerMessage} bytes (server-wide pg_current_wal_insert_lsn difference)`,
     `${indent}row versions per message    ${c.rowVersionsPerMessage} (inserts + updates over ${COST_TABLES.join(', ')})`,
     `${indent}backend CPU per message     ${c.backendCpuMsPerMessage} ms (this database's Postgres backends)`,
   ];

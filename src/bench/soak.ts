@@ -132,7 +132,7 @@ async function sizes(pool: pg.Pool): Promise<Sizes> {
              pg_total_relation_size('public.sms_receipt') as receipt,
              (select json_object_agg(indexrelname, pg_relation_size(indexrelid)) from pg_stat_user_indexes where relname = 'sms_outbox') as indexes,
              s.n_live_tup as live, s.n_dead_tup as dead, s.autovacuum_count as av, s.autoanalyze_count as aa,
-             pg_current_wal_lsn()::text as lsn
+             pg_current_wal_insert_lsn()::text as lsn
         from pg_stat_user_tables s where s.relid = 'public.sms_outbox'::regclass`);
     const r = rows[0]!;
     return {
