@@ -1,9 +1,10 @@
 /**
  * `bench`'s WAL by record type (src/bench/pg-costs.ts) read at the end of a stretch whose last
  * records are written but not yet flushed: what a server with `synchronous_commit = off` (the
- * embedded Postgres of the tests, many a benchmark server) leaves behind a busy run.
- * pg_get_wal_stats refuses an end LSN at or past the flushed one, so walRecordsBetween must flush
- * it first.
+ * embedded Postgres of the tests, many a benchmark server) leaves behind a busy run. The stretch
+ * ends at the insert position, past records still in the WAL buffers, and pg_get_wal_stats
+ * refuses an end at or past the flushed position, so walRecordsBetween must flush it first: every
+ * row inserted is then among the records.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
