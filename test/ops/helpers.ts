@@ -24,14 +24,12 @@ export interface CliResult {
  * command's pid (what it names its scratch databases after).
  */
 export function runCli(env: Record<string, string>, args: string[] = ['worker'], timeoutMs = 30_000): Promise<CliResult> & { pid: number } {
-  let pid = 0;
+  const child = spawn(process.execPath, cliArgs(args), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const done = new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, cliArgs(args), {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    pid = child.pid ?? 0;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -43,7 +41,7 @@ export function runCli(env: Record<string, string>, args: string[] = ['worker'],
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return Object.assign(done, { pid });
+  return Object.assign(done, { pid: child.pid ?? 0 });
 }
 
 /** One sample of a scrape: the metric name, its labels, its value. */
